@@ -1,0 +1,111 @@
+"""Run the benchmarks: `python -m bench [NAME ...] [--quick] [--out DIR]`.
+
+Every module ``bench/bench_<name>.py`` is a benchmark. It exposes
+``DESCRIPTION`` and ``run(quick: bool) -> dict`` returning
+``{"figures": [Rate.as_dict(), ...], "ratios": {...}, "targets": {...}}``;
+``targets`` maps a figure to ``{"want": ..., "got": ..., "ok": bool}``.
+Results are printed and written as JSON (and a PNG plot when matplotlib is
+installed) under ``bench/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pkgutil
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import bench
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def available() -> dict[str, str]:
+    names = {}
+    for info in pkgutil.iter_modules(bench.__path__):
+        if info.name.startswith("bench_"):
+            names[info.name.removeprefix("bench_")] = f"bench.{info.name}"
+    return dict(sorted(names.items()))
+
+
+def _print_result(name: str, result: dict[str, Any]) -> None:
+    print(f"\n## {name}")
+    for fig in result.get("figures", []):
+        print(f"  {fig['name']:<48} {fig['median_per_s']:>14,.0f} {fig['unit']} (median)")
+    for key, value in (result.get("ratios") or {}).items():
+        print(f"  ratio {key:<42} {value:>14.1f}x")
+    for key, t in (result.get("targets") or {}).items():
+        mark = "ok " if t["ok"] else "MISS"
+        print(f"  target [{mark}] {key}: want {t['want']}, got {t['got']}")
+
+
+def _plot(all_results: dict[str, dict[str, Any]], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    labels, values = [], []
+    for name, result in all_results.items():
+        for fig in result.get("figures", []):
+            labels.append(f"{name}: {fig['name']}")
+            values.append(fig["median_per_s"])
+    fig_, ax = plt.subplots(figsize=(10, 0.4 * len(labels) + 1))
+    ax.barh(labels, values)
+    ax.set_xscale("log")
+    ax.set_xlabel("per second (median, log scale)")
+    fig_.tight_layout()
+    fig_.savefig(path)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = available()
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all): {', '.join(names)}")
+    parser.add_argument("--quick", action="store_true", help="smaller inputs, for a smoke run")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write results")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in names]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(names)}")
+    chosen = args.names or list(names)
+    meta = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "quick": args.quick,
+    }
+    print(f"smpp-bridge benchmarks on Python {meta['python']}, {meta['cpus']} CPUs")
+    results: dict[str, dict[str, Any]] = {}
+    missed = []
+    for name in chosen:
+        module = importlib.import_module(names[name])
+        print(f"\n... {name}: {module.DESCRIPTION}", flush=True)
+        result = module.run(quick=args.quick)
+        results[name] = result
+        _print_result(name, result)
+        missed += [f"{name}: {k}" for k, t in (result.get("targets") or {}).items() if not t["ok"]]
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    out = args.out / f"bench-{stamp}.json"
+    out.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    print(f"\nwrote {out}")
+    if _plot(results, out.with_suffix(".png")):
+        print(f"wrote {out.with_suffix('.png')}")
+    if missed:
+        print("targets missed: " + "; ".join(missed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Timing helpers shared by the benchmarks.
+
+Machines here are shared and noisy, so every figure is the median of several
+repeats, and peers (smpplib, ...) are measured in the same run so that ratios
+compare like with like.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Items per second over several repeats of the same work."""
+
+    name: str
+    items: int
+    seconds: tuple[float, ...]
+    unit: str = "items/s"
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def median(self) -> float:
+        return self.items / statistics.median(self.seconds)
+
+    @property
+    def best(self) -> float:
+        return self.items / min(self.seconds)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "unit": self.unit,
+            "items": self.items,
+            "median_per_s": round(self.median, 1),
+            "best_per_s": round(self.best, 1),
+            "seconds": [round(s, 6) for s in self.seconds],
+            **self.extra,
+        }
+
+
+def measure(name: str, work: Callable[[], object], items: int, repeats: int = 5,
+            unit: str = "items/s") -> Rate:
+    """Run ``work`` (which handles ``items`` items) ``repeats`` times, after one warm-up."""
+    work()
+    seconds = []
+    for _ in range(repeats):
+        gc.collect()
+        gc.disable()
+        try:
+            start = time.perf_counter()
+            work()
+            seconds.append(time.perf_counter() - start)
+        finally:
+            gc.enable()
+    return Rate(name=name, items=items, seconds=tuple(seconds), unit=unit)
+
+
+def ratio(ours: Rate, peer: Rate) -> float:
+    return ours.median / peer.median
+
+
+def target(want: float, got: float) -> dict[str, object]:
+    """A target line for the harness: at least ``want``."""
+    return {"want": f">= {want:,.1f}", "got": round(got, 1), "ok": got >= want}

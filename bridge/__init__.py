@@ -1,0 +1,1 @@
+"""smpp-bridge: the SMPP 3.4 carrier-bridge daemon."""

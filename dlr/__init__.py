@@ -1,0 +1,1 @@
+"""Delivery receipts: parsing, id matching, status mapping (pure: no I/O)."""
