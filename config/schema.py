@@ -1,0 +1,402 @@
+"""The configuration file's schema: msgspec Structs, validated once at the edge.
+
+Every Struct forbids unknown fields, so a typo (``prot = 2775``) is an error
+naming the key instead of a silently ignored setting. Cross-field rules that a
+single Struct can check live in its ``__post_init__`` (msgspec turns the
+ValueError into a ValidationError carrying the path); rules that need the whole
+file (a route naming an unknown carrier) live in ``config.load``.
+
+Secrets are never values in this file: a carrier names ``password_env`` or
+``password_file`` and ``config.load`` resolves them into ``Secret`` objects
+that do not print.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, field
+
+__all__ = [
+    "BindMode",
+    "Carrier",
+    "Classify",
+    "Config",
+    "Daemon",
+    "Database",
+    "Duration",
+    "IdFormName",
+    "Logging",
+    "Rates",
+    "Route",
+    "RouteTarget",
+    "SegmentationProfile",
+    "Senders",
+    "SourceRules",
+    "Webhooks",
+]
+
+
+class _Base(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    pass
+
+
+# --- durations -------------------------------------------------------------
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class Duration:
+    """A length of time written ``"72h"``, ``"1h30m"``, ``"500ms"`` or as seconds.
+
+    Decoded by ``config.load``'s dec_hook (msgspec calls it for this type).
+    """
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("a duration cannot be negative")
+        self.seconds = float(seconds)
+
+    @classmethod
+    def parse(cls, value: object) -> Duration:
+        if isinstance(value, bool):
+            raise ValueError("expected a duration such as \"30s\", \"10m\" or \"72h\"")
+        if isinstance(value, int | float):
+            return cls(float(value))
+        if isinstance(value, str):
+            text = value.strip().replace(" ", "")
+            pos, total = 0, 0.0
+            for match in _DURATION_PART.finditer(text):
+                if match.start() != pos:
+                    break
+                total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+                pos = match.end()
+            if text and pos == len(text):
+                return cls(total)
+        raise ValueError(
+            f"invalid duration {value!r}: write a number of seconds or e.g. \"30s\", \"10m\", \"72h\", \"1h30m\""
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Duration) and other.seconds == self.seconds
+
+    def __hash__(self) -> int:
+        return hash(self.seconds)
+
+    def __repr__(self) -> str:
+        return f"Duration({self.seconds:g}s)"
+
+
+# --- database --------------------------------------------------------------
+
+
+class Database(_Base, frozen=True, kw_only=True):
+    """Where the store lives: a server (``dsn`` / ``dsn_env`` / ``dsn_file``) or embedded.
+
+    ``run`` and ``migrate`` refuse to start when none is given; only ``demo``
+    and the tests fall back to the embedded server on their own.
+    """
+
+    dsn: str | None = None
+    dsn_env: str | None = None
+    dsn_file: str | None = None
+    embedded: bool = False
+    data_dir: str = "/var/lib/smpp-bridge/pgdata"
+    pool_min: Annotated[int, Meta(ge=1, le=100)] = 2
+    pool_max: Annotated[int, Meta(ge=1, le=200)] = 10
+
+    def __post_init__(self) -> None:
+        given = [n for n in ("dsn", "dsn_env", "dsn_file") if getattr(self, n) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give only one of dsn, dsn_env, dsn_file (got {', '.join(given)})")
+        if given and self.embedded:
+            raise ValueError(f"embedded = true cannot be combined with {given[0]}")
+        if self.pool_min > self.pool_max:
+            raise ValueError("pool_min is larger than pool_max")
+
+    @property
+    def configured(self) -> bool:
+        return self.embedded or any(
+            v is not None for v in (self.dsn, self.dsn_env, self.dsn_file)
+        )
+
+
+# --- carriers --------------------------------------------------------------
+
+
+class BindMode(StrEnum):
+    """SMPP 3.4 section 2.2: bind_transmitter, bind_receiver, bind_transceiver."""
+
+    TX = "tx"
+    RX = "rx"
+    TRX = "trx"
+
+
+# The forms of dlr.IdForm (issue 4). dlr is written in parallel; the values are
+# the contract, ``config.load`` checks them against dlr.IdForm when importable.
+IdFormName = Literal["exact", "normalized", "hex", "decimal"]
+
+# Receipt states named as SMPP 3.4 section 5.2.28 (dlr.MessageState).
+MESSAGE_STATES = frozenset(
+    {"ENROUTE", "DELIVERED", "EXPIRED", "DELETED", "UNDELIVERABLE", "ACCEPTED", "UNKNOWN", "REJECTED"}
+)
+
+
+class SegmentationProfile(_Base, frozen=True, kw_only=True):
+    """A carrier's choice of how long messages go on the wire (issue 2).
+
+    Placeholder with the same fields as ``segmenter.Profile``; enqueue bills with
+    it, so every carrier of one route must share it (checked in config.load).
+    """
+
+    concat: Literal["udh8", "udh16", "sar", "payload"] = "udh8"
+    gsm_data_coding: Literal[0, 1] = 0
+    packed_gsm7: bool = False
+    shift_tables: tuple[str, ...] = ()
+    max_parts: Annotated[int, Meta(ge=1, le=255)] = 255
+
+    @property
+    def reference_bits(self) -> int:
+        # TS 23.040 9.2.3.24.1 (8-bit IEI 0x00) vs 9.2.3.24.8 (16-bit IEI 0x08);
+        # SAR TLVs (SMPP 3.4 5.3.2.22) carry a 16-bit reference too.
+        return 8 if self.concat == "udh8" else 16
+
+
+# SMPP 3.4 section 5.2.5: 0 unknown, 1 international, 3 network specific, 5 alphanumeric.
+Ton = Annotated[int, Meta(ge=0, le=6)]
+# SMPP 3.4 section 5.2.6 (0 unknown, 1 ISDN E.163/E.164, ... 18 WAP).
+Npi = Annotated[int, Meta(ge=0, le=18)]
+
+
+class SourceRules(_Base, frozen=True, kw_only=True):
+    """Which sender ids a carrier takes, and its default.
+
+    Enqueue picks TON/NPI from the sender's shape (alphanumeric 5/0,
+    international 1/1, short code 3/0); ``force_ton``/``force_npi`` override it
+    for carriers that insist on one value.
+    """
+
+    default_sender_id: str | None = None
+    allow_alphanumeric: bool = True
+    allow_international: bool = True
+    allow_short_code: bool = True
+    force_ton: Ton | None = None
+    force_npi: Npi | None = None
+
+
+Port = Annotated[int, Meta(ge=1, le=65535)]
+Name = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
+
+
+class Carrier(_Base, frozen=True, kw_only=True):
+    """One SMSC: how to bind, how fast, and how its ids and receipts look."""
+
+    name: Name
+    host: Annotated[str, Meta(min_length=1)]
+    port: Port = 2775
+    tls: bool = False
+    tls_verify: bool = True
+    tls_ca_file: str | None = None
+    bind_mode: BindMode = BindMode.TRX
+    binds: Annotated[int, Meta(ge=1, le=64)] = 1
+    window: Annotated[int, Meta(ge=1, le=1000)] = 10
+    tps: Annotated[float, Meta(gt=0)] = 100.0
+    # SMPP 3.4 section 4.1.1: system_id C-Octet String max 16 (15 + NUL),
+    # password max 9 (8 + NUL), system_type max 13, address_range max 41.
+    system_id: Annotated[str, Meta(min_length=1, max_length=15)]
+    password_env: str | None = None
+    password_file: str | None = None
+    system_type: Annotated[str, Meta(max_length=12)] = ""
+    interface_version: Literal[0x33, 0x34] = 0x34
+    address_range: Annotated[str, Meta(max_length=40)] = ""
+    source: SourceRules = field(default_factory=SourceRules)
+    response_id_form: IdFormName = "normalized"
+    receipt_id_form: IdFormName = "normalized"
+    receipt_detect: Literal["esm_class", "text"] = "esm_class"
+    status_overrides: dict[str, Literal["pending", "sent", "failed"]] = field(default_factory=dict)
+    receipt_timeout: Duration = field(default_factory=lambda: Duration(72 * 3600))
+    on_receipt_timeout: Literal["failed", "sent"] = "failed"
+    # What to do with a part whose submit outcome is unknown (connection lost
+    # after the write, or `submitting` at start-up): resubmit risks a duplicate
+    # on the handset, fail refunds it. Resolved per carrier (issue 6).
+    on_unknown_outcome: Literal["resubmit", "fail"] = "fail"
+    max_attempts: Annotated[int, Meta(ge=1, le=100)] = 5
+    max_age: Duration = field(default_factory=lambda: Duration(600))
+    validity_period: Duration | None = None
+    enquire_link_interval: Duration = field(default_factory=lambda: Duration(30))
+    response_timeout: Duration = field(default_factory=lambda: Duration(30))
+    segmentation: SegmentationProfile = field(default_factory=SegmentationProfile)
+
+    def __post_init__(self) -> None:
+        if self.password_env is not None and self.password_file is not None:
+            raise ValueError(f"carrier {self.name}: give password_env or password_file, not both")
+        unknown = sorted(set(self.status_overrides) - MESSAGE_STATES)
+        if unknown:
+            raise ValueError(
+                f"carrier {self.name}: status_overrides has unknown state(s) {', '.join(unknown)}"
+                f" (known: {', '.join(sorted(MESSAGE_STATES))})"
+            )
+        if self.tls_ca_file is not None and not self.tls:
+            raise ValueError(f"carrier {self.name}: tls_ca_file given but tls = false")
+
+
+# --- routes and rates ------------------------------------------------------
+
+
+class RouteTarget(_Base, frozen=True, kw_only=True):
+    carrier: Name
+    weight: Annotated[int, Meta(ge=0, le=1000)] = 1
+
+
+Country = Annotated[str, Meta(pattern=r"^[A-Z]{2}$")]
+Money = Annotated[str, Meta(pattern=r"^\d{1,8}(\.\d{1,4})?$")]
+
+
+class Route(_Base, frozen=True, kw_only=True):
+    """Destination prefix (E.164 digits) or country -> weighted carriers, then failover.
+
+    Lookup order: longest matching prefix, then country, then the default route.
+    """
+
+    name: Name | None = None
+    prefix: Annotated[str, Meta(pattern=r"^\+?\d{1,15}$")] | None = None
+    country: Country | None = None
+    default: bool = False
+    carriers: Annotated[list[RouteTarget], Meta(min_length=1)]
+    failover: list[Name] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        chosen = [k for k in ("prefix", "country") if getattr(self, k) is not None]
+        if self.default:
+            chosen.append("default")
+        if len(chosen) != 1:
+            raise ValueError("a route needs exactly one of prefix, country or default = true")
+        if not any(t.weight > 0 for t in self.carriers):
+            raise ValueError("a route needs at least one carrier with weight > 0")
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        if self.prefix is not None:
+            return "prefix:" + self.prefix.lstrip("+")
+        return f"country:{self.country}" if self.country else "default"
+
+    @property
+    def carrier_names(self) -> tuple[str, ...]:
+        """Every carrier this route may use, primaries first, then failover order."""
+        seen: dict[str, None] = {t.carrier: None for t in self.carriers}
+        for name in self.failover:
+            seen.setdefault(name, None)
+        return tuple(seen)
+
+
+class Rates(_Base, frozen=True, kw_only=True):
+    """Price of one SMS segment by destination country (ISO 3166-1 alpha-2).
+
+    Written as strings ("0.0500") so no binary float ever touches money.
+    ``default`` unset means countries without a rate are not routable.
+    """
+
+    currency: Literal["MYR"] = "MYR"
+    default: Money | None = None
+    countries: dict[Country, Money] = field(default_factory=dict)
+
+    def rate_for(self, country: str | None) -> Decimal | None:
+        value = self.countries.get(country) if country else None
+        if value is None:
+            value = self.default
+        return None if value is None else Decimal(value)
+
+
+# --- the rest --------------------------------------------------------------
+
+
+class Senders(_Base, frozen=True, kw_only=True):
+    """Sender id used when neither the request, the account nor the carrier names one."""
+
+    default: str | None = None
+
+
+class Classify(_Base, frozen=True, kw_only=True):
+    """Seed 000 auto-classification of an omitted ``type``."""
+
+    otp_max_length: Annotated[int, Meta(ge=1, le=1600)] = 160
+    otp_code_digits: tuple[Annotated[int, Meta(ge=1, le=20)], Annotated[int, Meta(ge=1, le=20)]] = (4, 8)
+    promotional_words: tuple[str, ...] = (
+        "sale", "promo", "promotion", "discount", "offer", "deal", "free", "win", "voucher",
+        "coupon", "cashback", "% off", "limited time", "subscribe", "unsubscribe",
+    )  # fmt: skip
+
+
+class Logging(_Base, frozen=True, kw_only=True):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+    # Message bodies carry OTP codes (DESIGN.md security rules): off by default.
+    log_bodies: bool = False
+    mask_numbers: bool = True
+
+
+class Webhooks(_Base, frozen=True, kw_only=True):
+    """Seed 000 delivery webhook: signed POST, retries 1 s -> 5 s -> 30 s."""
+
+    enabled: bool = True
+    secret_env: str | None = None
+    secret_file: str | None = None
+    default_url: str | None = None
+    timeout: Duration = field(default_factory=lambda: Duration(10))
+    retry_delays: tuple[Duration, ...] = field(
+        default_factory=lambda: (Duration(1), Duration(5), Duration(30))
+    )
+    require_https: bool = True
+    allow_private_addresses: bool = False
+    user_agent: str = "ProSignals/1.0"
+    concurrency: Annotated[int, Meta(ge=1, le=1000)] = 32
+
+    def __post_init__(self) -> None:
+        if self.secret_env is not None and self.secret_file is not None:
+            raise ValueError("give secret_env or secret_file, not both")
+
+
+class Daemon(_Base, frozen=True, kw_only=True):
+    """Daemon tuning; the defaults are the ones DESIGN.md measured."""
+
+    instance_name: str | None = None
+    heartbeat_interval: Duration = field(default_factory=lambda: Duration(5))
+    lease: Duration = field(default_factory=lambda: Duration(30))
+    claim_batch: Annotated[int, Meta(ge=1, le=10000)] = 500
+    poll_interval: Duration = field(default_factory=lambda: Duration(1))
+    writer_batch: Annotated[int, Meta(ge=1, le=10000)] = 500
+    writer_delay: Duration = field(default_factory=lambda: Duration(0.02))
+    drain_timeout: Duration = field(default_factory=lambda: Duration(30))
+    parked_receipt_ttl: Duration = field(default_factory=lambda: Duration(7 * 86400))
+    metrics_listen: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.lease.seconds <= self.heartbeat_interval.seconds:
+            raise ValueError("lease must be longer than heartbeat_interval")
+
+
+class Config(_Base, frozen=True, kw_only=True):
+    database: Database = field(default_factory=Database)
+    carriers: list[Carrier] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    rates: Rates = field(default_factory=Rates)
+    senders: Senders = field(default_factory=Senders)
+    classify: Classify = field(default_factory=Classify)
+    logging: Logging = field(default_factory=Logging)
+    webhooks: Webhooks = field(default_factory=Webhooks)
+    daemon: Daemon = field(default_factory=Daemon)
+
+    def carrier(self, name: str) -> Carrier:
+        for carrier in self.carriers:
+            if carrier.name == name:
+                return carrier
+        raise KeyError(name)
