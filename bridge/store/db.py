@@ -1,0 +1,246 @@
+"""asyncpg on trio, through trio-asyncio, behind a small typed wrapper.
+
+The daemon is a trio program; asyncpg is an asyncio library. trio-asyncio runs
+an asyncio loop inside the trio run, in the same thread (DESIGN.md measured
+this faster than a separate asyncio thread), and ``aio_as_trio`` turns each
+asyncpg coroutine into a trio-awaitable one. This module does that wrapping once
+so the rest of the code awaits plain trio coroutines and never sees asyncio:
+
+    async with open_database(dsn) as db:          # opens the trio-asyncio loop if needed
+        await db.executemany("INSERT ...", rows)   # batch: one round trip per pipeline
+        async with db.transaction() as tx:         # commit on success, rollback on error
+            await tx.fetch("SELECT ... FOR UPDATE SKIP LOCKED LIMIT $1", 500)
+
+Every statement helper takes arguments the asyncpg way ($1, $2 ...); time
+limits are trio's (``trio.fail_after``), plus the pool's ``command_timeout``
+as a server-side backstop. Batches go
+through ``executemany`` (asyncpg pipelines it) or ``unnest($1::type[])``
+arrays; ``copy_records`` is there for the largest batches.
+
+Cancellation: a trio cancel cancels the asyncpg call; connection release and
+rollback run shielded so a cancelled task never leaks a pooled connection or
+leaves one inside a transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Any
+
+import asyncpg
+import msgspec
+import trio
+import trio_asyncio
+from asyncpg import Record
+from trio_asyncio import aio_as_trio
+
+__all__ = [
+    "Connection",
+    "Database",
+    "Record",
+    "ensure_aio_loop",
+    "open_connection",
+    "open_database",
+]
+
+_json_encoder = msgspec.json.Encoder(decimal_format="number")
+
+
+async def _init_connection(raw: asyncpg.Connection) -> None:
+    # json/jsonb through msgspec: one codec for the whole project.
+    for type_name in ("json", "jsonb"):
+        await raw.set_type_codec(
+            type_name,
+            schema="pg_catalog",
+            encoder=lambda value: _json_encoder.encode(value).decode(),
+            decoder=msgspec.json.decode,
+            format="text",
+        )
+
+
+_SERVER_SETTINGS = {"application_name": "smpp-bridge"}
+
+
+@contextlib.asynccontextmanager
+async def ensure_aio_loop() -> AsyncIterator[None]:
+    """Run the body with a trio-asyncio loop, opening one only if none is running."""
+    if trio_asyncio.current_loop.get() is not None:
+        yield
+        return
+    async with trio_asyncio.open_loop():
+        yield
+
+
+class Connection:
+    """One asyncpg connection, awaited from trio."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: asyncpg.Connection) -> None:
+        self.raw = raw
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        result: str = await aio_as_trio(self.raw.execute)(sql, *args)
+        return result
+
+    async def executemany(
+        self, sql: str, rows: Iterable[Sequence[Any]]
+    ) -> None:
+        await aio_as_trio(self.raw.executemany)(sql, rows)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Record]:
+        result: list[Record] = await aio_as_trio(self.raw.fetch)(sql, *args)
+        return result
+
+    async def fetchrow(self, sql: str, *args: Any) -> Record | None:
+        result: Record | None = await aio_as_trio(self.raw.fetchrow)(sql, *args)
+        return result
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return await aio_as_trio(self.raw.fetchval)(sql, *args)
+
+    async def copy_records(
+        self, table: str, records: Iterable[Sequence[Any]], *, columns: Sequence[str]
+    ) -> str:
+        """COPY rows into ``table`` (binary protocol): the fastest bulk insert."""
+        result: str = await aio_as_trio(self.raw.copy_records_to_table)(
+            table, records=records, columns=list(columns)
+        )
+        return result
+
+    @contextlib.asynccontextmanager
+    async def transaction(
+        self, *, isolation: str | None = None, readonly: bool = False
+    ) -> AsyncIterator[Connection]:
+        """Commit when the body returns, roll back when it raises (or is cancelled)."""
+        tx = self.raw.transaction(isolation=isolation, readonly=readonly)
+        await aio_as_trio(tx.start)()
+        try:
+            yield self
+        except BaseException:
+            with trio.CancelScope(shield=True), contextlib.suppress(Exception):
+                # A broken connection cannot roll back; the pool discards it.
+                await aio_as_trio(tx.rollback)()
+            raise
+        await aio_as_trio(tx.commit)()
+
+    async def close(self) -> None:
+        with trio.CancelScope(shield=True):
+            await aio_as_trio(self.raw.close)()
+
+
+class Database:
+    """A pool of connections. Each helper borrows one connection for one call."""
+
+    __slots__ = ("_pool", "dsn")
+
+    def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
+        self._pool = pool
+        self.dsn = dsn
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Connection]:
+        raw = await aio_as_trio(self._pool.acquire)()
+        try:
+            yield Connection(raw)
+        finally:
+            with trio.CancelScope(shield=True):
+                await aio_as_trio(self._pool.release)(raw)
+
+    @contextlib.asynccontextmanager
+    async def transaction(
+        self, *, isolation: str | None = None, readonly: bool = False
+    ) -> AsyncIterator[Connection]:
+        async with self.acquire() as conn, conn.transaction(isolation=isolation, readonly=readonly):
+            yield conn
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        result: str = await aio_as_trio(self._pool.execute)(sql, *args)
+        return result
+
+    async def executemany(
+        self, sql: str, rows: Iterable[Sequence[Any]]
+    ) -> None:
+        # asyncpg runs executemany in one implicit transaction, pipelined.
+        await aio_as_trio(self._pool.executemany)(sql, rows)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Record]:
+        result: list[Record] = await aio_as_trio(self._pool.fetch)(sql, *args)
+        return result
+
+    async def fetchrow(self, sql: str, *args: Any) -> Record | None:
+        result: Record | None = await aio_as_trio(self._pool.fetchrow)(sql, *args)
+        return result
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return await aio_as_trio(self._pool.fetchval)(sql, *args)
+
+    @contextlib.asynccontextmanager
+    async def listen(
+        self, channel: str, *, buffer: int = 64
+    ) -> AsyncIterator[trio.MemoryReceiveChannel[str]]:
+        """NOTIFY payloads of ``channel`` as a bounded trio channel, on a dedicated connection.
+
+        Notifications are wake-ups: when the buffer is full, more are dropped
+        (the consumer will look at the table anyway and also polls), so a burst
+        of NOTIFY never grows memory.
+        """
+        send, receive = trio.open_memory_channel[str](buffer)
+
+        def on_notify(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+            with contextlib.suppress(trio.WouldBlock, trio.ClosedResourceError):
+                send.send_nowait(payload)
+
+        async with open_connection(self.dsn) as conn:
+            await aio_as_trio(conn.raw.add_listener)(channel, on_notify)
+            try:
+                yield receive
+            finally:
+                send.close()
+                with trio.CancelScope(shield=True), contextlib.suppress(Exception):
+                    await aio_as_trio(conn.raw.remove_listener)(channel, on_notify)
+
+    async def close(self) -> None:
+        with trio.CancelScope(shield=True):
+            await aio_as_trio(self._pool.close)()
+
+
+@contextlib.asynccontextmanager
+async def open_database(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float | None = 60.0
+) -> AsyncIterator[Database]:
+    """A connection pool for the body; opens the trio-asyncio loop when needed."""
+    async with ensure_aio_loop():
+        pool = await aio_as_trio(asyncpg.create_pool)(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            command_timeout=command_timeout,
+            server_settings=_SERVER_SETTINGS,
+        )
+        db = Database(pool, dsn)
+        try:
+            yield db
+        finally:
+            await db.close()
+
+
+@contextlib.asynccontextmanager
+async def open_connection(dsn: str, *, connect_timeout: float = 10.0) -> AsyncIterator[Connection]:
+    """One unpooled connection: LISTEN, advisory locks held for a session, admin work."""
+    async with ensure_aio_loop():
+        raw = await aio_as_trio(asyncpg.connect)(
+            dsn, timeout=connect_timeout, server_settings=_SERVER_SETTINGS
+        )
+        conn = Connection(raw)
+        try:
+            await _init_connection_trio(conn)
+            yield conn
+        finally:
+            await conn.close()
+
+
+async def _init_connection_trio(conn: Connection) -> None:
+    await aio_as_trio(_init_connection)(conn.raw)

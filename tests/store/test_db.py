@@ -1,0 +1,108 @@
+"""The trio + trio-asyncio + asyncpg plumbing, on a real server."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+import trio
+
+from bridge.store.db import Database, open_connection
+
+
+async def test_fixture_database_is_migrated_and_private(db: Database, pg_dsn: str) -> None:
+    assert await db.fetchval("SELECT current_database()") == urlsplit(pg_dsn).path.lstrip("/")
+    assert await db.fetchval("SELECT max(version) FROM schema_migrations") >= 1
+    assert await db.fetchval("SELECT count(*) FROM accounts") == 0
+
+
+async def test_many_trio_tasks_share_the_pool(db: Database) -> None:
+    results: list[int] = []
+
+    async def one(i: int) -> None:
+        results.append(await db.fetchval("SELECT $1::int * 2", i))
+
+    async with trio.open_nursery() as nursery:
+        for i in range(50):
+            nursery.start_soon(one, i)
+    assert sorted(results) == [i * 2 for i in range(50)]
+
+
+async def test_transaction_commits_and_rolls_back(db: Database) -> None:
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO accounts (name) VALUES ('a')")
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO accounts (name) VALUES ('b')")
+            raise RuntimeError("boom")
+    names = [r["name"] for r in await db.fetch("SELECT name FROM accounts ORDER BY name")]
+    assert names == ["a"]
+
+
+async def test_cancelled_transaction_rolls_back_and_returns_the_connection(db: Database) -> None:
+    with trio.move_on_after(0.2):
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO accounts (name) VALUES ('c')")
+            await tx.execute("SELECT pg_sleep(5)")
+    assert await db.fetchval("SELECT count(*) FROM accounts") == 0
+    # The pool (max 4) still hands out connections.
+    for _ in range(8):
+        async with db.acquire() as conn:
+            assert await conn.fetchval("SELECT 1") == 1
+
+
+async def test_executemany_and_unnest_batches(db: Database) -> None:
+    await db.executemany(
+        "INSERT INTO accounts (name, credits) VALUES ($1, $2)",
+        [(f"acc{i}", Decimal(i) / 4) for i in range(100)],
+    )
+    await db.execute(
+        "INSERT INTO accounts (name, credits) SELECT * FROM unnest($1::text[], $2::numeric[])",
+        [f"u{i}" for i in range(100)], [Decimal("0.0001")] * 100,
+    )  # fmt: skip
+    total = await db.fetchval("SELECT sum(credits) FROM accounts")
+    assert total == sum(Decimal(i) / 4 for i in range(100)) + Decimal("0.0100")
+
+
+async def test_json_codec_and_errors_are_asyncpg_errors(db: Database) -> None:
+    assert await db.fetchval("SELECT $1::jsonb", {"a": [1, "x"]}) == {"a": [1, "x"]}
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await db.executemany("INSERT INTO accounts (name) VALUES ($1)", [("x",), ("x",)])
+    assert await db.fetchval("SELECT count(*) FROM accounts") == 0  # executemany is atomic
+
+
+async def test_listen_delivers_notifications_after_commit(db: Database) -> None:
+    async with db.listen("smpp_test") as channel:
+        async with db.transaction() as tx:
+            await tx.execute("SELECT pg_notify('smpp_test', 'one')")
+            with trio.move_on_after(0.1):
+                await channel.receive()
+                pytest.fail("NOTIFY delivered before commit")
+        with trio.fail_after(5):
+            assert await channel.receive() == "one"
+
+
+async def test_listen_buffer_is_bounded(db: Database) -> None:
+    async with db.listen("smpp_flood", buffer=4) as channel:
+        await db.execute("SELECT pg_notify('smpp_flood', i::text) FROM generate_series(1, 50) i")
+        with trio.fail_after(5):
+            first = await channel.receive()
+        await trio.sleep(0.2)
+        rest = []
+        while True:
+            try:
+                rest.append(channel.receive_nowait())
+            except trio.WouldBlock:
+                break
+        assert first == "1"
+        assert len(rest) <= 4
+
+
+async def test_unpooled_connection_holds_a_session_advisory_lock(pg_dsn: str) -> None:
+    async with open_connection(pg_dsn) as one, open_connection(pg_dsn) as two:
+        assert await one.fetchval("SELECT pg_try_advisory_lock(42)")
+        assert not await two.fetchval("SELECT pg_try_advisory_lock(42)")
+    async with open_connection(pg_dsn) as three:
+        assert await three.fetchval("SELECT pg_try_advisory_lock(42)")

@@ -1,0 +1,176 @@
+"""Migrations and the schema's guarantees, on a real server."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import asyncpg
+import pytest
+import trio
+
+from bridge.cli import main
+from bridge.store.db import Database, open_connection
+from bridge.store.migrate import Migration, MigrationError, load_migrations, migrate
+from tests.store.pg import PgServer, _admin, _new_name
+
+
+@pytest.fixture
+async def empty_dsn(aio_loop: object, pg_server: PgServer) -> object:
+    name = _new_name()
+    await _admin(pg_server.admin_dsn, f'CREATE DATABASE "{name}"')
+    try:
+        yield pg_server.dsn_for(name)
+    finally:
+        with trio.CancelScope(shield=True):
+            await _admin(pg_server.admin_dsn, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_migrations_are_numbered_from_one() -> None:
+    migrations = load_migrations()
+    assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
+    assert "sql" not in repr(migrations[0])
+
+
+async def test_rerun_is_a_no_op(pg_dsn: str) -> None:
+    assert await migrate(pg_dsn) == []
+
+
+async def test_two_migrators_race_safely(empty_dsn: str) -> None:
+    results: list[list[Migration]] = []
+
+    async def one() -> None:
+        results.append(await migrate(empty_dsn))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(one)
+        nursery.start_soon(one)
+    assert sorted(len(r) for r in results) == [0, len(load_migrations())]
+    async with open_connection(empty_dsn) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == len(load_migrations())
+
+
+async def test_failed_migration_leaves_nothing(pg_dsn: str) -> None:
+    bad = [*load_migrations(), Migration(len(load_migrations()) + 1, "bad", "CREATE TABLE t_x (a int); SELECT 1/0;")]
+    with pytest.raises(asyncpg.DivisionByZeroError):
+        await migrate(pg_dsn, bad)
+    async with open_connection(pg_dsn) as conn:
+        assert await conn.fetchval("SELECT to_regclass('t_x')") is None
+        assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == len(load_migrations())
+
+
+async def test_edited_or_unknown_migrations_are_refused(pg_dsn: str) -> None:
+    edited = load_migrations()
+    edited[0] = Migration(1, edited[0].name, edited[0].sql + "\n-- edited")
+    with pytest.raises(MigrationError, match="changed after"):
+        await migrate(pg_dsn, edited)
+    with pytest.raises(MigrationError, match="newer smpp-bridge"):
+        await migrate(pg_dsn, [])
+
+
+def test_migrate_command(pg_server: PgServer, capsys: pytest.CaptureFixture[str]) -> None:
+    name = _new_name()
+    trio.run(_admin, pg_server.admin_dsn, f'CREATE DATABASE "{name}"')
+    try:
+        assert main(["migrate", "--dsn", pg_server.dsn_for(name)]) == 0
+        assert "applied 0001_initial" in capsys.readouterr().out
+        assert main(["migrate", "--dsn", pg_server.dsn_for(name)]) == 0
+        assert "up to date" in capsys.readouterr().out
+    finally:
+        trio.run(_admin, pg_server.admin_dsn, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_migrate_refuses_without_a_database(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    cfg = Path(str(tmp_path)) / "c.toml"
+    cfg.write_text("[logging]\nlevel = 'info'\n")
+    assert main(["migrate", "-c", str(cfg)]) == 2
+    assert "no database configured" in capsys.readouterr().err
+    assert main(["migrate"]) == 2
+
+
+# --- constraints --------------------------------------------------------------
+
+
+async def _message(db: Database, state: str = "queued") -> int:
+    account = await db.fetchval(
+        "INSERT INTO accounts (name, credits) VALUES ($1, 10) RETURNING id", _new_name()
+    )
+    campaign = await db.fetchval(
+        "INSERT INTO campaigns (public_id, account_id, type, body) VALUES ($1, $2, 'otp', 'x') RETURNING id",
+        _new_name(), account,
+    )  # fmt: skip
+    message: int = await db.fetchval(
+        "INSERT INTO messages (public_id, campaign_id, account_id, destination, state, segments, cost)"
+        " VALUES ($1, $2, $3, '+60123456789', $4, 1, 0.05) RETURNING id",
+        _new_name(), campaign, account, state,
+    )  # fmt: skip
+    await db.execute(
+        "INSERT INTO message_parts (message_id, seq, total, body) VALUES ($1, 1, 1, 'x')", message
+    )
+    return message
+
+
+@pytest.mark.parametrize("final", ["delivered", "failed"])
+async def test_final_state_cannot_go_back(db: Database, final: str) -> None:
+    message = await _message(db)
+    await db.execute("UPDATE messages SET state = 'submitted' WHERE id = $1", message)
+    await db.execute("UPDATE messages SET state = $2 WHERE id = $1", message, final)
+    await db.execute("UPDATE messages SET state = $2 WHERE id = $1", message, final)  # idempotent
+    for target in ("queued", "submitting", "submitted", "delivered", "failed"):
+        if target == final:
+            continue
+        with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="is final"):
+            await db.execute("UPDATE messages SET state = $2 WHERE id = $1", message, target)
+    await db.execute("UPDATE message_parts SET state = $2 WHERE message_id = $1", message, final)
+    with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="is final"):
+        await db.execute("UPDATE message_parts SET state = 'queued' WHERE message_id = $1", message)
+    # Other columns of a final row may still change (e.g. a late receipt's details).
+    await db.execute("UPDATE message_parts SET receipt_stat = 'DELIVRD' WHERE message_id = $1", message)
+
+
+async def test_invalid_is_final_and_free(db: Database) -> None:
+    message = await _message(db, "queued")
+    with pytest.raises(asyncpg.CheckViolationError):
+        await db.execute("UPDATE messages SET state = 'invalid' WHERE id = $1", message)
+    await db.execute("UPDATE messages SET state = 'invalid', cost = 0 WHERE id = $1", message)
+    with pytest.raises(asyncpg.IntegrityConstraintViolationError):
+        await db.execute("UPDATE messages SET state = 'queued' WHERE id = $1", message)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("charge", "charge"), ("refund", "refund"), ("charge", "refund"), ("refund", "charge")],
+)
+async def test_a_message_is_settled_once(db: Database, first: str, second: str) -> None:
+    message = await _message(db)
+    account = await db.fetchval("SELECT account_id FROM messages WHERE id = $1", message)
+    insert = "INSERT INTO ledger (account_id, message_id, kind, amount) VALUES ($1, $2, $3, 0.05)"
+    await db.execute(insert, account, message, "reservation")
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await db.execute(insert, account, message, "reservation")
+    await db.execute(insert, account, message, first)
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await db.execute(insert, account, message, second)
+    # In one batch too: the whole batch fails.
+    other = await _message(db)
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await db.executemany(insert, [(account, other, first), (account, other, second)])
+    assert await db.fetchval("SELECT count(*) FROM ledger WHERE message_id = $1", other) == 0
+
+
+async def test_ledger_is_append_only_and_accounts_cannot_overdraw(db: Database) -> None:
+    message = await _message(db)
+    account = await db.fetchval("SELECT account_id FROM messages WHERE id = $1", message)
+    row = await db.fetchval(
+        "INSERT INTO ledger (account_id, kind, amount) VALUES ($1, 'credit', 10) RETURNING id", account
+    )
+    with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="append-only"):
+        await db.execute("UPDATE ledger SET amount = 0 WHERE id = $1", row)
+    with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="append-only"):
+        await db.execute("DELETE FROM ledger WHERE id = $1", row)
+    with pytest.raises(asyncpg.CheckViolationError):
+        await db.execute("UPDATE accounts SET reserved = credits + 0.0001 WHERE id = $1", account)
+    with pytest.raises(asyncpg.CheckViolationError):  # a credit has no message; others need one
+        await db.execute("INSERT INTO ledger (account_id, kind, amount) VALUES ($1, 'charge', 1)", account)
+    assert await db.fetchval("SELECT credits FROM accounts WHERE id = $1", account) == Decimal("10.0000")
