@@ -146,13 +146,13 @@ function nextMessageId() {
 }
 
 function send(session, pdu, callback) {
-	const ok = session.send(pdu, undefined, function(sent) {
-		logPdu('out', session, sent, sent.toBuffer().toString('hex'));
-		if (callback) {
-			callback(sent);
-		}
-	});
-	if (!ok) {
+	// session.send() numbers and encodes the PDU synchronously and hands the
+	// bytes to the socket; the line is logged in the same tick, so at worst
+	// microseconds after the peer could read it (tests wait for "out" lines).
+	const ok = session.send(pdu, undefined, callback);
+	if (ok) {
+		logPdu('out', session, pdu, pdu.toBuffer().toString('hex'));
+	} else {
 		emit({event: 'dropped', session: session.number, command: pdu.command, reason: 'socket not writable'});
 	}
 	return ok;
