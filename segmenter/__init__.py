@@ -1,1 +1,37 @@
-"""GSM-7 / UCS-2 segmentation of SMS text (pure: no I/O)."""
+"""GSM-7 / UCS-2 segmentation of SMS text (pure: no I/O).
+
+``segment(text)`` chooses the encoding and splits the text into the fewest
+parts that never cut an escape sequence or a surrogate pair;
+``Segmentation.payloads(ref, profile)`` gives each part's submit_sm fields for
+a carrier's ``Profile``; ``price`` bills the segments in exact Decimal.
+See docs/segmenter.md.
+"""
+
+from segmenter.core import Encoding, MessageTooLong, Segmentation, capacity, price, segment
+from segmenter.payload import (
+    MESSAGE_PAYLOAD,
+    SAR_MSG_REF_NUM,
+    SAR_SEGMENT_SEQNUM,
+    SAR_TOTAL_SEGMENTS,
+    PartPayload,
+    decode_payload,
+)
+from segmenter.profile import Concat, Profile, segment_for
+
+__all__ = [
+    "MESSAGE_PAYLOAD",
+    "SAR_MSG_REF_NUM",
+    "SAR_SEGMENT_SEQNUM",
+    "SAR_TOTAL_SEGMENTS",
+    "Concat",
+    "Encoding",
+    "MessageTooLong",
+    "PartPayload",
+    "Profile",
+    "Segmentation",
+    "capacity",
+    "decode_payload",
+    "price",
+    "segment",
+    "segment_for",
+]
