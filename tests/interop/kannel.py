@@ -142,13 +142,17 @@ class KannelEsme:
         except OSError:
             return ""
 
-    def smsc_state(self) -> str:
-        """The SMSC's state word from the status page: online, connecting, re-connecting, ..."""
-        match = re.search(rf"^\s+{SMSC_ID}\[{SMSC_ID}\]\s+\S+\s+\((\S+)", self.status(), re.M)
-        return match.group(1) if match else ""
+    def smsc_states(self) -> list[str]:
+        """State word per SMSC connection on the status page (one, or two for "tx+rx").
+
+        Kannel prints online, connecting, re-connecting, disconnected, dead, ...
+        """
+        pattern = rf"^\s+{SMSC_ID}\[{SMSC_ID}\]\s+\S+\s+\((\S+)"
+        return re.findall(pattern, self.status(), re.M)
 
     def online(self) -> bool:
-        return self.smsc_state() == "online"
+        states = self.smsc_states()
+        return bool(states) and all(state == "online" for state in states)
 
     def diagnostics(self) -> str:
         parts = [f"status page:\n{self.status()}"]
@@ -316,12 +320,22 @@ def _config(
         "log-level": "0",
     }
     if bind == "trx":
-        smsc_lines["transceiver-mode"] = "true"
+        smsc_groups = [{**smsc_lines, "transceiver-mode": "true"}]
     else:
-        smsc_lines["transceiver-mode"] = "false"
-        # Separate receiver bind on the same port; absent: transmitter only.
-        smsc_lines["receive-port"] = str(esme.port) if bind == "tx+rx" else "0"
-    smsc_lines.update(smsc_extra)
+        # Kannel 1.4.5 refuses port and receive-port in one group: a receiver
+        # bind is a second group with the same smsc-id and only receive-port.
+        smsc_groups = [{**smsc_lines, "transceiver-mode": "false"}]
+        if bind == "tx+rx":
+            smsc_groups.append(
+                {
+                    **smsc_lines,
+                    "port": "0",
+                    "receive-port": str(esme.port),
+                    "log-file": _quoted(str(w / "smsc-rx.log")),
+                }
+            )
+    for group in smsc_groups:
+        group.update(smsc_extra)
     groups = [
         {
             "group": "core",
@@ -337,7 +351,7 @@ def _config(
             "log-level": "0",
             "access-log": _quoted(str(w / "access.log")),
         },
-        {"group": "smsc", **smsc_lines},
+        *({"group": "smsc", **group} for group in smsc_groups),
         {
             "group": "smsbox",
             "bearerbox-host": HOST,

@@ -229,6 +229,29 @@ def test_kannel_submits_through_node_smsc_and_gets_its_receipt(
     assert receipt_ack["command_status"] == 0
 
 
+def test_kannel_tx_rx_binds_split_long_text_and_get_receipts_on_the_receiver(
+    node_smsc: NodeSmsc, kannel_esme: Callable[..., KannelEsme]
+) -> None:
+    kannel = kannel_esme(node_smsc.host, node_smsc.port, "bridge", "secret", bind="tx+rx")
+    assert kannel.smsc_states() == ["online", "online"]
+    binds = {r["session"]: r["mode"] for r in node_smsc.records() if r["event"] == "bound"}
+    assert sorted(binds.values()) == ["rx", "tx"]
+
+    ref = kannel.send("447700900124", "x" * 200)  # 2 parts of GSM 7-bit text
+    parts = node_smsc.wait_for_pdus("submit_sm", count=2)
+    assert {binds[p["session"]] for p in parts} == {"tx"}
+    udhs = [p["fields"]["short_message"]["udh"][0]["hex"] for p in parts]
+    # TS 23.040 9.2.3.24.1: IEI 00, length 3, same reference, 2 parts, seq 1 and 2.
+    # node-smpp lists the information elements without the UDHL octet.
+    assert [u[:4] for u in udhs] == ["0003", "0003"] and udhs[0][4:6] == udhs[1][4:6]
+    assert [u[6:] for u in udhs] == ["0201", "0202"]
+    assert all(p["fields"]["esm_class"] & 0x40 for p in parts)  # UDHI, SMPP 3.4 5.2.12
+
+    kannel.wait_dlr(ref, DLR_DELIVERED)
+    receipts = node_smsc.wait_for_pdus("deliver_sm", "out")
+    assert {binds[r["session"]] for r in receipts} == {"rx"}
+
+
 async def test_kannel_async_helpers_keep_the_trio_loop_running(
     node_smsc: NodeSmsc, kannel_esme: Callable[..., KannelEsme]
 ) -> None:
