@@ -154,6 +154,46 @@ def test_node_smsc_ids_are_unique_and_receipts_reach_the_receiver_bind(
     assert not [r for r in node_smsc.records() if r["event"] == "receipt_undeliverable"]
 
 
+def test_node_smsc_options_throttle_and_failed_receipts_on_a_transmitter(
+    node_smsc_factory: Callable[..., NodeSmsc],
+) -> None:
+    # A carrier that throttles every third submit and sends receipts on the
+    # transmitter bind (both happen in the field, issue 5).
+    options = ["--receipt-on-tx", "--receipt-stat", "UNDELIV", "--receipt-err", "001"]
+    smsc = node_smsc_factory(
+        system_id=None, password=None, options=[*options, "--reject-every", "3"]
+    )
+    with smpp_client(smsc.host, smsc.port) as client:
+        client.bind_transmitter(system_id="anyone", password="x")
+        sent = [
+            smpplib.smpp.make_pdu(
+                "submit_sm",
+                client=client,
+                destination_addr=f"44770090020{n}",
+                short_message=b"m%d" % n,
+                registered_delivery=1,
+            )
+            for n in range(3)
+        ]
+        for pdu in sent:  # pipelined: the receipts interleave with the responses
+            client.send_pdu(pdu)
+        got = [client.read_pdu() for _ in range(5)]
+        resps = {p.sequence: p for p in got if p.command == "submit_sm_resp"}
+        # Not acknowledged: smpplib refuses to send deliver_sm_resp on a
+        # transmitter bind (its client state table), one more reason our
+        # sessions must not copy it.
+        receipts = [p for p in got if p.command == "deliver_sm"]
+    assert [resps[p.sequence].status for p in sent] == [0, 0, 0x58]  # ESME_RTHROTTLED
+    accepted = {resps[p.sequence].message_id for p in sent[:2]}
+    assert {r.receipted_message_id for r in receipts} == accepted
+    for receipt in receipts:
+        match = RECEIPT.match(receipt.short_message)
+        assert match and match["stat"] == b"UNDELIV" and match["err"] == b"001"
+        assert receipt.message_state == 5  # UNDELIVERABLE, SMPP 3.4 section 5.2.28
+    (throttled,) = smsc.wait_for_pdus("submit_sm_resp", "out", where=lambda r: r["command_status"])
+    assert len(bytes.fromhex(throttled["hex"])) == 16  # header only, no message_id
+
+
 # ------------------------------------------------------------------ Net::SMPP
 
 

@@ -14,6 +14,7 @@
 //          [--message-id-format hex|decimal] [--receipt-delay-ms N]
 //          [--receipt-stat DELIVRD] [--receipt-err 000] [--receipt-on-tx]
 //          [--receipt-retries N] [--receipt-retry-ms N] [--enquire-link-ms N]
+//          [--reject-every N] [--reject-status 0x58]
 'use strict';
 
 const smpp = require('smpp');
@@ -32,6 +33,8 @@ const opts = {
 	receiptRetries: 0,   // re-send a receipt answered with a non-zero status
 	receiptRetryMs: 1000,
 	enquireLinkMs: 0,    // 0: the SMSC never originates enquire_link
+	rejectEvery: 0,      // N > 0: every Nth submit_sm is answered with rejectStatus
+	rejectStatus: 0x58,  // ESME_RTHROTTLED; 0x14 ESME_RMSGQFUL, 0x08 ESME_RSYSERR, ...
 };
 
 const argv = process.argv.slice(2);
@@ -56,8 +59,13 @@ for (let i = 0; i < argv.length; i++) {
 	case '--receipt-retries': opts.receiptRetries = parseInt(value(), 10); break;
 	case '--receipt-retry-ms': opts.receiptRetryMs = parseInt(value(), 10); break;
 	case '--enquire-link-ms': opts.enquireLinkMs = parseInt(value(), 10); break;
+	case '--reject-every': opts.rejectEvery = parseInt(value(), 10); break;
+	case '--reject-status': opts.rejectStatus = parseInt(value()); break;  // accepts 0x..
 	default: fail('unknown option ' + flag);
 	}
+}
+if (!(opts.rejectStatus > 0) || !(opts.rejectEvery >= 0)) {
+	fail('--reject-status must be a non-zero status and --reject-every >= 0');
 }
 if (!['hex', 'decimal'].includes(opts.messageIdFormat)) {
 	fail('--message-id-format must be hex or decimal');
@@ -136,6 +144,7 @@ if (!(opts.receiptStat in MESSAGE_STATE)) {
 
 const sessions = new Set();
 let sessionCounter = 0;
+let submitCounter = 0;
 // Unique per process and unlikely to repeat across restarts: tests that match
 // receipts to submits must never see an id twice.
 let messageCounter = Math.floor(Date.now() / 1000) % 100000 * 100000;
@@ -241,6 +250,11 @@ function onSubmit(session, pdu) {
 	// SMPP 3.4 section 4.4.1: submit_sm only on a transmitter or transceiver bind.
 	if (!session.bound || session.mode === 'rx') {
 		return respond(session, pdu, {command_status: smpp.ESME_RINVBNDSTS});
+	}
+	submitCounter += 1;
+	if (opts.rejectEvery > 0 && submitCounter % opts.rejectEvery === 0) {
+		// SMPP 3.4 section 4.4.2: an error submit_sm_resp carries no body.
+		return respond(session, pdu, {command_status: opts.rejectStatus});
 	}
 	const messageId = nextMessageId();
 	const submitDate = new Date();
