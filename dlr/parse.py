@@ -1,0 +1,174 @@
+"""deliver_sm / data_sm -> Receipt: detection, text, TLVs.
+
+Is it a receipt? SMPP 3.4 section 5.2.12: bits 5-2 of esm_class (mask 0x3C)
+give the message type; 0x04 is an SMSC delivery receipt and 0x20 an
+intermediate delivery notification. A receipted_message_id TLV (section
+5.3.2) marks a receipt too. Everything else is MO (or an SME
+acknowledgement) and raises ``NotAReceipt``, so a subscriber's message is
+never applied as a receipt, unless the carrier is configured with
+``receipt_detect = "text"``: then a message of the default type (0) whose
+text is an Appendix B receipt with an id and a recognised ``stat:`` word is
+accepted too.
+
+Which values win? The TLVs, where present and well formed
+(receipted_message_id, message_state, network_error_code); the text
+supplies the rest. A receipt must end up with an id and a state, otherwise
+``ReceiptError``. Whatever the input bytes, nothing but ``ReceiptError``
+escapes.
+
+Bytes are decoded as Latin-1: it never fails, and the Appendix B keys,
+digits and ids are the same octets in ASCII, Latin-1 and the unpacked GSM
+7-bit default alphabet (3GPP TS 23.038 6.2.1), so the structured fields
+come out right whatever the data_coding. Only the informational ``text:``
+part may show GSM-specific characters as their Latin-1 twins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from dlr.errors import NotAReceipt, ReceiptError
+from dlr.receipt import Receipt, ReceiptDetect
+from dlr.states import STAT_WORDS, MessageState
+from dlr.text import _FAST, _STRIP, TextFields, _parse_tolerant, parse_text
+from dlr.tlv import (
+    RECEIPTED_MESSAGE_ID,
+    Tlvs,
+    message_payload,
+    message_state,
+    network_error_code,
+    receipted_message_id,
+)
+
+# SMPP 3.4 section 5.2.12: esm_class bits 5-2, the message type.
+ESM_MESSAGE_TYPE_MASK = 0x3C
+ESM_DEFAULT = 0x00
+ESM_DELIVERY_RECEIPT = 0x04
+ESM_INTERMEDIATE_NOTIFICATION = 0x20
+
+_RECEIPT_TYPES = frozenset({ESM_DELIVERY_RECEIPT, ESM_INTERMEDIATE_NOTIFICATION})
+_STATES = {int(s): s for s in MessageState}
+_STAT_WORDS = dict(STAT_WORDS)  # a plain dict: the hot path looks words up here
+
+
+def is_receipt(esm_class: int, tlvs: Mapping[int, object] | None = None) -> bool:
+    """True when esm_class or a receipted_message_id TLV marks a receipt (5.2.12)."""
+    return (esm_class & ESM_MESSAGE_TYPE_MASK) in _RECEIPT_TYPES or (
+        tlvs is not None and RECEIPTED_MESSAGE_ID in tlvs
+    )
+
+
+def state_of_word(word: str) -> MessageState | None:
+    """The state a ``stat:`` word names (any case), or None if unrecognised."""
+    state = _STAT_WORDS.get(word)
+    if state is None:
+        state = _STAT_WORDS.get(word.upper())
+    return state
+
+
+def parse_receipt(
+    short_message: bytes | bytearray | memoryview | str,
+    tlvs: Tlvs | None = None,
+    esm_class: int = ESM_DELIVERY_RECEIPT,
+    *,
+    detect: ReceiptDetect | str = ReceiptDetect.ESM_CLASS,
+) -> Receipt:
+    """Parse a receipt from a deliver_sm / data_sm's short_message, TLVs and esm_class.
+
+    Raises ``NotAReceipt`` for a PDU that is not a receipt, ``ReceiptError``
+    for a receipt without a usable id or state; never anything else.
+    """
+    kind = esm_class & ESM_MESSAGE_TYPE_MASK
+    # Fast path: the common case is a 0x04 receipt, no TLVs, canonical text.
+    if kind == ESM_DELIVERY_RECEIPT and not tlvs:
+        message = _decode(short_message).strip(_STRIP)
+        match = _FAST.fullmatch(message)
+        if match is not None:
+            sid, sub, dlvrd, submit_date, done_date, stat, err, text = match.groups()
+            state = _STAT_WORDS.get(stat)
+            if state is None:
+                state = state_of_word(stat) or MessageState.UNKNOWN
+            return Receipt(
+                id=sid,
+                state=state,
+                stat=stat,
+                err=err,
+                sub=int(sub),
+                dlvrd=int(dlvrd),
+                submit_date_text=submit_date,
+                done_date_text=done_date,
+                text=None if text is None else text.lstrip(),
+            )
+        return _assemble(_parse_tolerant(message), None, intermediate=False)
+    return _parse_general(short_message, tlvs, kind, ReceiptDetect(detect))
+
+
+def _decode(short_message: bytes | bytearray | memoryview | str) -> str:
+    if isinstance(short_message, str):
+        return short_message
+    if isinstance(short_message, bytes):
+        return short_message.decode("latin-1")
+    if isinstance(short_message, bytearray | memoryview):
+        return bytes(short_message).decode("latin-1")
+    raise ReceiptError(f"short_message must be bytes or str, not {type(short_message).__name__}")
+
+
+def _parse_general(
+    short_message: bytes | bytearray | memoryview | str,
+    tlvs: Tlvs | None,
+    kind: int,
+    detect: ReceiptDetect,
+) -> Receipt:
+    try:
+        flagged = is_receipt(kind, tlvs)
+    except TypeError as exc:  # an unhashable or odd mapping
+        raise ReceiptError(f"unusable TLVs: {exc}") from None
+    if not flagged and not (detect is ReceiptDetect.TEXT and kind == ESM_DEFAULT):
+        raise NotAReceipt(f"esm_class message type 0x{kind:02X} is not a delivery receipt")
+    message = _decode(short_message)
+    if tlvs and not message:
+        # SMPP 3.4 section 5.3.2 (message_payload): data_sm and some
+        # deliver_sm carry the text here instead of short_message.
+        message = (message_payload(tlvs) or b"").decode("latin-1")
+    fields = parse_text(message)
+    # Text detection: only a proper Appendix B receipt counts, so MO that
+    # happens to contain a colon is still MO.
+    if not flagged and (
+        fields.id is None or fields.stat is None or state_of_word(fields.stat) is None
+    ):
+        raise NotAReceipt("esm_class 0 and the text is not a delivery receipt")
+    return _assemble(fields, tlvs, intermediate=kind == ESM_INTERMEDIATE_NOTIFICATION)
+
+
+def _assemble(fields: TextFields, tlvs: Tlvs | None, *, intermediate: bool) -> Receipt:
+    receipt_id = fields.id
+    state: MessageState | None = None
+    network_error = None
+    if tlvs:
+        receipt_id = receipted_message_id(tlvs) or receipt_id
+        raw_state = message_state(tlvs)
+        network_error = network_error_code(tlvs)
+        # A message_state outside section 5.2.28 (e.g. SMPP 5.0's 0 SCHEDULED
+        # or 9 SKIPPED) is not trusted over the text; see below.
+        state = None if raw_state is None else _STATES.get(raw_state)
+        if state is None and raw_state is not None and fields.stat is None:
+            state = MessageState.UNKNOWN
+    if state is None and fields.stat is not None:
+        state = state_of_word(fields.stat) or MessageState.UNKNOWN
+    if receipt_id is None:
+        raise ReceiptError("receipt without a message id (no id: field, no receipted_message_id)")
+    if state is None:
+        raise ReceiptError(f"receipt for {receipt_id!r} without a state (no stat:, no message_state)")
+    return Receipt(
+        id=receipt_id,
+        state=state,
+        stat=fields.stat,
+        err=fields.err,
+        network_error=network_error,
+        sub=fields.sub,
+        dlvrd=fields.dlvrd,
+        submit_date_text=fields.submit_date,
+        done_date_text=fields.done_date,
+        text=fields.text,
+        intermediate=intermediate,
+    )

@@ -1,0 +1,70 @@
+"""The receipt TLVs (SMPP 3.4 section 5.3.2), read without bridge.smpp.
+
+dlr is pure and independent of the wire codec: the caller hands over the
+optional parameters as ``{tag: value bytes}``. Each reader returns None for an
+absent or malformed TLV (wrong length, empty id) so that the text can still
+supply the field; a malformed TLV never fails a receipt on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from dlr.receipt import NetworkError
+
+# SMPP 3.4 section 5.3.2 (receipted_message_id): C-Octet String, at most 65
+# octets including the NUL; the SMSC message id the receipt is for.
+RECEIPTED_MESSAGE_ID = 0x001E
+# SMPP 3.4 section 5.3.2 (network_error_code): 3 octets, the network type
+# (1 octet) then the error code (2 octets, big-endian).
+NETWORK_ERROR_CODE = 0x0423
+# SMPP 3.4 section 5.3.2 (message_payload): the text of a data_sm (or a
+# deliver_sm with an empty short_message).
+MESSAGE_PAYLOAD = 0x0424
+# SMPP 3.4 section 5.3.2 (message_state): 1 octet, the section 5.2.28 values.
+MESSAGE_STATE = 0x0427
+
+Tlvs = Mapping[int, bytes | bytearray | memoryview]
+
+
+def _octets(tlvs: Tlvs, tag: int) -> bytes | None:
+    # Only bytes-like values count; anything else is treated as absent.
+    value = tlvs.get(tag)
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    return None
+
+
+def receipted_message_id(tlvs: Tlvs) -> str | None:
+    """The id from 0x001E: up to the first NUL, ASCII-or-Latin-1, stripped."""
+    raw = _octets(tlvs, RECEIPTED_MESSAGE_ID)
+    if raw is None:
+        return None
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raw = raw[:nul]
+    text = raw.decode("latin-1").strip()
+    return text or None
+
+
+def message_state(tlvs: Tlvs) -> int | None:
+    """The raw 0x0427 octet, or None when absent or not exactly one octet."""
+    raw = _octets(tlvs, MESSAGE_STATE)
+    if raw is None or len(raw) != 1:
+        return None
+    return raw[0]
+
+
+def network_error_code(tlvs: Tlvs) -> NetworkError | None:
+    """0x0423 as (type, code), or None when absent or not exactly three octets."""
+    raw = _octets(tlvs, NETWORK_ERROR_CODE)
+    if raw is None or len(raw) != 3:
+        return None
+    return NetworkError(type=raw[0], code=int.from_bytes(raw[1:3], "big"))
+
+
+def message_payload(tlvs: Tlvs) -> bytes | None:
+    """0x0424's octets, or None."""
+    return _octets(tlvs, MESSAGE_PAYLOAD)
