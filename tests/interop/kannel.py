@@ -301,6 +301,7 @@ def _config(
     smsbox_port: int,
     bind: BindMode,
     smsc_extra: Mapping[str, str],
+    core_extra: Mapping[str, str],
     system_type: str,
     enquire_link_interval: int,
 ) -> str:
@@ -350,6 +351,7 @@ def _config(
             "log-file": _quoted(str(w / "bearerbox.log")),
             "log-level": "0",
             "access-log": _quoted(str(w / "access.log")),
+            **core_extra,
         },
         *({"group": "smsc", **group} for group in smsc_groups),
         {
@@ -409,6 +411,7 @@ def start_kannel(
     system_type: str = "",
     enquire_link_interval: int = 5,
     smsc_extra: Mapping[str, str] | None = None,
+    core_extra: Mapping[str, str] | None = None,
     wait_online: bool = True,
     timeout: float = 15.0,
 ) -> KannelEsme:
@@ -416,7 +419,9 @@ def start_kannel(
 
     ``bind``: "trx" (one transceiver), "tx+rx" (transmitter and receiver binds)
     or "tx". ``smsc_extra`` adds raw lines to the SMSC group (e.g.
-    ``{"max-pending-submits": "64", "msg-id-type": "0x01"}``). With
+    ``{"max-pending-submits": "64", "msg-id-type": "0x01"}``), ``core_extra`` to
+    the core group (e.g. ``{"sms-resend-freq": "1"}``: Kannel retries messages
+    an SMSC refused temporarily, such as ESME_RTHROTTLED, only that often). With
     ``wait_online=False`` the caller waits (``await esme.await_online()``), which
     an SMSC running in the test's own trio loop requires.
     """
@@ -427,7 +432,15 @@ def start_kannel(
     try:
         config = workdir / "kannel.conf"
         config.write_text(
-            _config(esme, smsbox_port, bind, smsc_extra or {}, system_type, enquire_link_interval),
+            _config(
+                esme,
+                smsbox_port,
+                bind,
+                smsc_extra or {},
+                core_extra or {},
+                system_type,
+                enquire_link_interval,
+            ),
             encoding="utf-8",
         )
         # -v 2: warnings and worse on stderr; everything else is in the log files.
