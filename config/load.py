@@ -9,6 +9,7 @@ key (``carriers[0].port``) and, where it can be found, the file line.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import stat
@@ -197,11 +198,13 @@ def _check_whole(config: Config, text: str, source: str) -> None:
 
 
 def _check_id_forms(carriers: list[Carrier], text: str, source: str) -> None:
-    try:
-        from dlr import IdForm  # type: ignore[attr-defined]
-    except ImportError:  # dlr is written in parallel; the Literal already checks
+    # dlr.IdForm is the authority on id forms (issue 4); the schema's Literal
+    # has the same values. Looked up dynamically so config works whichever
+    # lands first, and any drift between the two is caught here.
+    id_form = getattr(importlib.import_module("dlr"), "IdForm", None)
+    if id_form is None:
         return
-    known = {str(form.value) for form in IdForm}
+    known = {str(form.value) for form in id_form}
     for i, carrier in enumerate(carriers):
         for key in ("response_id_form", "receipt_id_form"):
             if getattr(carrier, key) not in known:

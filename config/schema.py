@@ -21,6 +21,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, field
 
+from segmenter import Profile
+
 __all__ = [
     "BindMode",
     "Carrier",
@@ -149,24 +151,9 @@ MESSAGE_STATES = frozenset(
 )
 
 
-class SegmentationProfile(_Base, frozen=True, kw_only=True):
-    """A carrier's choice of how long messages go on the wire (issue 2).
-
-    Placeholder with the same fields as ``segmenter.Profile``; enqueue bills with
-    it, so every carrier of one route must share it (checked in config.load).
-    """
-
-    concat: Literal["udh8", "udh16", "sar", "payload"] = "udh8"
-    gsm_data_coding: Literal[0, 1] = 0
-    packed_gsm7: bool = False
-    shift_tables: tuple[str, ...] = ()
-    max_parts: Annotated[int, Meta(ge=1, le=255)] = 255
-
-    @property
-    def reference_bits(self) -> int:
-        # TS 23.040 9.2.3.24.1 (8-bit IEI 0x00) vs 9.2.3.24.8 (16-bit IEI 0x08);
-        # SAR TLVs (SMPP 3.4 5.3.2.22) carry a 16-bit reference too.
-        return 8 if self.concat == "udh8" else 16
+# A carrier's segmentation profile is the segmenter's own Struct (issue 2):
+# enqueue bills with it and the carrier sends with it, so they cannot drift.
+SegmentationProfile = Profile
 
 
 # SMPP 3.4 section 5.2.5: 0 unknown, 1 international, 3 network specific, 5 alphanumeric.

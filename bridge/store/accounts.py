@@ -1,0 +1,247 @@
+"""Accounts and their money: create, top up, balance, settle, reconcile.
+
+Model (seed 000 "billed on delivery - failed messages refund automatically"):
+enqueue *reserves* each message's cost; when the message ends, the
+reservation is settled once, as a *charge* (sent) or a *refund* (failed).
+``accounts`` keeps three counters moved in the same transaction as the ledger
+rows that justify them:
+
+    balance = credits - charged - reserved          (reserved = open reservations)
+
+and the invariant checked by ``reconcile``:
+
+    sum(reservations) = sum(charges) + sum(refunds) + sum(open reservations)
+
+The database makes the dangerous mistakes impossible (migration 0001): one
+reservation and one settlement per message (unique partial indexes), an
+append-only ledger, no overdraft (CHECK on the counters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from bridge.store.db import Connection, Database
+from bridge.store.models import Balance
+
+__all__ = [
+    "Account",
+    "AccountExists",
+    "AccountNotFound",
+    "Outcome",
+    "Reconciliation",
+    "balance",
+    "create_account",
+    "get_account",
+    "money",
+    "reconcile",
+    "settle",
+    "top_up",
+]
+
+CENT = Decimal("0.0001")  # numeric(12,4)
+MAX_AMOUNT = Decimal("99999999.9999")
+
+
+class AccountNotFound(LookupError):
+    pass
+
+
+class AccountExists(ValueError):
+    pass
+
+
+def money(value: Decimal | str | int) -> Decimal:
+    """An exact MYR amount with at most 4 decimal places (no float, no rounding)."""
+    if isinstance(value, float):
+        raise TypeError("money is never a float; pass a Decimal or a string")
+    amount = Decimal(value)
+    if not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT:
+        raise ValueError(f"invalid amount {value!r}")
+    if amount != amount.quantize(CENT):
+        raise ValueError(f"amount {value!r} has more than 4 decimal places")
+    return amount.quantize(CENT)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    name: str
+    credits: Decimal
+    charged: Decimal
+    reserved: Decimal
+    default_sender_id: str | None
+    webhook_url: str | None
+
+    @property
+    def balance(self) -> Decimal:
+        return self.credits - self.charged - self.reserved
+
+
+_COLUMNS = "id, name, credits, charged, reserved, default_sender_id, webhook_url"
+
+
+def _account(row: object) -> Account:
+    return Account(**dict(row))  # type: ignore[call-overload]
+
+
+async def get_account(db: Database | Connection, account: str | int) -> Account:
+    """By name, or by id when given an int."""
+    column = "id" if isinstance(account, int) else "name"
+    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM accounts WHERE {column} = $1", account)
+    if row is None:
+        raise AccountNotFound(f"no account {account!r}")
+    return _account(row)
+
+
+async def create_account(
+    db: Database,
+    name: str,
+    *,
+    credits: Decimal | str | int = 0,
+    default_sender_id: str | None = None,
+    webhook_url: str | None = None,
+) -> Account:
+    amount = money(credits)
+    async with db.transaction() as tx:
+        row = await tx.fetchrow(
+            f"INSERT INTO accounts (name, default_sender_id, webhook_url) VALUES ($1, $2, $3)"
+            f" ON CONFLICT (name) DO NOTHING RETURNING {_COLUMNS}",
+            name, default_sender_id, webhook_url,
+        )  # fmt: skip
+        if row is None:
+            raise AccountExists(f"account {name!r} exists")
+        if amount:
+            return await _credit(tx, row["id"], amount, "initial credits")
+        return _account(row)
+
+
+async def _credit(tx: Connection, account_id: int, amount: Decimal, note: str | None) -> Account:
+    await tx.execute(
+        "INSERT INTO ledger (account_id, kind, amount, note) VALUES ($1, 'credit', $2, $3)",
+        account_id, amount, note,
+    )  # fmt: skip
+    row = await tx.fetchrow(
+        f"UPDATE accounts SET credits = credits + $2 WHERE id = $1 RETURNING {_COLUMNS}",
+        account_id, amount,
+    )  # fmt: skip
+    return _account(row)
+
+
+async def top_up(
+    db: Database, account: str | int, amount: Decimal | str | int, *, note: str | None = None
+) -> Account:
+    value = money(amount)
+    if value == 0:
+        raise ValueError("a top-up must be positive")
+    async with db.transaction() as tx:
+        found = await get_account(tx, account)
+        return await _credit(tx, found.id, value, note)
+
+
+async def balance(db: Database | Connection, account: str | int) -> Balance:
+    """GET /balance: credits - charges - open reservations, in MYR."""
+    found = await get_account(db, account)
+    return Balance(balance=found.balance, currency="MYR")
+
+
+class Outcome(StrEnum):
+    CHARGE = "charge"  # the message was sent: the reservation becomes a charge
+    REFUND = "refund"  # the message failed: the reservation is released
+
+
+_SETTLE = """
+WITH wanted AS (
+    SELECT DISTINCT ON (o.message_id) o.message_id, o.kind
+    FROM unnest($1::bigint[], $2::ledger_kind[]) AS o(message_id, kind)
+    ORDER BY o.message_id
+), inserted AS (
+    INSERT INTO ledger (account_id, message_id, kind, amount)
+    SELECT r.account_id, r.message_id, w.kind, r.amount
+    FROM wanted w JOIN ledger r ON r.message_id = w.message_id AND r.kind = 'reservation'
+    ON CONFLICT (message_id) WHERE kind IN ('charge', 'refund') DO NOTHING
+    RETURNING account_id, kind, amount
+), sums AS (
+    SELECT account_id,
+           coalesce(sum(amount) FILTER (WHERE kind = 'charge'), 0) AS charged,
+           sum(amount) AS released,
+           count(*) AS settled
+    FROM inserted GROUP BY account_id
+)
+UPDATE accounts a
+SET charged = a.charged + s.charged, reserved = a.reserved - s.released
+FROM sums s WHERE a.id = s.account_id
+RETURNING s.settled
+"""
+
+
+async def settle(tx: Connection, outcomes: Iterable[tuple[int, Outcome]]) -> int:
+    """Charge or refund the reservations of messages (internal ids), idempotently, in one statement.
+
+    Call it inside the transaction that moves those messages to their final
+    state. A message already settled, or without a reservation (invalid, no
+    route), is skipped, so a duplicate receipt never bills twice. Accounts are
+    locked in id order first, so concurrent writers cannot deadlock on them.
+    Returns how many messages were settled now.
+    """
+    pairs = sorted(dict(outcomes).items())
+    if not pairs:
+        return 0
+    ids = [message_id for message_id, _ in pairs]
+    await tx.execute(
+        "SELECT 1 FROM accounts WHERE id IN (SELECT account_id FROM messages WHERE id = ANY($1::bigint[]))"
+        " ORDER BY id FOR NO KEY UPDATE",
+        ids,
+    )
+    rows = await tx.fetch(_SETTLE, ids, [str(kind) for _, kind in pairs])
+    return sum(row["settled"] for row in rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    credits: Decimal  # sum of credit rows
+    reservations: Decimal
+    charges: Decimal
+    refunds: Decimal
+    open: Decimal  # reservations without a settlement
+    account_credits: Decimal  # the counters, for comparison
+    account_charged: Decimal
+    account_reserved: Decimal
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.reservations == self.charges + self.refunds + self.open
+            and self.account_credits == self.credits
+            and self.account_charged == self.charges
+            and self.account_reserved == self.open
+        )
+
+
+async def reconcile(db: Database | Connection, account: str | int) -> Reconciliation:
+    """Recompute an account's money from the ledger and compare it with its counters."""
+    found = await get_account(db, account)
+    row = await db.fetchrow(
+        """
+        SELECT
+            coalesce(sum(amount) FILTER (WHERE kind = 'credit'), 0) AS credits,
+            coalesce(sum(amount) FILTER (WHERE kind = 'reservation'), 0) AS reservations,
+            coalesce(sum(amount) FILTER (WHERE kind = 'charge'), 0) AS charges,
+            coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0) AS refunds,
+            coalesce(sum(amount) FILTER (
+                WHERE kind = 'reservation' AND NOT EXISTS (
+                    SELECT 1 FROM ledger s WHERE s.message_id = ledger.message_id
+                    AND s.kind IN ('charge', 'refund'))), 0) AS open
+        FROM ledger WHERE account_id = $1
+        """,
+        found.id,
+    )
+    assert row is not None
+    return Reconciliation(
+        credits=row["credits"], reservations=row["reservations"], charges=row["charges"],
+        refunds=row["refunds"], open=row["open"], account_credits=found.credits,
+        account_charged=found.charged, account_reserved=found.reserved,
+    )  # fmt: skip

@@ -1,0 +1,135 @@
+"""The seed 000 shapes the store returns, as frozen msgspec Structs.
+
+Money is ``Decimal`` inside and a JSON number outside: encode with
+``to_json`` (msgspec ``decimal_format="number"``), never through float.
+Field names are snake_case in Python and camelCase on the wire (seed 000:
+``campaignId``, ``estimatedCost``, ``carrierRef``, ``createdAt``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+import msgspec
+
+__all__ = [
+    "STATUS_OF_STATE",
+    "Balance",
+    "MessageView",
+    "PublicStatus",
+    "Recipient",
+    "SendResult",
+    "Totals",
+    "iso_millis",
+    "new_public_id",
+    "to_json",
+]
+
+
+class PublicStatus(StrEnum):
+    """Seed 000 "Message status values"."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    INVALID = "invalid"
+
+
+# DESIGN.md "Message lifecycle": internal state -> public status.
+STATUS_OF_STATE: dict[str, PublicStatus] = {
+    "queued": PublicStatus.PENDING,
+    "submitting": PublicStatus.PENDING,
+    "submitted": PublicStatus.PENDING,
+    "delivered": PublicStatus.SENT,
+    "failed": PublicStatus.FAILED,
+    "invalid": PublicStatus.INVALID,
+}
+
+
+class _Shape(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    pass
+
+
+class Totals(_Shape, frozen=True, kw_only=True):
+    accepted: int
+    failed: int
+    invalid: int
+
+
+class Recipient(_Shape, frozen=True, kw_only=True):
+    id: str
+    to: str
+    status: PublicStatus
+    carrier_ref: str | None
+    cost: Decimal
+    country: str | None
+
+
+class SendResult(_Shape, frozen=True, kw_only=True):
+    """POST /sms/send, 201 Created."""
+
+    ok: bool
+    campaign_id: str
+    reference: str | None
+    totals: Totals
+    estimated_cost: Decimal
+    currency: Literal["MYR"]
+    recipients: tuple[Recipient, ...]
+
+
+class MessageView(_Shape, frozen=True, kw_only=True):
+    """GET /sms/{id}, 200 OK."""
+
+    id: str
+    campaign_id: str
+    to: str
+    message: str
+    status: PublicStatus
+    carrier_ref: str | None
+    cost: Decimal
+    country: str | None
+    charged: bool
+    created_at: str
+
+
+class Balance(_Shape, frozen=True, kw_only=True):
+    """GET /balance, 200 OK."""
+
+    balance: Decimal
+    currency: Literal["MYR"]
+
+
+_encoder = msgspec.json.Encoder(decimal_format="number")
+
+
+def to_json(value: Any) -> bytes:
+    """JSON with money as numbers ("cost": 0.0500), exactly as stored."""
+    return _encoder.encode(value)
+
+
+_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def new_public_id(prefix: str) -> str:
+    """``prefix_`` + 26 Crockford base32 characters: 48-bit milliseconds + 80 random bits.
+
+    Time-ordered (index-friendly, sortable by creation) and unguessable, so a
+    message id cannot be enumerated by another account.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return f"{prefix}_{''.join(reversed(chars))}"
+
+
+def iso_millis(moment: datetime) -> str:
+    """``2026-05-16T08:14:22.103Z`` as in seed 000."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
