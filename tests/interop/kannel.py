@@ -17,100 +17,43 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Literal
 
 import pytest
 import trio
 
-from tests.interop.peers import HOST, PeerProcess, await_until, free_port, tool_missing, wait_until
+from tests.interop.kannel_conf import (
+    ADMIN_PASSWORD,
+    SENDSMS_USER,
+    SMSC_ID,
+    BindMode,
+    Callbacks,
+    KannelPorts,
+    Report,
+    render_config,
+)
+from tests.interop.process import (
+    HOST,
+    PeerProcess,
+    await_until,
+    free_port,
+    tool_missing,
+    wait_until,
+)
 
 BEARERBOX = Path("/usr/sbin/bearerbox")
 SMSBOX = Path("/usr/sbin/smsbox")
-SMSC_ID = "sut"  # the one SMSC group's smsc-id, as shown on the status page
-ADMIN_PASSWORD = "interop-admin"
-SENDSMS_USER = ("interop", "interop-pw")
 
 DLR_DELIVERED = 1
 DLR_UNDELIVERED = 2
 DLR_QUEUED = 4
 DLR_SMSC_ACK = 8
 DLR_SMSC_NACK = 16
-
-BindMode = Literal["trx", "tx+rx", "tx"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Report:
-    """One callback smsbox made: a delivery report (``kind="dlr"``) or an MO (``"mo"``)."""
-
-    kind: str
-    params: dict[str, str]
-
-    @property
-    def ref(self) -> str:
-        return self.params.get("ref", "")
-
-    @property
-    def type(self) -> int:
-        """Kannel DLR type (``%d``); 0 for MO."""
-        return int(self.params.get("type") or 0)
-
-
-class _Callbacks:
-    """HTTP endpoint on 127.0.0.1 receiving smsbox's dlr-url and get-url calls."""
-
-    def __init__(self) -> None:
-        self.reports: list[Report] = []
-        self._lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                url = urllib.parse.urlsplit(self.path)
-                params = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
-                with outer._lock:
-                    outer.reports.append(Report(kind=url.path.strip("/"), params=params))
-                body = b"ok"
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass  # keep pytest output clean; smsbox logs every call anyway
-
-        self.server = ThreadingHTTPServer((HOST, 0), Handler)
-        self.server.daemon_threads = True
-        self.port: int = self.server.server_address[1]
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    def snapshot(self) -> list[Report]:
-        with self._lock:
-            return list(self.reports)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(timeout=5)
-
-
-def _quoted(value: str) -> str:
-    # Kannel's config reader has no escapes worth trusting; refuse what breaks it.
-    if any(c in value for c in '"\n\r'):
-        raise ValueError(f"value not representable in a Kannel config: {value!r}")
-    return f'"{value}"'
 
 
 @dataclass
@@ -126,7 +69,7 @@ class KannelEsme:
     sendsms_port: int
     bearerbox: PeerProcess | None = None
     smsbox: PeerProcess | None = None
-    callbacks: _Callbacks = field(default_factory=_Callbacks)
+    callbacks: Callbacks = field(default_factory=Callbacks)
     _refs: int = 0
 
     # ---------------------------------------------------------------- status
@@ -178,7 +121,10 @@ class KannelEsme:
     def wait_online(self, timeout: float = 15.0) -> None:
         """Block until the SMSC link is online (sync tests; the SMSC is another process)."""
         wait_until(
-            self._online_checked, timeout, f"Kannel SMSC link online\n{self.diagnostics()}", 0.1
+            self._online_checked,
+            timeout,
+            lambda: f"Kannel SMSC link online\n{self.diagnostics()}",
+            0.1,
         )
 
     async def await_online(self) -> None:
@@ -265,7 +211,9 @@ class KannelEsme:
         wait_until(
             lambda: self._dlr(ref, dlr_type) is not None,
             timeout,
-            f"Kannel DLR type {dlr_type} for ref {ref}; got {self.dlrs(ref)}\n{self.diagnostics()}",
+            lambda: (
+                f"Kannel DLR type {dlr_type} for ref {ref}; got {self.dlrs(ref)}\n{self.diagnostics()}"
+            ),
         )
         found = self._dlr(ref, dlr_type)
         assert found is not None
@@ -294,95 +242,6 @@ def kannel_available() -> None:
     """Skip/fail unless Kannel's bearerbox and smsbox are installed."""
     if not (BEARERBOX.is_file() and SMSBOX.is_file()):
         tool_missing("kannel not installed: apt-get install kannel")
-
-
-def _config(
-    esme: KannelEsme,
-    smsbox_port: int,
-    bind: BindMode,
-    smsc_extra: Mapping[str, str],
-    core_extra: Mapping[str, str],
-    system_type: str,
-    enquire_link_interval: int,
-) -> str:
-    w = esme.workdir
-    smsc_lines = {
-        "smsc": "smpp",
-        "smsc-id": _quoted(SMSC_ID),
-        "host": esme.host,
-        "port": str(esme.port),
-        "smsc-username": _quoted(esme.system_id),
-        "smsc-password": _quoted(esme.password),
-        # Kannel sends system_type "VMA" when this is not set.
-        "system-type": _quoted(system_type),
-        "enquire-link-interval": str(enquire_link_interval),
-        "reconnect-delay": "1",
-        "log-file": _quoted(str(w / "smsc.log")),
-        "log-level": "0",
-    }
-    if bind == "trx":
-        smsc_groups = [{**smsc_lines, "transceiver-mode": "true"}]
-    else:
-        # Kannel 1.4.5 refuses port and receive-port in one group: a receiver
-        # bind is a second group with the same smsc-id and only receive-port.
-        smsc_groups = [{**smsc_lines, "transceiver-mode": "false"}]
-        if bind == "tx+rx":
-            smsc_groups.append(
-                {
-                    **smsc_lines,
-                    "port": "0",
-                    "receive-port": str(esme.port),
-                    "log-file": _quoted(str(w / "smsc-rx.log")),
-                }
-            )
-    for group in smsc_groups:
-        group.update(smsc_extra)
-    groups = [
-        {
-            "group": "core",
-            "admin-port": str(esme.admin_port),
-            "admin-interface": HOST,
-            "admin-password": _quoted(ADMIN_PASSWORD),
-            "status-password": _quoted(ADMIN_PASSWORD),
-            "smsbox-port": str(smsbox_port),
-            "smsbox-interface": HOST,
-            "box-allow-ip": HOST,
-            "dlr-storage": "internal",
-            "log-file": _quoted(str(w / "bearerbox.log")),
-            "log-level": "0",
-            "access-log": _quoted(str(w / "access.log")),
-            **core_extra,
-        },
-        *({"group": "smsc", **group} for group in smsc_groups),
-        {
-            "group": "smsbox",
-            "bearerbox-host": HOST,
-            "bearerbox-port": str(smsbox_port),
-            "sendsms-port": str(esme.sendsms_port),
-            "sendsms-interface": HOST,
-            "log-file": _quoted(str(w / "smsbox.log")),
-            "log-level": "0",
-        },
-        {
-            "group": "sendsms-user",
-            "username": _quoted(SENDSMS_USER[0]),
-            "password": _quoted(SENDSMS_USER[1]),
-            "concatenation": "true",
-            "max-messages": "10",
-        },
-        {
-            # Catch-all MO service; max-messages 0: Kannel sends no reply SMS.
-            "group": "sms-service",
-            "keyword": "default",
-            "max-messages": "0",
-            "get-url": _quoted(
-                f"http://{HOST}:{esme.callbacks.port}/mo?from=%p&to=%P&text=%a&smsc=%i"
-            ),
-        },
-    ]
-    return "\n".join(
-        "\n".join(f"{key} = {value}" for key, value in group.items()) + "\n" for group in groups
-    )
 
 
 def _distinct_ports(n: int) -> list[int]:
@@ -432,14 +291,19 @@ def start_kannel(
     try:
         config = workdir / "kannel.conf"
         config.write_text(
-            _config(
-                esme,
-                smsbox_port,
-                bind,
-                smsc_extra or {},
-                core_extra or {},
-                system_type,
-                enquire_link_interval,
+            render_config(
+                workdir=workdir,
+                host=host,
+                port=port,
+                system_id=system_id,
+                password=password,
+                ports=KannelPorts(admin_port, smsbox_port, sendsms_port),
+                callback_port=esme.callbacks.port,
+                bind=bind,
+                system_type=system_type,
+                enquire_link_interval=enquire_link_interval,
+                smsc_extra=smsc_extra or {},
+                core_extra=core_extra or {},
             ),
             encoding="utf-8",
         )
@@ -451,7 +315,7 @@ def start_kannel(
             esme._check_alive()
             return _accepts(smsbox_port) and bool(esme.status())
 
-        wait_until(admin_up, timeout, f"bearerbox to start\n{esme.diagnostics()}", 0.05)
+        wait_until(admin_up, timeout, lambda: f"bearerbox to start\n{esme.diagnostics()}", 0.05)
         esme.smsbox = PeerProcess.start("smsbox", [SMSBOX, "-v", "2", config], workdir)
 
         def smsbox_up() -> bool:
@@ -459,7 +323,7 @@ def start_kannel(
             return _accepts(sendsms_port)
 
         left = max(deadline - time.monotonic(), 1.0)
-        wait_until(smsbox_up, left, f"smsbox to start\n{esme.diagnostics()}", 0.05)
+        wait_until(smsbox_up, left, lambda: f"smsbox to start\n{esme.diagnostics()}", 0.05)
         if wait_online:
             esme.wait_online(max(deadline - time.monotonic(), 1.0))
     except BaseException:

@@ -1,4 +1,4 @@
-"""Third-party SMPP peers as test fixtures: process handling, node-smpp and Net::SMPP SMSCs.
+"""Third-party SMPP SMSCs as test peers: node-smpp and Debian's Net::SMPP example.
 
 DESIGN.md house rule 10 wants system tests against SMPP peers nobody on this
 project wrote (issue 5, "Interop with SMPP peers nobody here wrote"). This module
@@ -10,12 +10,8 @@ starts them as child processes, reads what they saw, and always stops them:
 - :class:`NetSmppSmsc`: Debian's unmodified ``examples/smsc.pl`` from
   ``libnet-smpp-perl``. Fixed port 9900, any credentials, message id
   ``123456789`` for every submit, never a receipt.
-- Kannel (an ESME) lives in :mod:`tests.interop.kannel`.
-
-Every peer runs in its own process group (``start_new_session``) so that stop()
-also reaches what it forked (smsc.pl forks per connection). A missing tool skips
-the test with the install command, except in CI (``CI=true``) where it fails:
-the interop suite must not silently vanish from the pipeline.
+- Kannel (an ESME) lives in :mod:`tests.interop.kannel`; process handling and
+  the skip-or-fail rule in :mod:`tests.interop.process` (re-exported here).
 
 The fixtures wrapping these helpers are in ``tests/interop/conftest.py``;
 docs/interop.md is the manual.
@@ -23,185 +19,54 @@ docs/interop.md is the manual.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import gzip
 import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import Any
 
 import pytest
-import trio
 
-HOST = "127.0.0.1"
+from tests.interop.process import (
+    HOST,
+    STOP_GRACE,
+    PeerProcess,
+    await_until,
+    free_port,
+    in_ci,
+    port_is_free,
+    tool_missing,
+    wait_until,
+)
+
+__all__ = [
+    "HOST",
+    "NETSMPP_PORT",
+    "STOP_GRACE",
+    "NetSmppSmsc",
+    "NodeSmsc",
+    "PeerProcess",
+    "Record",
+    "await_until",
+    "free_port",
+    "in_ci",
+    "netsmpp_script",
+    "node_smsc_available",
+    "port_is_free",
+    "start_netsmpp_smsc",
+    "start_node_smsc",
+    "tool_missing",
+    "wait_until",
+]
+
 NODE_DIR = Path(__file__).resolve().parent / "node"
 SMSC_PL = Path("/usr/share/doc/libnet-smpp-perl/examples/smsc.pl")
 NETSMPP_PORT = 9900  # hard-coded in smsc.pl ($port = 9900)
-STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 
 Record = dict[str, Any]
-
-
-# --------------------------------------------------------------------- tools
-
-
-def in_ci() -> bool:
-    """True when the environment says this is a CI run (``CI=true``/``1``/``yes``)."""
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-def tool_missing(reason: str) -> NoReturn:
-    """Skip with ``reason`` on a developer machine; fail loudly in CI."""
-    if in_ci():
-        pytest.fail(f"interop peer unavailable in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (for peers that cannot take port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def port_is_free(port: int) -> bool:
-    """Whether ``port`` can be bound on 127.0.0.1 (SO_REUSEADDR, like most servers)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((HOST, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return False
-            raise
-        return True
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str, step: float = 0.02) -> None:
-    """Poll ``check`` until true; ``pytest.fail`` naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.1f} s waiting for {what}", pytrace=False)
-        time.sleep(step)
-
-
-async def await_until(check: Callable[[], bool], step: float = 0.02) -> None:
-    """:func:`wait_until` for trio tests: sleeps without blocking the event loop.
-
-    No timeout of its own (trio style): wrap the call in ``trio.fail_after``.
-    """
-    # Polling on purpose: the state lives in another process's log file or
-    # HTTP page, so there is no event to wait on.
-    while not check():  # noqa: ASYNC110
-        await trio.sleep(step)
-
-
-# ----------------------------------------------------------------- processes
-
-
-@dataclass
-class PeerProcess:
-    """A child process in its own process group, with stdout/stderr in files."""
-
-    name: str
-    popen: subprocess.Popen[bytes]
-    stdout_path: Path
-    stderr_path: Path
-    _files: list[IO[bytes]] = field(default_factory=list, repr=False)
-
-    @classmethod
-    def start(
-        cls,
-        name: str,
-        argv: Sequence[str | os.PathLike[str]],
-        workdir: Path,
-        *,
-        cwd: Path | None = None,
-        stdin_pipe: bool = False,
-        env: dict[str, str] | None = None,
-    ) -> PeerProcess:
-        stdout_path = workdir / f"{name}.stdout"
-        stderr_path = workdir / f"{name}.stderr"
-        out = stdout_path.open("wb")
-        err = stderr_path.open("wb")
-        try:
-            popen = subprocess.Popen(
-                [os.fspath(a) for a in argv],
-                cwd=cwd,
-                stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                env=env,
-                # Own process group: stop() signals the group, children included.
-                start_new_session=True,
-            )
-        except BaseException:
-            out.close()
-            err.close()
-            raise
-        return cls(name, popen, stdout_path, stderr_path, [out, err])
-
-    @property
-    def running(self) -> bool:
-        return self.popen.poll() is None
-
-    def stdout(self) -> str:
-        return self.stdout_path.read_text(encoding="utf-8", errors="replace")
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
-
-    def diagnostics(self, lines: int = 30) -> str:
-        """Exit status and the tails of both streams, for failure messages."""
-        tail_out = "\n".join(self.stdout().splitlines()[-lines:])
-        tail_err = "\n".join(self.stderr().splitlines()[-lines:])
-        return (
-            f"{self.name} (pid {self.popen.pid}, exit {self.popen.poll()})\n"
-            f"--- stdout tail\n{tail_out}\n--- stderr tail\n{tail_err}"
-        )
-
-    def write_stdin(self, line: str) -> None:
-        assert self.popen.stdin is not None, f"{self.name} was started without a stdin pipe"
-        self.popen.stdin.write(line.encode() + b"\n")
-        self.popen.stdin.flush()
-
-    def stop(self, grace: float = STOP_GRACE) -> None:
-        """SIGTERM the process group, SIGKILL what is left after ``grace`` s; reap."""
-        pgid = self.popen.pid  # start_new_session: the group id is the leader's pid
-        if self.popen.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.popen.stdin.close()
-        if _signal_group(pgid, signal.SIGTERM):
-            deadline = time.monotonic() + grace
-            while time.monotonic() < deadline:
-                self.popen.poll()  # reap the leader so the group can empty
-                if not _signal_group(pgid, 0):
-                    break
-                time.sleep(0.02)
-            else:
-                _signal_group(pgid, signal.SIGKILL)
-        self.popen.wait(timeout=grace)
-        for f in self._files:
-            f.close()
-
-
-def _signal_group(pgid: int, signum: int) -> bool:
-    """Send ``signum`` to a process group; False when the group no longer exists."""
-    try:
-        os.killpg(pgid, signum)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 # ------------------------------------------------------------------ node-smpp
@@ -260,7 +125,9 @@ class NodeSmsc:
         wait_until(
             lambda: len(self.pdus(command, direction, where)) >= count,
             timeout,
-            f"{count} x {command} ({direction}) at node-smpp SMSC\n{self.process.diagnostics()}",
+            lambda: (
+                f"{count} x {command} ({direction}) at node-smpp SMSC\n{self.process.diagnostics()}"
+            ),
         )
         return self.pdus(command, direction, where)
 
@@ -381,7 +248,9 @@ class NetSmppSmsc:
         wait_until(
             lambda: sum(1 for _, c in self.received() if c == command_id) >= count,
             timeout,
-            f"{count} x command 0x{command_id:08x} at smsc.pl\n{self.process.diagnostics()}",
+            lambda: (
+                f"{count} x command 0x{command_id:08x} at smsc.pl\n{self.process.diagnostics()}"
+            ),
         )
 
     async def await_received(self, command_id: int, count: int = 1) -> None:

@@ -326,7 +326,9 @@ def test_kannel_passes_an_mo_from_node_smsc(
     node_smsc.deliver_sm(
         source_addr="447700900555", destination_addr="12345", short_message_hex=b"STOP".hex()
     )
-    peers.wait_until(lambda: bool(kannel.mo()), 10.0, f"MO at Kannel\n{kannel.diagnostics()}")
+    peers.wait_until(
+        lambda: bool(kannel.mo()), 10.0, lambda: f"MO at Kannel\n{kannel.diagnostics()}"
+    )
     (mo,) = kannel.mo()
     assert mo.params["text"] == "STOP" and mo.params["from"].endswith("447700900555")
     (ack,) = node_smsc.wait_for_pdus("deliver_sm_resp")
