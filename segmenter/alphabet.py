@@ -1,55 +1,77 @@
 """One GSM 7-bit alphabet: a locking shift table plus a single shift table.
 
-Everything a hot path needs is precomputed once per (locking, single) pair:
-a compiled regex that finds the first character the pair cannot encode, a
-``str.translate`` map that doubles every extension character into ESC + char
-(so the translated string's length *is* the septet count and a split point
-can be checked for a cut escape by looking at one character), and the
-encode/decode maps for the payload bytes. No per-character Python loops.
+Everything a hot path needs is precomputed once per (locking, single) pair,
+so classifying a text is one pass in C: ``codecs.charmap_encode`` with an
+EncodingMap turns each character into one byte -- a "slot" that says which
+septet it is and whether it needs the escape (high bit set) -- or fails on
+the first character the pair cannot encode. No per-character Python loops.
+
+Slots: septet code ``c`` of the locking table is byte ``c + 1`` below the
+escape (0x1B) and ``c`` above it, so the slots are 0x01-0x7F; the single
+shift table uses the same slots plus 0x80. Byte 0x00 must stay U+0000 for
+CPython to build a fast EncodingMap (NUL itself is refused before
+encoding), and byte 0x80 marks the escape in an escaped stream.
 """
 
 from __future__ import annotations
 
-import re
+import codecs
 from functools import cache
+from typing import Any
 
 from segmenter.tables import ESC, LOCKING, SINGLE
 
-__all__ = ["Alphabet", "alphabet", "pack_septets", "unpack_septets"]
+__all__ = ["ESC_SLOT", "Alphabet", "alphabet", "pack_septets", "unpack_septets"]
 
-# The marker placed before an extension character in an "escaped" string. It
-# can never be a character of an encodable text: 0x1B is not in any table.
-ESC_CHAR = chr(ESC)
 CR = 0x0D
+ESC_SLOT = 0x80
+_UNMAPPED = "\ufffe"  # charmap_build's "no character here"
+_SINGLE_BYTES = [bytes((b,)) for b in range(256)]
+_ESCAPED_BYTES = [bytes((0x80, b)) for b in range(256)]
+_LOW_SLOTS = bytes(range(0x80))
+
+
+def _slot(code: int) -> int:
+    return code + 1 if code < ESC else code
+
+
+# slot byte -> septet byte (ESC for the escape marker)
+_SLOT_TO_SEPTET = bytearray(256)
+for _code in range(0x80):
+    if _code != ESC:
+        _SLOT_TO_SEPTET[_slot(_code)] = _code
+        _SLOT_TO_SEPTET[0x80 + _slot(_code)] = _code
+_SLOT_TO_SEPTET[ESC_SLOT] = ESC
+SLOT_TO_SEPTET = bytes(_SLOT_TO_SEPTET)
 
 
 class Alphabet:
     """The characters of one (locking, single shift) pair and their septets."""
 
-    __slots__ = (
-        "basic", "decode_map", "encode_map", "escape", "extended", "invalid", "locking", "single",
-    )
+    __slots__ = ("basic", "cmap", "decode_map", "extended", "locking", "single")
 
     def __init__(self, locking: int, single: int) -> None:
         self.locking = locking
         self.single = single
         lock_table, single_table = LOCKING[locking], SINGLE[single]
-        basic = {c: code for code, c in enumerate(lock_table) if c != "\x00" and code != ESC}
-        extended: dict[str, int] = {}
+        slots = [_UNMAPPED] * 256
+        slots[0] = "\x00"
+        basic: set[str] = set()
+        extended: set[str] = set()
+        for code, c in enumerate(lock_table):
+            if c != "\x00" and code != ESC:
+                slots[_slot(code)] = c
+                basic.add(c)
         for code, c in enumerate(single_table):
             # A character in both tables costs 1 septet from the locking table;
-            # where a single shift table lists one twice (Indian tables: "*" and
-            # "\u00a1"), the first code is used.
+            # where a single shift table lists one twice (the Indian tables have
+            # "*" and "\u00a1" twice), the first code is used.
             if c != "\x00" and code != ESC and c not in basic and c not in extended:
-                extended[c] = code
+                slots[0x80 + _slot(code)] = c
+                extended.add(c)
         self.basic = frozenset(basic)
         self.extended = frozenset(extended)
-        allowed = "".join(re.escape(c) for c in sorted(basic.keys() | extended.keys()))
-        self.invalid = re.compile(f"[^{allowed}]")
-        self.escape = {ord(c): ESC_CHAR + c for c in extended}
-        self.encode_map = {ord(c): chr(code) for c, code in basic.items()} | {
-            ord(c): ESC_CHAR + chr(code) for c, code in extended.items()
-        }
+        self.cmap: Any = codecs.charmap_build("".join(slots))
         self.decode_map = (lock_table, single_table)
 
     @property
@@ -57,12 +79,24 @@ class Alphabet:
         """How many UDH information elements announce this pair (0, 1 or 2)."""
         return (self.locking != 0) + (self.single != 0)
 
+    def slots(self, text: str) -> bytes | None:
+        """One slot byte per character, or None when the pair cannot encode the text."""
+        if "\x00" in text:
+            return None
+        try:
+            return codecs.charmap_encode(text, "strict", self.cmap)[0]
+        except UnicodeEncodeError:
+            return None
+
     def encodes(self, text: str) -> bool:
-        return self.invalid.search(text) is None
+        return self.slots(text) is not None
 
     def septets(self, text: str) -> bytes:
         """The septets of an encodable text, one per byte (ESC before extensions)."""
-        return text.translate(self.encode_map).encode("latin-1")
+        slots = self.slots(text)
+        if slots is None:
+            raise ValueError("text is not encodable in this alphabet")
+        return escape_slots(slots).translate(SLOT_TO_SEPTET)
 
     def decode(self, septets: bytes) -> str:
         """Septets (one per byte) back to text; ValueError on unassigned codes."""
@@ -86,6 +120,22 @@ class Alphabet:
         if escaped:
             raise ValueError("septets end inside an escape sequence")
         return "".join(out)
+
+
+def extended_count(slots: bytes) -> int:
+    """How many characters need the escape (2 septets)."""
+    return 0 if slots.isascii() else len(slots.translate(None, _LOW_SLOTS))
+
+
+def escape_slots(slots: bytes) -> bytes:
+    """Put ESC_SLOT before every extension slot: the length is then the septet count."""
+    if slots.isascii():
+        return slots
+    # One bytes.replace per distinct extension character (a handful at most):
+    # C speed, unlike re.sub, whose template is expanded in Python per match.
+    for slot in set(slots.translate(None, _LOW_SLOTS)):
+        slots = slots.replace(_SINGLE_BYTES[slot], _ESCAPED_BYTES[slot])
+    return slots
 
 
 @cache

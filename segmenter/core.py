@@ -18,14 +18,13 @@ extension characters, and the split points are found once per part.
 
 from __future__ import annotations
 
-import re
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import msgspec
 
-from segmenter.alphabet import ESC_CHAR, Alphabet, alphabet
+from segmenter.alphabet import ESC_SLOT, Alphabet, alphabet, escape_slots, extended_count
 from segmenter.tables import LANGUAGES
 
 if TYPE_CHECKING:
@@ -79,7 +78,7 @@ _CAPS = {
 }
 
 
-class Segmentation(msgspec.Struct, frozen=True, kw_only=True):
+class Segmentation(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """How one text is split: what is billed and what is sent."""
 
     encoding: Encoding
@@ -108,49 +107,68 @@ class Segmentation(msgspec.Struct, frozen=True, kw_only=True):
         return build_payloads(self, ref, profile)
 
 
-# ASCII characters outside the GSM default alphabet and its extension table:
-# controls other than LF, CR and FF, DEL, and the backtick.
-_ASCII_NOT_GSM = re.compile("[\x00-\x09\x0b\x0e-\x1f\x7f`]")
 _DEFAULT = alphabet(0, 0)
-_ASCII_EXTENSION = re.compile(r"[\f^{}\\\[~\]|]")
+# ASCII bytes of the default alphabet that cost one septet: deleting them from
+# an ASCII text leaves only extension characters and characters outside GSM.
+_ASCII_BASIC = bytes(sorted(ord(c) for c in _DEFAULT.basic if ord(c) < 0x80))
+_ASCII_EXTENSION = bytes(sorted(ord(c) for c in _DEFAULT.extended if ord(c) < 0x80))
+_ESC = ESC_SLOT
 
 
 def _too_long(needed: int, limit: int = MAX_PARTS) -> MessageTooLong:
     return MessageTooLong(
         f"message needs {needed} segments; the limit is {limit} "
         "(TS 23.040 9.2.3.24.1: the part count is one octet)"
-        if limit == MAX_PARTS
-        else f"message needs {needed} segments; this carrier allows at most {limit}"
     )
 
 
-def _gsm(text: str, escaped: str, single: int, multi: int, bits: int,
-         locking: int = 0, shift: int = 0) -> Segmentation:
+def _arithmetic(text: str, size: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    # Every character costs one unit: the parts are plain slices.
+    parts = tuple([text[i : i + size] for i in range(0, len(text), size)])
+    return parts, (size,) * (len(parts) - 1) + (len(text) - size * (len(parts) - 1),)
+
+
+def _split_escaped(text: str, escaped: bytes, size: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Greedy split when some characters cost 2 units.
+
+    ``escaped`` has one byte per unit, with ESC_SLOT as the first byte of every
+    2-unit character (a GSM-7 extension: ESC + code; a UCS-2 character
+    outside the BMP: a surrogate pair). A part never ends on that byte, so an
+    escape sequence or a surrogate pair is never cut (TS 23.038 6.2.1.1,
+    TS 23.038 6.2.3). Each part is then a slice of the text: no decoding.
+    """
+    parts: list[str] = []
+    units: list[int] = []
     total = len(escaped)
+    pos = char = 0
+    while pos < total:
+        end = pos + size
+        if end < total and escaped[end - 1] == _ESC:
+            end -= 1
+        end = min(end, total)
+        chars = end - pos - escaped.count(_ESC, pos, end)
+        parts.append(text[char : char + chars])
+        units.append(end - pos)
+        pos, char = end, char + chars
+    return tuple(parts), tuple(units)
+
+
+def _gsm(text: str, slots: bytes | None, single: int, multi: int, bits: int,
+         locking: int = 0, shift: int = 0) -> Segmentation:
+    """Split a GSM-7 text; ``slots`` is None when every character costs 1 septet."""
+    extended = 0 if slots is None else extended_count(slots)
+    total = len(text) + extended
     if total <= single:
         return Segmentation(encoding=Encoding.GSM7, segments=1, parts=(text,),
                             units_per_part=(total,), reference_bits=bits,
                             locking_shift=locking, single_shift=shift)
     if -(-total // multi) > MAX_PARTS:  # a lower bound: fail before splitting a huge text
         raise _too_long(-(-total // multi))
-    if total == len(text):  # every character costs one septet: arithmetic split
-        parts = tuple(text[i : i + multi] for i in range(0, total, multi))
-        units = (multi,) * (len(parts) - 1) + (total - multi * (len(parts) - 1),)
+    if not extended:
+        parts, units = _arithmetic(text, multi)
     else:
-        part_list: list[str] = []
-        unit_list: list[int] = []
-        pos = 0
-        while pos < total:
-            end = pos + multi
-            # Never end a part on the ESC of an escape sequence: the character
-            # moves whole to the next part (TS 23.038 6.2.1.1).
-            if end < total and escaped[end - 1] == ESC_CHAR:
-                end -= 1
-            chunk = escaped[pos:end]
-            part_list.append(chunk.replace(ESC_CHAR, ""))
-            unit_list.append(len(chunk))
-            pos = end
-        parts, units = tuple(part_list), tuple(unit_list)
+        assert slots is not None
+        parts, units = _split_escaped(text, escape_slots(slots), multi)
     if len(parts) > MAX_PARTS:
         raise _too_long(len(parts))
     return Segmentation(encoding=Encoding.GSM7, segments=len(parts), parts=parts,
@@ -161,32 +179,27 @@ def _gsm(text: str, escaped: str, single: int, multi: int, bits: int,
 def _ucs2(text: str, bits: int) -> Segmentation:
     single, multi = _CAPS[Encoding.UCS2, bits, 0]
     try:
-        data = text.encode("utf-16-le")
+        # UTF-32 gives one 4-byte group per character; its third byte is the
+        # plane, non-zero exactly for the characters that need a surrogate
+        # pair (2 UTF-16 units) in UCS-2/UTF-16.
+        planes = text.encode("utf-32-le")[2::4]
     except UnicodeEncodeError as exc:
         raise ValueError(f"text has an unpaired surrogate at index {exc.start}") from None
-    total = len(data) // 2
+    astral_planes = planes.translate(None, b"\x00")
+    astral = len(astral_planes)
+    total = len(text) + astral
     if total <= single:
         return Segmentation(encoding=Encoding.UCS2, segments=1, parts=(text,),
                             units_per_part=(total,), reference_bits=bits)
     if -(-total // multi) > MAX_PARTS:
         raise _too_long(-(-total // multi))
-    if total == len(text):  # BMP only: one unit per character
-        parts = tuple(text[i : i + multi] for i in range(0, total, multi))
-        units = (multi,) * (len(parts) - 1) + (total - multi * (len(parts) - 1),)
+    if not astral:
+        parts, units = _arithmetic(text, multi)
     else:
-        part_list: list[str] = []
-        unit_list: list[int] = []
-        pos, size, step = 0, len(data), 2 * multi
-        while pos < size:
-            end = pos + step
-            # Little-endian: the high byte of the last unit is data[end - 1]; a
-            # high surrogate (D800-DBFF) there would be cut from its low half.
-            if end < size and 0xD8 <= data[end - 1] <= 0xDB:
-                end -= 2
-            part_list.append(data[pos:end].decode("utf-16-le"))
-            unit_list.append((min(end, size) - pos) // 2)
-            pos = end
-        parts, units = tuple(part_list), tuple(unit_list)
+        escaped = planes
+        for plane in set(astral_planes):
+            escaped = escaped.replace(bytes((plane,)), bytes((_ESC, plane)))
+        parts, units = _split_escaped(text, escaped, multi)
     if len(parts) > MAX_PARTS:
         raise _too_long(len(parts))
     return Segmentation(encoding=Encoding.UCS2, segments=len(parts), parts=parts,
@@ -208,13 +221,17 @@ def segment(text: str, *, reference_bits: int = 8,
         return _national(text, reference_bits, shift_tables)
     single, multi = _CAPS[Encoding.GSM7, reference_bits, 0]
     if text.isascii():
-        if _ASCII_NOT_GSM.search(text) is not None:
+        # One C pass: delete the one-septet characters; what is left (usually
+        # nothing) is extension characters or characters outside GSM.
+        rest = text.encode("ascii").translate(None, _ASCII_BASIC)
+        if not rest:
+            return _gsm(text, None, single, multi, reference_bits)
+        if rest.translate(None, _ASCII_EXTENSION):
             return _ucs2(text, reference_bits)
-        if _ASCII_EXTENSION.search(text) is None:
-            return _gsm(text, text, single, multi, reference_bits)
-    elif _DEFAULT.invalid.search(text) is not None:
+    slots = _DEFAULT.slots(text)
+    if slots is None:
         return _ucs2(text, reference_bits)
-    return _gsm(text, text.translate(_DEFAULT.escape), single, multi, reference_bits)
+    return _gsm(text, slots, single, multi, reference_bits)
 
 
 def _candidates(shift_tables: tuple[str, ...]) -> list[Alphabet]:
@@ -239,12 +256,12 @@ def _national(text: str, bits: int, shift_tables: tuple[str, ...]) -> Segmentati
     best: Segmentation | None = None
     too_long: MessageTooLong | None = None
     for abc in _candidates(shift_tables):
-        if not abc.encodes(text):
+        slots = abc.slots(text)
+        if slots is None:
             continue
         single, multi = _CAPS[Encoding.GSM7, bits, abc.tables]
         try:
-            seg = _gsm(text, text.translate(abc.escape), single, multi, bits,
-                       abc.locking, abc.single)
+            seg = _gsm(text, slots, single, multi, bits, abc.locking, abc.single)
         except MessageTooLong as exc:
             too_long = exc
             continue
