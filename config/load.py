@@ -9,7 +9,6 @@ key (``carriers[0].port``) and, where it can be found, the file line.
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import stat
@@ -21,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from config.schema import Carrier, Config, Duration
+from config.schema import Config, Duration
 
 __all__ = [
     "ConfigError",
@@ -161,7 +160,6 @@ def _check_whole(config: Config, text: str, source: str) -> None:
         if carrier.name in names:
             raise _fail(text, source, ("carriers", i, "name"), f"duplicate carrier name {carrier.name!r}")
         names[carrier.name] = i
-    _check_id_forms(config.carriers, text, source)
 
     seen_match: dict[tuple[str, str], int] = {}
     for r, route in enumerate(config.routes):
@@ -195,20 +193,6 @@ def _check_whole(config: Config, text: str, source: str) -> None:
                 "profile, so the parts billed are the parts sent: "
                 + ", ".join(route.carrier_names),
             )
-
-
-def _check_id_forms(carriers: list[Carrier], text: str, source: str) -> None:
-    # dlr.IdForm is the authority on id forms (issue 4); the schema's Literal
-    # has the same values. Looked up dynamically so config works whichever
-    # lands first, and any drift between the two is caught here.
-    id_form = getattr(importlib.import_module("dlr"), "IdForm", None)
-    if id_form is None:
-        return
-    known = {str(form.value) for form in id_form}
-    for i, carrier in enumerate(carriers):
-        for key in ("response_id_form", "receipt_id_form"):
-            if getattr(carrier, key) not in known:
-                raise _fail(text, source, ("carriers", i, key), f"unknown id form (known: {sorted(known)})")
 
 
 # --- mapping a key path to a line -------------------------------------------

@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, field
 
+from dlr import IdForm, MessageState, ReceiptDetect, Status, StatusTable
 from segmenter import Profile
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
     "Daemon",
     "Database",
     "Duration",
-    "IdFormName",
     "Logging",
     "Rates",
     "Route",
@@ -141,14 +141,9 @@ class BindMode(StrEnum):
     TRX = "trx"
 
 
-# The forms of dlr.IdForm (issue 4). dlr is written in parallel; the values are
-# the contract, ``config.load`` checks them against dlr.IdForm when importable.
-IdFormName = Literal["exact", "normalized", "hex", "decimal"]
-
-# Receipt states named as SMPP 3.4 section 5.2.28 (dlr.MessageState).
-MESSAGE_STATES = frozenset(
-    {"ENROUTE", "DELIVERED", "EXPIRED", "DELETED", "UNDELIVERABLE", "ACCEPTED", "UNKNOWN", "REJECTED"}
-)
+# Receipt state names of SMPP 3.4 section 5.2.28 (dlr.MessageState), the keys of
+# a carrier's status_overrides.
+MESSAGE_STATES = frozenset(MessageState.__members__)
 
 
 # A carrier's segmentation profile is the segmenter's own Struct (issue 2):
@@ -204,10 +199,11 @@ class Carrier(_Base, frozen=True, kw_only=True):
     interface_version: Literal[0x33, 0x34] = 0x34
     address_range: Annotated[str, Meta(max_length=40)] = ""
     source: SourceRules = field(default_factory=SourceRules)
-    response_id_form: IdFormName = "normalized"
-    receipt_id_form: IdFormName = "normalized"
-    receipt_detect: Literal["esm_class", "text"] = "esm_class"
-    status_overrides: dict[str, Literal["pending", "sent", "failed"]] = field(default_factory=dict)
+    # dlr.id_key forms of the submit_sm_resp id and of the receipt id (issue 4).
+    response_id_form: IdForm = IdForm.NORMALIZED
+    receipt_id_form: IdForm = IdForm.NORMALIZED
+    receipt_detect: ReceiptDetect = ReceiptDetect.ESM_CLASS
+    status_overrides: dict[str, Status] = field(default_factory=dict)
     receipt_timeout: Duration = field(default_factory=lambda: Duration(72 * 3600))
     on_receipt_timeout: Literal["failed", "sent"] = "failed"
     # What to do with a part whose submit outcome is unknown (connection lost
@@ -232,6 +228,11 @@ class Carrier(_Base, frozen=True, kw_only=True):
             )
         if self.tls_ca_file is not None and not self.tls:
             raise ValueError(f"carrier {self.name}: tls_ca_file given but tls = false")
+
+    def status_table(self) -> StatusTable:
+        """dlr's state -> status table with this carrier's overrides (build once per carrier)."""
+        overrides: dict[MessageState | str, Status | str] = dict(self.status_overrides.items())
+        return StatusTable(overrides)
 
 
 # --- routes and rates ------------------------------------------------------

@@ -68,8 +68,19 @@ async def ensure_aio_loop() -> AsyncIterator[None]:
     if trio_asyncio.current_loop.get() is not None:
         yield
         return
-    async with trio_asyncio.open_loop():
-        yield
+    try:
+        async with trio_asyncio.open_loop():
+            yield
+    except BaseExceptionGroup as group:
+        # open_loop runs the body inside its own nursery, which wraps whatever
+        # the body raises in an ExceptionGroup. Callers expect the error they
+        # raised (EnqueueError, a UniqueViolationError ...): unwrap a lone one.
+        inner: BaseException = group
+        while isinstance(inner, BaseExceptionGroup) and len(inner.exceptions) == 1:
+            inner = inner.exceptions[0]
+        if inner is group:
+            raise
+        raise inner from None
 
 
 class Connection:

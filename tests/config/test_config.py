@@ -22,6 +22,7 @@ from config.load import (
     read_secret_file,
 )
 from config.schema import Duration
+from dlr import IdForm, MessageState, Status
 
 EXAMPLE = example_text()
 
@@ -39,6 +40,9 @@ def test_example_is_complete_and_valid() -> None:
     maxis = cfg.carrier("maxis")
     assert maxis.receipt_timeout == Duration(72 * 3600)
     assert maxis.status_overrides == {"ACCEPTED": "sent"}
+    assert maxis.status_table()[MessageState.ACCEPTED] is Status.SENT
+    assert cfg.carrier("celcom").status_table()[MessageState.ACCEPTED] is Status.PENDING
+    assert maxis.response_id_form is IdForm.HEX and maxis.receipt_id_form is IdForm.DECIMAL
     assert cfg.rates.rate_for("MY") == Decimal("0.0500")
     assert cfg.rates.rate_for("FR") == Decimal("0.2000")
     assert cfg.database.dsn_env == "SMPP_BRIDGE_DSN"
@@ -94,6 +98,10 @@ MUTATIONS = [
     ('level = "info"', 'level = "loud"', "logging.level", "loud"),
     ('name = "global"', 'name = "maxis"', "carriers[2].name", 'name = "maxis"'),
     ('status_overrides = { ACCEPTED = "sent" }', 'status_overrides = { ACCEPTD = "sent" }', "carriers[0]", "[[carriers]]"),
+    ('status_overrides = { ACCEPTED = "sent" }', 'status_overrides = { ACCEPTED = "ok" }', "carriers[0].status_overrides", "ACCEPTED"),
+    ('response_id_form = "hex"', 'response_id_form = "base64"', "carriers[0].response_id_form", "base64"),
+    ('shift_tables = []               #', 'shift_tables = ["xx"] #', "carriers[0].segmentation", "[carriers.segmentation]"),
+    ('concat = "sar"', 'concat = "udh7"', "carriers[2].segmentation.concat", "udh7"),
 ]
 
 

@@ -14,7 +14,7 @@ the next session start.
 
 Use from another test directory's conftest.py:
 
-    from tests.store.pg import aio_loop, db, pg_dsn, pg_server, pg_template  # noqa: F401
+    from tests.store.pg import aio_loop, db, pg_dsn, pg_dsn_sync, pg_server, pg_template  # noqa: F401
 """
 
 from __future__ import annotations
@@ -122,6 +122,17 @@ def pg_template(pg_server: PgServer) -> Iterator[str]:
     trio.run(build)
     try:
         yield name
+    finally:
+        trio.run(_admin, pg_server.admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_dsn_sync(pg_server: PgServer, pg_template: str) -> Iterator[str]:
+    """Like ``pg_dsn`` for synchronous tests of code that calls ``trio.run`` itself (commands)."""
+    name = _new_name()
+    trio.run(_admin, pg_server.admin_dsn, f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    try:
+        yield pg_server.dsn_for(name)
     finally:
         trio.run(_admin, pg_server.admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 import trio
 
-from bridge.store.db import Database, open_connection
+from bridge.store.db import Database, open_connection, open_database
 
 
 async def test_fixture_database_is_migrated_and_private(db: Database, pg_dsn: str) -> None:
@@ -106,3 +106,22 @@ async def test_unpooled_connection_holds_a_session_advisory_lock(pg_dsn: str) ->
         assert not await two.fetchval("SELECT pg_try_advisory_lock(42)")
     async with open_connection(pg_dsn) as three:
         assert await three.fetchval("SELECT pg_try_advisory_lock(42)")
+
+
+def test_errors_leave_open_database_unwrapped(pg_dsn_sync: str) -> None:
+    # Outside any trio-asyncio loop, open_database opens one whose nursery
+    # would wrap errors in an ExceptionGroup; callers get their own error.
+    async def main() -> None:
+        async with open_database(pg_dsn_sync) as db:
+            await db.execute("INSERT INTO accounts (name) VALUES ('x')")
+            await db.execute("INSERT INTO accounts (name) VALUES ('x')")
+
+    with pytest.raises(asyncpg.UniqueViolationError):
+        trio.run(main)
+
+    async def raises() -> None:
+        async with open_database(pg_dsn_sync):
+            raise KeyError("mine")
+
+    with pytest.raises(KeyError, match="mine"):
+        trio.run(raises)
