@@ -1,0 +1,134 @@
+"""Message-id keys per form, and the form proposer."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dlr import MAX_ID_LENGTH, IdForm, MessageIdError, id_key, propose_id_forms
+
+F = IdForm
+
+
+def test_forms_are_the_config_values() -> None:
+    assert [f.value for f in F] == ["exact", "normalized", "hex", "decimal"]
+
+
+@pytest.mark.parametrize(
+    ("message_id", "form", "key"),
+    [
+        ("AbC", F.EXACT, "AbC"),
+        ("007", F.EXACT, "007"),
+        ("00AbC", F.NORMALIZED, "abc"),
+        ("0000", F.NORMALIZED, "0"),
+        ("0", F.NORMALIZED, "0"),
+        (" 42 ", F.NORMALIZED, "42"),
+        ("5B1E0F0C-9D3E-4C51-A0F5-7E4D2A9B6C18", F.NORMALIZED,
+         "5b1e0f0c-9d3e-4c51-a0f5-7e4d2a9b6c18"),
+        ("ff", F.HEX, "255"),
+        ("00FF", F.HEX, "255"),
+        ("0xff", F.HEX, "255"),
+        ("0", F.HEX, "0"),
+        ("F" * 64, F.HEX, str(16**64 - 1)),
+        ("0042", F.DECIMAL, "42"),
+        ("000", F.DECIMAL, "0"),
+    ],
+)
+def test_id_key_examples(message_id: str, form: IdForm, key: str) -> None:
+    assert id_key(message_id, form) == key
+    assert id_key(message_id, form.value) == key
+
+
+def test_default_form_is_normalized() -> None:
+    assert id_key("00AB") == id_key("00AB", F.NORMALIZED) == "ab"
+
+
+@pytest.mark.parametrize(
+    ("message_id", "form"),
+    [("12G", F.HEX), ("0x", F.HEX), ("ab cd", F.HEX), ("1_0", F.HEX), ("-1", F.HEX),
+     ("12a", F.DECIMAL), ("1_000", F.DECIMAL), ("+5", F.DECIMAL), ("\u0663", F.DECIMAL),
+     ("", F.NORMALIZED), ("  ", F.NORMALIZED), ("", F.EXACT), ("", F.HEX),
+     ("1" * (MAX_ID_LENGTH + 1), F.DECIMAL), ("a" * (MAX_ID_LENGTH + 1), F.EXACT)],
+)
+def test_ids_not_of_their_form_are_refused(message_id: str, form: IdForm) -> None:
+    with pytest.raises(MessageIdError) as info:
+        id_key(message_id, form)
+    assert info.value.message_id == message_id
+    assert info.value.form == form
+    assert isinstance(info.value, ValueError)
+
+
+def test_unknown_form_is_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        id_key("1", "octal")
+
+
+@given(st.integers(0, 16**64 - 1), st.integers(0, 8), st.booleans(), st.booleans(), st.integers(0, 8))
+def test_hex_and_decimal_keys_are_the_value(
+    value: int, hex_pad: int, upper: bool, prefix: bool, dec_pad: int
+) -> None:
+    digits = f"{value:x}"
+    hex_id = ("0x" if prefix else "") + "0" * hex_pad + (digits.upper() if upper else digits)
+    dec_id = "0" * dec_pad + str(value)
+    if len(hex_id) <= MAX_ID_LENGTH:
+        assert id_key(hex_id, F.HEX) == str(value)
+    if len(dec_id) <= MAX_ID_LENGTH:
+        assert id_key(dec_id, F.DECIMAL) == str(value)
+
+
+@given(st.integers(0, 2**128), st.integers(0, 2**128))
+def test_different_values_never_share_a_key(a: int, b: int) -> None:
+    # Keys are canonical: equal keys only for equal values, within and across hex/decimal.
+    assert (id_key(f"{a:x}", F.HEX) == id_key(str(b), F.DECIMAL)) == (a == b)
+
+
+ID_TEXT = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=64)
+
+
+@given(ID_TEXT, st.integers(0, 4))
+def test_normalized_ignores_case_and_leading_zeros(message_id: str, pad: int) -> None:
+    key = id_key(message_id)
+    assert id_key("0" * pad + message_id.upper()) == key
+    assert id_key("0" * pad + message_id.lower()) == key
+    assert id_key(key) == key  # idempotent
+    assert key == "0" or not key.startswith("0")
+
+
+@given(st.text(max_size=80), st.sampled_from(F))
+def test_any_text_gives_a_key_or_message_id_error(message_id: str, form: IdForm) -> None:
+    try:
+        key = id_key(message_id, form)
+    except MessageIdError:
+        return
+    assert isinstance(key, str) and key
+
+
+def test_propose_hex_response_decimal_receipt() -> None:
+    pairs = [("33E95179", "0870928761"), ("1A", "0000000026")]
+    proposals = propose_id_forms(pairs)
+    assert proposals[0] == (F.HEX, F.DECIMAL)
+    assert (F.NORMALIZED, F.NORMALIZED) not in proposals
+
+
+def test_propose_prefers_the_default_when_it_fits() -> None:
+    assert propose_id_forms([("00ABC", "abc")])[0] == (F.NORMALIZED, F.NORMALIZED)
+    assert propose_id_forms([("abc", "abc")])[:2] == [(F.NORMALIZED, F.NORMALIZED), (F.EXACT, F.EXACT)]
+
+
+def test_propose_nothing_without_evidence_or_fit() -> None:
+    assert propose_id_forms([]) == []
+    assert propose_id_forms([("abc", "xyz")]) == []
+    # One pair fits hex/decimal, the other only normalized: nothing fits both.
+    assert propose_id_forms([("1A", "26"), ("1A", "1a")]) == []
+
+
+@given(st.lists(st.tuples(st.integers(0, 2**64), st.integers(0, 6), st.booleans()),
+                min_size=1, max_size=5))
+def test_proposals_are_sound_and_complete(rows: list[tuple[int, int, bool]]) -> None:
+    pairs = [(f"{v:X}" if up else f"{v:x}", "0" * pad + str(v)) for v, pad, up in rows]
+    proposals = propose_id_forms(pairs)
+    assert (F.HEX, F.DECIMAL) in proposals  # the form that made them
+    for response_form, receipt_form in proposals:  # and every proposal matches every pair
+        for response_id, receipt_id in pairs:
+            assert id_key(response_id, response_form) == id_key(receipt_id, receipt_form)
