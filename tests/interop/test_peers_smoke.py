@@ -12,6 +12,8 @@ import contextlib
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -214,6 +216,23 @@ def test_netsmpp_smsc_bind_submit_enquire_link(netsmpp_smsc: NetSmppSmsc) -> Non
     assert commands[:4] == [BIND_TRANSMITTER, SUBMIT_SM, SUBMIT_SM, ENQUIRE_LINK]
 
 
+def test_netsmpp_smsc_goes_silent_without_closing_when_a_child_dies(
+    netsmpp_smsc: NetSmppSmsc,
+) -> None:
+    # docs/interop.md: a generic_nack (any unsolicited response) kills the
+    # connection's child, yet the accept loop keeps the socket open until the
+    # next accept. Our sessions must rely on timeouts, not on a FIN.
+    addr = (netsmpp_smsc.host, netsmpp_smsc.port)
+    with socket.create_connection(addr, timeout=IO_TIMEOUT) as victim:
+        victim.sendall(struct.pack(">IIII", 16, 0x80000000, 0, 1))  # generic_nack
+        victim.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            victim.recv(16)
+        with socket.create_connection(addr, timeout=IO_TIMEOUT):
+            victim.settimeout(IO_TIMEOUT)
+            assert victim.recv(16) == b""  # closed once the parent accepted again
+
+
 def test_netsmpp_smsc_stop_reaps_forked_children(tmp_path: Path) -> None:
     smsc = peers.start_netsmpp_smsc(tmp_path)
     try:
@@ -230,8 +249,6 @@ def test_netsmpp_smsc_stop_reaps_forked_children(tmp_path: Path) -> None:
 
 def test_netsmpp_smsc_reports_a_busy_port(tmp_path: Path) -> None:
     peers.netsmpp_script(tmp_path)  # skip/fail here first when the tool is missing
-    import socket
-
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind((peers.HOST, peers.NETSMPP_PORT))

@@ -93,7 +93,8 @@ function plain(value) {
 		return {hex: value.toString('hex')};
 	}
 	if (value instanceof Date) {
-		return value.toISOString();
+		// A malformed SMPP time decodes to an invalid Date; toISOString would throw.
+		return isNaN(value.getTime()) ? 'invalid date' : value.toISOString();
 	}
 	if (Array.isArray(value)) {
 		return value.map(plain);
@@ -112,8 +113,8 @@ const HEADER = new Set(['command', 'command_length', 'command_id', 'command_stat
 
 function emit(record) {
 	record.ts = Date.now() / 1000;
-	// process.stdout is synchronous for files and pipes on POSIX, so a line is
-	// complete before the peer sees the PDU it describes.
+	// process.stdout is synchronous for files on POSIX: lines are never torn
+	// or reordered, and a crash loses none.
 	process.stdout.write(JSON.stringify(record) + '\n');
 }
 
@@ -324,7 +325,15 @@ const server = smpp.createServer(function(session) {
 			}
 		}, opts.enquireLinkMs);
 	}
-	session.on('pdu', function(pdu) { onPdu(session, pdu); });
+	session.on('pdu', function(pdu) {
+		try {
+			onPdu(session, pdu);
+		} catch (err) {
+			// A bug or a PDU node-smpp half-decoded must not kill the SMSC
+			// under a running test: record it; tests fail on what is missing.
+			emit({event: 'error', session: session.number, message: String(err && err.stack)});
+		}
+	});
 	session.on('error', function(err) {
 		// node-smpp raises here for PDUs over 16384 bytes and socket errors.
 		emit({event: 'error', session: session.number, message: String(err && err.message)});
