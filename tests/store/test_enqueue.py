@@ -12,7 +12,7 @@ import trio
 import segmenter
 from bridge.store.accounts import Outcome, balance, create_account, reconcile, settle
 from bridge.store.db import Database
-from bridge.store.enqueue import NOTIFY_CHANNEL, EnqueueError, SendRequest, enqueue
+from bridge.store.enqueue import NOTIFY_CHANNEL, EnqueueError, SendRequest, enqueue, enqueue_many
 from bridge.store.models import to_json
 from bridge.store.queries import get_message
 from config.load import parse_config
@@ -341,3 +341,24 @@ async def test_explicit_type_wins_and_marketing_is_detected(db: Database) -> Non
     await enqueue(db, CONFIG, "acme", req(MY, OTP, type="transactional"))
     types = [r["type"] for r in await db.fetch("SELECT type::text FROM campaigns ORDER BY id")]
     assert types == ["marketing", "transactional"]
+
+
+async def test_enqueue_many_is_one_atomic_batch(db: Database) -> None:
+    await create_account(db, "bulk", credits="0.30")
+    results = await enqueue_many(
+        db, CONFIG, "bulk", [req(MY, reference="r1"), req([MY2, SG]), req(["12345", MY])]
+    )
+    assert [r.reference for r in results] == ["r1", None, None]
+    assert [r.estimated_cost for r in results] == [Decimal("0.05"), Decimal("0.17"), Decimal("0.05")]
+    assert len({r.campaign_id for r in results}) == 3
+    for result in results:
+        for recipient in result.recipients:
+            view = await get_message(db, recipient.id)
+            assert view is not None and view.campaign_id == result.campaign_id
+    assert (await balance(db, "bulk")).balance == Decimal("0.0300")
+    before = await _count(db, "messages")
+    for batch in ([req(MY)] * 2, [req(MY, reference="ok"), req(MY, None)]):
+        with pytest.raises(EnqueueError):
+            await enqueue_many(db, CONFIG, "bulk", batch)
+    assert await _count(db, "messages") == before
+    assert (await reconcile(db, "bulk")).ok

@@ -1,0 +1,210 @@
+"""Enqueue's pure half: validate a seed 000 send, route, segment, price, pick senders.
+
+No I/O here: ``plan`` turns a ``SendRequest`` into one ``Planned`` row per
+recipient (queued / failed / invalid, with route, segmentation, cost and
+sender), or raises ``EnqueueError`` with the seed's code. ``enqueue`` then
+stores the rows in one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import ClassVar, Literal
+
+import msgspec
+import phonenumbers
+
+import segmenter
+from bridge.store.models import new_public_id
+from bridge.store.routing import RouteTable
+from bridge.store.senders import InvalidSender, Sender, classify_sender
+from config.schema import Classify, Config, Route
+
+__all__ = [
+    "MAX_RECIPIENTS",
+    "EnqueueError",
+    "MessageType",
+    "Number",
+    "Planned",
+    "SendRequest",
+    "classify_type",
+    "parse_number",
+    "plan",
+]
+
+MAX_RECIPIENTS = 100  # seed 000 "Rate limits": 100 recipients per /sms/send call
+
+MessageType = Literal["otp", "marketing", "transactional"]
+
+
+class SendRequest(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """The POST /sms/send body (decode with ``msgspec.json.decode(body, type=SendRequest)``)."""
+
+    to: str | list[str] | None = None
+    message: str | None = None
+    sender_id: str | None = None
+    reference: str | None = None
+    type: MessageType | None = None
+
+
+class EnqueueError(Exception):
+    """A request the seed answers with an error body: ``{"error": code, "message": ...}``."""
+
+    HTTP_STATUS: ClassVar[dict[str, int]] = {
+        "missing_message": 400,
+        "missing_to": 400,
+        "no_valid_recipients": 400,
+        "invalid_sender_id": 400,
+        "missing_sender_id": 400,
+        "not_found": 404,
+        "insufficient_balance": 402,
+        "too_many_recipients": 413,
+    }
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def http_status(self) -> int:
+        return self.HTTP_STATUS[self.code]
+
+
+# --- pure steps ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    e164: str  # "+60123456789"
+    country: str | None
+
+
+def parse_number(raw: str) -> Number | None:
+    """A valid number in E.164 form with its country, or None (seed: invalid)."""
+    text = raw.strip()
+    candidate = text if text.startswith("+") else "+" + text
+    try:
+        parsed = phonenumbers.parse(candidate, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return Number(
+        phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+        phonenumbers.region_code_for_number(parsed),
+    )
+
+
+def classify_type(body: str, rules: Classify) -> MessageType:
+    """Seed 000: digit codes + short bodies -> otp; promo vocabulary -> marketing; else transactional."""
+    low, high = rules.otp_code_digits
+    if len(body) <= rules.otp_max_length and re.search(rf"(?<!\d)\d{{{low},{high}}}(?!\d)", body):
+        return "otp"
+    folded = body.casefold()
+    for word in rules.promotional_words:
+        w = word.casefold()
+        # Whole words for plain words ("sale" not in "wholesale"); phrases
+        # with symbols ("% off") as substrings.
+        if (re.search(rf"\b{re.escape(w)}\b", folded) if w.isalnum() else w in folded):
+            return "marketing"
+    return "transactional"
+
+
+@dataclass(slots=True)
+class Planned:
+    public_id: str
+    to: str
+    country: str | None
+    state: str  # queued | failed | invalid
+    error: str | None = None
+    route: Route | None = None
+    seg: segmenter.Segmentation | None = None
+    cost: Decimal = Decimal(0)
+    sender: Sender | None = None
+
+
+def _recipients(request: SendRequest) -> list[str]:
+    if request.message is None or not request.message.strip():
+        raise EnqueueError("missing_message", "The message body is empty.")
+    to = request.to
+    numbers = [to] if isinstance(to, str) else list(to or [])
+    numbers = [n for n in numbers if n and n.strip()]
+    if not numbers:
+        raise EnqueueError("missing_to", "No recipient phone number(s) provided.")
+    if len(numbers) > MAX_RECIPIENTS:
+        raise EnqueueError(
+            "too_many_recipients", f"{len(numbers)} recipients; at most {MAX_RECIPIENTS} per call."
+        )
+    return numbers
+
+
+def _sender_for(
+    request: SendRequest, account_default: str | None, table: RouteTable, route: Route, config: Config
+) -> str | None:
+    # Issue 6: the request's, else the account's default, then the carrier's
+    # (first carrier of the route with one), then the global default.
+    if request.sender_id and request.sender_id.strip():
+        return request.sender_id
+    if account_default:
+        return account_default
+    for carrier in table.carriers(route):
+        if carrier.source.default_sender_id:
+            return carrier.source.default_sender_id
+    return config.senders.default
+
+
+def plan(
+    request: SendRequest, config: Config, table: RouteTable, account_default_sender: str | None
+) -> tuple[MessageType, list[Planned]]:
+    """Everything but the database: validation, routing, segmentation, prices, senders."""
+    numbers = _recipients(request)
+    body = request.message or ""
+    planned: list[Planned] = []
+    segmentations: dict[object, segmenter.Segmentation | None] = {}
+    senders: dict[str, Sender] = {}
+    for raw in numbers:
+        number = parse_number(raw)
+        if number is None:
+            planned.append(Planned(new_public_id("msg"), raw.strip(), None, "invalid", "invalid_number"))
+            continue
+        item = Planned(new_public_id("msg"), number.e164, number.country, "queued")
+        planned.append(item)
+        route = table.lookup(number.e164[1:], number.country)
+        rate = config.rates.rate_for(number.country)
+        if route is None or rate is None:
+            item.state, item.error = "failed", "no_route" if route is None else "no_rate"
+            continue
+        profile = table.profile(route)
+        if profile not in segmentations:
+            try:
+                segmentations[profile] = segmenter.segment_for(body, profile)
+            except segmenter.MessageTooLong:
+                segmentations[profile] = None
+        seg = segmentations[profile]
+        if seg is None or seg.segments > profile.max_parts:
+            item.state, item.error = "failed", "too_long"
+            continue
+        sender_id = _sender_for(request, account_default_sender, table, route, config)
+        if sender_id is None:
+            raise EnqueueError(
+                "missing_sender_id",
+                "No sender id: none in the request, the account, the carrier or the configuration.",
+            )
+        if sender_id not in senders:
+            try:
+                senders[sender_id] = classify_sender(sender_id)
+            except InvalidSender as exc:
+                raise EnqueueError("invalid_sender_id", str(exc)) from None
+        sender = senders[sender_id]
+        if not all(sender.allowed_by(c.source) for c in table.carriers(route)):
+            item.state, item.error = "failed", f"sender_{sender.kind}_not_allowed"
+            continue
+        item.route, item.seg, item.sender = route, seg, sender
+        item.cost = segmenter.price(seg, rate)
+    if all(p.state == "invalid" for p in planned):
+        raise EnqueueError("no_valid_recipients", "All numbers failed E.164 validation.")
+    kind = request.type or classify_type(body, config.classify)
+    return kind, planned
