@@ -106,6 +106,7 @@ class PeerProcess:
     stdout_path: Path
     stderr_path: Path
     _files: list[IO[bytes]] = field(default_factory=list, repr=False)
+    _stopped: bool = field(default=False, repr=False)
 
     @classmethod
     def start(
@@ -164,7 +165,14 @@ class PeerProcess:
         self.popen.stdin.flush()
 
     def stop(self, grace: float = STOP_GRACE) -> None:
-        """SIGTERM the process group, SIGKILL what is left after ``grace`` s; reap."""
+        """SIGTERM the process group, SIGKILL what is left after ``grace`` s; reap.
+
+        Idempotent: a second call (a test stopping a peer its fixture also
+        stops) must not signal a process group id the kernel may have reused.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
         pgid = self.popen.pid  # start_new_session: the group id is the leader's pid
         if self.popen.stdin is not None:
             with contextlib.suppress(OSError):
