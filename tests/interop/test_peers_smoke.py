@@ -196,6 +196,38 @@ def test_node_smsc_options_throttle_and_failed_receipts_on_a_transmitter(
     assert len(bytes.fromhex(throttled["hex"])) == 16  # header only, no message_id
 
 
+async def _read_pdu(stream: trio.SocketStream, buffer: bytearray) -> tuple[int, int, int, bytes]:
+    # SMPP 3.4 section 3.2: command_length counts the whole PDU, header included.
+    while len(buffer) < 4 or len(buffer) < int.from_bytes(buffer[:4], "big"):
+        chunk = await stream.receive_some(4096)
+        assert chunk, "peer closed the connection"
+        buffer += chunk
+    length = int.from_bytes(buffer[:4], "big")
+    pdu = bytes(buffer[:length])
+    del buffer[:length]
+    command_id, status, sequence = struct.unpack(">III", pdu[4:16])
+    return command_id, status, sequence, pdu[16:]
+
+
+async def test_node_smsc_from_trio_with_an_smsc_initiated_unbind(node_smsc: NodeSmsc) -> None:
+    # The pattern our carrier-session tests follow: a trio client on a real
+    # socket, the SMSC steered through control() and observed with await_pdus.
+    buffer = bytearray()
+    with trio.fail_after(10):
+        stream = await trio.open_tcp_stream(node_smsc.host, node_smsc.port)
+        async with stream:
+            bind = b"bridge\0secret\0\0\x34\0\0\0"
+            await stream.send_all(struct.pack(">IIII", 16 + len(bind), 0x09, 0, 1) + bind)
+            assert (await _read_pdu(stream, buffer))[:3] == (0x80000009, 0, 1)
+            node_smsc.control("unbind")
+            command_id, _, sequence, _ = await _read_pdu(stream, buffer)
+            assert command_id == 0x00000006  # unbind, SMPP 3.4 section 4.2.1
+            await stream.send_all(struct.pack(">IIII", 16, 0x80000006, 0, sequence))
+            assert await stream.receive_some(16) == b""  # smsc.js closes after unbind_resp
+        (resp,) = await node_smsc.await_pdus("unbind_resp")
+    assert resp["sequence_number"] == sequence
+
+
 # ------------------------------------------------------------------ Net::SMPP
 
 
