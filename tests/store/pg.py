@@ -85,7 +85,7 @@ async def _drop_stale(dsn: str) -> None:
 def _can_login(dsn: str) -> bool:
     try:
         trio.run(_admin, dsn, "SELECT 1")
-    except (OSError, Exception):
+    except Exception:
         return False
     return True
 
