@@ -195,7 +195,9 @@ class Database:
 
         Notifications are wake-ups: when the buffer is full, more are dropped
         (the consumer will look at the table anyway and also polls), so a burst
-        of NOTIFY never grows memory.
+        of NOTIFY never grows memory. If the connection is lost the channel
+        ends (``receive`` raises ``trio.EndOfChannel``, ``async for`` stops):
+        the consumer keeps polling and opens a new ``listen`` when it can.
         """
         send, receive = trio.open_memory_channel[str](buffer)
 
@@ -203,7 +205,11 @@ class Database:
             with contextlib.suppress(trio.WouldBlock, trio.ClosedResourceError):
                 send.send_nowait(payload)
 
+        def on_lost(_conn: object) -> None:
+            send.close()
+
         async with open_connection(self.dsn) as conn:
+            conn.raw.add_termination_listener(on_lost)
             await aio_as_trio(conn.raw.add_listener)(channel, on_notify)
             try:
                 yield receive

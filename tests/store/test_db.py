@@ -125,3 +125,14 @@ def test_errors_leave_open_database_unwrapped(pg_dsn_sync: str) -> None:
 
     with pytest.raises(KeyError, match="mine"):
         trio.run(raises)
+
+
+async def test_listen_channel_ends_when_its_connection_is_lost(db: Database) -> None:
+    async with db.listen("smpp_lost") as channel:
+        await db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+        )
+        with trio.fail_after(5), pytest.raises(trio.EndOfChannel):
+            while True:
+                await channel.receive()
