@@ -1,0 +1,510 @@
+"""Encode and decode SMPP 3.4 PDUs (section 3.2 header, section 4 bodies).
+
+Two paths, one behaviour:
+
+- a generic path driven by the wire markers on the PDU classes (pdus.py),
+  compiled once at import; it handles every PDU, every error and every
+  tolerance, and is the reference;
+- hand-written fast paths for the hot PDUs (submit_sm / deliver_sm encode and
+  decode, submit_sm_resp / deliver_sm_resp / data_sm_resp decode): precompiled
+  structs, ``bytes.find`` for C-octet strings, one ``%`` format for the body,
+  positional construction. A fast path never raises for bad input: it returns
+  None and the generic path redoes the work and reports the precise error.
+  Tests check both paths give identical results.
+
+Strictness and tolerance (issue 3, SMPP 3.4 section 4.4.2 and real SMSCs):
+- a response with a non-zero command_status may have no body; an empty
+  deliver_sm_resp body is fine even with status 0; fields are then None;
+- a C-octet string longer than the spec's maximum is accepted up to
+  ``Decoder.max_c_octet_string`` octets and counted in ``Decoder.overlong``;
+- a missing NUL, a truncated field, a bad sm_length or a broken TLV stream is a
+  RemoteProtocolError with the status the request is answered with; an unknown
+  command_id is ESME_RINVCMDID (not fatal: the frame is delimited); a frame whose
+  command_length disagrees with its size is ESME_RINVCMDLEN (fatal).
+- on encode, anything that does not fit its field is a LocalProtocolError.
+"""
+
+from __future__ import annotations
+
+import struct
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from bridge.smpp import pdus as P
+from bridge.smpp import tlv as _tlv
+from bridge.smpp.constants import CommandId, DestFlag
+from bridge.smpp.constants import CommandStatus as S
+from bridge.smpp.errors import LocalProtocolError, RemoteProtocolError
+
+HEADER = struct.Struct(">IIII")  # command_length, command_id, command_status, sequence_number
+HEADER_SIZE = 16
+_TL = struct.Struct(">HH")  # TLV tag, length (section 3.3)
+_B3 = struct.Struct(">BBB")
+_B5 = struct.Struct(">BBBBB")
+_I4 = struct.Struct(">I")
+_MAX_SM = 254  # section 4.4.1: short_message is 0..254 octets
+
+
+class _BodyError(Exception):
+    """A malformed body field; decode() turns it into a RemoteProtocolError."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# -- layouts compiled from pdus.py -------------------------------------------------------
+
+Field = tuple[str, P.COctet | P.Int | P.Special]
+
+
+class _Layout:
+    __slots__ = ("cls", "empty_ok", "fields", "is_response", "make")
+
+    def __init__(self, cls: type[P.Pdu]) -> None:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        fields: list[Field] = []
+        for name in cls.__struct_fields__[2:]:  # after sequence_number, command_status
+            marker = hints[name].__metadata__[0]
+            assert isinstance(marker, P.COctet | P.Int | P.Special)
+            fields.append((name, marker))
+        self.cls = cls
+        self.make: Callable[..., P.Pdu] = cls  # positional construction (see pdus.py)
+        self.fields = tuple(fields)
+        self.is_response = bool(cls.command_id & 0x80000000) and bool(fields)
+        # Section 4.6.2: deliver_sm_resp's message_id is unused; SMSCs often omit it.
+        self.empty_ok = cls is P.DeliverSmResp
+
+
+_LAYOUTS: dict[int, _Layout] = {cid: _Layout(cls) for cid, cls in P.PDU_TYPES.items()}
+_BY_CLASS: dict[type[P.Pdu], _Layout] = {lay.cls: lay for lay in _LAYOUTS.values()}
+
+
+# -- encoding ----------------------------------------------------------------------------
+
+
+def encode(pdu: P.Pdu, sequence_number: int | None = None) -> bytes:
+    """The wire bytes of ``pdu``; ``sequence_number`` overrides pdu.sequence_number."""
+    seq = pdu.sequence_number if sequence_number is None else sequence_number
+    fast = _FAST_ENCODERS.get(type(pdu))
+    if fast is not None:
+        out = fast(pdu, seq)
+        if out is not None:
+            return out
+    layout = _BY_CLASS.get(type(pdu))
+    if layout is None:
+        raise LocalProtocolError(f"not an SMPP PDU: {type(pdu).__name__}")
+    body = _encode_body(pdu, layout)
+    return _header(16 + len(body), pdu.command_id, pdu.command_status, seq) + body
+
+
+def _header(length: int, command_id: int, status: int, seq: int) -> bytes:
+    try:
+        return HEADER.pack(length, command_id, status, seq)
+    except struct.error:
+        raise LocalProtocolError(
+            f"header out of range: command_status={status!r}, sequence_number={seq!r}"
+        ) from None
+
+
+def _encode_body(pdu: P.Pdu, layout: _Layout) -> bytes:
+    values = [getattr(pdu, name) for name, _ in layout.fields]
+    if (
+        layout.is_response
+        and (pdu.command_status != 0 or layout.empty_ok)
+        and all(v is None or v == () for v in values)
+    ):
+        return b""  # an error response (or an empty deliver_sm_resp): no body
+    # Otherwise an absent (None) field goes out as its NULL value: "" or 0.
+    parts: list[bytes] = []
+    for (name, marker), value in zip(layout.fields, values, strict=True):
+        if isinstance(marker, P.COctet):
+            parts.append(_encode_cstr(name, "" if value is None else value, marker.max_size))
+        elif isinstance(marker, P.Int):
+            parts.append(_encode_int(name, 0 if value is None else value, marker.size))
+        elif marker is P.SHORT_MESSAGE:
+            if not isinstance(value, bytes) or len(value) > _MAX_SM:
+                raise LocalProtocolError(
+                    f"short_message must be bytes of at most {_MAX_SM} octets"
+                    " (use the message_payload TLV for more)",
+                    S.ESME_RINVMSGLEN,
+                )
+            parts.append(bytes((len(value),)) + value)
+        elif marker is P.DEST_ADDRESS:
+            parts.append(_encode_dests(value))
+        elif marker is P.UNSUCCESS_SME:
+            parts.append(_encode_unsuccess(value))
+        else:
+            parts.append(encode_tlvs(value))
+    return b"".join(parts)
+
+
+def _encode_cstr(name: str, value: str, max_size: int) -> bytes:
+    if not isinstance(value, str) or "\0" in value:
+        raise LocalProtocolError(f"{name}: needs a str without NUL, got {value!r}")
+    if len(value) >= max_size:
+        raise LocalProtocolError(
+            f"{name}: {len(value)} octets, at most {max_size - 1} allowed (SMPP 3.4 section 4)"
+        )
+    if max_size == 17 and len(value) not in (0, 16):
+        # Section 7.1: absolute or relative time, "YYMMDDhhmmsstnnp", or NULL.
+        raise LocalProtocolError(f"{name}: a time is 16 characters or empty, got {value!r}")
+    try:
+        return value.encode("latin-1") + b"\0"
+    except UnicodeEncodeError:
+        raise LocalProtocolError(f"{name}: not representable in one octet per character") from None
+
+
+def _encode_int(name: str, value: int, size: int) -> bytes:
+    if not isinstance(value, int) or not 0 <= value < 1 << (8 * size):
+        raise LocalProtocolError(f"{name}: {value!r} is not a {size}-octet unsigned integer")
+    return value.to_bytes(size, "big")
+
+
+def _encode_dests(dests: tuple[P.DestAddress, ...]) -> bytes:
+    if not 1 <= len(dests) <= 254:
+        raise LocalProtocolError(
+            f"submit_multi needs 1..254 destinations, got {len(dests)}", S.ESME_RINVNUMDESTS
+        )
+    parts = [bytes((len(dests),))]
+    for d in dests:
+        if isinstance(d, P.SmeAddress):
+            parts.append(bytes((DestFlag.SME_ADDRESS,)))
+            parts.append(_encode_int("dest_addr_ton", d.dest_addr_ton, 1))
+            parts.append(_encode_int("dest_addr_npi", d.dest_addr_npi, 1))
+            parts.append(_encode_cstr("destination_addr", d.destination_addr, 21))
+        elif isinstance(d, P.DistributionList):
+            parts.append(bytes((DestFlag.DISTRIBUTION_LIST,)))
+            parts.append(_encode_cstr("dl_name", d.dl_name, 21))
+        else:
+            raise LocalProtocolError(f"dest_address: {d!r} is neither SmeAddress nor DistributionList")
+    return b"".join(parts)
+
+
+def _encode_unsuccess(items: tuple[P.UnsuccessSme, ...]) -> bytes:
+    if len(items) > 255:
+        raise LocalProtocolError(f"no_unsuccess is one octet, got {len(items)} entries")
+    parts = [bytes((len(items),))]
+    for u in items:
+        parts.append(_encode_int("dest_addr_ton", u.dest_addr_ton, 1))
+        parts.append(_encode_int("dest_addr_npi", u.dest_addr_npi, 1))
+        parts.append(_encode_cstr("destination_addr", u.destination_addr, 21))
+        parts.append(_encode_int("error_status_code", u.error_status_code, 4))
+    return b"".join(parts)
+
+
+def encode_tlvs(tlvs: P.Tlvs) -> bytes:
+    """Raw TLVs to wire bytes, checking tag range and value length per tag."""
+    parts = []
+    for tag, value in tlvs:
+        if not isinstance(value, bytes) or not isinstance(tag, int) or not 0 <= tag <= 0xFFFF:
+            raise LocalProtocolError(f"TLV ({tag!r}, {value!r}) is not (16-bit tag, bytes)")
+        _tlv.check(tag, value)
+        parts.append(_TL.pack(tag, len(value)) + value)
+    return b"".join(parts)
+
+
+# Section 4.4.1 / 4.6.1 body as one format: service_type, source ton/npi/addr,
+# dest ton/npi/addr, esm_class, protocol_id, priority_flag, schedule_delivery_time,
+# validity_period, registered_delivery, replace_if_present_flag, data_coding,
+# sm_default_msg_id, sm_length, short_message.
+_SM_FORMAT = b"%b\0%c%c%b\0%c%c%b\0%c%c%c%b\0%b\0%c%c%c%c%c%b"
+
+
+def _fast_encode_sm(p: Any, seq: int) -> bytes | None:
+    st = p.service_type
+    sa = p.source_addr
+    da = p.destination_addr
+    sdt = p.schedule_delivery_time
+    vp = p.validity_period
+    sm = p.short_message
+    if (
+        len(sa) > 20
+        or len(da) > 20
+        or len(st) > 5
+        or len(sm) > _MAX_SM
+        or "\0" in sa
+        or "\0" in da
+        or "\0" in st
+        or ((sdt or vp) and (len(sdt) not in (0, 16) or len(vp) not in (0, 16) or "\0" in sdt + vp))
+    ):
+        return None
+    try:
+        body = _SM_FORMAT % (
+            st.encode("latin-1"), p.source_addr_ton, p.source_addr_npi, sa.encode("latin-1"),
+            p.dest_addr_ton, p.dest_addr_npi, da.encode("latin-1"),
+            p.esm_class, p.protocol_id, p.priority_flag, sdt.encode("latin-1"),
+            vp.encode("latin-1"), p.registered_delivery, p.replace_if_present_flag,
+            p.data_coding, p.sm_default_msg_id, len(sm), sm,
+        )  # fmt: skip
+        tlvs = p.tlvs
+        if tlvs:
+            body += encode_tlvs(tlvs)
+        return HEADER.pack(16 + len(body), p.command_id, p.command_status, seq) + body
+    except (UnicodeEncodeError, OverflowError, TypeError, AttributeError, struct.error):
+        return None  # the generic path names the bad field
+
+
+_FAST_ENCODERS: dict[type[P.Pdu], Callable[[Any, int], bytes | None]] = {
+    P.SubmitSm: _fast_encode_sm,
+    P.DeliverSm: _fast_encode_sm,
+}
+
+
+# -- decoding ----------------------------------------------------------------------------
+
+
+def peek_header(frame: bytes | memoryview) -> tuple[int, int, int, int]:
+    """(command_length, command_id, command_status, sequence_number) of a frame."""
+    if len(frame) < HEADER_SIZE:
+        raise RemoteProtocolError(
+            f"{len(frame)} octets is shorter than the 16-octet header",
+            S.ESME_RINVCMDLEN,
+            fatal=True,
+        )
+    length, command_id, status, seq = HEADER.unpack_from(frame)
+    return length, command_id, status, seq
+
+
+class Decoder:
+    """Decodes whole frames; owns the tolerance setting and its counter.
+
+    ``max_c_octet_string``: the longest C-octet string (octets, without the NUL)
+    accepted where the spec allows less (e.g. a 30-digit source_addr, a 70-char
+    message_id); each such field adds one to ``overlong``. Beyond it the field is
+    malformed and answered with its status.
+    """
+
+    def __init__(self, *, max_c_octet_string: int = 255) -> None:
+        self.max_c_octet_string = max_c_octet_string
+        self.overlong = 0
+        self._fast: dict[int, Callable[[bytes, int, int], P.Pdu | None]] = {
+            CommandId.DELIVER_SM: self._fast_sm,
+            CommandId.SUBMIT_SM: self._fast_sm,
+            CommandId.SUBMIT_SM_RESP: self._fast_resp,
+            CommandId.DELIVER_SM_RESP: self._fast_resp,
+            CommandId.DATA_SM_RESP: self._fast_resp,
+        }
+
+    def decode(self, frame: bytes | memoryview | bytearray) -> P.Pdu:
+        """Decode one whole frame, header included (see the module docstring)."""
+        buf = frame if type(frame) is bytes else bytes(frame)
+        end = len(buf)
+        if end < HEADER_SIZE:
+            raise RemoteProtocolError(
+                f"{end} octets is shorter than the 16-octet header", S.ESME_RINVCMDLEN, fatal=True
+            )
+        length, cid, status, seq = HEADER.unpack_from(buf)
+        if length != end:
+            raise RemoteProtocolError(
+                f"command_length {length} but the frame has {end} octets",
+                S.ESME_RINVCMDLEN,
+                command_id=cid,
+                sequence_number=seq,
+                fatal=True,
+            )
+        fast = self._fast.get(cid)
+        if fast is not None:
+            pdu = fast(buf, seq, status)
+            if pdu is not None:
+                return pdu
+        layout = _LAYOUTS.get(cid)
+        if layout is None:
+            raise RemoteProtocolError(
+                f"unknown command_id 0x{cid:08X}", S.ESME_RINVCMDID, command_id=cid, sequence_number=seq
+            )
+        try:
+            return self._decode_body(buf, layout, seq, status)
+        except _BodyError as exc:
+            raise RemoteProtocolError(
+                f"{layout.cls.__name__}: {exc}", exc.status, command_id=cid, sequence_number=seq
+            ) from None
+
+    # The generic path --------------------------------------------------------------
+
+    def _decode_body(self, buf: bytes, layout: _Layout, seq: int, status: int) -> P.Pdu:
+        end = len(buf)
+        if end == HEADER_SIZE and layout.is_response and (status != 0 or layout.empty_ok):
+            return layout.cls(sequence_number=seq, command_status=status)
+        values: list[object] = [seq, status]
+        i = HEADER_SIZE
+        for name, marker in layout.fields:
+            if isinstance(marker, P.COctet):
+                value, i = self._cstr(buf, i, name, marker)
+                values.append(value)
+            elif isinstance(marker, P.Int):
+                if i + marker.size > end:
+                    raise _BodyError(f"{name}: truncated", S.ESME_RINVCMDLEN)
+                values.append(int.from_bytes(buf[i : i + marker.size], "big"))
+                i += marker.size
+            elif marker is P.SHORT_MESSAGE:
+                if i >= end:
+                    raise _BodyError("sm_length: truncated", S.ESME_RINVCMDLEN)
+                n = buf[i]
+                if i + 1 + n > end:
+                    raise _BodyError(f"sm_length {n} exceeds the body", S.ESME_RINVMSGLEN)
+                if n > _MAX_SM:
+                    self.overlong += 1
+                values.append(buf[i + 1 : i + 1 + n])
+                i += 1 + n
+            elif marker is P.DEST_ADDRESS:
+                dests, i = self._dests(buf, i)
+                values.append(dests)
+            elif marker is P.UNSUCCESS_SME:
+                items, i = self._unsuccess(buf, i)
+                values.append(items)
+            else:
+                values.append(decode_tlvs(buf, i, end))
+                i = end
+        if i != end:
+            raise _BodyError(f"{end - i} octets after the last field", S.ESME_RINVCMDLEN)
+        return layout.make(*values)
+
+    def _cstr(self, buf: bytes, i: int, name: str, marker: P.COctet) -> tuple[str, int]:
+        j = buf.find(0, i)
+        if j < 0:
+            raise _BodyError(f"{name}: no NUL terminator (truncated field)", marker.status)
+        n = j - i
+        if n >= marker.max_size:
+            if n > self.max_c_octet_string:
+                raise _BodyError(
+                    f"{name}: {n} octets, more than {self.max_c_octet_string}", marker.status
+                )
+            self.overlong += 1
+        return buf[i:j].decode("latin-1"), j + 1
+
+    def _dests(self, buf: bytes, i: int) -> tuple[tuple[P.DestAddress, ...], int]:
+        if i >= len(buf) or not 1 <= buf[i] <= 254:
+            raise _BodyError("number_of_dests missing or not 1..254", S.ESME_RINVNUMDESTS)
+        count = buf[i]
+        i += 1
+        dests: list[P.DestAddress] = []
+        for _ in range(count):
+            flag = buf[i] if i < len(buf) else None
+            if flag == DestFlag.SME_ADDRESS:
+                if i + 3 > len(buf):
+                    raise _BodyError("dest_address: truncated", S.ESME_RINVDSTADR)
+                addr, j = self._cstr(buf, i + 3, "destination_addr", P.DESTINATION_ADDR)
+                dests.append(P.SmeAddress(
+                    dest_addr_ton=buf[i + 1], dest_addr_npi=buf[i + 2], destination_addr=addr))  # fmt: skip
+            elif flag == DestFlag.DISTRIBUTION_LIST:
+                name, j = self._cstr(buf, i + 1, "dl_name", P.DL_NAME)
+                dests.append(P.DistributionList(dl_name=name))
+            else:
+                raise _BodyError(f"dest_flag {flag!r} is neither 1 nor 2", S.ESME_RINVDESTFLAG)
+            i = j
+        return tuple(dests), i
+
+    def _unsuccess(self, buf: bytes, i: int) -> tuple[tuple[P.UnsuccessSme, ...], int]:
+        if i >= len(buf):
+            raise _BodyError("no_unsuccess: truncated", S.ESME_RINVCMDLEN)
+        count = buf[i]
+        i += 1
+        items = []
+        for _ in range(count):
+            if i + 2 > len(buf):
+                raise _BodyError("unsuccess_sme: truncated", S.ESME_RINVCMDLEN)
+            addr, j = self._cstr(buf, i + 2, "destination_addr", P.DESTINATION_ADDR)
+            if j + 4 > len(buf):
+                raise _BodyError("error_status_code: truncated", S.ESME_RINVCMDLEN)
+            items.append(P.UnsuccessSme(
+                dest_addr_ton=buf[i], dest_addr_npi=buf[i + 1], destination_addr=addr,
+                error_status_code=_I4.unpack_from(buf, j)[0]))  # fmt: skip
+            i = j + 4
+        return tuple(items), i
+
+    # The fast paths: None means "let the generic path decide" ---------------------------
+
+    def _fast_sm(self, buf: bytes, seq: int, status: int) -> P.Pdu | None:
+        """submit_sm / deliver_sm, sections 4.4.1 and 4.6.1."""
+        find = buf.find
+        try:
+            j = find(0, 16)
+            if j < 0 or j > 21:
+                return None
+            service_type = buf[16:j].decode("latin-1")
+            sa_ton = buf[j + 1]
+            sa_npi = buf[j + 2]
+            i = j + 3
+            j = find(0, i)
+            if j < 0 or j - i > 20:
+                return None
+            source_addr = buf[i:j].decode("latin-1")
+            da_ton = buf[j + 1]
+            da_npi = buf[j + 2]
+            i = j + 3
+            j = find(0, i)
+            if j < 0 or j - i > 20:
+                return None
+            destination_addr = buf[i:j].decode("latin-1")
+            esm_class, protocol_id, priority = _B3.unpack_from(buf, j + 1)
+            i = j + 4
+            j = find(0, i)
+            if j < 0 or j - i > 16:
+                return None
+            schedule = buf[i:j].decode("latin-1")
+            i = j + 1
+            j = find(0, i)
+            if j < 0 or j - i > 16:
+                return None
+            validity = buf[i:j].decode("latin-1")
+            rd, rip, dc, sdm, sm_length = _B5.unpack_from(buf, j + 1)
+            i = j + 6
+            j = i + sm_length
+            end = len(buf)
+            if j > end or sm_length > _MAX_SM:
+                return None
+            tlvs = decode_tlvs(buf, j, end) if j < end else ()
+        except (IndexError, struct.error, _BodyError):
+            return None
+        cls = P.DeliverSm if buf[7] == 5 else P.SubmitSm  # low octet of command_id
+        return cls(
+            seq, status, service_type, sa_ton, sa_npi, source_addr, da_ton, da_npi,
+            destination_addr, esm_class, protocol_id, priority, schedule, validity,
+            rd, rip, dc, sdm, buf[i:j], tlvs,
+        )  # fmt: skip
+
+    def _fast_resp(self, buf: bytes, seq: int, status: int) -> P.Pdu | None:
+        """submit_sm_resp / deliver_sm_resp / data_sm_resp without TLVs."""
+        end = len(buf)
+        cls = _RESP_CLASSES[buf[7]]
+        if end == 16:
+            return cls(seq, status) if status or cls is P.DeliverSmResp else None
+        j = buf.find(0, 16)
+        if j != end - 1 or j > 16 + 64:
+            return None
+        return cls(seq, status, buf[16:j].decode("latin-1"))
+
+
+_RESP_CLASSES: dict[int, Callable[..., P.Pdu]] = {
+    0x04: P.SubmitSmResp,
+    0x05: P.DeliverSmResp,
+    0x03: P.DataSmResp,  # low octet of 0x80000103
+}
+
+
+def decode_tlvs(buf: bytes, i: int, end: int) -> P.Tlvs:
+    """Raw TLVs from buf[i:end] (section 3.3); integer tags must have their length."""
+    out = []
+    unpack = _TL.unpack_from
+    int_lengths = _tlv.INT_LENGTHS
+    while i < end:
+        if i + 4 > end:
+            raise _BodyError(f"{end - i} stray octets where a TLV header was expected", S.ESME_RINVOPTPARSTREAM)
+        tag, n = unpack(buf, i)
+        i += 4
+        j = i + n
+        if j > end:
+            raise _BodyError(f"TLV 0x{tag:04X} length {n} overruns the PDU", S.ESME_RINVOPTPARSTREAM)
+        want = int_lengths.get(tag)
+        if want is not None and want != n:
+            raise _BodyError(f"TLV 0x{tag:04X} has length {n}, the spec says {want}", S.ESME_RINVPARLEN)
+        out.append((tag, buf[i:j]))
+        i = j
+    return tuple(out)
+
+
+DEFAULT_DECODER = Decoder()
+#: decode(frame) -> Pdu with the default tolerance (overlong counted on DEFAULT_DECODER).
+decode = DEFAULT_DECODER.decode

@@ -1,0 +1,448 @@
+"""SMPP 3.4 PDUs (section 4) as frozen, typed values.
+
+Each class declares its mandatory body fields in wire order with the spec's
+names; the ``Annotated`` marker on a field says how it travels on the wire
+(C-octet string of at most N octets including the NUL, 1- or 4-octet integer,
+sm_length + short_message, ...) and which command_status a malformed value is
+answered with (the idea of mozes/smpp.pdu: each field knows its error). The
+codec (codec.py) compiles these markers once at import.
+
+Derived length/count fields are not stored: sm_length is len(short_message),
+number_of_dests is len(dest_address), no_unsuccess is len(unsuccess_sme).
+
+Optional parameters (section 5.3) are kept raw in wire order as
+``tlvs: tuple[tuple[int, bytes], ...]``: lossless (unknown and repeated tags
+survive a decode/encode round trip byte for byte). Typed access by tag goes
+through ``tlv()`` and the tables in tlv.py.
+
+Construct PDUs with keywords. (The classes are not ``kw_only`` at runtime only
+because msgspec's keyword matching costs ~1 us for 20 fields on this machine,
+and the decoder builds instances positionally; see docs/smpp-codec.md.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
+
+import msgspec
+
+from bridge.smpp import tlv as _tlv
+from bridge.smpp.constants import CommandId
+from bridge.smpp.constants import CommandStatus as S
+
+Tlvs = tuple[tuple[int, bytes], ...]
+
+
+# -- wire markers ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class COctet:
+    """C-octet string (section 3.1): at most ``max_size`` octets including the NUL."""
+
+    max_size: int
+    status: int
+
+
+@dataclass(frozen=True, slots=True)
+class Int:
+    """Unsigned big-endian integer of ``size`` octets (section 3.1)."""
+
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Special:
+    """sm_length+short_message, submit_multi dest list, unsuccess_sme list, TLVs."""
+
+    kind: str
+
+
+I1 = Int(1)
+I4 = Int(4)
+SHORT_MESSAGE = Special("short_message")
+DEST_ADDRESS = Special("dest_address")
+UNSUCCESS_SME = Special("unsuccess_sme")
+TLVS = Special("tlvs")
+
+SERVICE_TYPE = COctet(6, S.ESME_RINVSERTYP)
+SOURCE_ADDR = COctet(21, S.ESME_RINVSRCADR)
+DESTINATION_ADDR = COctet(21, S.ESME_RINVDSTADR)
+SOURCE_ADDR_65 = COctet(65, S.ESME_RINVSRCADR)  # data_sm / alert_notification
+DESTINATION_ADDR_65 = COctet(65, S.ESME_RINVDSTADR)
+SCHEDULE = COctet(17, S.ESME_RINVSCHED)
+VALIDITY = COctet(17, S.ESME_RINVEXPIRY)
+MESSAGE_ID = COctet(65, S.ESME_RINVMSGID)
+SYSTEM_ID = COctet(16, S.ESME_RINVSYSID)
+PASSWORD = COctet(9, S.ESME_RINVPASWD)
+SYSTEM_TYPE = COctet(13, S.ESME_RINVSYSTYP)
+ADDRESS_RANGE = COctet(41, S.ESME_RBINDFAIL)
+DL_NAME = COctet(21, S.ESME_RINVDLNAME)
+FINAL_DATE = COctet(17, S.ESME_RQUERYFAIL)
+
+
+# -- base --------------------------------------------------------------------------
+
+
+class Pdu(msgspec.Struct, frozen=True):
+    """Common header fields (section 3.2). command_length is computed by the codec."""
+
+    command_id: ClassVar[CommandId]
+    sequence_number: int = 0
+    command_status: int = 0
+
+    @property
+    def raw_tlvs(self) -> Mapping[int, bytes]:
+        """Optional parameters by tag (first occurrence wins), values as on the wire."""
+        found: dict[int, bytes] = {}
+        for tag, value in getattr(self, "tlvs", ()):
+            found.setdefault(tag, value)
+        return found
+
+    def tlv(self, tag: int) -> int | str | bytes | None:
+        """The typed value of optional parameter ``tag`` (tlv.py), None if absent."""
+        for t, value in getattr(self, "tlvs", ()):
+            if t == tag:
+                return _tlv.unpack(tag, value)
+        return None
+
+
+class Request(Pdu, frozen=True):
+    response_type: ClassVar[type[Pdu]]
+
+
+# -- section 4.1: bind, outbind --------------------------------------------------------
+
+
+class _BindResp(Pdu, frozen=True):
+    """Section 4.1.2/4.1.4/4.1.6; TLV sc_interface_version."""
+
+    system_id: Annotated[str | None, SYSTEM_ID] = None
+    tlvs: Annotated[Tlvs, TLVS] = ()
+
+
+class BindTransmitterResp(_BindResp, frozen=True):
+    command_id = CommandId.BIND_TRANSMITTER_RESP
+
+
+class BindReceiverResp(_BindResp, frozen=True):
+    command_id = CommandId.BIND_RECEIVER_RESP
+
+
+class BindTransceiverResp(_BindResp, frozen=True):
+    command_id = CommandId.BIND_TRANSCEIVER_RESP
+
+
+class _Bind(Request, frozen=True):
+    """Section 4.1.1/4.1.3/4.1.5."""
+
+    system_id: Annotated[str, SYSTEM_ID] = ""
+    password: Annotated[str, PASSWORD] = ""
+    system_type: Annotated[str, SYSTEM_TYPE] = ""
+    interface_version: Annotated[int, I1] = 0x34
+    addr_ton: Annotated[int, I1] = 0
+    addr_npi: Annotated[int, I1] = 0
+    address_range: Annotated[str, ADDRESS_RANGE] = ""
+
+
+class BindTransmitter(_Bind, frozen=True):
+    command_id = CommandId.BIND_TRANSMITTER
+    response_type = BindTransmitterResp
+
+
+class BindReceiver(_Bind, frozen=True):
+    command_id = CommandId.BIND_RECEIVER
+    response_type = BindReceiverResp
+
+
+class BindTransceiver(_Bind, frozen=True):
+    command_id = CommandId.BIND_TRANSCEIVER
+    response_type = BindTransceiverResp
+
+
+class Outbind(Pdu, frozen=True):
+    """Section 4.1.7: the SMSC asks the ESME to bind; no response PDU."""
+
+    command_id = CommandId.OUTBIND
+    system_id: Annotated[str, SYSTEM_ID] = ""
+    password: Annotated[str, PASSWORD] = ""
+
+
+# -- header-only PDUs (sections 4.2, 4.3, 4.9.2, 4.10.2, 4.11) ----------------------------
+
+
+class UnbindResp(Pdu, frozen=True):
+    command_id = CommandId.UNBIND_RESP
+
+
+class Unbind(Request, frozen=True):
+    command_id = CommandId.UNBIND
+    response_type = UnbindResp
+
+
+class EnquireLinkResp(Pdu, frozen=True):
+    command_id = CommandId.ENQUIRE_LINK_RESP
+
+
+class EnquireLink(Request, frozen=True):
+    command_id = CommandId.ENQUIRE_LINK
+    response_type = EnquireLinkResp
+
+
+class GenericNack(Pdu, frozen=True):
+    """Section 4.3: answer to a frame that could not be identified or delimited."""
+
+    command_id = CommandId.GENERIC_NACK
+
+
+class CancelSmResp(Pdu, frozen=True):
+    command_id = CommandId.CANCEL_SM_RESP
+
+
+class ReplaceSmResp(Pdu, frozen=True):
+    command_id = CommandId.REPLACE_SM_RESP
+
+
+# -- message responses -----------------------------------------------------------------
+
+
+class SubmitSmResp(Pdu, frozen=True):
+    """Section 4.4.2. No body when command_status != 0 (then message_id is None)."""
+
+    command_id = CommandId.SUBMIT_SM_RESP
+    message_id: Annotated[str | None, MESSAGE_ID] = None
+    tlvs: Annotated[Tlvs, TLVS] = ()  # 3.4 defines none; SMPP 5.0 peers send some
+
+
+class DeliverSmResp(Pdu, frozen=True):
+    """Section 4.6.2: message_id is unused (NULL); many SMSCs send no body at all."""
+
+    command_id = CommandId.DELIVER_SM_RESP
+    message_id: Annotated[str | None, MESSAGE_ID] = None
+    tlvs: Annotated[Tlvs, TLVS] = ()
+
+
+class DataSmResp(Pdu, frozen=True):
+    """Section 4.7.2."""
+
+    command_id = CommandId.DATA_SM_RESP
+    message_id: Annotated[str | None, MESSAGE_ID] = None
+    tlvs: Annotated[Tlvs, TLVS] = ()
+
+
+class QuerySmResp(Pdu, frozen=True):
+    """Section 4.8.2."""
+
+    command_id = CommandId.QUERY_SM_RESP
+    message_id: Annotated[str | None, MESSAGE_ID] = None
+    final_date: Annotated[str | None, FINAL_DATE] = None
+    message_state: Annotated[int | None, I1] = None
+    error_code: Annotated[int | None, I1] = None
+    tlvs: Annotated[Tlvs, TLVS] = ()
+
+
+class UnsuccessSme(msgspec.Struct, frozen=True, kw_only=True):
+    """Section 4.5.2: one destination submit_multi could not deliver to."""
+
+    dest_addr_ton: int = 0
+    dest_addr_npi: int = 0
+    destination_addr: str = ""
+    error_status_code: int = 0
+
+
+class SubmitMultiResp(Pdu, frozen=True):
+    """Section 4.5.2."""
+
+    command_id = CommandId.SUBMIT_MULTI_RESP
+    message_id: Annotated[str | None, MESSAGE_ID] = None
+    unsuccess_sme: Annotated[tuple[UnsuccessSme, ...], UNSUCCESS_SME] = ()
+    tlvs: Annotated[Tlvs, TLVS] = ()
+
+
+# -- message requests ------------------------------------------------------------------
+
+
+class _ShortMessage(Request, frozen=True):
+    """The shared body of submit_sm (4.4.1) and deliver_sm (4.6.1).
+
+    In deliver_sm, schedule_delivery_time, validity_period, replace_if_present_flag
+    and sm_default_msg_id are "NULL" (empty / 0) but still on the wire.
+    """
+
+    service_type: Annotated[str, SERVICE_TYPE] = ""
+    source_addr_ton: Annotated[int, I1] = 0
+    source_addr_npi: Annotated[int, I1] = 0
+    source_addr: Annotated[str, SOURCE_ADDR] = ""
+    dest_addr_ton: Annotated[int, I1] = 0
+    dest_addr_npi: Annotated[int, I1] = 0
+    destination_addr: Annotated[str, DESTINATION_ADDR] = ""
+    esm_class: Annotated[int, I1] = 0
+    protocol_id: Annotated[int, I1] = 0
+    priority_flag: Annotated[int, I1] = 0
+    schedule_delivery_time: Annotated[str, SCHEDULE] = ""
+    validity_period: Annotated[str, VALIDITY] = ""
+    registered_delivery: Annotated[int, I1] = 0
+    replace_if_present_flag: Annotated[int, I1] = 0
+    data_coding: Annotated[int, I1] = 0
+    sm_default_msg_id: Annotated[int, I1] = 0
+    short_message: Annotated[bytes, SHORT_MESSAGE] = b""
+    tlvs: Annotated[Tlvs, TLVS] = ()
+
+
+class SubmitSm(_ShortMessage, frozen=True):
+    command_id = CommandId.SUBMIT_SM
+    response_type = SubmitSmResp
+
+
+class DeliverSm(_ShortMessage, frozen=True):
+    command_id = CommandId.DELIVER_SM
+    response_type = DeliverSmResp
+
+
+class DataSm(Request, frozen=True):
+    """Section 4.7.1: the payload travels in the message_payload TLV."""
+
+    command_id = CommandId.DATA_SM
+    response_type = DataSmResp
+    service_type: Annotated[str, SERVICE_TYPE] = ""
+    source_addr_ton: Annotated[int, I1] = 0
+    source_addr_npi: Annotated[int, I1] = 0
+    source_addr: Annotated[str, SOURCE_ADDR_65] = ""
+    dest_addr_ton: Annotated[int, I1] = 0
+    dest_addr_npi: Annotated[int, I1] = 0
+    destination_addr: Annotated[str, DESTINATION_ADDR_65] = ""
+    esm_class: Annotated[int, I1] = 0
+    registered_delivery: Annotated[int, I1] = 0
+    data_coding: Annotated[int, I1] = 0
+    tlvs: Annotated[Tlvs, TLVS] = ()
+
+
+class SmeAddress(msgspec.Struct, frozen=True, kw_only=True):
+    """Section 4.5.1.1: dest_flag 1, an SME address."""
+
+    dest_addr_ton: int = 0
+    dest_addr_npi: int = 0
+    destination_addr: str = ""
+
+
+class DistributionList(msgspec.Struct, frozen=True, kw_only=True):
+    """Section 4.5.1.2: dest_flag 2, a distribution list defined on the SMSC."""
+
+    dl_name: str = ""
+
+
+DestAddress = SmeAddress | DistributionList
+
+
+class SubmitMulti(Request, frozen=True):
+    """Section 4.5.1: up to 254 destinations (number_of_dests is one octet)."""
+
+    command_id = CommandId.SUBMIT_MULTI
+    response_type = SubmitMultiResp
+    service_type: Annotated[str, SERVICE_TYPE] = ""
+    source_addr_ton: Annotated[int, I1] = 0
+    source_addr_npi: Annotated[int, I1] = 0
+    source_addr: Annotated[str, SOURCE_ADDR] = ""
+    dest_address: Annotated[tuple[DestAddress, ...], DEST_ADDRESS] = ()
+    esm_class: Annotated[int, I1] = 0
+    protocol_id: Annotated[int, I1] = 0
+    priority_flag: Annotated[int, I1] = 0
+    schedule_delivery_time: Annotated[str, SCHEDULE] = ""
+    validity_period: Annotated[str, VALIDITY] = ""
+    registered_delivery: Annotated[int, I1] = 0
+    replace_if_present_flag: Annotated[int, I1] = 0
+    data_coding: Annotated[int, I1] = 0
+    sm_default_msg_id: Annotated[int, I1] = 0
+    short_message: Annotated[bytes, SHORT_MESSAGE] = b""
+    tlvs: Annotated[Tlvs, TLVS] = ()
+
+
+class QuerySm(Request, frozen=True):
+    """Section 4.8.1."""
+
+    command_id = CommandId.QUERY_SM
+    response_type = QuerySmResp
+    message_id: Annotated[str, MESSAGE_ID] = ""
+    source_addr_ton: Annotated[int, I1] = 0
+    source_addr_npi: Annotated[int, I1] = 0
+    source_addr: Annotated[str, SOURCE_ADDR] = ""
+
+
+class CancelSm(Request, frozen=True):
+    """Section 4.9.1."""
+
+    command_id = CommandId.CANCEL_SM
+    response_type = CancelSmResp
+    service_type: Annotated[str, SERVICE_TYPE] = ""
+    message_id: Annotated[str, MESSAGE_ID] = ""
+    source_addr_ton: Annotated[int, I1] = 0
+    source_addr_npi: Annotated[int, I1] = 0
+    source_addr: Annotated[str, SOURCE_ADDR] = ""
+    dest_addr_ton: Annotated[int, I1] = 0
+    dest_addr_npi: Annotated[int, I1] = 0
+    destination_addr: Annotated[str, DESTINATION_ADDR] = ""
+
+
+class ReplaceSm(Request, frozen=True):
+    """Section 4.10.1."""
+
+    command_id = CommandId.REPLACE_SM
+    response_type = ReplaceSmResp
+    message_id: Annotated[str, MESSAGE_ID] = ""
+    source_addr_ton: Annotated[int, I1] = 0
+    source_addr_npi: Annotated[int, I1] = 0
+    source_addr: Annotated[str, SOURCE_ADDR] = ""
+    schedule_delivery_time: Annotated[str, SCHEDULE] = ""
+    validity_period: Annotated[str, VALIDITY] = ""
+    registered_delivery: Annotated[int, I1] = 0
+    sm_default_msg_id: Annotated[int, I1] = 0
+    short_message: Annotated[bytes, SHORT_MESSAGE] = b""
+
+
+class AlertNotification(Pdu, frozen=True):
+    """Section 4.12.1: the SMSC tells the ESME an MS became available; no response."""
+
+    command_id = CommandId.ALERT_NOTIFICATION
+    source_addr_ton: Annotated[int, I1] = 0
+    source_addr_npi: Annotated[int, I1] = 0
+    source_addr: Annotated[str, SOURCE_ADDR_65] = ""
+    esme_addr_ton: Annotated[int, I1] = 0
+    esme_addr_npi: Annotated[int, I1] = 0
+    esme_addr: Annotated[str, DESTINATION_ADDR_65] = ""
+    tlvs: Annotated[Tlvs, TLVS] = ()
+
+
+ALL_PDU_CLASSES: tuple[type[Pdu], ...] = (
+    GenericNack,
+    BindReceiver,
+    BindReceiverResp,
+    BindTransmitter,
+    BindTransmitterResp,
+    QuerySm,
+    QuerySmResp,
+    SubmitSm,
+    SubmitSmResp,
+    DeliverSm,
+    DeliverSmResp,
+    Unbind,
+    UnbindResp,
+    ReplaceSm,
+    ReplaceSmResp,
+    CancelSm,
+    CancelSmResp,
+    BindTransceiver,
+    BindTransceiverResp,
+    Outbind,
+    EnquireLink,
+    EnquireLinkResp,
+    SubmitMulti,
+    SubmitMultiResp,
+    AlertNotification,
+    DataSm,
+    DataSmResp,
+)
+
+#: command_id -> PDU class, for every command_id of SMPP 3.4.
+PDU_TYPES: Mapping[int, type[Pdu]] = {cls.command_id: cls for cls in ALL_PDU_CLASSES}
