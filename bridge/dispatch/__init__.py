@@ -1,0 +1,1 @@
+"""The daemon's pipeline: claim -> route -> submit; responses, receipts and MO -> store."""
