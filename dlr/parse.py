@@ -35,9 +35,7 @@ from dlr.tlv import (
     RECEIPTED_MESSAGE_ID,
     Tlvs,
     message_payload,
-    message_state,
-    network_error_code,
-    receipted_message_id,
+    receipt_tlvs,
 )
 
 # SMPP 3.4 section 5.2.12: esm_class bits 5-2, the message type.
@@ -49,6 +47,9 @@ ESM_INTERMEDIATE_NOTIFICATION = 0x20
 _RECEIPT_TYPES = frozenset({ESM_DELIVERY_RECEIPT, ESM_INTERMEDIATE_NOTIFICATION})
 _STATES = {int(s): s for s in MessageState}
 _STAT_WORDS = dict(STAT_WORDS)  # a plain dict: the hot path looks words up here
+# "0".."999" and "000".."099" as ints: a dict lookup is cheaper than int().
+_COUNTS = {**{str(i): i for i in range(1000)}, **{f"{i:03d}": i for i in range(100)},
+           **{f"{i:02d}": i for i in range(10)}}
 
 
 def is_receipt(esm_class: int, tlvs: Mapping[int, object] | None = None) -> bool:
@@ -79,8 +80,9 @@ def parse_receipt(
     for a receipt without a usable id or state; never anything else.
     """
     kind = esm_class & ESM_MESSAGE_TYPE_MASK
-    # Fast path: the common case is a 0x04 receipt, no TLVs, canonical text.
-    if kind == ESM_DELIVERY_RECEIPT and not tlvs:
+    # Fast path: the common case is a 0x04 (or 0x20) receipt without TLVs and
+    # with the canonical text.
+    if kind in _RECEIPT_TYPES and not tlvs:
         message = _decode(short_message).strip(_STRIP)
         match = _FAST.fullmatch(message)
         if match is not None:
@@ -93,14 +95,17 @@ def parse_receipt(
                 state=state,
                 stat=stat,
                 err=err,
-                sub=int(sub),
-                dlvrd=int(dlvrd),
+                sub=_COUNTS[sub],
+                dlvrd=_COUNTS[dlvrd],
                 submit_date_text=submit_date,
                 done_date_text=done_date,
                 text=None if text is None else text.lstrip(),
+                intermediate=kind == ESM_INTERMEDIATE_NOTIFICATION,
             )
-        return _assemble(_parse_tolerant(message), None, intermediate=False)
-    return _parse_general(short_message, tlvs, kind, ReceiptDetect(detect))
+        return _assemble(
+            _parse_tolerant(message), None, intermediate=kind == ESM_INTERMEDIATE_NOTIFICATION
+        )
+    return _parse_general(short_message, tlvs, kind, detect)
 
 
 def _decode(short_message: bytes | bytearray | memoryview | str) -> str:
@@ -117,13 +122,10 @@ def _parse_general(
     short_message: bytes | bytearray | memoryview | str,
     tlvs: Tlvs | None,
     kind: int,
-    detect: ReceiptDetect,
+    detect: ReceiptDetect | str,
 ) -> Receipt:
-    try:
-        flagged = is_receipt(kind, tlvs)
-    except TypeError as exc:  # an unhashable or odd mapping
-        raise ReceiptError(f"unusable TLVs: {exc}") from None
-    if not flagged and not (detect is ReceiptDetect.TEXT and kind == ESM_DEFAULT):
+    flagged = kind in _RECEIPT_TYPES or (tlvs is not None and RECEIPTED_MESSAGE_ID in tlvs)
+    if not flagged and (kind != ESM_DEFAULT or ReceiptDetect(detect) is not ReceiptDetect.TEXT):
         raise NotAReceipt(f"esm_class message type 0x{kind:02X} is not a delivery receipt")
     message = _decode(short_message)
     if tlvs and not message:
@@ -145,9 +147,8 @@ def _assemble(fields: TextFields, tlvs: Tlvs | None, *, intermediate: bool) -> R
     state: MessageState | None = None
     network_error = None
     if tlvs:
-        receipt_id = receipted_message_id(tlvs) or receipt_id
-        raw_state = message_state(tlvs)
-        network_error = network_error_code(tlvs)
+        tlv_id, raw_state, network_error = receipt_tlvs(tlvs)
+        receipt_id = tlv_id or receipt_id
         # A message_state outside section 5.2.28 (e.g. SMPP 5.0's 0 SCHEDULED
         # or 9 SKIPPED) is not trusted over the text; see below.
         state = None if raw_state is None else _STATES.get(raw_state)

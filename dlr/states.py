@@ -91,6 +91,8 @@ DEFAULT_STATUS: Mapping[MessageState, Status] = MappingProxyType(
     }
 )
 
+_DEFAULT = dict(DEFAULT_STATUS)  # a plain dict for the hot path
+
 
 class StatusTable:
     """A complete state -> status table: the defaults with a carrier's overrides.
@@ -105,7 +107,7 @@ class StatusTable:
         table = dict(DEFAULT_STATUS)
         for key, value in (overrides or {}).items():
             table[_state_of(key)] = _status_of(value)
-        self._table: Mapping[MessageState, Status] = MappingProxyType(table)
+        self._table: dict[MessageState, Status] = table  # never handed out
 
     def __getitem__(self, state: MessageState) -> Status:
         return self._table[state]
@@ -157,7 +159,9 @@ def status_for(
     for an unknown state or status.
     """
     if overrides is None:
-        return DEFAULT_STATUS[state]
+        return _DEFAULT[state]
+    if type(overrides) is StatusTable:
+        return overrides._table[state]
     if isinstance(overrides, StatusTable):
         return overrides[state]
     return StatusTable(overrides)[state]

@@ -59,8 +59,15 @@ _FAST = re.compile(
 
 # A known key at the start of a word, any case, ``submit date`` / ``done date``
 # with any run of spaces, line breaks or underscores (or none) in between.
-_KEY = re.compile(
-    r"(?<!\S)(id|sub|dlvrd|submit[\s_]*date|done[\s_]*date|stat|err|text)[ \t]*:",
+_KEY = r"(?:id|sub|dlvrd|submit[\s_]*date|done[\s_]*date|stat|err|text)[ \t]*:"
+# The first ``text:`` key ends the fields; all after it is free text.
+_TEXT_KEY = re.compile(r"(?<!\S)text[ \t]*:", re.ASCII | re.IGNORECASE)
+# A field and its value: the word right after the colon, or, after white
+# space, the next word unless that word is itself a key ("sub: dlvrd:001"
+# is an empty sub, not a sub of "dlvrd:001").
+_FIELD = re.compile(
+    r"(?<!\S)(id|sub|dlvrd|submit[\s_]*date|done[\s_]*date|stat|err)[ \t]*:"
+    r"(?:(\S+)|\s+(?!" + _KEY + r")(\S+))?",
     re.ASCII | re.IGNORECASE,
 )
 
@@ -73,6 +80,15 @@ _KEY_NAMES = {
     "stat": "stat",
     "err": "err",
     "text": "text",
+    # The spellings seen most, so the common odd shapes skip the clean-up.
+    "submit date": "submit_date",
+    "done date": "done_date",
+    "submit_date": "submit_date",
+    "done_date": "done_date",
+    **{k: v for k, v in (("ID", "id"), ("Id", "id"), ("SUB", "sub"), ("Sub", "sub"),
+                          ("DLVRD", "dlvrd"), ("Dlvrd", "dlvrd"), ("STAT", "stat"),
+                          ("Stat", "stat"), ("ERR", "err"), ("Err", "err"),
+                          ("TEXT", "text"), ("Text", "text"))},
 }
 
 _STRIP = "\x00 \t\r\n"
@@ -99,40 +115,36 @@ def parse_text(message: str) -> TextFields:
     return _parse_tolerant(message)
 
 
+def _key_name(raw: str) -> str:
+    name = _KEY_NAMES.get(raw)
+    if name is None:  # "Submit  Date", "done\ndate", "DONE_DATE", ...
+        name = _KEY_NAMES["".join(raw.split()).replace("_", "").lower()]
+    return name
+
+
 def _parse_tolerant(message: str) -> TextFields:
+    text_key = _TEXT_KEY.search(message)
+    if text_key is None:
+        head, text = message, None
+    else:
+        # Everything after the first text: is free text, even "stat:".
+        head, text = message[: text_key.start()], message[text_key.end() :].lstrip()
     values: dict[str, str | None] = {}
-    text: str | None = None
-    previous: tuple[str, int] | None = None
-    for key_match in _KEY.finditer(message):
-        name = _KEY_NAMES[re.sub(r"[\s_]", "", key_match.group(1)).lower()]
-        if previous is not None:
-            _take(values, previous, message[previous[1] : key_match.start()])
-        if name == "text":
-            # Everything after the first text: is free text, even "stat:".
-            text = message[key_match.end() :].lstrip()
-            previous = None
-            break
-        previous = (name, key_match.end())
-    if previous is not None:
-        _take(values, previous, message[previous[1] :])
+    for key, word, spaced_word in _FIELD.findall(head):
+        name = _key_name(key)
+        if name not in values:  # the first occurrence wins, as in Kannel and Jasmin
+            values[name] = word or spaced_word or None
+    get = values.get
     return TextFields(
-        values.get("id"),
-        _count(values.get("sub")),
-        _count(values.get("dlvrd")),
-        values.get("submit_date"),
-        values.get("done_date"),
-        values.get("stat"),
-        values.get("err"),
+        get("id"),
+        _count(get("sub")),
+        _count(get("dlvrd")),
+        get("submit_date"),
+        get("done_date"),
+        get("stat"),
+        get("err"),
         text,
     )
-
-
-def _take(values: dict[str, str | None], key: tuple[str, int], segment: str) -> None:
-    name = key[0]
-    if name in values:  # the first occurrence wins, as in Kannel and Jasmin
-        return
-    words = segment.split(None, 1)
-    values[name] = words[0] if words else None
 
 
 def format_receipt(

@@ -68,3 +68,31 @@ def network_error_code(tlvs: Tlvs) -> NetworkError | None:
 def message_payload(tlvs: Tlvs) -> bytes | None:
     """0x0424's octets, or None."""
     return _octets(tlvs, MESSAGE_PAYLOAD)
+
+
+def receipt_tlvs(tlvs: Tlvs) -> tuple[str | None, int | None, NetworkError | None]:
+    """(receipted_message_id, message_state, network_error_code) in one pass.
+
+    The same rules as the three readers above, inlined for the receipt path.
+    """
+    get = tlvs.get
+    value = get(RECEIPTED_MESSAGE_ID)
+    receipt_id = None
+    if value is not None:
+        raw = value if type(value) is bytes else _octets(tlvs, RECEIPTED_MESSAGE_ID)
+        if raw:
+            nul = raw.find(b"\x00")
+            receipt_id = (raw if nul < 0 else raw[:nul]).decode("latin-1").strip() or None
+    value = get(MESSAGE_STATE)
+    state = None
+    if value is not None:
+        raw = value if type(value) is bytes else _octets(tlvs, MESSAGE_STATE)
+        if raw is not None and len(raw) == 1:
+            state = raw[0]
+    value = get(NETWORK_ERROR_CODE)
+    network_error = None
+    if value is not None:
+        raw = value if type(value) is bytes else _octets(tlvs, NETWORK_ERROR_CODE)
+        if raw is not None and len(raw) == 3:
+            network_error = NetworkError(type=raw[0], code=(raw[1] << 8) | raw[2])
+    return receipt_id, state, network_error
