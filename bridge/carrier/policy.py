@@ -1,0 +1,116 @@
+"""What to do with a submit_sm_resp that is not ESME_ROK, and when to give up.
+
+Default classification (issue 5), by command_status (SMPP 3.4 section 5.1.3):
+
+- ESME_RTHROTTLED 0x58: the carrier's rate limit. Slow down (AIMD, throttle.py)
+  and resubmit the same part after a backoff.
+- ESME_RMSGQFUL 0x14, ESME_RSYSERR 0x08, ESME_RX_T_APPN 0x64: temporary on the
+  SMSC side. Resubmit after a backoff.
+- ESME_RINVBNDSTS 0x04: the SMSC no longer considers the bind bound (seen after
+  SMSC fail-overs). Rebind, then resubmit.
+- anything else: permanent, the part fails.
+
+A part gets at most ``max_attempts`` submits within ``max_age`` of the first one
+(config.schema.Carrier); after that the last status is final.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from bridge.carrier.backoff import BackoffPolicy
+from bridge.smpp.constants import CommandStatus
+from config.schema import Carrier as CarrierConfig
+
+
+class Action(enum.Enum):
+    THROTTLE = "throttle"  # AIMD decrease, then retry after a backoff
+    RETRY = "retry"  # retry after a backoff
+    REBIND = "rebind"  # drop the bind, bind again, then retry
+    PERMANENT = "permanent"  # the part fails with this status
+
+
+DEFAULT_ACTIONS: Mapping[int, Action] = MappingProxyType(
+    {
+        CommandStatus.ESME_RTHROTTLED: Action.THROTTLE,
+        CommandStatus.ESME_RMSGQFUL: Action.RETRY,
+        CommandStatus.ESME_RSYSERR: Action.RETRY,
+        CommandStatus.ESME_RX_T_APPN: Action.RETRY,
+        CommandStatus.ESME_RINVBNDSTS: Action.REBIND,
+    }
+)
+
+# Retries of one part: short (the part is someone's OTP), capped well under max_age.
+DEFAULT_RETRY_BACKOFF = BackoffPolicy(base=1.0, factor=2.0, cap=30.0)
+
+
+def parse_overrides(raw: Mapping[str, str]) -> dict[int, Action]:
+    """``{"0x58": "retry", "1035": "permanent"}`` (config form) -> ``{0x58: RETRY, ...}``.
+    Keys are status numbers (decimal or 0x-hex) or CommandStatus names."""
+    out: dict[int, Action] = {}
+    for key, value in raw.items():
+        text = key.strip()
+        if text.upper().startswith("ESME_"):
+            try:
+                status = int(CommandStatus[text.upper()])
+            except KeyError:
+                raise ValueError(f"unknown command_status name {key!r}") from None
+        else:
+            status = int(text, 0)
+        if not 0 < status <= 0xFFFFFFFF:
+            raise ValueError(f"command_status {key!r} out of range")
+        try:
+            out[status] = Action(value)
+        except ValueError:
+            known = ", ".join(a.value for a in Action)
+            raise ValueError(f"unknown action {value!r} for {key} (known: {known})") from None
+    return out
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    max_age: float = 600.0
+    actions: Mapping[int, Action] = field(default_factory=lambda: DEFAULT_ACTIONS)
+    backoff: BackoffPolicy = DEFAULT_RETRY_BACKOFF
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or self.max_age < 0:
+            raise ValueError(f"invalid retry policy {self!r}")
+
+    @classmethod
+    def from_config(
+        cls, cfg: CarrierConfig, overrides: Mapping[int, Action] | None = None
+    ) -> RetryPolicy:
+        """The carrier's limits; ``overrides`` replace single statuses' actions.
+        (A ``status_actions`` table in the carrier config, when the schema has
+        one, is applied first; docs/carrier.md.)"""
+        actions = dict(DEFAULT_ACTIONS)
+        from_cfg = getattr(cfg, "status_actions", None)
+        if from_cfg:
+            actions.update(parse_overrides(from_cfg))
+        if overrides:
+            actions.update(overrides)
+        return cls(
+            max_attempts=cfg.max_attempts,
+            max_age=cfg.max_age.seconds,
+            actions=MappingProxyType(actions),
+        )
+
+    def classify(self, status: int) -> Action:
+        return self.actions.get(status, Action.PERMANENT)
+
+    def retry_delay(self, attempts: int, age: float, rng_value: float) -> float | None:
+        """The delay before the next submit of a part that has had ``attempts``
+        submits (the first ``age`` seconds ago), or None when it must fail now.
+        ``rng_value`` in [0, 1) jitters the delay (equal jitter, backoff.py)."""
+        if attempts >= self.max_attempts:
+            return None
+        ceiling = self.backoff.ceiling(attempts - 1)
+        delay = ceiling / 2 + rng_value * ceiling / 2
+        if age + delay > self.max_age:
+            return None
+        return delay

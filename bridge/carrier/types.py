@@ -1,0 +1,89 @@
+"""The values the carrier API hands to the dispatcher (CARRIER_API.md, issue 5).
+
+Frozen, slotted, keyword-only dataclasses (DESIGN.md house rule 4): they are
+compared in tests, logged and put in channels, never mutated.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bridge.smpp.pdus import DataSm, DeliverSm
+
+
+class UnknownReason(enum.StrEnum):
+    """Why a written submit_sm has no answer we can trust. A StrEnum, so the
+    values compare equal to the contract's strings ("timeout", "disconnected")."""
+
+    TIMEOUT = "timeout"  # no submit_sm_resp within response_timeout
+    DISCONNECTED = "disconnected"  # the bind went away with the PDU outstanding
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Accepted:
+    """submit_sm_resp ESME_ROK: the SMSC took the part under ``message_id``."""
+
+    message_id: str
+    attempts: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Rejected:
+    """A permanent error status, or the last temporary one when the retries
+    (max_attempts / max_age) ran out."""
+
+    status: int
+    attempts: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Unknown:
+    """The submit_sm was handed to the bind and may have reached the SMSC, but
+    no answer came back: the daemon's ``on_unknown_outcome`` policy decides."""
+
+    reason: UnknownReason
+    attempts: int
+
+
+SubmitOutcome = Accepted | Rejected | Unknown
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Inbound:
+    """A deliver_sm or data_sm from the SMSC (receipt or MO). ``ack(status)``
+    queues the *_resp on the bind it came from; sync, never blocks, a no-op
+    once that bind is gone (the SMSC then redelivers)."""
+
+    carrier: str
+    pdu: DeliverSm | DataSm
+    ack: Callable[[int], None]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BindHealth:
+    """One bind slot of a carrier."""
+
+    slot: int
+    state: str  # "down", "connecting", or the connection's State value ("bound_trx", ...)
+    bound: bool
+    enquire_link_rtt: float | None  # seconds, the last enquire_link round trip seen
+    window_used: int
+    window_size: int
+    binds: int  # successful binds so far (reconnects + 1)
+    bind_failures: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CarrierHealth:
+    """A snapshot for `status`, metrics and the router's failover."""
+
+    carrier: str
+    up: bool
+    binds: tuple[BindHealth, ...]
+    throttle_rate: float  # current AIMD send rate, messages/s
+    max_rate: float  # the configured tps
+    throttled: int  # 0x58 responses seen
+    late_responses: int  # responses that came after their ResponseTimeout
+    unknown: int  # submits resolved Unknown (timeout or disconnect)
