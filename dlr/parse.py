@@ -20,7 +20,9 @@ Bytes are decoded as Latin-1: it never fails, and the Appendix B keys,
 digits and ids are the same octets in ASCII, Latin-1 and the unpacked GSM
 7-bit default alphabet (3GPP TS 23.038 6.2.1), so the structured fields
 come out right whatever the data_coding. Only the informational ``text:``
-part may show GSM-specific characters as their Latin-1 twins.
+part may show GSM-specific characters as their Latin-1 twins. A receipt
+written in UCS-2 (big-endian, data_coding 8) is read as such when the Latin-1
+reading finds no field at all.
 """
 
 from __future__ import annotations
@@ -102,9 +104,10 @@ def parse_receipt(
                 text=None if text is None else text.lstrip(),
                 intermediate=kind == ESM_INTERMEDIATE_NOTIFICATION,
             )
-        return _assemble(
-            _parse_tolerant(message), None, intermediate=kind == ESM_INTERMEDIATE_NOTIFICATION
-        )
+        fields = _parse_tolerant(message)
+        if fields.id is None and fields.stat is None:
+            fields = _ucs2_fields(short_message, fields)
+        return _assemble(fields, None, intermediate=kind == ESM_INTERMEDIATE_NOTIFICATION)
     return _parse_general(short_message, tlvs, kind, detect)
 
 
@@ -118,6 +121,31 @@ def _decode(short_message: bytes | bytearray | memoryview | str) -> str:
     raise ReceiptError(f"short_message must be bytes or str, not {type(short_message).__name__}")
 
 
+def _ucs2_fields(raw: object, fields: TextFields) -> TextFields:
+    """The fields of a receipt text sent in UCS-2, else ``fields`` unchanged.
+
+    A few SMSCs write the receipt in UCS-2 (data_coding 8, SMPP 3.4 section
+    5.2.19), which Latin-1 reads as "\\x00i\\x00d\\x00:". Only tried when the
+    Latin-1 reading found neither an id nor a stat, and only for octets that
+    look like big-endian UTF-16 of ASCII (a NUL before each of the first two
+    characters), so no Latin-1 or GSM receipt is read twice.
+    """
+    if isinstance(raw, str):  # the same octets, read as Latin-1 by the caller
+        try:
+            octets = raw.encode("latin-1")
+        except UnicodeEncodeError:  # a real text, not octets in disguise
+            return fields
+    elif isinstance(raw, bytes | bytearray | memoryview):
+        octets = bytes(raw)
+    else:
+        return fields
+    if len(octets) < 4 or octets[0] != 0 or octets[2] != 0:
+        return fields
+    if len(octets) % 2:  # a lone trailing NUL (C-Octet String) is not a character
+        octets = octets[:-1]
+    return parse_text(octets.decode("utf-16-be", "replace"))
+
+
 def _parse_general(
     short_message: bytes | bytearray | memoryview | str,
     tlvs: Tlvs | None,
@@ -127,12 +155,16 @@ def _parse_general(
     flagged = kind in _RECEIPT_TYPES or (tlvs is not None and RECEIPTED_MESSAGE_ID in tlvs)
     if not flagged and (kind != ESM_DEFAULT or ReceiptDetect(detect) is not ReceiptDetect.TEXT):
         raise NotAReceipt(f"esm_class message type 0x{kind:02X} is not a delivery receipt")
+    raw: bytes | bytearray | memoryview | str | None = short_message
     message = _decode(short_message)
-    if tlvs and not message:
+    if tlvs and not message.strip(_STRIP):
         # SMPP 3.4 section 5.3.2 (message_payload): data_sm and some
         # deliver_sm carry the text here instead of short_message.
-        message = (message_payload(tlvs) or b"").decode("latin-1")
+        raw = message_payload(tlvs)
+        message = "" if raw is None else raw.decode("latin-1")
     fields = parse_text(message)
+    if fields.id is None and fields.stat is None:
+        fields = _ucs2_fields(raw, fields)
     # Text detection: only a proper Appendix B receipt counts, so MO that
     # happens to contain a colon is still MO.
     if not flagged and (

@@ -391,6 +391,165 @@ SAMPLES: tuple[Sample, ...] = (
         esm_class=0x00,
         detect=ReceiptDetect.TEXT,
     ),
+    # --- gateways and simulators ----------------------------------------------
+    Sample(
+        "jasmin-uuid-text-and-tlvs",
+        "Jasmin-style: UUID id in the text and in receipted_message_id, message_state too",
+        b"id:0e4c2a7b-51f3-4d2e-9b8a-6c1d0f3e5a72 sub:001 dlvrd:001 submit date:2509141210 "
+        b"done date:2509141211 stat:DELIVRD err:000 text:Your parcel is on i",
+        _r("0e4c2a7b-51f3-4d2e-9b8a-6c1d0f3e5a72", S.DELIVERED, stat="DELIVRD",
+           submit_date_text="2509141210", done_date_text="2509141211",
+           text="Your parcel is on i", **CANONICAL),
+        tlvs={0x001E: b"0e4c2a7b-51f3-4d2e-9b8a-6c1d0f3e5a72\x00", 0x0427: b"\x02"},
+    ),
+    Sample(
+        "jasmin-uuid-upper-case-undeliv",
+        "UUID in upper case, UNDELIV, dlvrd 0, 12-digit dates",
+        b"id:9C41E0A2-7F3B-4B6D-8E15-2A0D5C7B3F98 sub:001 dlvrd:000 submit date:250914121005 "
+        b"done date:250914121107 stat:UNDELIV err:001 text:",
+        _r("9C41E0A2-7F3B-4B6D-8E15-2A0D5C7B3F98", S.UNDELIVERABLE, stat="UNDELIV", sub=1,
+           dlvrd=0, err="001", submit_date_text="250914121005",
+           done_date_text="250914121107", text=""),
+    ),
+    Sample(
+        "kannel-smsbox-style-12-char-text",
+        "Kannel as an SMSC for its ESMEs: 10-digit dates, err as 3 digits, text cut to 12",
+        b"id:1732017403 sub:001 dlvrd:001 submit date:2411191556 done date:2411191557 "
+        b"stat:DELIVRD err:000 text:Dear custome",
+        _r("1732017403", S.DELIVERED, stat="DELIVRD", submit_date_text="2411191556",
+           done_date_text="2411191557", text="Dear custome", **CANONICAL),
+    ),
+    Sample(
+        "kannel-fake-smsc-no-counts",
+        "a gateway that writes only id, dates, stat, err (no sub / dlvrd, no text)",
+        b"id:56f2a1 submit date:2411191556 done date:2411191601 stat:EXPIRED err:000",
+        _r("56f2a1", S.EXPIRED, stat="EXPIRED", err="000", submit_date_text="2411191556",
+           done_date_text="2411191601"),
+    ),
+    Sample(
+        "smppsim-style-enroute-intermediate",
+        "SMPPSim-style intermediate notification: ENROUTE, esm_class 0x20, 'Text:'",
+        b"id:1000017 sub:001 dlvrd:000 submit date:0901011200 done date:0901011205 "
+        b"stat:ENROUTE err:000 Text:Meeting moved to",
+        _r("1000017", S.ENROUTE, stat="ENROUTE", sub=1, dlvrd=0, err="000",
+           submit_date_text="0901011200", done_date_text="0901011205",
+           text="Meeting moved to", intermediate=True),
+        esm_class=0x20,
+    ),
+    Sample(
+        "smppsim-style-random-rejectd",
+        "SMPPSim-style REJECTD with a 3-digit err and the first 20 characters of the text",
+        b"id:1000018 sub:001 dlvrd:000 submit date:0901011200 done date:0901011200 "
+        b"stat:REJECTD err:088 Text:Your balance is MYR ",
+        _r("1000018", S.REJECTED, stat="REJECTD", sub=1, dlvrd=0, err="088",
+           submit_date_text="0901011200", done_date_text="0901011200",
+           text="Your balance is MYR"),
+    ),
+    # --- more odd shapes -------------------------------------------------------
+    Sample(
+        "fields-reordered",
+        "stat and err before the id, dates last",
+        b"stat:DELIVRD err:000 id:9030 sub:001 dlvrd:001 done date:2407070708 "
+        b"submit date:2407070707",
+        _r("9030", S.DELIVERED, stat="DELIVRD", submit_date_text="2407070707",
+           done_date_text="2407070708", **CANONICAL),
+    ),
+    Sample(
+        "one-and-four-digit-counts",
+        "sub / dlvrd with one and four digits",
+        b"id:9031 sub:1 dlvrd:0001 submit date:2407070707 done date:2407070708 "
+        b"stat:DELIVRD err:0 text:",
+        _r("9031", S.DELIVERED, stat="DELIVRD", sub=1, dlvrd=1, err="0",
+           submit_date_text="2407070707", done_date_text="2407070708", text=""),
+    ),
+    Sample(
+        "hex-64-lower-tolerant",
+        "64-character lower-case hex id through the tolerant parser (capitalised keys)",
+        b"Id:" + b"9f" * 32 + b" Sub:001 Dlvrd:001 Submit Date:2402290000 "
+        b"Done Date:2402290001 Stat:DELIVRD Err:000 Text:x",
+        _r("9f" * 32, S.DELIVERED, stat="DELIVRD", submit_date_text="2402290000",
+           done_date_text="2402290001", text="x", **CANONICAL),
+    ),
+    Sample(
+        "lower-hex-err-mixed-key-case",
+        "err as lower-case hex, keys in mixed case",
+        b"iD:9032 SuB:001 dLvRd:000 sUbMiT DaTe:2407070707 DoNe dAtE:2407070708 "
+        b"StAt:UNDELIV ErR:0b1",
+        _r("9032", S.UNDELIVERABLE, stat="UNDELIV", sub=1, dlvrd=0, err="0b1",
+           submit_date_text="2407070707", done_date_text="2407070708"),
+    ),
+    Sample(
+        "space-before-colon",
+        "a space between a key and its colon",
+        b"id :9033 stat :DELIVRD err :000",
+        _r("9033", S.DELIVERED, stat="DELIVRD", err="000"),
+    ),
+    Sample(
+        "text-key-mid-message",
+        "text: before stat: in the message: what follows it is free text",
+        b"id:9034 stat:DELIVRD text:hello stat:UNDELIV err:999",
+        _r("9034", S.DELIVERED, stat="DELIVRD", text="hello stat:UNDELIV err:999"),
+    ),
+    Sample(
+        "nul-padded",
+        "a C-Octet String padded with NULs after the terminator",
+        b"id:9035 stat:DELIVRD err:000" + b"\x00" * 12,
+        _r("9035", S.DELIVERED, stat="DELIVRD", err="000"),
+    ),
+    Sample(
+        "latin-1-in-tolerant-path",
+        "Latin-1 text through the tolerant parser, with an extra vendor field",
+        b"id:9036 stat:DELIVRD err:000 net:50212 Text:Ol\xe1 Jos\xe9, \xbfqu\xe9 tal?",
+        _r("9036", S.DELIVERED, stat="DELIVRD", err="000", text="Ol\xe1 Jos\xe9, \xbfqu\xe9 tal?"),
+    ),
+    Sample(
+        "ucs2-receipt",
+        "the whole receipt in UCS-2 (data_coding 8), NUL-terminated",
+        ("id:9037 sub:001 dlvrd:001 submit date:2407070707 done date:2407070708 "
+         "stat:DELIVRD err:000 text:\u0421\u043f\u0430\u0441\u0438\u0431\u043e").encode("utf-16-be")
+        + b"\x00",
+        _r("9037", S.DELIVERED, stat="DELIVRD", submit_date_text="2407070707",
+           done_date_text="2407070708", text="\u0421\u043f\u0430\u0441\u0438\u0431\u043e",
+           **CANONICAL),
+    ),
+    Sample(
+        "tlv-network-error-with-text-err",
+        "network_error_code TLV alongside the text's err: both kept",
+        b"id:9038 sub:001 dlvrd:000 submit date:2407070707 done date:2407070708 "
+        b"stat:UNDELIV err:034 text:",
+        _r("9038", S.UNDELIVERABLE, stat="UNDELIV", sub=1, dlvrd=0, err="034",
+           network_error=NetworkError(type=3, code=0x22), submit_date_text="2407070707",
+           done_date_text="2407070708", text=""),
+        tlvs={0x0423: b"\x03\x00\x22"},
+    ),
+    Sample(
+        "tlv-state-wins-over-text",
+        "message_state REJECTED (8) over the text's DELIVRD; the raw stat stays",
+        b"id:9039 stat:DELIVRD err:000",
+        _r("9039", S.REJECTED, stat="DELIVRD", err="000"),
+        tlvs={0x0427: b"\x08"},
+    ),
+    Sample(
+        "tlv-id-wins-over-text",
+        "receipted_message_id (hex, leading zeros) over the text id; the text keeps nothing else",
+        b"id:9040 stat:EXPIRED",
+        _r("00C0FFEE", S.EXPIRED, stat="EXPIRED"),
+        tlvs={0x001E: b"00C0FFEE\x00"},
+    ),
+    Sample(
+        "tlv-id-64-characters",
+        "receipted_message_id of 64 characters + NUL (65 octets, the section 5.3.2 maximum)",
+        b"",
+        _r("a" * 64, S.DELIVERED),
+        tlvs={0x001E: b"a" * 64 + b"\x00", 0x0427: b"\x02"},
+    ),
+    Sample(
+        "data-sm-payload-with-nul-short-message",
+        "short_message is a lone NUL, the receipt is in message_payload",
+        b"\x00",
+        _r("9041", S.DELIVERED, stat="DELIVRD", err="000"),
+        tlvs={0x0424: b"id:9041 stat:DELIVRD err:000"},
+    ),
     # --- not receipts, and broken receipts -------------------------------------
     Sample("mo-plain", "MO text, esm_class 0", b"Hello, see you at 5", NotAReceipt,
            esm_class=0x00),
@@ -415,6 +574,16 @@ SAMPLES: tuple[Sample, ...] = (
     Sample("empty-id", "id: with nothing after it", b"id: stat:DELIVRD", ReceiptError),
     Sample("stat-only-in-text", "stat: only inside the free text", b"id:5 text:stat:DELIVRD",
            ReceiptError),
+    Sample("tlv-state-without-id", "message_state TLV but no id anywhere", b"",
+           ReceiptError, tlvs={0x0427: b"\x02"}),
+    Sample("empty-tlv-id-no-text-id", "an empty receipted_message_id and no id: field",
+           b"stat:DELIVRD", ReceiptError, tlvs={0x001E: b"\x00"}),
+    Sample("mo-ucs2-esm-0", "UCS-2 MO text with esm_class 0 and text detection",
+           "Hi, meet at 5?".encode("utf-16-be"), NotAReceipt, esm_class=0x00,
+           detect=ReceiptDetect.TEXT),
+    Sample("mo-unknown-stat-text-detect",
+           "text detection needs a recognised stat word: 'stat:happy' is MO",
+           b"id:12 stat:happy", NotAReceipt, esm_class=0x00, detect=ReceiptDetect.TEXT),
 )
 
 # (response id, response form, receipt id, receipt form): the same part.

@@ -66,3 +66,38 @@ def test_wrong_short_message_type_is_a_receipt_error() -> None:
         parse_receipt(123, None, 0x04)  # type: ignore[arg-type]
     with pytest.raises(ReceiptError):
         parse_receipt(None, {0x0427: b"\x02"}, 0x04)  # type: ignore[arg-type]
+
+
+def test_not_a_receipt_is_a_receipt_error() -> None:
+    # The daemon catches ReceiptError once; NotAReceipt (MO) is the subclass
+    # it may route elsewhere first.
+    assert issubclass(NotAReceipt, ReceiptError)
+    assert issubclass(ReceiptError, ValueError)
+    with pytest.raises(ReceiptError):
+        parse_receipt(MO, None, 0x00)
+
+
+def test_receipt_is_frozen() -> None:
+    receipt = parse_receipt(RECEIPT)
+    with pytest.raises(AttributeError):
+        receipt.state = MessageState.UNDELIVERABLE  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("wrap", [bytes, bytearray, memoryview], ids=lambda w: w.__name__)
+def test_tlv_values_may_be_any_bytes_like(wrap: type) -> None:
+    tlvs = {0x001E: wrap(b"AB12\x00"), 0x0427: wrap(b"\x05"), 0x0423: wrap(b"\x03\x01\x02")}
+    receipt = parse_receipt(b"", tlvs, 0x00)  # receipted_message_id marks it
+    assert receipt.id == "AB12"
+    assert receipt.state is MessageState.UNDELIVERABLE
+    assert receipt.network_error is not None
+    assert (receipt.network_error.type, receipt.network_error.code) == (3, 0x0102)
+
+
+@pytest.mark.parametrize("odd", ["AB12", 5, None, [1, 2]], ids=repr)
+def test_tlv_values_that_are_not_octets_count_as_absent(odd: object) -> None:
+    tlvs = {0x001E: odd, 0x0427: odd, 0x0423: odd, 0x0424: odd}
+    receipt = parse_receipt(RECEIPT, tlvs, 0x04)  # type: ignore[arg-type]
+    assert receipt.id == "123" and receipt.state is MessageState.DELIVERED
+    assert receipt.network_error is None
+    with pytest.raises(ReceiptError):
+        parse_receipt(b"", tlvs, 0x04)  # type: ignore[arg-type]

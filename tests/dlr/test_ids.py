@@ -132,3 +132,35 @@ def test_proposals_are_sound_and_complete(rows: list[tuple[int, int, bool]]) -> 
     for response_form, receipt_form in proposals:  # and every proposal matches every pair
         for response_id, receipt_id in pairs:
             assert id_key(response_id, response_form) == id_key(receipt_id, receipt_form)
+
+
+def test_no_form_guesses_across_bases() -> None:
+    # jsmpp's pair: hex in submit_sm_resp, decimal in the receipt. Only a
+    # configuration that says so makes them meet; the defaults never do.
+    resp, receipt = "33E95179", "0870928761"
+    assert id_key(resp) != id_key(receipt)
+    assert id_key(resp, F.HEX) == id_key(receipt, F.DECIMAL) == "870928761"
+    # A form reads its own base only: "10" is sixteen as hex, ten as decimal.
+    assert id_key("10", F.HEX) == "16"
+    assert id_key("10", F.DECIMAL) == "10"
+    assert id_key("10") == "10"
+    # normalized does not read a 0x prefix as hex either.
+    assert id_key("0x1A") != id_key("26")
+
+
+def test_ambiguous_evidence_gives_several_proposals_and_changes_nothing() -> None:
+    before = id_key("33E95179")
+    proposals = propose_id_forms([("123", "123")])
+    # Decimal-looking ids fit many readings: all are offered, none is chosen.
+    assert len(proposals) > 1
+    assert proposals[0] == (F.NORMALIZED, F.NORMALIZED)
+    assert (F.HEX, F.HEX) in proposals and (F.DECIMAL, F.DECIMAL) in proposals
+    assert (F.HEX, F.DECIMAL) not in proposals  # 0x123 != 123
+    assert id_key("33E95179") == before
+
+
+@given(st.lists(st.tuples(ID_TEXT, ID_TEXT), min_size=1, max_size=4))
+def test_proposals_only_contain_fitting_forms(pairs: list[tuple[str, str]]) -> None:
+    for response_form, receipt_form in propose_id_forms(pairs):
+        for response_id, receipt_id in pairs:
+            assert id_key(response_id, response_form) == id_key(receipt_id, receipt_form)

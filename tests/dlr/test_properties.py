@@ -190,3 +190,34 @@ def _parse_str_or_receipt_error(message: str, tlvs: dict[int, bytes] | None, esm
         parse_receipt(message, tlvs, esm, detect=detect)
     except ReceiptError:
         pass
+
+
+odd_tlv_values = st.one_of(st.binary(max_size=70), st.binary(max_size=70).map(bytearray),
+                           st.binary(max_size=70).map(memoryview), st.none(), st.integers(),
+                           st.text(max_size=10))
+odd_tlv_maps = st.dictionaries(st.sampled_from([0x001E, 0x0427, 0x0423, 0x0424, 0x1400]),
+                               odd_tlv_values, max_size=5)
+
+
+@given(st.one_of(st.binary(max_size=200), st.text(max_size=200)), odd_tlv_maps,
+       st.integers(-1, 0x1FF), st.sampled_from(ReceiptDetect))
+def test_odd_tlv_values_and_str_input_parse_or_raise_receipt_error(
+    message: bytes | str, tlvs: dict[int, Any], esm: int, detect: ReceiptDetect
+) -> None:
+    try:
+        got = parse_receipt(message, tlvs, esm, detect=detect)
+    except ReceiptError:
+        return
+    assert got.id and isinstance(got.state, MessageState)
+
+
+@given(ids, st.sampled_from(MessageState), counts, counts, raw_dates, raw_dates, errs,
+       st.one_of(st.none(), st.text(st.characters(max_codepoint=0xFFFF, exclude_categories=("Cs",)),
+                                    max_size=30)))
+def test_ucs2_receipt_parses_like_its_text(
+    rid: str, state: MessageState, sub: int, dlvrd: int, submitted: str, done: str,
+    err: str, text: str | None,
+) -> None:
+    message = format_receipt(id=rid, state=state, sub=sub, dlvrd=dlvrd, submit_date=submitted,
+                             done_date=done, err=err, text=text)
+    assert parse_receipt(message.encode("utf-16-be")) == parse_receipt(message)
