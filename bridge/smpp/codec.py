@@ -86,16 +86,21 @@ _BY_CLASS: dict[type[P.Pdu], _Layout] = {lay.cls: lay for lay in _LAYOUTS.values
 
 def encode(pdu: P.Pdu, sequence_number: int | None = None) -> bytes:
     """The wire bytes of ``pdu``; ``sequence_number`` overrides pdu.sequence_number."""
-    seq = pdu.sequence_number if sequence_number is None else sequence_number
     fast = _FAST_ENCODERS.get(type(pdu))
     if fast is not None:
-        out = fast(pdu, seq)
+        out = fast(pdu, pdu.sequence_number if sequence_number is None else sequence_number)
         if out is not None:
             return out
     layout = _BY_CLASS.get(type(pdu))
     if layout is None:
         raise LocalProtocolError(f"not an SMPP PDU: {type(pdu).__name__}")
-    body = _encode_body(pdu, layout)
+    seq = pdu.sequence_number if sequence_number is None else sequence_number
+    try:
+        body = _encode_body(pdu, layout)
+    except (TypeError, ValueError, AttributeError) as exc:
+        # A field of the wrong type (house rule 7 trusts types inside, but a caller's
+        # mistake must still surface as the protocol error type, never a crash).
+        raise LocalProtocolError(f"{type(pdu).__name__}: malformed field: {exc}") from None
     return _header(16 + len(body), pdu.command_id, pdu.command_status, seq) + body
 
 
@@ -197,11 +202,14 @@ def _encode_unsuccess(items: tuple[P.UnsuccessSme, ...]) -> bytes:
 def encode_tlvs(tlvs: P.Tlvs) -> bytes:
     """Raw TLVs to wire bytes, checking tag range and value length per tag."""
     parts = []
-    for tag, value in tlvs:
-        if not isinstance(value, bytes) or not isinstance(tag, int) or not 0 <= tag <= 0xFFFF:
-            raise LocalProtocolError(f"TLV ({tag!r}, {value!r}) is not (16-bit tag, bytes)")
-        _tlv.check(tag, value)
-        parts.append(_TL.pack(tag, len(value)) + value)
+    try:
+        for tag, value in tlvs:
+            if not isinstance(value, bytes) or not isinstance(tag, int) or not 0 <= tag <= 0xFFFF:
+                raise LocalProtocolError(f"TLV ({tag!r}, {value!r}) is not (16-bit tag, bytes)")
+            _tlv.check(tag, value)
+            parts.append(_TL.pack(tag, len(value)) + value)
+    except (TypeError, ValueError):
+        raise LocalProtocolError(f"tlvs must be (tag, bytes) pairs, got {tlvs!r}") from None
     return b"".join(parts)
 
 
@@ -213,27 +221,29 @@ _SM_FORMAT = b"%b\0%c%c%b\0%c%c%b\0%c%c%c%b\0%b\0%c%c%c%c%c%b"
 
 
 def _fast_encode_sm(p: Any, seq: int) -> bytes | None:
-    st = p.service_type
-    sa = p.source_addr
-    da = p.destination_addr
-    sdt = p.schedule_delivery_time
-    vp = p.validity_period
-    sm = p.short_message
-    if (
-        len(sa) > 20
-        or len(da) > 20
-        or len(st) > 5
-        or len(sm) > _MAX_SM
-        or "\0" in sa
-        or "\0" in da
-        or "\0" in st
-        or ((sdt or vp) and (len(sdt) not in (0, 16) or len(vp) not in (0, 16) or "\0" in sdt + vp))
-    ):
-        return None
     try:
+        st = p.service_type.encode("latin-1")
+        sa = p.source_addr.encode("latin-1")
+        da = p.destination_addr.encode("latin-1")
+        sdt = p.schedule_delivery_time
+        vp = p.validity_period
+        sm = p.short_message
+        if (
+            len(sa) > 20
+            or len(da) > 20
+            or len(st) > 5
+            or len(sm) > _MAX_SM
+            or b"\0" in sa
+            or b"\0" in da
+            or b"\0" in st
+        ):
+            return None
+        if (sdt or vp) and (
+            len(sdt) not in (0, 16) or len(vp) not in (0, 16) or "\0" in sdt or "\0" in vp
+        ):
+            return None
         body = _SM_FORMAT % (
-            st.encode("latin-1"), p.source_addr_ton, p.source_addr_npi, sa.encode("latin-1"),
-            p.dest_addr_ton, p.dest_addr_npi, da.encode("latin-1"),
+            st, p.source_addr_ton, p.source_addr_npi, sa, p.dest_addr_ton, p.dest_addr_npi, da,
             p.esm_class, p.protocol_id, p.priority_flag, sdt.encode("latin-1"),
             vp.encode("latin-1"), p.registered_delivery, p.replace_if_present_flag,
             p.data_coding, p.sm_default_msg_id, len(sm), sm,
