@@ -62,8 +62,13 @@ from bridge.smpp.pdus import (
 )
 
 # --- connection state machine (added by the connection helper) ---
-# from bridge.smpp.connection import Connection, Role
-# from bridge.smpp import events
+# isort: split
+from bridge.smpp import events as events
+from bridge.smpp.connection import Connection as Connection
+from bridge.smpp.state import BindMode as BindMode
+from bridge.smpp.state import Role as Role
+from bridge.smpp.state import State as State
+
 # --- end connection ---
 
 __all__ = [

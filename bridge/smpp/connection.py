@@ -1,0 +1,434 @@
+"""One SMPP session as a sans-I/O state machine: bytes in, events out, bytes to send.
+
+The carrier (ESME role) and the simulator (SMSC role) own the socket and the clock;
+this class owns everything else about the session (issue 3, after h11's
+``_connection.py``): framing and decoding, sequence numbers, the submit window and the
+response timers, enquire_link, the bind states of :mod:`bridge.smpp.state` and the
+answers to invalid input. See docs/smpp-connection.md for the driving loop.
+
+Processing is lazy: ``receive_data`` only buffers; each ``next_event`` call cuts and
+decodes frames until one is worth reporting (inbound enquire_link and the responses
+to our automatic enquire_link are handled silently). Answers the connection writes
+itself are appended to the outgoing buffer as they arise, so call ``data_to_send``
+after draining the events.
+
+Nothing here raises for anything the peer sends. ``send`` raises LocalProtocolError
+when *we* break the protocol (the table forbids the PDU, the window is full, a field
+does not encode); the connection is unchanged when it does.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from bridge.smpp import answers
+from bridge.smpp.codec import Decoder, encode
+from bridge.smpp.constants import RESPONSE_BIT, CommandId, CommandStatus
+from bridge.smpp.errors import LocalProtocolError, RemoteProtocolError
+from bridge.smpp.events import (
+    NEED_DATA,
+    BindFailed,
+    Bound,
+    CloseReason,
+    ConnectionClosed,
+    Event,
+    NeedData,
+    PduReceived,
+    ProtocolErrorAnswered,
+    ResponseReceived,
+    ResponseTimeout,
+    UnexpectedReason,
+    UnexpectedResponse,
+)
+from bridge.smpp.framing import FrameReader
+from bridge.smpp.pdus import Pdu
+from bridge.smpp.sequence import MAX_SEQUENCE, SequenceNumbers
+from bridge.smpp.state import (
+    BIND_MODES,
+    BOUND_STATES,
+    NO_RESPONSE,
+    TRANSITIONS,
+    WINDOWED,
+    BindMode,
+    Direction,
+    Role,
+    Rule,
+    State,
+    refusal_status,
+)
+from bridge.smpp.window import Pending, Window
+
+__all__ = ["BindMode", "Connection", "Role", "State"]
+
+_GENERIC_NACK = CommandId.GENERIC_NACK
+_ENQUIRE_LINK = CommandId.ENQUIRE_LINK
+_ENQUIRE_LINK_RESP = CommandId.ENQUIRE_LINK_RESP
+_UNBIND = CommandId.UNBIND
+_UNBIND_RESP = CommandId.UNBIND_RESP
+_BOUND = frozenset(BOUND_STATES)
+#: How many timed-out sequence_numbers are remembered to call a late response LATE
+#: rather than UNSOLICITED. Bounded (DESIGN.md: no unbounded buffers); a late
+#: response older than that is still reported, only with the vaguer reason.
+_LATE_MEMORY = 4096
+
+# The table re-cut for the hot path: (role, strict) -> state -> (send rules, recv
+# rules), each a dict command_id -> Rule. Built once from state.TRANSITIONS, so the
+# table stays the one source of truth; a state change swaps two dict references.
+_Rules = dict[int, Rule]
+_CUT: dict[tuple[Role, bool], dict[State, tuple[_Rules, _Rules]]] = {}
+for _role in Role:
+    for _strict in (False, True):
+        _by_state: dict[State, tuple[_Rules, _Rules]] = {}
+        for _state in State:
+            _send: _Rules = {}
+            _recv: _Rules = {}
+            for (r, s, d, cid), rule in TRANSITIONS.items():
+                if r is _role and s is _state and not (_strict and rule.tolerated):
+                    (_send if d is Direction.SEND else _recv)[cid] = rule
+            _by_state[_state] = (_send, _recv)
+        _CUT[(_role, _strict)] = _by_state
+
+
+class Connection:
+    """See the module docstring and docs/smpp-connection.md."""
+
+    def __init__(
+        self,
+        role: Role,
+        *,
+        window: int = 10,
+        response_timeout: float = 30.0,
+        enquire_link_interval: float | None = 30.0,
+        max_frame_length: int = 65536,
+        max_c_octet_string: int = 255,
+        strict: bool = False,
+    ) -> None:
+        if response_timeout <= 0:
+            raise ValueError("response_timeout must be positive")
+        if enquire_link_interval is not None and enquire_link_interval <= 0:
+            raise ValueError("enquire_link_interval must be positive or None")
+        self.role = role
+        self.strict = strict
+        self.response_timeout = response_timeout
+        self.enquire_link_interval = enquire_link_interval
+        self.decoder = Decoder(max_c_octet_string=max_c_octet_string)
+        self._decode = self.decoder.decode
+        self._reader = FrameReader(max_frame_length)
+        self._next_frame = self._reader.next_frame
+        self._window = Window(window)
+        self._pending = self._window.pending
+        self._sequence = SequenceNumbers()
+        self._rules = _CUT[(role, strict)]
+        self._state = State.OPEN
+        self._send_rules, self._recv_rules = self._rules[State.OPEN]
+        self._mode: BindMode | None = None
+        self._out = bytearray()
+        self._events: deque[Event] = deque()
+        self._eof = False
+        self._rx_now = 0.0  # the `now` of the latest receive_data: response times
+        self._last_rx = float("-inf")  # when the peer last sent anything
+        self._auto_enquire: int | None = None  # our outstanding automatic enquire_link
+        self._peer_bind: tuple[int, int] | None = None  # SMSC: (bind command_id, seq)
+        self._timed_out: dict[int, None] = {}  # recently timed-out seqs, oldest first
+
+    # --- inspection ------------------------------------------------------------------
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def mode(self) -> BindMode | None:
+        """The bind type once bound (and while unbinding); None before and on failure."""
+        return self._mode
+
+    @property
+    def window_size(self) -> int:
+        return self._window.size
+
+    @property
+    def window_used(self) -> int:
+        return self._window.used
+
+    @property
+    def window_free(self) -> int:
+        return self._window.free
+
+    @property
+    def outstanding(self) -> tuple[int, ...]:
+        """sequence_numbers of every request of ours awaiting a response, in send order."""
+        return tuple(self._pending)
+
+    # --- sending ---------------------------------------------------------------------
+    def send(self, pdu: Pdu, *, now: float) -> int:
+        """Queue ``pdu``; returns its sequence_number (assigned here for a request)."""
+        cid = pdu.command_id
+        rule = self._send_rules.get(cid)
+        if rule is None:
+            raise LocalProtocolError(
+                f"{self.role.name} may not send {CommandId(cid).name} in state"
+                f" {self._state.name} (SMPP 3.4 section 2.4, bridge/smpp/state.py)",
+                refusal_status(self._state, cid),
+            )
+        if cid & RESPONSE_BIT:
+            return self._send_response(pdu, cid, rule)
+        window = self._window
+        if cid in WINDOWED and window.used >= window.size:
+            raise LocalProtocolError(
+                f"submit window full ({window.used}/{window.size} outstanding): wait for a"
+                " response or a timeout before sending more",
+                CommandStatus.ESME_RMSGQFUL,
+            )
+        seq = self._sequence.allocate(self._pending)
+        data = encode(pdu, seq)  # may raise LocalProtocolError: nothing changed yet
+        if cid not in NO_RESPONSE:
+            window.open(seq, cid, now=now, timeout=self.response_timeout)
+        self._out += data
+        if rule.ok is not self._state:
+            self._set_state(rule.ok)
+        return seq
+
+    def _send_response(self, pdu: Pdu, cid: int, rule: Rule) -> int:
+        seq = pdu.sequence_number
+        bind = self._peer_bind
+        # SMSC answering a bind: the resp must match the bind it answers.
+        if (
+            bind is not None
+            and (cid & ~RESPONSE_BIT) in BIND_MODES
+            and (bind[0] | RESPONSE_BIT, bind[1]) != (cid, seq)
+        ):
+            raise LocalProtocolError(
+                f"{CommandId(cid).name} #{seq} does not answer the pending"
+                f" {CommandId(bind[0]).name} #{bind[1]}"
+            )
+        if not 0 <= seq <= MAX_SEQUENCE:
+            raise LocalProtocolError(f"sequence_number {seq} outside 0..0x7FFFFFFF")
+        self._out += encode(pdu)
+        new = rule.ok if pdu.command_status == 0 else rule.failed
+        if bind is not None and (cid & ~RESPONSE_BIT) in BIND_MODES:
+            self._peer_bind = None
+            self._mode = BIND_MODES[bind[0]][0] if new in _BOUND else None
+        if new is not self._state:
+            self._set_state(new)
+        return seq
+
+    def data_to_send(self) -> bytes:
+        """Every byte queued since the last call (coalesced), b"" if none."""
+        out = self._out
+        if not out:
+            return b""
+        data = bytes(out)
+        out.clear()
+        return data
+
+    # --- receiving -------------------------------------------------------------------
+    def receive_data(self, data: bytes, *, now: float) -> None:
+        """Buffer bytes from the peer; ``b""`` means the peer closed (EOF)."""
+        if self._state is State.CLOSED:
+            return  # the session is over; whatever still arrives is moot
+        if self._eof:
+            raise LocalProtocolError("receive_data after EOF")
+        if not data:
+            self._eof = True
+            return
+        self._rx_now = now
+        self._last_rx = now
+        self._reader.feed(data)
+
+    def next_event(self) -> Event | NeedData:
+        """The next event, or NEED_DATA when the buffered bytes hold no more."""
+        events = self._events
+        if events:
+            return events.popleft()
+        next_frame = self._next_frame
+        decode = self._decode
+        while self._state is not State.CLOSED:
+            try:
+                frame = next_frame()
+            except RemoteProtocolError as exc:
+                return self._stream_lost(exc)
+            if frame is None:
+                if self._eof:
+                    reason = (
+                        CloseReason.UNBOUND
+                        if self._state is State.UNBINDING
+                        else CloseReason.PEER_CLOSED
+                    )
+                    return self._close(reason)
+                return NEED_DATA
+            try:
+                pdu = decode(frame)
+            except RemoteProtocolError as exc:
+                if exc.fatal:
+                    return self._stream_lost(exc)
+                answered, data = answers.answer_for(exc)
+                self._out += data
+                return ProtocolErrorAnswered(error=exc, answered_with=answered)
+            cid = pdu.command_id
+            if cid & RESPONSE_BIT:
+                event = self._on_response(pdu, cid)
+            else:
+                event = self._on_request(pdu, cid)
+            if event is not None:
+                return event
+        return NEED_DATA
+
+    def _on_request(self, pdu: Pdu, cid: int) -> Event | None:
+        rule = self._recv_rules.get(cid)
+        if rule is None:
+            return self._refuse(pdu, cid)
+        if cid == _ENQUIRE_LINK:  # section 4.11: answered by us, never reported
+            self._out += answers.header_only(_ENQUIRE_LINK_RESP, 0, pdu.sequence_number)
+            return None
+        if cid == _UNBIND:  # section 4.2: answer, and the session is over
+            self._out += answers.header_only(_UNBIND_RESP, 0, pdu.sequence_number)
+            return self._close(CloseReason.UNBOUND_BY_PEER)
+        if rule.ok is not self._state:
+            if cid in BIND_MODES:  # SMSC: the application answers with the bind_resp
+                self._peer_bind = (cid, pdu.sequence_number)
+            self._set_state(rule.ok)
+        return PduReceived(pdu=pdu, tolerated=rule.tolerated)
+
+    def _refuse(self, pdu: Pdu, cid: int) -> Event:
+        status = refusal_status(self._state, cid)
+        error = RemoteProtocolError(
+            f"{CommandId(cid).name} is not allowed from the {_peer(self.role)} in state"
+            f" {self._state.name}",
+            status,
+            command_id=cid,
+            sequence_number=pdu.sequence_number,
+        )
+        answer = answers.answer_command(cid)
+        if answer is not None:
+            self._out += answers.header_only(answer, status, pdu.sequence_number)
+        return ProtocolErrorAnswered(error=error, answered_with=answer)
+
+    def _on_response(self, pdu: Pdu, cid: int) -> Event | None:
+        seq = pdu.sequence_number
+        pending = self._pending.get(seq)
+        if pending is None:
+            reason = (
+                UnexpectedReason.LATE if seq in self._timed_out else UnexpectedReason.UNSOLICITED
+            )
+            return UnexpectedResponse(pdu=pdu, reason=reason)
+        request = pending.command_id
+        expected = request | RESPONSE_BIT
+        if cid != expected and cid != _GENERIC_NACK:
+            return UnexpectedResponse(pdu=pdu, reason=UnexpectedReason.MISMATCHED)
+        rule = self._recv_rules.get(expected)
+        if rule is None:  # cannot happen for a request the table let us send
+            return UnexpectedResponse(pdu=pdu, reason=UnexpectedReason.NOT_ALLOWED)
+        self._window.close(seq)
+        ok = pdu.command_status == 0 and cid != _GENERIC_NACK
+        new = rule.ok if ok else rule.failed
+        if new is not self._state:
+            if request == _UNBIND:
+                return self._close(CloseReason.UNBOUND)
+            if request in BIND_MODES:
+                self._mode = BIND_MODES[request][0] if ok else None
+            self._set_state(new)
+        if request in BIND_MODES:
+            mode = BIND_MODES[request][0]
+            if ok:
+                system_id = getattr(pdu, "system_id", None)
+                return Bound(mode=mode, system_id=system_id)
+            return BindFailed(mode=mode, status=pdu.command_status, pdu=pdu)
+        if seq == self._auto_enquire:
+            self._auto_enquire = None
+            return None
+        sent_at = pending.sent_at
+        return ResponseReceived(
+            pdu=pdu, request_command_id=request, sent_at=sent_at, rtt=self._rx_now - sent_at
+        )
+
+    # --- timers ----------------------------------------------------------------------
+    def tick(self, now: float) -> None:
+        """Fire due timers: response timeouts, the enquire_link, link loss."""
+        if self._state is State.CLOSED:
+            return
+        window = self._window
+        deadline = window.next_deadline()
+        if deadline is not None and deadline <= now:
+            expired = window.expired(now)
+            for index, pending in enumerate(expired):
+                reason = self._expire(pending)
+                if reason is not None:
+                    auto = self._auto_enquire
+                    rest = tuple(
+                        p.sequence_number for p in expired[index:] if p.sequence_number != auto
+                    )
+                    self._events.append(self._close(reason, expired=rest))
+                    return
+        interval = self.enquire_link_interval
+        if (
+            interval is not None
+            and self._auto_enquire is None
+            and self._state in _BOUND
+            and now >= self._last_rx + interval
+        ):
+            seq = self._sequence.allocate(self._pending)
+            window.open(seq, _ENQUIRE_LINK, now=now, timeout=self.response_timeout,
+                        automatic=True)
+            self._auto_enquire = seq
+            self._out += answers.header_only(_ENQUIRE_LINK, 0, seq)
+
+    def _expire(self, pending: Pending) -> CloseReason | None:
+        """Report one expired request; a reason when the session cannot go on."""
+        seq = pending.sequence_number
+        if seq == self._auto_enquire:
+            if self._last_rx <= pending.sent_at:
+                return CloseReason.LINK_LOST  # section 4.11: the link check failed
+            self._auto_enquire = None  # traffic came meanwhile: the link is alive
+            return None
+        cid = pending.command_id
+        if cid in BIND_MODES:
+            return CloseReason.RESPONSE_TIMEOUT
+        if cid == _UNBIND:
+            return CloseReason.UNBOUND  # we were leaving anyway
+        timed_out = self._timed_out
+        timed_out[seq] = None
+        if len(timed_out) > _LATE_MEMORY:
+            del timed_out[next(iter(timed_out))]
+        self._events.append(
+            ResponseTimeout(sequence_number=seq, command_id=cid, sent_at=pending.sent_at)
+        )
+        return None
+
+    def next_deadline(self) -> float | None:
+        """When ``tick`` must next be called; None when no timer runs."""
+        if self._state is State.CLOSED:
+            return None
+        deadline = self._window.next_deadline()
+        interval = self.enquire_link_interval
+        if interval is not None and self._auto_enquire is None and self._state in _BOUND:
+            due = self._last_rx + interval
+            if deadline is None or due < deadline:
+                return due
+        return deadline
+
+    # --- state changes ---------------------------------------------------------------
+    def _set_state(self, state: State) -> None:
+        self._state = state
+        self._send_rules, self._recv_rules = self._rules[state]
+
+    def _stream_lost(self, error: RemoteProtocolError) -> Event:
+        _, data = answers.answer_for(error)
+        self._out += data
+        return self._close(CloseReason.PROTOCOL_ERROR, error=error)
+
+    def _close(
+        self,
+        reason: CloseReason,
+        *,
+        error: RemoteProtocolError | None = None,
+        expired: tuple[int, ...] = (),
+    ) -> ConnectionClosed:
+        auto = self._auto_enquire
+        unanswered = expired + tuple(s for s in self._pending if s != auto)
+        self._window.clear()
+        self._auto_enquire = None
+        self._set_state(State.CLOSED)
+        return ConnectionClosed(reason=reason, unanswered=unanswered, error=error)
+
+
+def _peer(role: Role) -> str:
+    return "SMSC" if role is Role.ESME else "ESME"
