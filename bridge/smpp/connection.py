@@ -102,6 +102,7 @@ class Connection:
         max_frame_length: int = 65536,
         max_c_octet_string: int = 255,
         strict: bool = False,
+        first_sequence_number: int = 1,
     ) -> None:
         if response_timeout <= 0:
             raise ValueError("response_timeout must be positive")
@@ -117,7 +118,7 @@ class Connection:
         self._next_frame = self._reader.next_frame
         self._window = Window(window)
         self._pending = self._window.pending
-        self._sequence = SequenceNumbers()
+        self._sequence = SequenceNumbers(first_sequence_number)
         self._rules = _CUT[(role, strict)]
         self._state = State.OPEN
         self._send_rules, self._recv_rules = self._rules[State.OPEN]

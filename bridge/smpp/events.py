@@ -34,12 +34,12 @@ NEED_DATA = NeedData.NEED_DATA
 class CloseReason(enum.Enum):
     """Why the connection reached State.CLOSED."""
 
-    UNBOUND = "unbound"  # we sent unbind and got unbind_resp (or gave up waiting)
+    UNBOUND = "unbound"  # we sent unbind and got unbind_resp, EOF, or gave up waiting
     UNBOUND_BY_PEER = "unbound_by_peer"  # the peer sent unbind; we answered
     PEER_CLOSED = "peer_closed"  # receive_data(b"") without an unbind
     PROTOCOL_ERROR = "protocol_error"  # the byte stream could not be delimited
     LINK_LOST = "link_lost"  # our enquire_link went unanswered and nothing else came
-    RESPONSE_TIMEOUT = "response_timeout"  # a bind or unbind went unanswered
+    RESPONSE_TIMEOUT = "response_timeout"  # our bind went unanswered
 
 
 class UnexpectedReason(enum.Enum):
@@ -58,8 +58,9 @@ class Event:
 class PduReceived(Event):
     """A request from the peer that the application must handle: deliver_sm and
     data_sm (ESME), submit_sm & co and bind_* (SMSC), outbind and
-    alert_notification (no answer). Answer with ``send(pdu.response(...))`` keeping
-    ``pdu.sequence_number``."""
+    alert_notification (no answer). Answer with ``send(pdu.response_type(
+    sequence_number=pdu.sequence_number, ...), now=...)``. enquire_link and unbind are
+    answered by the connection and never reported here."""
 
     pdu: Pdu
     tolerated: bool = False  # allowed only as a known carrier deviation (state.py)
