@@ -1,0 +1,182 @@
+"""Logging for the daemon and the commands: structlog, JSON or console, bodies out, numbers masked.
+
+One ``configure_logging(config.logging)`` call at start-up (and again on
+SIGHUP). Everything else does ``log = structlog.get_logger(__name__)`` and
+logs events with keyword fields.
+
+Privacy (DESIGN.md "Security rules"): message bodies carry OTP codes and
+phone numbers are personal data. Two processors enforce that on every event,
+whoever wrote the log call:
+
+- a field named like a body (``body``, ``message``, ``text``,
+  ``short_message``, ...) is replaced by ``<N chars>`` unless
+  ``log_bodies = true``. So: never use ``message=`` for anything but a body;
+  an error text goes in ``error=``.
+- a field named like a number (``to``, ``destination``, ``source_addr``,
+  ``msisdn``, ...) goes through ``mask_number`` unless ``mask_numbers = false``.
+
+Call ``mask_number`` yourself when a number ends up inside another value.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+from config.schema import Logging
+
+__all__ = [
+    "BODY_KEYS",
+    "NUMBER_KEYS",
+    "configure_logging",
+    "mask_number",
+    "redact_event",
+]
+
+# Field names whose value is a message body (seed 000 calls it "message";
+# SMPP 3.4 5.2.22 short_message, 5.3.2.32 message_payload).
+BODY_KEYS = frozenset(
+    {"body", "message", "text", "short_message", "message_payload", "part_text", "sms_body"}
+)
+
+# Field names whose value is a phone number or a list of them.
+NUMBER_KEYS = frozenset(
+    {
+        "to", "destination", "destination_addr", "dest_addr", "source", "source_addr",
+        "msisdn", "number", "numbers", "phone", "recipient", "recipients", "from_number",
+    }
+)  # fmt: skip
+
+
+def mask_number(value: str) -> str:
+    """``+60123456789`` -> ``+6012****789``: enough to tell numbers apart, not to dial one.
+
+    Keeps a leading ``+``, the first four digits (country and operator) and
+    the last three; shorter numbers keep less (a 5-digit short code shows
+    only its last digit). Text that is not a number (an alphanumeric sender
+    id such as ``ProSignals``) is returned unchanged: it is not personal data.
+    """
+    text = value.strip()
+    plus = text.startswith("+")
+    digits = text[1:] if plus else text
+    if not digits or not digits.isdigit():
+        return value
+    n = len(digits)
+    if n >= 10:
+        head, tail = 4, 3
+    elif n >= 7:
+        head, tail = 2, 2
+    else:
+        head, tail = 0, 1
+    masked = digits[:head] + "*" * (n - head - tail) + digits[n - tail :]
+    return ("+" if plus else "") + masked
+
+
+def _mask_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_number(value)
+    if isinstance(value, bytes):
+        return mask_number(value.decode("ascii", "replace"))
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_mask_value(v) for v in value]
+    return value
+
+
+def _body_placeholder(value: Any) -> str:
+    try:
+        size = len(value)
+    except TypeError:
+        return "<redacted>"
+    return f"<{size} {'bytes' if isinstance(value, bytes | bytearray) else 'chars'}>"
+
+
+def redact_event(
+    event: MutableMapping[str, Any], *, log_bodies: bool = False, mask_numbers: bool = True
+) -> MutableMapping[str, Any]:
+    """Apply the privacy rules to one event dict (in place; also returned)."""
+    if not log_bodies:
+        for key in event.keys() & BODY_KEYS:
+            event[key] = _body_placeholder(event[key])
+    if mask_numbers:
+        for key in event.keys() & NUMBER_KEYS:
+            event[key] = _mask_value(event[key])
+    return event
+
+
+class _Redactor:
+    """structlog processor bound to the current [logging] settings."""
+
+    __slots__ = ("log_bodies", "mask_numbers")
+
+    def __init__(self, log_bodies: bool, mask_numbers: bool) -> None:
+        self.log_bodies = log_bodies
+        self.mask_numbers = mask_numbers
+
+    def __call__(self, _logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        return redact_event(event, log_bodies=self.log_bodies, mask_numbers=self.mask_numbers)
+
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def _use_console(settings: Logging, stream: TextIO) -> bool:
+    if settings.format == "console":
+        return True
+    if settings.format == "json":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def configure_logging(settings: Logging | None = None, *, stream: TextIO | None = None) -> None:
+    """Configure structlog (and route the standard library's logging through it).
+
+    ``format = "auto"`` means console output on a terminal and one JSON object
+    per line otherwise (journald, files, pipes). Safe to call again (SIGHUP).
+    """
+    settings = settings if settings is not None else Logging()
+    out = stream if stream is not None else sys.stderr
+    level = _LEVELS[settings.level]
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _Redactor(settings.log_bodies, settings.mask_numbers),
+    ]
+    renderer: Any
+    if _use_console(settings, out):
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        tail: list[Any] = [renderer]
+    else:
+        renderer = structlog.processors.JSONRenderer()
+        tail = [structlog.processors.dict_tracebacks, renderer]
+    structlog.configure(
+        processors=[*shared, structlog.processors.StackInfoRenderer(), *tail],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.WriteLoggerFactory(file=out),
+        # Not cached: SIGHUP may change the level or format, and module-level
+        # loggers must follow.
+        cache_logger_on_first_use=False,
+    )
+    _route_stdlib(shared, tail, out, level)
+
+
+def _route_stdlib(shared: Iterable[Any], tail: list[Any], out: TextIO, level: int) -> None:
+    """asyncpg, trio-asyncio and friends log through ``logging``: same format, same rules."""
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=list(shared),
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
+    )
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(formatter)
+    handler.set_name("smpp-bridge")
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == "smpp-bridge"]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    # Libraries are chatty at INFO; their warnings and errors are what matters.
+    root.setLevel(max(level, logging.WARNING))

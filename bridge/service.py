@@ -1,0 +1,285 @@
+"""The daemon as a service: start, signals, systemd notifications, clean stop.
+
+``serve()`` owns one nursery for the life of the process (DESIGN.md house
+rule 5):
+
+- the Daemon (``bridge.dispatch``) is started with ``nursery.start``; only when
+  it reports ready (recovery done, carriers up, claimers running) do we send
+  ``READY=1``;
+- SIGTERM / SIGINT: ``STOPPING=1``, then ``daemon.drain(drain_timeout)`` (no new
+  claims, in-flight submits answered, carriers unbound, writer flushed), and
+  exit 0. The drain gets ``drain_timeout`` plus a short grace period; after
+  that, or on a second signal, the nursery is cancelled (what is left in
+  flight is recovered at the next start, as after a crash). Keep systemd's
+  ``TimeoutStopSec`` above ``drain_timeout`` plus that grace;
+- SIGHUP: re-read the configuration file; a file that does not validate is
+  logged and the running configuration is kept; a valid one goes to
+  ``daemon.reload`` (changed carriers are replaced, unaffected binds stay
+  up, routes are swapped) and the logging settings are re-applied. The
+  database cannot change without a restart;
+- ``WATCHDOG=1`` every half ``WatchdogSec`` from a task in the same trio loop,
+  so a blocked loop stops the pings and systemd restarts the service;
+  ``STATUS=`` shows the daemon's counters.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+import structlog
+import trio
+
+from bridge.logs import configure_logging
+from bridge.notify import Notifier
+from bridge.store.db import Database, open_database
+from config.load import ConfigError, LoadedConfig, load_config
+from config.schema import Config
+
+__all__ = [
+    "DRAIN_GRACE",
+    "DaemonLike",
+    "SchemaError",
+    "ServiceOptions",
+    "check_schema",
+    "serve",
+    "stats_line",
+]
+
+log = structlog.get_logger("bridge.service")
+
+# Beyond drain_timeout, how long the drain may take to unbind and flush
+# before the nursery is cancelled. TimeoutStopSec must exceed both.
+DRAIN_GRACE = 5.0
+STATUS_INTERVAL = 5.0  # STATUS= refresh for `systemctl status`
+LOG_STATS_INTERVAL = 60.0  # a stats line in the log
+
+
+class DaemonLike(Protocol):
+    """What the service needs of ``bridge.dispatch.Daemon``."""
+
+    async def run(self, *, task_status: Any = ...) -> None: ...
+    async def drain(self, timeout: float) -> None: ...  # noqa: ASYNC109 (the contract)
+    async def reload(self, new_config: Config) -> None: ...
+    def stats(self) -> Any: ...
+
+
+DaemonFactory = Callable[..., DaemonLike]
+
+
+def default_daemon_factory(
+    config: Config, db: Database, *, dsn: str, passwords: Mapping[str, str], instance_name: str | None
+) -> DaemonLike:
+    from bridge.dispatch import Daemon
+
+    daemon: DaemonLike = Daemon(config, db, dsn=dsn, passwords=passwords, instance_name=instance_name)
+    return daemon
+
+
+class SchemaError(Exception):
+    """The database is not migrated (or migrated by a newer release)."""
+
+
+async def check_schema(db: Database) -> None:
+    """Refuse to run against a database ``smpp-bridge migrate`` has not prepared."""
+    from bridge.store.migrate import load_migrations
+
+    latest = load_migrations()[-1].version
+    exists = await db.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    version = await db.fetchval("SELECT max(version) FROM schema_migrations") if exists else None
+    if version is None or version < latest:
+        raise SchemaError(
+            f"the database is at migration {version or 0}, this release needs {latest}: "
+            "run `smpp-bridge migrate -c FILE` first"
+        )
+    if version > latest:
+        raise SchemaError(f"the database was migrated by a newer release (version {version})")
+
+
+def _as_dict(stats: Any) -> dict[str, Any]:
+    import dataclasses
+
+    import msgspec
+
+    if isinstance(stats, Mapping):
+        return dict(stats)
+    if dataclasses.is_dataclass(stats) and not isinstance(stats, type):
+        return dataclasses.asdict(stats)
+    if isinstance(stats, msgspec.Struct):
+        return msgspec.structs.asdict(stats)
+    return {k: v for k, v in vars(stats).items() if not k.startswith("_")}
+
+
+_STATUS_KEYS = ("claimed", "submitted", "accepted", "rejected", "unknown", "sent", "failed")
+
+
+def stats_line(stats: Any) -> str:
+    """``claimed=10 submitted=10 ... failed=1``: the plain counters of DaemonStats."""
+    try:
+        values = _as_dict(stats)
+    except Exception:  # a status line must never take the service down
+        return "running"
+    parts = [f"{k}={values[k]}" for k in _STATUS_KEYS if isinstance(values.get(k), int)]
+    return " ".join(parts) if parts else "running"
+
+
+@dataclass
+class ServiceOptions:
+    config_path: Path | None = None  # re-read on SIGHUP (None: reload disabled)
+    notifier: Notifier = field(default_factory=lambda: Notifier(None))
+    daemon_factory: DaemonFactory = default_daemon_factory
+    signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    log_stream: TextIO | None = None  # for configure_logging on reload
+    check_schema: bool = True
+
+
+class _Service:
+    def __init__(self, loaded: LoadedConfig, dsn: str, options: ServiceOptions) -> None:
+        self.loaded = loaded
+        self.dsn = dsn
+        self.options = options
+        self.notifier = options.notifier
+        # The daemon keeps this mapping; a reload updates it in place before
+        # daemon.reload, so replaced carriers bind with the new passwords.
+        self.passwords: MutableMapping[str, str] = {
+            name: secret.reveal() for name, secret in loaded.carrier_passwords.items()
+        }
+        self.daemon: DaemonLike | None = None
+        self.ready = False
+        self.stop_requested = False
+        self.daemon_done = trio.Event()
+
+    # --- tasks -------------------------------------------------------------------------
+
+    async def _run_daemon(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        assert self.daemon is not None
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self.daemon.run)
+                self.ready = True
+                task_status.started()
+        finally:
+            self.daemon_done.set()
+
+    async def _handle_signals(self, receiver: Any, scope: trio.CancelScope, nursery: trio.Nursery) -> None:
+        async for signum in receiver:
+            name = signal.Signals(signum).name
+            if signum == signal.SIGHUP:
+                if not self.stop_requested and self.ready:
+                    await self._reload()
+                continue
+            if self.stop_requested:
+                log.warning("second stop signal: stopping without waiting for the drain", signal=name)
+                scope.cancel()
+                return
+            self.stop_requested = True
+            if not self.ready:
+                # Nothing was claimed yet that a restart's recovery cannot resolve.
+                log.info("stop signal during start-up: stopping", signal=name)
+                scope.cancel()
+                return
+            nursery.start_soon(self._drain, scope, name)
+
+    async def _drain(self, scope: trio.CancelScope, signal_name: str) -> None:
+        assert self.daemon is not None
+        timeout = self.loaded.config.daemon.drain_timeout.seconds
+        log.info("draining", signal=signal_name, drain_timeout=timeout)
+        self.notifier.stopping(f"draining (up to {timeout:g}s)")
+        with trio.move_on_after(timeout + DRAIN_GRACE) as deadline:
+            await self.daemon.drain(timeout)
+            await self.daemon_done.wait()
+        if deadline.cancelled_caught:
+            log.error("drain did not finish in time: stopping anyway", drain_timeout=timeout)
+            scope.cancel()
+
+    async def _reload(self) -> None:
+        assert self.daemon is not None
+        path = self.options.config_path
+        if path is None:
+            log.warning("SIGHUP ignored: no configuration file to reload")
+            return
+        self.notifier.reloading()
+        try:
+            new = await trio.to_thread.run_sync(load_config, path)
+        except ConfigError as exc:
+            log.error("reload failed: keeping the running configuration", error=str(exc))
+            self.notifier.reloaded(f"reload failed: {exc}")
+            return
+        if new.config.database != self.loaded.config.database:
+            log.warning("database settings changed: they apply at the next restart")
+        configure_logging(new.config.logging, stream=self.options.log_stream)
+        old_passwords = dict(self.passwords)
+        self.passwords.clear()
+        self.passwords.update({n: s.reveal() for n, s in new.carrier_passwords.items()})
+        try:
+            await self.daemon.reload(new.config)
+        except Exception as exc:
+            self.passwords.clear()
+            self.passwords.update(old_passwords)
+            log.error("reload refused by the daemon: keeping the running configuration", error=repr(exc))
+            self.notifier.reloaded(f"reload refused: {exc}")
+            return
+        self.loaded = new
+        log.info("configuration reloaded", carriers=[c.name for c in new.config.carriers])
+        self.notifier.reloaded("reloaded; " + stats_line(self.daemon.stats()))
+
+    async def _watchdog_and_status(self) -> None:
+        assert self.daemon is not None
+        interval = self.notifier.watchdog_interval
+        tick = min(interval or math.inf, STATUS_INTERVAL)
+        last_status = last_log = trio.current_time()
+        while True:
+            await trio.sleep(tick)
+            if interval is not None:
+                self.notifier.watchdog()
+            now = trio.current_time()
+            if now - last_status >= STATUS_INTERVAL - 1e-3:
+                last_status = now
+                self.notifier.status(stats_line(self.daemon.stats()))
+            if now - last_log >= LOG_STATS_INTERVAL:
+                last_log = now
+                log.info("stats", stats=stats_line(self.daemon.stats()))
+
+    # --- the whole life ----------------------------------------------------------------
+
+    async def serve(self) -> int:
+        cfg = self.loaded.config
+        self.notifier.status("starting: connecting to the database")
+        async with open_database(self.dsn, min_size=cfg.database.pool_min, max_size=cfg.database.pool_max) as db:
+            if self.options.check_schema:
+                await check_schema(db)
+            self.daemon = self.options.daemon_factory(
+                cfg, db, dsn=self.dsn, passwords=self.passwords, instance_name=cfg.daemon.instance_name
+            )
+            with trio.open_signal_receiver(*self.options.signals) as receiver:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._handle_signals, receiver, nursery.cancel_scope, nursery)
+                    self.notifier.status("starting: recovery, binding carriers")
+                    await nursery.start(self._run_daemon)
+                    log.info("ready", carriers=[c.name for c in cfg.carriers])
+                    self.notifier.ready("running; " + stats_line(self.daemon.stats()))
+                    nursery.start_soon(self._watchdog_and_status)
+                    await self.daemon_done.wait()
+                    nursery.cancel_scope.cancel()
+        if self.stop_requested:
+            log.info("stopped", stats=stats_line(self.daemon.stats()))
+            return 0
+        log.error("the daemon stopped without being asked to")
+        return 1
+
+
+async def serve(loaded: LoadedConfig, dsn: str, options: ServiceOptions | None = None) -> int:
+    """Run the daemon until SIGTERM/SIGINT; 0 after a requested stop, 1 if it ended by itself.
+
+    Errors the daemon raises (database unreachable at start, ...) propagate.
+    Must run in the main thread (signal handlers).
+    """
+    service = _Service(loaded, dsn, options or ServiceOptions())
+    try:
+        return await service.serve()
+    finally:
+        service.notifier.close()

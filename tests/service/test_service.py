@@ -1,0 +1,188 @@
+"""bridge.service in-process: signals, reload, drain deadline, watchdog, READY/STOPPING.
+
+The daemon here is a small stand-in that records what the service asks of it
+(the real pipeline is exercised by the subprocess tests in test_run.py); the
+database and the notification socket are real.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+import trio.socket
+
+from bridge import service
+from bridge.notify import Notifier
+from bridge.service import ServiceOptions, serve, stats_line
+from config.load import load_config
+from config.schema import Config
+from tests.service.helpers import write_config
+
+
+class StandIn:
+    def __init__(self, *, hang_in_drain: bool = False, exit_alone: bool = False) -> None:
+        self.stopped = trio.Event()
+        self.drains: list[float] = []
+        self.reloads: list[Config] = []
+        self.passwords: Any = None
+        self.hang_in_drain = hang_in_drain
+        self.exit_alone = exit_alone
+
+    def factory(self, config: Config, db: object, *, dsn: str, passwords: Any, instance_name: str | None) -> StandIn:
+        self.passwords = passwords
+        return self
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        if not self.exit_alone:
+            await self.stopped.wait()
+
+    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 (the Daemon contract)
+        self.drains.append(timeout)
+        if self.hang_in_drain:
+            await trio.sleep_forever()
+        self.stopped.set()
+
+    async def reload(self, new_config: Config) -> None:
+        self.reloads.append(new_config)
+
+    def stats(self) -> dict[str, int]:
+        return {"claimed": 3, "sent": 2, "failed": 1}
+
+
+class Systemd:
+    """The receiving end of NOTIFY_SOCKET."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_DGRAM)
+
+    async def bind(self) -> None:
+        await self.sock.bind(str(self.path))
+
+    async def until(self, key: str) -> dict[str, str]:
+        with trio.fail_after(10):
+            while True:
+                data = await self.sock.recv(4096)
+                fields = dict(line.split("=", 1) for line in data.decode().split("\n"))
+                if key in fields:
+                    return fields
+
+
+@pytest.fixture
+async def systemd(tmp_path: Path) -> Any:
+    s = Systemd(tmp_path / "notify.sock")
+    await s.bind()
+    yield s
+    s.sock.close()
+
+
+def _options(systemd: Systemd, config: Path, stand_in: StandIn, watchdog_usec: int | None = None) -> ServiceOptions:
+    return ServiceOptions(
+        config_path=config,
+        notifier=Notifier(str(systemd.path), watchdog_usec=watchdog_usec),
+        daemon_factory=stand_in.factory,
+    )
+
+
+@pytest.fixture
+def env(pg_dsn: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("TEST_BRIDGE_DSN", pg_dsn)
+    monkeypatch.setenv("TEST_BRIDGE_PASSWORD", "pw1")
+    return pg_dsn
+
+
+async def test_sigterm_drains_and_returns_0(env: str, systemd: Systemd, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.toml", drain_timeout="7s")
+    stand_in = StandIn()
+    result: list[int] = []
+    async with trio.open_nursery() as nursery:
+        async def go() -> None:
+            result.append(await serve(load_config(config), env, _options(systemd, config, stand_in)))
+
+        nursery.start_soon(go)
+        ready = await systemd.until("READY")
+        assert ready["MAINPID"] == str(os.getpid()) and "claimed=3 sent=2 failed=1" in ready["STATUS"]
+        os.kill(os.getpid(), signal.SIGTERM)
+        stopping = await systemd.until("STOPPING")
+        assert "draining" in stopping["STATUS"]
+    assert result == [0]
+    assert stand_in.drains == [7.0]
+
+
+async def test_sighup_reloads_and_a_bad_file_is_kept_out(
+    env: str, systemd: Systemd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(tmp_path / "c.toml", window=50)
+    stand_in = StandIn()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve, load_config(config), env, _options(systemd, config, stand_in))
+        await systemd.until("READY")
+        assert stand_in.passwords == {"sim": "pw1"}
+
+        write_config(config, window=80)
+        monkeypatch.setenv("TEST_BRIDGE_PASSWORD", "pw2")
+        os.kill(os.getpid(), signal.SIGHUP)
+        await systemd.until("RELOADING")
+        reloaded = await systemd.until("READY")
+        assert reloaded["STATUS"].startswith("reloaded")
+        assert [c.carriers[0].window for c in stand_in.reloads] == [80]
+        assert stand_in.passwords == {"sim": "pw2"}  # the daemon's mapping, updated in place
+
+        config.write_text(config.read_text().replace("window = 80", "window = -1"))
+        os.kill(os.getpid(), signal.SIGHUP)
+        failed = await systemd.until("READY")
+        assert failed["STATUS"].startswith("reload failed") and "carriers[0].window" in failed["STATUS"]
+        assert len(stand_in.reloads) == 1  # the bad file never reached the daemon
+
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert stand_in.drains
+
+
+async def test_drain_that_overruns_is_cut_off(
+    env: str, systemd: Systemd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "DRAIN_GRACE", 0.2)
+    config = write_config(tmp_path / "c.toml", drain_timeout="300ms")
+    stand_in = StandIn(hang_in_drain=True)
+    result: list[int] = []
+    async with trio.open_nursery() as nursery:
+        async def go() -> None:
+            result.append(await serve(load_config(config), env, _options(systemd, config, stand_in)))
+
+        nursery.start_soon(go)
+        await systemd.until("READY")
+        start = trio.current_time()
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert result == [0]
+    assert 0.4 <= trio.current_time() - start < 5
+
+
+async def test_watchdog_pings_at_half_the_interval(env: str, systemd: Systemd, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.toml")
+    stand_in = StandIn()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve, load_config(config), env, _options(systemd, config, stand_in, 200_000))
+        await systemd.until("READY")
+        start = trio.current_time()
+        await systemd.until("WATCHDOG")
+        await systemd.until("WATCHDOG")
+        assert trio.current_time() - start < 2
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+async def test_daemon_that_ends_by_itself_is_exit_1(env: str, systemd: Systemd, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.toml")
+    assert await serve(load_config(config), env, _options(systemd, config, StandIn(exit_alone=True))) == 1
+
+
+def test_stats_line() -> None:
+    from bridge.dispatch.stats import DaemonStats
+
+    assert stats_line(DaemonStats(claimed=5, sent=4, failed=1)).startswith("claimed=5 submitted=0")
+    assert stats_line(object()) == "running"
