@@ -2,7 +2,7 @@
 
 The daemon's receipt path is::
 
-    receipt = parse_receipt(pdu.short_message, pdu.tlvs, pdu.esm_class,
+    receipt = parse_receipt(pdu.short_message, pdu.raw_tlvs, pdu.esm_class,
                             detect=carrier.receipt_detect)      # ReceiptError
     key = id_key(receipt.id, carrier.receipt_id_form)           # MessageIdError
     part_status = status_for(receipt.state, carrier_status_table)
