@@ -1,1 +1,44 @@
-"""smpp-bridge: carrier."""
+"""smpp-bridge: carrier binds on trio (issue 5, CARRIER_API.md, docs/carrier.md).
+
+``Carrier`` (pool.py) keeps N binds (session.py) to one SMSC, shares one TPS
+token bucket with AIMD (throttle.py) between them, retries by status
+(policy.py) and backs off (backoff.py).
+"""
+
+from bridge.carrier.backoff import Backoff, BackoffPolicy
+from bridge.carrier.policy import Action, RetryPolicy, parse_overrides
+from bridge.carrier.pool import Carrier, CarrierClosed
+from bridge.carrier.session import BindLost, BindRefused, Session
+from bridge.carrier.throttle import Throttle
+from bridge.carrier.types import (
+    Accepted,
+    BindHealth,
+    CarrierHealth,
+    Inbound,
+    Rejected,
+    SubmitOutcome,
+    Unknown,
+    UnknownReason,
+)
+
+__all__ = [
+    "Accepted",
+    "Action",
+    "Backoff",
+    "BackoffPolicy",
+    "BindHealth",
+    "BindLost",
+    "BindRefused",
+    "Carrier",
+    "CarrierClosed",
+    "CarrierHealth",
+    "Inbound",
+    "Rejected",
+    "RetryPolicy",
+    "Session",
+    "SubmitOutcome",
+    "Throttle",
+    "Unknown",
+    "UnknownReason",
+    "parse_overrides",
+]

@@ -1,0 +1,384 @@
+"""A carrier: N bind slots sharing one token bucket and one submit path.
+
+Slots. Each configured bind is a slot task that connects, binds, serves and, when
+the bind ends, reconnects after a capped jittered backoff. The loop is
+sequential, so a slot never has two live binds (gosmpp's duplicate-bind bug):
+the next connect starts only after the previous session's nursery ended and its
+stream was closed.
+
+Submit path. ``submit`` takes a window slot on a usable bind (at most ``window``
+outstanding per bind), then a token from the throttle, then writes. With every
+window full, submitters park in one FIFO queue and a freed slot is handed to the
+first of them directly (no barging, no polling): that is the backpressure the
+dispatcher sees. Nothing is buffered here: a part waits in its submitter's frame.
+
+Outcomes and retries follow policy.py; a part that was written and not answered
+is Unknown (the daemon decides), and a part that was never written raises
+CarrierClosed during a stop (requeue it).
+"""
+
+from __future__ import annotations
+
+import random
+import ssl
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import outcome
+import structlog
+import trio
+from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
+
+from bridge.carrier.backoff import Backoff, BackoffPolicy
+from bridge.carrier.policy import Action, RetryPolicy
+from bridge.carrier.session import BindLost, BindRefused, NotWritten, Session
+from bridge.carrier.throttle import Throttle
+from bridge.carrier.types import (
+    Accepted,
+    BindHealth,
+    CarrierHealth,
+    Inbound,
+    Rejected,
+    SubmitOutcome,
+    Unknown,
+    UnknownReason,
+)
+from bridge.smpp.constants import CommandStatus, describe
+from bridge.smpp.errors import LocalProtocolError
+from bridge.smpp.pdus import GenericNack, Pdu, SubmitSm, SubmitSmResp
+from config.schema import BindMode as ConfigBindMode
+from config.schema import Carrier as CarrierConfig
+
+log = structlog.get_logger("bridge.carrier")
+
+Connect = Callable[[str, int], Awaitable[trio.abc.Stream]]
+RECONNECT_BACKOFF = BackoffPolicy(base=1.0, factor=2.0, cap=60.0)
+
+
+class CarrierClosed(Exception):
+    """The carrier is stopping (or stopped) and the part was NOT written (or its
+    last answer was a temporary refusal): requeue it."""
+
+
+class _Slot:
+    __slots__ = (
+        "bind_failures",
+        "binds",
+        "connect_failures",
+        "index",
+        "reserved",
+        "session",
+        "started",
+        "state",
+    )
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.session: Session | None = None  # set while bound and able to submit
+        self.reserved = 0  # submits holding a window place on this slot
+        self.state = "down"
+        self.binds = 0
+        self.bind_failures = 0
+        self.connect_failures = 0
+        self.started = False
+
+
+class Carrier:
+    """See the module docstring and CARRIER_API.md."""
+
+    def __init__(
+        self,
+        cfg: CarrierConfig,
+        *,
+        password: str,
+        inbound: trio.MemorySendChannel[Inbound] | None,
+        connect: Connect | None = None,
+        rng: random.Random | None = None,
+        policy: RetryPolicy | None = None,
+        throttle: Throttle | None = None,
+        reconnect: BackoffPolicy = RECONNECT_BACKOFF,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self._password = password
+        self._inbound = inbound
+        self._connect = connect or self._open_stream
+        self._rng = rng or random.Random()
+        self.policy = policy or RetryPolicy.from_config(cfg)
+        self.throttle = throttle or Throttle(cfg.tps)
+        self._reconnect = reconnect
+        self._ssl_context = ssl_context
+        self._slots = [_Slot(i) for i in range(cfg.binds)]
+        self._window = cfg.window
+        self._can_submit = cfg.bind_mode is not ConfigBindMode.RX
+        self._rr = 0
+        self._waiters: deque[Task] = deque()  # submitters parked for a window place
+        self._in_flight = 0  # window places taken, all slots
+        self._drained = trio.Event()
+        self._stopping = False
+        self._stopped = trio.Event()
+        self._cancel: trio.CancelScope | None = None
+        self.log = log.bind(carrier=cfg.name)
+        # counters (health, metrics)
+        self.late_responses = 0
+        self.unknown = 0
+        self.throttled = 0
+
+    # --- status ------------------------------------------------------------------
+    @property
+    def up(self) -> bool:
+        """At least one bind is bound (the router fails over when False)."""
+        return any(s.session is not None and s.session.alive for s in self._slots)
+
+    def health(self) -> CarrierHealth:
+        binds = []
+        for slot in self._slots:
+            session = slot.session
+            binds.append(BindHealth(
+                slot=slot.index,
+                state=session.conn.state.value if session is not None else slot.state,
+                bound=session is not None and session.usable,
+                enquire_link_rtt=session.enquire_link_rtt if session is not None else None,
+                window_used=session.window_used if session is not None else 0,
+                window_size=self._window,
+                binds=slot.binds,
+                bind_failures=slot.bind_failures,
+            ))
+        return CarrierHealth(
+            carrier=self.name, up=self.up, binds=tuple(binds),
+            throttle_rate=self.throttle.rate, max_rate=self.throttle.max_rate,
+            throttled=self.throttle.throttled, late_responses=self.late_responses,
+            unknown=self.unknown,
+        )
+
+    # --- running -----------------------------------------------------------------
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Keep the binds up until stop(). Reports started once every slot's
+        first bind attempt finished, bound or not."""
+        pending = len(self._slots)
+        first_done = trio.Event()
+
+        def slot_started(slot: _Slot) -> None:
+            nonlocal pending
+            if not slot.started:
+                slot.started = True
+                pending -= 1
+                if pending == 0:
+                    first_done.set()
+
+        try:
+            async with trio.open_nursery() as nursery:
+                self._cancel = nursery.cancel_scope
+                for slot in self._slots:
+                    nursery.start_soon(self._run_slot, slot, slot_started)
+                await first_done.wait()
+                task_status.started()
+        finally:
+            self._stopping = True
+            self._fail_waiters()
+            self._stopped.set()
+
+    async def _run_slot(self, slot: _Slot, started: Callable[[_Slot], None]) -> None:
+        backoff = Backoff(self._reconnect, self._rng)
+        slog = self.log.bind(slot=slot.index)
+        cfg = self.cfg
+        while not self._stopping:
+            slot.state = "connecting"
+            try:
+                with trio.fail_after(cfg.response_timeout.seconds):
+                    stream = await self._connect(cfg.host, cfg.port)
+            except (OSError, trio.TooSlowError, trio.BrokenResourceError) as exc:
+                slot.connect_failures += 1
+                slog.warning("connect_failed", error=repr(exc), failures=slot.connect_failures)
+            else:
+                session = Session(cfg, stream, password=self._password, inbound=self._inbound,
+                                  on_late=self._on_late, slot=slot.index)
+                try:
+                    await session.run(on_bound=lambda s: self._on_bound(slot, s, started))
+                except BindRefused as exc:
+                    slot.bind_failures += 1
+                    slog.warning("bind_refused", status=describe(exc.status),
+                                 failures=slot.bind_failures)
+                except BindLost as exc:
+                    slot.bind_failures += 1
+                    slog.warning("bind_lost", reason=str(exc), failures=slot.bind_failures)
+                finally:
+                    if slot.session is session:
+                        slot.session = None
+                if session.bound:
+                    backoff.reset()
+            slot.state = "down"
+            started(slot)
+            if self._stopping:
+                break
+            await trio.sleep(backoff.next())
+
+    def _on_bound(self, slot: _Slot, session: Session,
+                  started: Callable[[_Slot], None]) -> None:
+        slot.binds += 1
+        slot.state = "bound"
+        slot.session = session
+        if self._can_submit:
+            self._hand_out(slot)
+        started(slot)  # a bound slot has finished its first attempt
+
+    def _on_late(self, pdu: Pdu) -> None:
+        self.late_responses += 1
+        self.log.warning("late_response", sequence_number=pdu.sequence_number,
+                         status=pdu.command_status, late_responses=self.late_responses)
+
+    # --- window places -------------------------------------------------------------
+    def _free_slot(self) -> _Slot | None:
+        slots = self._slots
+        n = len(slots)
+        start = self._rr
+        window = self._window
+        for k in range(n):
+            slot = slots[(start + k) % n]
+            session = slot.session
+            if session is not None and session.usable and slot.reserved < window:
+                self._rr = (start + k + 1) % n
+                slot.reserved += 1
+                self._in_flight += 1
+                return slot
+        return None
+
+    async def _take(self) -> _Slot:
+        if self._stopping:
+            raise CarrierClosed(self.name)
+        if not self._waiters:
+            slot = self._free_slot()
+            if slot is not None:
+                return slot
+        task = current_task()
+        self._waiters.append(task)
+
+        def abort(_: Any) -> Abort:
+            self._waiters.remove(task)
+            return Abort.SUCCEEDED
+
+        slot_: _Slot = await wait_task_rescheduled(abort)
+        return slot_
+
+    def _release(self, slot: _Slot) -> None:
+        session = slot.session
+        if self._waiters and session is not None and session.usable and not self._stopping:
+            reschedule(self._waiters.popleft(), outcome.Value(slot))  # hand the place over
+            return
+        slot.reserved -= 1
+        self._in_flight -= 1
+        if self._in_flight == 0 and self._stopping:
+            self._drained.set()
+        if self._waiters and not self._stopping:
+            self._hand_out_any()
+
+    def _hand_out(self, slot: _Slot) -> None:
+        waiters = self._waiters
+        while waiters and slot.reserved < self._window:
+            slot.reserved += 1
+            self._in_flight += 1
+            reschedule(waiters.popleft(), outcome.Value(slot))
+
+    def _hand_out_any(self) -> None:
+        while self._waiters:
+            slot = self._free_slot()
+            if slot is None:
+                return
+            reschedule(self._waiters.popleft(), outcome.Value(slot))
+
+    def _fail_waiters(self) -> None:
+        waiters = self._waiters
+        while waiters:
+            reschedule(waiters.popleft(), outcome.Error(CarrierClosed(self.name)))
+
+    # --- submit ------------------------------------------------------------------
+    async def submit(self, pdu: SubmitSm) -> SubmitOutcome:
+        """See CARRIER_API.md. The body is kept across retries; each write gets a
+        new sequence_number from its bind's connection."""
+        if not self._can_submit:
+            raise CarrierClosed(f"{self.name} binds as receiver only")
+        attempts = 0
+        first_at = 0.0
+        while True:
+            slot = await self._take()
+            try:
+                await self.throttle.acquire()
+                session = slot.session
+                if session is None:
+                    continue  # the bind went away while we waited for a token
+                try:
+                    result = await session.submit(pdu)
+                except NotWritten:
+                    continue
+                except LocalProtocolError as exc:  # does not encode: never will
+                    return Rejected(status=int(exc.status), attempts=attempts + 1)
+            finally:
+                self._release(slot)
+            now = trio.current_time()
+            if attempts == 0:
+                first_at = now
+            attempts += 1
+            if type(result) is SubmitSmResp and result.command_status == 0:
+                self.throttle.on_success()
+                return Accepted(message_id=result.message_id or "", attempts=attempts)
+            if isinstance(result, UnknownReason):
+                self.unknown += 1
+                return Unknown(reason=result, attempts=attempts)
+            assert isinstance(result, Pdu)
+            status = result.command_status
+            if isinstance(result, GenericNack) and status == 0:
+                status = CommandStatus.ESME_RSYSERR  # a nack that says OK is still a nack
+            action = self.policy.classify(status)
+            if action is Action.PERMANENT:
+                return Rejected(status=status, attempts=attempts)
+            if action is Action.THROTTLE:
+                self.throttle.on_throttled()
+            elif action is Action.REBIND:
+                session.request_rebind(describe(status))
+            delay = self.policy.retry_delay(attempts, now - first_at, self._rng.random())
+            if delay is None:
+                return Rejected(status=status, attempts=attempts)
+            if self._stopping:
+                raise CarrierClosed(self.name)
+            await trio.sleep(delay)
+
+    # --- stopping ------------------------------------------------------------------
+    async def stop(self, timeout: float, *, unbind_timeout: float = 2.0) -> None:  # noqa: ASYNC109 (contract)
+        """No new submits; wait for the windows to drain until ``timeout``; unbind
+        every bind under a shielded timeout (house rule 5); close."""
+        self._stopping = True
+        self._fail_waiters()
+        with trio.move_on_after(timeout):
+            if self._in_flight:
+                await self._drained.wait()
+        with trio.move_on_after(unbind_timeout, shield=True):
+            async with trio.open_nursery() as nursery:
+                for slot in self._slots:
+                    if slot.session is not None:
+                        nursery.start_soon(slot.session.unbind)
+        if self._cancel is not None:
+            self._cancel.cancel()
+            await self._stopped.wait()
+
+    # --- transport -------------------------------------------------------------------
+    async def _open_stream(self, host: str, port: int) -> trio.abc.Stream:
+        tcp = await trio.open_tcp_stream(host, port)  # trio sets TCP_NODELAY
+        if not self.cfg.tls:
+            return tcp
+        context = self._ssl_context or self._default_ssl_context()
+        stream = trio.SSLStream(tcp, context, server_hostname=host)
+        try:
+            await stream.do_handshake()
+        except BaseException:
+            await trio.aclose_forcefully(tcp)
+            raise
+        return stream
+
+    def _default_ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.cfg.tls_ca_file)
+        if not self.cfg.tls_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context

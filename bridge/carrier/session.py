@@ -1,0 +1,443 @@
+"""One bind: a trio task group driving a sans-I/O :class:`Connection` over a stream.
+
+Tasks (all in the nursery of :meth:`Session.run`, which lives exactly as long as
+the bind, DESIGN.md house rule 5):
+
+- the reader feeds ``receive_some`` into ``conn.receive_data`` and handles events;
+- ONE writer sends ``conn.data_to_send()``: every PDU queued since its last send
+  goes out in one ``send_all`` (DESIGN.md "Performance": one send per PDU caps a
+  bind near 38k PDUs/s, coalescing goes far past that);
+- the timer calls ``conn.tick`` at ``conn.next_deadline()`` (response timeouts)
+  and sends enquire_link when the link was idle for ``enquire_link_interval``.
+
+The per-message path is: ``conn.send`` (one encode, one dict insert in the
+connection's window), one dict insert here (sequence_number -> parked task), and
+the task parks with ``wait_task_rescheduled``; the reader reschedules it with the
+response. No Event object, no per-message task.
+
+enquire_link is ours, not the connection's automatic one (the connection is made
+with ``enquire_link_interval=None``): we need its round trip for the health
+snapshot, and the connection does not report the responses to its own. Same rule
+as SMPP 3.4 section 4.11: sent when nothing arrived for the interval; unanswered
+within response_timeout = the link is lost, the bind is closed.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import outcome
+import structlog
+import trio
+from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
+
+from bridge.carrier.types import Inbound, UnknownReason
+from bridge.smpp.connection import Connection
+from bridge.smpp.constants import CommandId, CommandStatus, describe
+from bridge.smpp.errors import LocalProtocolError
+from bridge.smpp.events import (
+    NEED_DATA,
+    BindFailed,
+    Bound,
+    ConnectionClosed,
+    PduReceived,
+    ProtocolErrorAnswered,
+    ResponseReceived,
+    ResponseTimeout,
+    UnexpectedReason,
+    UnexpectedResponse,
+)
+from bridge.smpp.pdus import (
+    BindReceiver,
+    BindTransceiver,
+    BindTransmitter,
+    DataSm,
+    DataSmResp,
+    DeliverSm,
+    DeliverSmResp,
+    EnquireLink,
+    Pdu,
+    Unbind,
+)
+from bridge.smpp.state import Role, State
+from config.schema import BindMode as ConfigBindMode
+from config.schema import Carrier as CarrierConfig
+
+log = structlog.get_logger("bridge.carrier")
+
+_BIND_PDUS: dict[ConfigBindMode, type[BindTransmitter | BindReceiver | BindTransceiver]] = {
+    ConfigBindMode.TX: BindTransmitter,
+    ConfigBindMode.RX: BindReceiver,
+    ConfigBindMode.TRX: BindTransceiver,
+}
+_RECEIVE_SIZE = 256 * 1024  # a full window of 512 resps is ~15 KiB; deliver_sm bursts more
+_CLOSED_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
+
+class BindRefused(Exception):
+    """The SMSC answered our bind with an error status (e.g. ESME_RINVPASWD)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(describe(status))
+        self.status = status
+
+
+class BindLost(Exception):
+    """The connection ended before the bind was answered."""
+
+
+class NotWritten(Exception):
+    """The bind cannot take a submit now (closing, unbinding): nothing was sent."""
+
+
+def _abort_ok(_: Any) -> Abort:
+    return Abort.SUCCEEDED
+
+
+class Session:
+    """One bind. ``await run(on_bound=...)`` binds, serves, and returns when the
+    bind is over (raising BindRefused / BindLost if it never got bound)."""
+
+    def __init__(
+        self,
+        cfg: CarrierConfig,
+        stream: trio.abc.Stream,
+        *,
+        password: str,
+        inbound: trio.MemorySendChannel[Inbound] | None,
+        on_late: Callable[[Pdu], None] | None = None,
+        slot: int = 0,
+    ) -> None:
+        self.cfg = cfg
+        self.stream = stream
+        self._password = password
+        self._inbound = inbound
+        self._on_late = on_late
+        self.log = log.bind(carrier=cfg.name, slot=slot)
+        self.conn = Connection(
+            Role.ESME,
+            window=cfg.window,
+            response_timeout=cfg.response_timeout.seconds,
+            enquire_link_interval=None,
+        )
+        self._rt = cfg.response_timeout.seconds
+        self._enquire_interval = cfg.enquire_link_interval.seconds or None
+        self._waiters: dict[int, Task] = {}
+        self._writer_parked: Task | None = None
+        self._timer_scope = trio.CancelScope()
+        self._closed = trio.Event()
+        self._writer_done = trio.Event()
+        self._bind_result: Bound | BindFailed | None = None
+        self._bind_waiter = trio.Event()
+        self._enquire_seq: int | None = None
+        self._last_rx = -math.inf
+        self.bound = False
+        self.usable = False  # bound, may submit, not leaving
+        self.close_reason: str | None = None
+        self.enquire_link_rtt: float | None = None
+        self.orphans = 0  # responses whose submit was cancelled meanwhile
+        self.protocol_errors = 0
+
+    # --- public ------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        """Bound and not closed (may be unbinding)."""
+        return self.bound and not self._closed.is_set()
+
+    @property
+    def window_used(self) -> int:
+        return self.conn.window_used
+
+    async def submit(self, pdu: Pdu) -> Pdu | UnknownReason:
+        """Write one windowed request; its response PDU (or generic_nack), or
+        UnknownReason. Raises NotWritten when this bind cannot take it (the caller
+        may go elsewhere) and LocalProtocolError when the PDU does not encode
+        (the window is the caller's business: see pool.py)."""
+        if not self.usable:
+            raise NotWritten(self.close_reason or "not bound")
+        now = trio.current_time()
+        seq = self.conn.send(pdu, now=now)
+        task = current_task()
+        self._waiters[seq] = task
+        writer = self._writer_parked
+        if writer is not None:
+            self._writer_parked = None
+            reschedule(writer)
+        deadline = now + self._rt
+        if deadline < self._timer_scope.deadline:  # only when the window was idle
+            self._timer_scope.deadline = deadline
+
+        def abort(_: Any) -> Abort:
+            # Cancelled: the PDU stays in flight; its response will be an orphan.
+            self._waiters.pop(seq, None)
+            return Abort.SUCCEEDED
+
+        result: Pdu | UnknownReason = await wait_task_rescheduled(abort)
+        return result
+
+    def ack(self, seq: int, response: type[DeliverSmResp | DataSmResp], status: int) -> None:
+        """Queue the *_resp to an inbound deliver_sm/data_sm; a no-op once gone."""
+        if self.conn.state is State.CLOSED or self._closed.is_set():
+            return
+        try:
+            self.conn.send(response(sequence_number=seq, command_status=status),
+                           now=trio.current_time())
+        except LocalProtocolError as exc:
+            self.log.warning("ack_refused", error=str(exc))
+            return
+        self._wake_writer()
+
+    def request_rebind(self, why: str) -> None:
+        """Leave this bind (ESME_RINVBNDSTS: the SMSC thinks we are unbound): the
+        pool binds the slot again. Outstanding submits end as disconnected."""
+        if not self.usable:
+            return
+        self.usable = False
+        self.log.warning("rebind", reason=why)
+        try:
+            self.conn.send(Unbind(), now=trio.current_time())
+        except LocalProtocolError:
+            self._finish("rebind")
+            return
+        self._wake_writer()
+
+    async def unbind(self) -> None:
+        """SMPP 3.4 section 4.2: send unbind and wait for the session to end.
+        The caller bounds the wait (a shielded move_on_after, house rule 5)."""
+        self.usable = False
+        if self.conn.state in (State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX):
+            self.conn.send(Unbind(), now=trio.current_time())
+            self._wake_writer()
+        elif self.conn.state is not State.UNBINDING:
+            self._finish("closed")
+        await self._closed.wait()
+
+    # --- the task group ----------------------------------------------------------
+    async def run(self, *, on_bound: Callable[[Session], None]) -> None:
+        bind_error: Exception | None = None
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._reader)
+                nursery.start_soon(self._writer)
+                nursery.start_soon(self._timer)
+                bind_error = await self._bind()
+                if bind_error is None:
+                    self.bound = self.usable = True
+                    on_bound(self)
+                await self._closed.wait()
+                self.usable = False
+                # Let the writer flush what the close queued (an unbind_resp).
+                with trio.move_on_after(1.0):
+                    await self._writer_done.wait()
+                nursery.cancel_scope.cancel()
+        finally:
+            self.usable = False
+            self._closed.set()
+            self._resolve_all(UnknownReason.DISCONNECTED)
+            await trio.aclose_forcefully(self.stream)
+        if bind_error is not None:
+            raise bind_error
+
+    async def _bind(self) -> Exception | None:
+        cfg = self.cfg
+        bind = _BIND_PDUS[cfg.bind_mode](
+            system_id=cfg.system_id,
+            password=self._password,
+            system_type=cfg.system_type,
+            interface_version=cfg.interface_version,
+            address_range=cfg.address_range,
+        )
+        self.conn.send(bind, now=trio.current_time())
+        self._set_timer(trio.current_time() + self._rt)
+        self._wake_writer()
+        await self._bind_waiter.wait()
+        result = self._bind_result
+        if isinstance(result, Bound):
+            self.log.info("bound", mode=result.mode.value, smsc=result.system_id)
+            self._last_rx = trio.current_time()
+            self._set_timer(self._last_rx)
+            return None
+        self._finish("bind failed")
+        if isinstance(result, BindFailed):
+            return BindRefused(result.status)
+        return BindLost(self.close_reason or "closed before the bind_resp")
+
+    async def _reader(self) -> None:
+        conn = self.conn
+        receive = self.stream.receive_some
+        while conn.state is not State.CLOSED:
+            try:
+                data = await receive(_RECEIVE_SIZE)
+            except _CLOSED_ERRORS:
+                data = b""
+            now = trio.current_time()
+            self._last_rx = now
+            conn.receive_data(data, now=now)  # type: ignore[arg-type]  # bytearray works too
+            await self._handle_events()
+            if not data:
+                break
+        self._finish(self.close_reason or "peer closed")
+
+    async def _writer(self) -> None:
+        conn = self.conn
+        send_all = self.stream.send_all
+        try:
+            while True:
+                data = conn.data_to_send()
+                if data:
+                    # Not shielded: a cancel here only comes with the session's end,
+                    # and the stream is closed right after, so a half-written PDU
+                    # never reaches a peer that would read it as a frame.
+                    await send_all(data)
+                    continue
+                if self._closed.is_set():
+                    return
+                self._writer_parked = current_task()
+                await wait_task_rescheduled(self._abort_writer)
+                # One more scheduling round: tasks woken in the same batch as us
+                # (a window's worth of submitters) queue their PDUs first.
+                await trio.lowlevel.cancel_shielded_checkpoint()
+        except _CLOSED_ERRORS as exc:
+            self._finish(f"write failed: {exc!r}")
+        finally:
+            self._writer_done.set()
+
+    def _abort_writer(self, _: Any) -> Abort:
+        self._writer_parked = None
+        return Abort.SUCCEEDED
+
+    async def _timer(self) -> None:
+        conn = self.conn
+        while True:
+            with self._timer_scope:
+                await trio.sleep_forever()
+            now = trio.current_time()
+            self._timer_scope = trio.CancelScope()
+            conn.tick(now)
+            self._maybe_enquire(now)
+            await self._handle_events()
+            deadline = conn.next_deadline()
+            self._set_timer(math.inf if deadline is None else deadline)
+            if self._enquire_interval is not None and self._enquire_seq is None and self.bound:
+                self._set_timer(self._last_rx + self._enquire_interval)
+
+    def _set_timer(self, when: float) -> None:
+        if when < self._timer_scope.deadline:
+            self._timer_scope.deadline = when
+
+    def _maybe_enquire(self, now: float) -> None:
+        interval = self._enquire_interval
+        if (
+            interval is None
+            or self._enquire_seq is not None
+            or not self.bound
+            or now < self._last_rx + interval
+        ):
+            return
+        try:
+            self._enquire_seq = self.conn.send(EnquireLink(), now=now)
+        except LocalProtocolError:
+            return  # unbinding or closed: no link check needed
+        self._set_timer(now + self._rt)
+        self._wake_writer()
+
+    # --- events ------------------------------------------------------------------
+    async def _handle_events(self) -> None:
+        next_event = self.conn.next_event
+        waiters = self._waiters
+        while True:
+            event = next_event()
+            kind = type(event)
+            if kind is ResponseReceived:
+                assert isinstance(event, ResponseReceived)
+                pdu = event.pdu
+                task = waiters.pop(pdu.sequence_number, None)
+                if task is not None:
+                    reschedule(task, outcome.Value(pdu))
+                elif pdu.sequence_number == self._enquire_seq:
+                    self._enquire_seq = None
+                    self.enquire_link_rtt = event.rtt
+                elif event.request_command_id != CommandId.UNBIND:
+                    self.orphans += 1
+            elif event is NEED_DATA:
+                break
+            elif kind is PduReceived:
+                assert isinstance(event, PduReceived)
+                await self._on_request(event.pdu)
+            elif kind is ResponseTimeout:
+                assert isinstance(event, ResponseTimeout)
+                self._on_timeout(event)
+            elif kind is UnexpectedResponse:
+                assert isinstance(event, UnexpectedResponse)
+                if event.reason is UnexpectedReason.LATE and self._on_late is not None:
+                    self._on_late(event.pdu)
+                else:
+                    self.log.warning("unexpected_response", reason=event.reason.value,
+                                     command_id=event.pdu.command_id,
+                                     sequence_number=event.pdu.sequence_number)
+            elif kind is Bound or kind is BindFailed:
+                assert isinstance(event, Bound | BindFailed)
+                self._bind_result = event
+                self._bind_waiter.set()
+            elif kind is ProtocolErrorAnswered:
+                assert isinstance(event, ProtocolErrorAnswered)
+                self.protocol_errors += 1
+                self.log.warning("protocol_error", error=str(event.error),
+                                 answered_with=event.answered_with)
+            elif kind is ConnectionClosed:
+                assert isinstance(event, ConnectionClosed)
+                self._finish(event.reason.value)
+        self._wake_writer()
+
+    async def _on_request(self, pdu: Pdu) -> None:
+        if isinstance(pdu, DeliverSm | DataSm):
+            response = DeliverSmResp if isinstance(pdu, DeliverSm) else DataSmResp
+            if self._inbound is None:  # nobody takes them: make the SMSC retry later
+                self.ack(pdu.sequence_number, response, CommandStatus.ESME_RX_T_APPN)
+                return
+            ack = functools.partial(self.ack, pdu.sequence_number, response)
+            # Bounded channel: when the daemon is behind, this reader waits, and
+            # so does the SMSC (backpressure, DESIGN.md "Performance").
+            await self._inbound.send(Inbound(carrier=self.cfg.name, pdu=pdu, ack=ack))
+        else:  # outbind, alert_notification: nothing to answer (section 4.1.7, 4.12)
+            self.log.info("request_ignored", command_id=pdu.command_id)
+
+    def _on_timeout(self, event: ResponseTimeout) -> None:
+        seq = event.sequence_number
+        if seq == self._enquire_seq:
+            self._enquire_seq = None
+            self.log.warning("link_lost", after=self._rt)
+            self._finish("enquire_link unanswered")
+            return
+        task = self._waiters.pop(seq, None)
+        if task is not None:
+            reschedule(task, outcome.Value(UnknownReason.TIMEOUT))
+
+    # --- ending ------------------------------------------------------------------
+    def _finish(self, reason: str) -> None:
+        if self._closed.is_set():
+            return
+        self.close_reason = reason
+        self.usable = False
+        self._closed.set()
+        self._bind_waiter.set()
+        self._resolve_all(UnknownReason.DISCONNECTED)
+        self._wake_writer()
+        if self.bound:
+            self.log.info("bind_closed", reason=reason)
+
+    def _resolve_all(self, reason: UnknownReason) -> None:
+        # Cleared in place: a reader suspended in _handle_events holds this dict.
+        tasks = list(self._waiters.values())
+        self._waiters.clear()
+        for task in tasks:
+            reschedule(task, outcome.Value(reason))
+
+    def _wake_writer(self) -> None:
+        writer = self._writer_parked
+        if writer is not None:
+            self._writer_parked = None
+            reschedule(writer)
