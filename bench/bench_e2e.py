@@ -1,0 +1,314 @@
+"""End to end: queued -> submitted -> receipt -> sent/failed, billed, with outbox rows.
+
+Three processes, as in production: the daemon (`smpp-bridge run`), the
+simulator (`smpp-bridge simulate`, receipts after a few milliseconds) and
+PostgreSQL (127.0.0.1:5432 when it answers, else the embedded server), all
+on this machine. N recipients are enqueued in bulk first (``enqueue_many``,
+its own rate reported), then the daemon starts; the clock runs from its
+READY=1 (we play systemd: NOTIFY_SOCKET) until no message is pending. CPU
+is read from /proc/<pid>/stat (utime + stime): the daemon's, the
+simulator's, and that of the PostgreSQL backends serving our database
+(found in pg_stat_activity), each per message.
+
+``SMPP_BRIDGE_BENCH_PROFILE=FILE`` runs the daemon under cProfile and writes
+its stats to FILE (slower; for finding where the time goes).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import Rate, target
+
+DESCRIPTION = "messages/s queued -> final (receipts, billing, outbox) through daemon + simulator + PostgreSQL"
+
+TARGET_PER_S = 15_000.0
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+_TICKS = os.sysconf("SC_CLK_TCK")
+_BODY = "Your verification code is 482915. It expires in 5 minutes."
+
+_CONFIG = """
+[database]
+dsn_env = "SMPP_BRIDGE_BENCH_DSN"
+pool_min = 4
+pool_max = 12
+
+[[carriers]]
+name = "sim"
+host = "127.0.0.1"
+port = {port}
+binds = {binds}
+window = {window}
+tps = 1000000
+system_id = "bench"
+response_timeout = "10s"
+max_age = "10m"
+[carriers.source]
+default_sender_id = "ProSignals"
+[carriers.segmentation]
+concat = "udh8"
+
+[[routes]]
+default = true
+carriers = [{{ carrier = "sim" }}]
+
+[rates]
+default = "0.0500"
+
+[logging]
+level = "warning"
+format = "json"
+
+[webhooks]
+enabled = true
+require_https = false
+allow_private_addresses = true
+
+[daemon]
+claim_batch = 1000
+writer_batch = 1000
+poll_interval = "100ms"
+drain_timeout = "10s"
+"""
+
+_SIMULATOR = """
+[simulator]
+host = "127.0.0.1"
+port = {port}
+receipt_delay = [0.001, 0.01]
+message_id_format = "hex"
+receipt_window = 1000
+"""
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (psutil is not a dependency)."""
+    with open(f"/proc/{pid}/stat", "rb") as handle:
+        fields = handle.read().rsplit(b")", 1)[1].split()
+    # Fields after "(comm)": state is index 0, utime 11, stime 12 (proc(5): 14 and 15).
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bridge.cli", *args]
+
+
+async def _admin(dsn: str, sql: str) -> None:
+    from bridge.store.db import open_connection
+
+    async with open_connection(dsn) as conn:
+        await conn.execute(sql)
+
+
+async def _prepare(dsn: str, total: int) -> dict[str, Any]:
+    """Migrate, create the account, enqueue ``total`` recipients in bulk; time the enqueue."""
+    from bridge.store.accounts import create_account
+    from bridge.store.db import open_database
+    from bridge.store.enqueue import SendRequest, enqueue_many
+    from bridge.store.migrate import migrate
+    from bridge.store.routing import RouteTable
+    from config.load import parse_config
+
+    await migrate(dsn)
+    config = parse_config(_CONFIG.format(port=1, binds=1, window=1), source="<bench>")
+    numbers = [f"+60123{n:06d}" for n in range(1000)]
+    per_request, per_tx = 100, 50
+    async with open_database(dsn, min_size=1, max_size=2) as db:
+        await create_account(
+            db, "bench", credits=total, webhook_url="https://hooks.example.com/sms"
+        )
+        table = RouteTable(config)
+        requests = [
+            SendRequest(to=[numbers[(i + j) % len(numbers)] for j in range(per_request)], message=_BODY)
+            for i in range(0, total, per_request)
+        ]
+        start = time.perf_counter()
+        for i in range(0, len(requests), per_tx):
+            await enqueue_many(db, config, "bench", requests[i : i + per_tx], routes=table)
+        seconds = time.perf_counter() - start
+    return {"enqueue_s": seconds}
+
+
+async def _pending(dsn: str) -> tuple[int, list[int]]:
+    from bridge.store.db import open_connection
+
+    async with open_connection(dsn) as conn:
+        pending = await conn.fetchval(
+            "SELECT count(*) FROM messages WHERE state IN ('queued', 'submitting', 'submitted')"
+        )
+        pids = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    return int(pending), [r["pid"] for r in pids]
+
+
+async def _summary(dsn: str) -> dict[str, Any]:
+    from bridge.store.accounts import reconcile
+    from bridge.store.db import open_connection
+
+    async with open_connection(dsn) as conn:
+        row = await conn.fetchrow(
+            "SELECT count(*) FILTER (WHERE state = 'delivered') AS sent,"
+            " count(*) FILTER (WHERE state = 'failed') AS failed,"
+            " (SELECT count(*) FROM webhook_outbox) AS outbox FROM messages"
+        )
+        check = await reconcile(conn, "bench")
+    assert row is not None
+    return {"sent": row["sent"], "failed": row["failed"], "outbox": row["outbox"], "reconciled": check.ok}
+
+
+def _wait_ready(sock: socket.socket, daemon: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if daemon.poll() is not None:
+            raise RuntimeError(f"the daemon exited with {daemon.returncode} before READY")
+        sock.settimeout(0.2)
+        try:
+            data = sock.recv(4096)
+        except TimeoutError:
+            continue
+        if b"READY=1" in data.split(b"\n"):
+            return
+    raise RuntimeError("no READY=1 from the daemon")
+
+
+def _pg_cpu(pids: dict[int, float]) -> float:
+    total = 0.0
+    for pid in list(pids):
+        try:
+            total += _cpu_seconds(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            total += pids[pid]  # exited: keep the last reading
+    return total
+
+
+def run_once(total: int, *, binds: int = 2, window: int = 500) -> dict[str, Any]:
+    import trio
+
+    from bridge.store.embedded import server_reachable
+
+    work = Path(tempfile.mkdtemp(prefix="smpp-bridge-bench-"))
+    name = f"smpp_bridge_bench_{secrets.token_hex(4)}"
+    embedded = None
+    if server_reachable("127.0.0.1", 5432):
+        admin = ADMIN_DSN
+        dsn = admin.rsplit("/", 1)[0] + "/" + name
+    else:
+        from bridge.store.embedded import start_embedded
+
+        embedded = start_embedded(work / "pgdata")
+        admin, dsn = embedded.dsn, embedded.dsn_for(name)
+    trio.run(_admin, admin, f'CREATE DATABASE "{name}"')
+    processes: list[subprocess.Popen[bytes]] = []
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        prep = trio.run(_prepare, dsn, total)
+        port = _free_port()
+        (work / "sim.toml").write_text(_SIMULATOR.format(port=port))
+        (work / "bridge.toml").write_text(_CONFIG.format(port=port, binds=binds, window=window))
+        sim = subprocess.Popen(
+            _cli("simulate", "-c", str(work / "sim.toml")),
+            stdout=subprocess.DEVNULL, stderr=open(work / "sim.log", "wb"),  # noqa: SIM115
+        )  # fmt: skip
+        processes.append(sim)
+        deadline = time.monotonic() + 20
+        while not server_reachable("127.0.0.1", port, timeout=0.2):
+            if sim.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the simulator did not start: {(work / 'sim.log').read_text()[-2000:]}")
+            time.sleep(0.05)
+        notify.bind(str(work / "notify.sock"))
+        env = {**os.environ, "SMPP_BRIDGE_BENCH_DSN": dsn, "NOTIFY_SOCKET": str(work / "notify.sock")}
+        profile = os.environ.get("SMPP_BRIDGE_BENCH_PROFILE")
+        argv = _cli("run", "-c", str(work / "bridge.toml"))
+        if profile:
+            argv = [sys.executable, "-m", "cProfile", "-o", profile, *argv[1:]]
+        daemon = subprocess.Popen(argv, env=env, stderr=open(work / "daemon.log", "wb"))  # noqa: SIM115
+        processes.append(daemon)
+        spawned = time.perf_counter()
+        _wait_ready(notify, daemon, 60)
+        start = time.perf_counter()
+        daemon_cpu0, sim_cpu0 = _cpu_seconds(daemon.pid), _cpu_seconds(sim.pid)
+        pending0, pids = trio.run(_pending, dsn)
+        pg0 = {pid: _cpu_seconds(pid) for pid in pids}
+        pg_cpu0 = sum(pg0.values())
+        pg_seen = dict(pg0)
+        pending = pending0
+        while pending and time.perf_counter() - start < 300:
+            time.sleep(0.1)
+            pending, pids = trio.run(_pending, dsn)
+            for pid in pids:
+                if pid not in pg_seen:
+                    pg_seen[pid] = 0.0  # a backend born during the run: all its CPU counts
+            for pid in pg_seen:
+                try:
+                    pg_seen[pid] = _cpu_seconds(pid)
+                except FileNotFoundError:
+                    pass
+            if daemon.poll() is not None:
+                raise RuntimeError(f"the daemon died: {(work / 'daemon.log').read_text()[-3000:]}")
+        seconds = time.perf_counter() - start
+        done = total - pending
+        daemon_cpu = _cpu_seconds(daemon.pid) - daemon_cpu0
+        sim_cpu = _cpu_seconds(sim.pid) - sim_cpu0
+        pg_cpu = _pg_cpu(pg_seen) - pg_cpu0
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(60)
+        summary = trio.run(_summary, dsn)
+        measured = max(done - (total - pending0), 1)  # what became final after READY
+        return {
+            "total": total, "pending_left": pending, "enqueue_s": prep["enqueue_s"],
+            "e2e_s": seconds, "measured": measured, "from_spawn_s": time.perf_counter() - spawned,
+            "daemon_us_per_msg": daemon_cpu / measured * 1e6,
+            "pg_us_per_msg": pg_cpu / measured * 1e6,
+            "sim_us_per_msg": sim_cpu / measured * 1e6,
+            "daemon_exit": daemon.returncode, **summary,
+        }  # fmt: skip
+    finally:
+        notify.close()
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        trio.run(_admin, admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if embedded is not None:
+            embedded.stop()
+
+
+def run(quick: bool) -> dict[str, Any]:
+    total = 20_000 if quick else 200_000
+    r = run_once(total)
+    print(
+        f"  enqueue {total / r['enqueue_s']:,.0f}/s; end to end {r['measured'] / r['e2e_s']:,.0f} msg/s "
+        f"({r['measured']} in {r['e2e_s']:.2f}s); CPU per message: daemon {r['daemon_us_per_msg']:.1f} us, "
+        f"PostgreSQL {r['pg_us_per_msg']:.1f} us, simulator {r['sim_us_per_msg']:.1f} us; "
+        f"sent {r['sent']} failed {r['failed']} outbox {r['outbox']} reconciled {r['reconciled']}"
+    )
+    extra = {k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}
+    e2e = Rate("end to end (READY -> all final)", r["measured"], (r["e2e_s"],), unit="msg/s", extra=extra)
+    enqueue = Rate("enqueue_many (bulk, before timing)", total, (r["enqueue_s"],), unit="msg/s")
+    complete = r["pending_left"] == 0 and r["reconciled"] and r["outbox"] == r["sent"] + r["failed"]
+    return {
+        "figures": [e2e.as_dict(), enqueue.as_dict()],
+        "targets": {
+            "end-to-end msg/s": target(TARGET_PER_S, e2e.median),
+            "every message final, outbox rows, ledger reconciles": {
+                "want": "yes", "got": "yes" if complete else "no", "ok": complete,
+            },
+        },
+    }

@@ -1,0 +1,156 @@
+"""`smpp-bridge run` as systemd runs it: a child process, signals, READY/STOPPING, JSON logs.
+
+The simulator runs in a thread of the test; the database is the test's own.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.simulator import DestinationRule, SimulatorConfig
+from tests.service.helpers import config_text
+from tests.service.procs import DaemonProcess, enqueue, pending, reconciled, states, wait_final
+from tests.service.simthread import SimulatorThread, simulator_thread
+
+OTP = "Your verification code is 482915"
+LONG = "Delivery update: " + "your parcel is on its way and will arrive tomorrow. " * 5
+
+
+def _traffic(count: int) -> list[tuple[str, list[str]]]:
+    numbers = [f"+6012345{n:04d}" for n in range(count)]  # ...0000 fails (simulator rule)
+    return [(LONG if i % 5 == 0 else OTP, numbers[i : i + 10]) for i in range(0, count, 10)]
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorThread]:
+    config = SimulatorConfig(
+        receipt_delay=(0.01, 0.2),
+        destination_rules=(DestinationRule(suffix="0000", stat="UNDELIV"),),
+    )
+    with simulator_thread(config) as s:
+        yield s
+
+
+def _no_secrets_in(text: str) -> None:
+    assert "482915" not in text and "parcel" not in text  # bodies
+    assert "+60123450001" not in text and "60123450001" not in text  # numbers
+
+
+def test_sigterm_drains_and_exits_0(pg_dsn_sync: str, sim: SimulatorThread, tmp_path: Path) -> None:
+    text = config_text(port=sim.port, tps=300, drain_timeout="10s")
+    (tmp_path / "c.toml").write_text(text)
+    enqueue(pg_dsn_sync, text, _traffic(600))
+    daemon = DaemonProcess(tmp_path / "c.toml", pg_dsn_sync, tmp_path)
+    try:
+        ready = daemon.until("READY")
+        assert ready["MAINPID"] == str(daemon.process.pid)
+        daemon.until("WATCHDOG")  # WATCHDOG_USEC=2s: a ping every second
+        deadline = time.monotonic() + 20
+        while states(pg_dsn_sync).get("delivered", 0) < 50 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pending(pg_dsn_sync) > 0, "the test wants a drain with work in flight"
+        started = time.monotonic()
+        daemon.signal(signal.SIGTERM)
+        assert "draining" in daemon.until("STOPPING")["STATUS"]
+        assert daemon.wait(20) == 0
+        assert time.monotonic() - started < 15  # drain_timeout 10s + grace
+    finally:
+        daemon.close()
+    events = daemon.log_events()
+    names = [e["event"] for e in events]
+    assert "ready" in names and "draining" in names and "stopped" in names
+    _no_secrets_in(daemon.log_text())
+    # A clean drain leaves nothing half-submitted; the rest is queued for the next start.
+    ok, parts = reconciled(pg_dsn_sync)
+    assert ok and parts.get("submitting", 0) == 0, parts
+
+    again = DaemonProcess(tmp_path / "c.toml", pg_dsn_sync, tmp_path, name="again")
+    try:
+        again.until("READY")
+        final = wait_final(pg_dsn_sync, 30)
+        again.signal(signal.SIGINT)
+        assert again.wait(20) == 0
+    finally:
+        again.close()
+    assert set(final) <= {"delivered", "failed"}, final
+    assert final["failed"] >= 1 and final["delivered"] >= 500
+    assert reconciled(pg_dsn_sync)[0]
+
+
+def test_sighup_reloads_and_keeps_running_on_a_bad_file(
+    pg_dsn_sync: str, sim: SimulatorThread, tmp_path: Path
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(config_text(port=sim.port, window=50))
+    daemon = DaemonProcess(path, pg_dsn_sync, tmp_path)
+    try:
+        daemon.until("READY")
+        path.write_text(config_text(port=sim.port, window=80))
+        daemon.signal(signal.SIGHUP)
+        daemon.until("RELOADING")
+        assert daemon.until("READY")["STATUS"].startswith("reloaded")
+
+        path.write_text(config_text(port=sim.port).replace("window = 50", "window = 0"))
+        daemon.signal(signal.SIGHUP)
+        assert daemon.until("READY")["STATUS"].startswith("reload failed")
+        assert daemon.process.poll() is None
+
+        # Still working after both reloads.
+        text = config_text(port=sim.port)
+        enqueue(pg_dsn_sync, text, _traffic(50))
+        final = wait_final(pg_dsn_sync, 20)
+        assert set(final) <= {"delivered", "failed"} and sum(final.values()) == 50, final
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait(20) == 0
+    finally:
+        daemon.close()
+    events = daemon.log_events()
+    assert any(e["event"] == "configuration reloaded" for e in events)
+    failed = [e for e in events if e["event"].startswith("reload failed")]
+    assert failed and "carriers[0].window" in failed[0]["error"]
+
+
+def test_sigkill_mid_run_then_restart(pg_dsn_sync: str, sim: SimulatorThread, tmp_path: Path) -> None:
+    """Killed without a chance to drain: the restart resolves what the dead one left.
+
+    Documented outcome (docs/operations.md): parts left `submitting` follow the
+    carrier's on_unknown_outcome ("fail": failed and refunded); parts already
+    submitted get their receipts on the new bind; queued ones are sent.
+    Every message ends sent or failed and the ledger reconciles.
+    """
+    text = config_text(port=sim.port, tps=400)
+    (tmp_path / "c.toml").write_text(text)
+    ids = enqueue(pg_dsn_sync, text, _traffic(800))
+    first = DaemonProcess(tmp_path / "c.toml", pg_dsn_sync, tmp_path, name="first")
+    try:
+        first.until("READY")
+        deadline = time.monotonic() + 20
+        while states(pg_dsn_sync).get("delivered", 0) < 100 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first.signal(signal.SIGKILL)
+        assert first.wait(10) == -signal.SIGKILL
+    finally:
+        first.close()
+    left = states(pg_dsn_sync)
+    assert left.get("queued", 0) + left.get("submitting", 0) + left.get("submitted", 0) > 0, left
+
+    second = DaemonProcess(tmp_path / "c.toml", pg_dsn_sync, tmp_path, name="second")
+    try:
+        second.until("READY")
+        final = wait_final(pg_dsn_sync, 40)
+        second.signal(signal.SIGTERM)
+        assert second.wait(20) == 0
+    finally:
+        second.close()
+    assert set(final) <= {"delivered", "failed"}, final
+    assert sum(final.values()) == len(ids)
+    ok, parts = reconciled(pg_dsn_sync)
+    assert ok, "ledger does not reconcile after SIGKILL + restart"
+    assert set(parts) <= {"delivered", "failed"}, parts
+    # Nothing was submitted twice: on_unknown_outcome = "fail" never resubmits.
+    assert sim.simulator.stats.submits <= sum(parts.values())
