@@ -1,1 +1,10 @@
-"""The daemon's pipeline: claim -> route -> submit; responses, receipts and MO -> store."""
+"""The daemon's pipeline: claim -> route -> submit; responses, receipts and MO -> store.
+
+``Daemon`` (daemon.py) is the contract the service codes against
+(CARRIER_API.md); docs/pipeline.md describes the pipeline and its policies.
+"""
+
+from bridge.dispatch.daemon import Daemon
+from bridge.dispatch.stats import DaemonStats
+
+__all__ = ["Daemon", "DaemonStats"]

@@ -1,0 +1,254 @@
+"""One writer flush: every row of a batch in one transaction, a few statements in all.
+
+Each statement takes arrays (``unnest``), never one row (DESIGN.md "Performance
+rules"). Every UPDATE carries the state it expects in its WHERE clause, so a
+duplicate response or receipt, a part recovered meanwhile by another daemon, or
+a final part simply matches nothing: transitions are monotonic and idempotent
+and the final-state triggers of migration 0001 are never hit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import msgspec
+
+import dlr
+from bridge.dispatch.finalize import finalize_messages
+from bridge.dispatch.inbound import MoRow, ReceiptRow
+from bridge.dispatch.parts import Resolution, Result
+from bridge.store.db import Connection
+
+__all__ = ["Applied", "apply_batch", "apply_parked"]
+
+_ACCEPT = """
+UPDATE message_parts p
+SET state = 'submitted', carrier = u.c, carrier_message_id = u.cid, id_key = u.k, submitted_at = now()
+FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::text[])
+     AS u(m, s, o, a, c, cid, k)
+WHERE p.message_id = u.m AND p.seq = u.s AND p.state = 'submitting'
+  AND p.owner_instance = u.o AND p.attempts = u.a
+RETURNING p.message_id, p.carrier, p.id_key
+"""
+
+_FAIL = """
+UPDATE message_parts p
+SET state = 'failed', carrier = coalesce(u.c, p.carrier), error_code = u.e, receipt_stat = u.why,
+    final_at = now()
+FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::int[], $5::text[], $6::int[], $7::text[])
+     AS u(m, s, o, a, c, e, why)
+WHERE p.message_id = u.m AND p.seq = u.s AND p.state = 'submitting'
+  AND p.owner_instance = u.o AND p.attempts = u.a
+RETURNING p.message_id
+"""
+
+# Back to the queue. A release did not send anything, so its attempt is not counted.
+_REQUEUE = """
+UPDATE message_parts p
+SET state = 'queued', owner_instance = NULL, carrier = coalesce(u.c, p.carrier),
+    attempts = p.attempts - u.undo, next_attempt_at = now() + make_interval(secs => u.d)
+FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::int[], $5::text[], $6::int[], $7::float8[])
+     AS u(m, s, o, a, c, undo, d)
+WHERE p.message_id = u.m AND p.seq = u.s AND p.state = 'submitting'
+  AND p.owner_instance = u.o AND p.attempts = u.a
+"""
+
+# Receipt keys -> the newest part under that key (carriers reuse ids over
+# months: docs/store.md). No lock here; the UPDATE below re-checks the state.
+_MATCH = """
+SELECT DISTINCT ON (k.i) k.i, p.message_id, p.seq
+FROM unnest($1::text[], $2::text[], $3::int[]) AS k(c, key, i)
+JOIN message_parts p ON p.carrier = k.c AND p.id_key = k.key
+ORDER BY k.i, p.message_id DESC, p.seq
+"""
+
+_RECEIPT_FINAL = """
+UPDATE message_parts p
+SET state = u.st::part_state, receipt_stat = u.stat, error_code = u.e, final_at = now()
+FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::int[]) AS u(m, s, st, stat, e)
+WHERE p.message_id = u.m AND p.seq = u.s AND p.state IN ('submitting', 'submitted')
+RETURNING p.message_id
+"""
+
+_PARK = """
+INSERT INTO parked_receipts (carrier, id_key, receipt, raw)
+SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bytea[])
+"""
+
+_UNPARK = """
+DELETE FROM parked_receipts r USING unnest($1::text[], $2::text[]) AS k(c, key)
+WHERE r.carrier = k.c AND r.id_key = k.key
+RETURNING r.id, r.carrier, r.id_key, r.receipt, r.raw
+"""
+
+_MO = """
+INSERT INTO inbound_messages (carrier, source, source_ton, source_npi, destination, dest_ton,
+    dest_npi, esm_class, data_coding, body, raw, concat_ref, concat_seq, concat_total)
+SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::smallint[], $5::text[],
+    $6::smallint[], $7::smallint[], $8::smallint[], $9::smallint[], $10::text[], $11::bytea[],
+    $12::int[], $13::smallint[], $14::smallint[])
+"""
+
+_FINAL_PART_STATE = {dlr.Status.SENT: "delivered", dlr.Status.FAILED: "failed"}
+
+
+@dataclass(slots=True)
+class Applied:
+    accepted: int = 0
+    rejected: int = 0
+    requeued: int = 0
+    receipts_applied: int = 0
+    receipts_parked: int = 0
+    receipts_duplicate: int = 0
+    parked_applied: int = 0
+    mo: int = 0
+    sent: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+
+def _cols(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object]]:
+    return [[r[i] for r in rows] for i in range(width)]
+
+
+async def apply_results(tx: Connection, results: Sequence[Result], out: Applied) -> tuple[set[int], list[tuple[str, str]]]:
+    """Submit outcomes; returns touched message ids and the (carrier, id_key) that just landed."""
+    touched: set[int] = set()
+    accepted, failed, requeue = [], [], []
+    for r in results:
+        p = r.part
+        if r.resolution is Resolution.ACCEPTED:
+            accepted.append((p.message_id, p.seq, p.owner, p.attempts, r.carrier, r.carrier_message_id, r.id_key))
+        elif r.resolution in (Resolution.REJECTED, Resolution.UNKNOWN_FAIL, Resolution.INVALID):
+            failed.append((p.message_id, p.seq, p.owner, p.attempts, r.carrier, r.status, r.reason))
+        else:
+            undo = 1 if r.resolution is Resolution.RELEASE else 0
+            requeue.append((p.message_id, p.seq, p.owner, p.attempts, r.carrier, undo, r.delay))
+    landed: list[tuple[str, str]] = []
+    if accepted:
+        rows = await tx.fetch(_ACCEPT, *_cols(accepted, 7))
+        out.accepted += len(rows)
+        touched.update(row["message_id"] for row in rows)
+        landed = [(row["carrier"], row["id_key"]) for row in rows]
+    if failed:
+        rows = await tx.fetch(_FAIL, *_cols(failed, 7))
+        out.rejected += len(rows)
+        touched.update(row["message_id"] for row in rows)
+    if requeue:
+        await tx.execute(_REQUEUE, *_cols(requeue, 7))
+        out.requeued += len(requeue)
+    return touched, landed
+
+
+async def apply_receipts(
+    tx: Connection, receipts: Sequence[ReceiptRow], out: Applied, *, park: bool = True
+) -> tuple[set[int], list[ReceiptRow]]:
+    """Match receipts on (carrier, id_key); final ones move their part; unknown ids are parked."""
+    if not receipts:
+        return set(), []
+    rows = await tx.fetch(
+        _MATCH, [r.carrier for r in receipts], [r.id_key for r in receipts], list(range(len(receipts)))
+    )
+    matched = {row["i"]: (row["message_id"], row["seq"]) for row in rows}
+    finals: dict[tuple[int, int], ReceiptRow] = {}
+    unmatched: list[ReceiptRow] = []
+    for i, receipt in enumerate(receipts):
+        target = matched.get(i)
+        if target is None:
+            unmatched.append(receipt)
+        elif receipt.status in _FINAL_PART_STATE and target not in finals:
+            finals[target] = receipt  # the first final receipt of a part in a batch wins
+        else:
+            out.receipts_duplicate += 1  # pending receipt, or a duplicate in this batch
+    touched: set[int] = set()
+    if finals:
+        items = list(finals.items())
+        updated = await tx.fetch(
+            _RECEIPT_FINAL,
+            [k[0] for k, _ in items], [k[1] for k, _ in items],
+            [_FINAL_PART_STATE[r.status] for _, r in items], [r.stat for _, r in items],
+            [r.error_code for _, r in items],
+        )  # fmt: skip
+        touched.update(row["message_id"] for row in updated)
+        out.receipts_applied += len(updated)
+        out.receipts_duplicate += len(items) - len(updated)
+    if unmatched and park:
+        await tx.execute(
+            _PARK,
+            [r.carrier for r in unmatched], [r.id_key for r in unmatched],
+            [r.receipt for r in unmatched], [r.raw for r in unmatched],
+        )  # fmt: skip
+        out.receipts_parked += len(unmatched)
+    return touched, unmatched
+
+
+def receipt_from_parked(
+    carrier: str, key: str, receipt: dict[str, object], raw: bytes | None,
+    table_for: Callable[[str], dlr.StatusTable | None],
+) -> ReceiptRow:
+    parsed = msgspec.convert(receipt, dlr.Receipt)
+    table = table_for(carrier)
+    status = dlr.Status.PENDING if parsed.intermediate else dlr.status_for(parsed.state, table)
+    return ReceiptRow(
+        carrier=carrier, id_key=key, status=status, stat=parsed.stat or parsed.state.name,
+        error_code=parsed.error_code, receipt=receipt, raw=raw or b"",
+    )  # fmt: skip
+
+
+async def apply_parked(
+    tx: Connection,
+    keys: Sequence[tuple[str, str]],
+    out: Applied,
+    table_for: Callable[[str], dlr.StatusTable | None],
+) -> set[int]:
+    """Parked receipts whose id just landed: take them out of the parking and apply them."""
+    if not keys:
+        return set()
+    rows = await tx.fetch(_UNPARK, [k[0] for k in keys], [k[1] for k in keys])
+    if not rows:
+        return set()
+    rows = sorted(rows, key=lambda row: row["id"])  # in arrival order
+    receipts = [
+        receipt_from_parked(row["carrier"], row["id_key"], row["receipt"], row["raw"], table_for)
+        for row in rows
+    ]
+    touched, _ = await apply_receipts(tx, receipts, out, park=True)
+    out.parked_applied += len(receipts)
+    return touched
+
+
+async def apply_mo(tx: Connection, mos: Sequence[MoRow], out: Applied) -> None:
+    if not mos:
+        return
+    await tx.execute(
+        _MO,
+        [m.carrier for m in mos], [m.source for m in mos], [m.source_ton for m in mos],
+        [m.source_npi for m in mos], [m.destination for m in mos], [m.dest_ton for m in mos],
+        [m.dest_npi for m in mos], [m.esm_class for m in mos], [m.data_coding for m in mos],
+        [m.body for m in mos], [m.raw for m in mos], [m.concat_ref for m in mos],
+        [m.concat_seq for m in mos], [m.concat_total for m in mos],
+    )  # fmt: skip
+    out.mo += len(mos)
+
+
+async def apply_batch(
+    tx: Connection,
+    results: Sequence[Result],
+    receipts: Sequence[ReceiptRow],
+    mos: Sequence[MoRow],
+    *,
+    table_for: Callable[[str], dlr.StatusTable | None],
+    webhooks: bool,
+    default_url: str | None,
+) -> Applied:
+    """The whole flush, inside ``tx``: outcomes, parked receipts, receipts, messages, money, MO."""
+    out = Applied()
+    touched, landed = await apply_results(tx, results, out)
+    touched |= await apply_parked(tx, landed, out, table_for)
+    more, _ = await apply_receipts(tx, receipts, out)
+    touched |= more
+    await apply_mo(tx, mos, out)
+    out.sent, out.failed = await finalize_messages(
+        tx, touched, webhooks=webhooks, default_url=default_url
+    )
+    return out

@@ -1,0 +1,155 @@
+"""Claimers: queued parts -> ``submitting`` (write ahead), with a LISTEN wake-up and polling.
+
+One statement claims a batch: the inner SELECT takes the oldest due queued
+parts of the routes this daemon can serve now, ``FOR UPDATE SKIP LOCKED`` so
+several daemons (and claimers) never take the same row and never wait for each
+other; the UPDATE marks them ``submitting`` with our instance id and counts the
+attempt, and RETURNING brings back what the submit_sm needs. The part is
+``submitting`` in the database before its submit_sm is written (DESIGN.md
+"Reliability rules": write ahead), so a crash leaves it visible to recovery.
+
+Backpressure (DESIGN.md "Performance rules"): at most ``max_inflight`` parts are
+claimed and not yet resolved by the writer; the claimer waits for room, so a
+slow carrier window slows the claims instead of growing a buffer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import structlog
+import trio
+
+from bridge.dispatch.instances import Lease, db_errors
+from bridge.dispatch.parts import ClaimedPart
+from bridge.dispatch.stats import DaemonStats
+from bridge.store.db import Database
+from bridge.store.enqueue import NOTIFY_CHANNEL
+
+__all__ = ["CLAIM_SQL", "Claimer"]
+
+log = structlog.get_logger("bridge.dispatch.claim")
+
+CLAIM_SQL = """
+WITH picked AS MATERIALIZED (
+    SELECT message_id, seq FROM message_parts
+    WHERE state = 'queued' AND next_attempt_at <= now() AND route = ANY($3::text[])
+    ORDER BY next_attempt_at
+    FOR UPDATE SKIP LOCKED
+    LIMIT $2
+)
+UPDATE message_parts p
+SET state = 'submitting', owner_instance = $1, attempts = p.attempts + 1
+FROM picked, messages m, campaigns c
+WHERE p.message_id = picked.message_id AND p.seq = picked.seq AND p.state = 'queued'
+  AND m.id = p.message_id AND c.id = m.campaign_id
+RETURNING p.message_id, p.seq, p.total, p.body, p.route, p.attempts, p.carrier,
+          m.destination, m.sender_id, m.sender_ton, m.sender_npi, m.concat_ref,
+          c.body AS campaign_body
+"""
+
+
+class Claimer:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        lease: Lease,
+        stats: DaemonStats,
+        batch: int,
+        poll: float,
+        db_timeout: float,
+        max_inflight: Callable[[], int],
+        routes_ready: Callable[[], Sequence[str]],
+        dispatch: Callable[[list[ClaimedPart]], None],
+    ) -> None:
+        self._db = db
+        self._lease = lease
+        self._stats = stats
+        self.batch = batch
+        self.poll = poll
+        self.db_timeout = db_timeout
+        self._max_inflight = max_inflight
+        self._routes_ready = routes_ready
+        self._dispatch = dispatch
+        self.inflight = 0
+        self._wake = trio.Event()
+        self._room = trio.Event()
+        self.stopped = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def resolved(self, count: int) -> None:
+        """The writer committed ``count`` outcomes: room for more claims."""
+        self.inflight -= count
+        self._room.set()
+
+    def stop(self) -> None:
+        self.stopped = True
+        self._wake.set()
+        self._room.set()
+
+    async def _sleep(self) -> None:
+        with trio.move_on_after(self.poll):
+            await self._wake.wait()
+        self._wake = trio.Event()
+
+    async def claim(self, limit: int) -> list[ClaimedPart]:
+        routes = list(self._routes_ready())
+        if not routes or limit <= 0:
+            return []
+        owner = self._lease.id
+        with trio.fail_after(self.db_timeout):
+            rows = await self._db.fetch(CLAIM_SQL, owner, limit, routes)
+        return [
+            ClaimedPart(
+                message_id=r["message_id"], seq=r["seq"], total=r["total"], body=r["body"],
+                route=r["route"], attempts=r["attempts"], owner=owner,
+                destination=r["destination"], sender_id=r["sender_id"],
+                sender_ton=r["sender_ton"], sender_npi=r["sender_npi"],
+                concat_ref=r["concat_ref"], campaign_body=r["campaign_body"],
+                previous_carrier=r["carrier"],
+            )  # fmt: skip
+            for r in rows
+        ]
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._listen)
+            task_status.started()
+            while not self.stopped:
+                room = self._max_inflight() - self.inflight
+                if room <= 0:
+                    self._room = trio.Event()
+                    await self._room.wait()
+                    continue
+                if not self._lease.valid():
+                    # Another daemon may be recovering our parts: claim nothing
+                    # until a heartbeat succeeds again.
+                    await self._sleep()
+                    continue
+                try:
+                    parts = await self.claim(min(self.batch, room))
+                except db_errors() as exc:
+                    log.warning("claim failed", error=repr(exc))
+                    await self._sleep()
+                    continue
+                if parts:
+                    self.inflight += len(parts)
+                    self._stats.claimed += len(parts)
+                    self._dispatch(parts)
+                if len(parts) < min(self.batch, room):
+                    await self._sleep()  # the queue is (nearly) empty: wait for NOTIFY or the poll
+            nursery.cancel_scope.cancel()
+
+    async def _listen(self) -> None:
+        # NOTIFY is a wake-up only (docs/store.md): the poll catches anything missed.
+        while True:
+            try:
+                async with self._db.listen(NOTIFY_CHANNEL, buffer=8) as channel:
+                    async for _ in channel:
+                        self._wake.set()
+            except db_errors() as exc:
+                log.debug("listen connection lost", error=repr(exc))
+            await trio.sleep(self.poll)

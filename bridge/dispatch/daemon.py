@@ -1,0 +1,307 @@
+"""The Daemon of the bridge.dispatch contract (CARRIER_API.md): run, stats, reload, drain.
+
+    async with trio.open_nursery() as n:
+        await n.start(daemon.run)     # ready: instance row, recovery, carriers, claimer, writer
+        ...
+        await daemon.drain(30)        # run() returns
+
+Tasks (one nursery, house rule 5): the lease heartbeat, the bind-slot
+connection and its watcher, one task per carrier (its binds and its bounded
+submitters), the claimer (+ its LISTEN task), the writer and its inbound
+reader, the sweeper. See docs/pipeline.md.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import structlog
+import trio
+
+from bridge.carrier import Carrier, Inbound
+from bridge.dispatch.claim import Claimer
+from bridge.dispatch.instances import BindSlots, Lease, db_errors
+from bridge.dispatch.parts import ClaimedPart, Resolution, Result
+from bridge.dispatch.router import Router
+from bridge.dispatch.stats import DaemonStats
+from bridge.dispatch.submit import CarrierRunner, PayloadCache, build_submit_sm
+from bridge.dispatch.sweeper import Sweeper
+from bridge.dispatch.writer import CarrierRules, Writer
+from bridge.smpp import SubmitSm
+from bridge.store.db import Database
+from config.schema import Carrier as CarrierConfig
+from config.schema import Config
+
+__all__ = ["Daemon", "DaemonStats"]
+
+log = structlog.get_logger("bridge.dispatch.daemon")
+
+
+@dataclass(slots=True)
+class _Life:
+    runner: CarrierRunner
+    done: trio.Event
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        *,
+        dsn: str,
+        passwords: Mapping[str, str],
+        instance_name: str | None = None,
+        db_timeout: float = 5.0,
+        sweep_interval: float = 5.0,
+        max_binds: int | None = None,
+        carrier_options: Mapping[str, Any] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._config = config
+        self._db = db
+        self._dsn = dsn
+        self._passwords = dict(passwords)
+        self.name = instance_name or config.daemon.instance_name or socket.gethostname()
+        self.db_timeout = db_timeout
+        self._max_binds = max_binds  # per carrier, for this instance (several daemons, one host)
+        self._carrier_options = dict(carrier_options or {})
+        self._rng = rng or random.Random()
+        self._stats = DaemonStats()
+        self._rules: dict[str, CarrierRules] = {c.name: CarrierRules.of(c) for c in config.carriers}
+        self._router = Router(config, rng=self._rng)
+        self._runners: dict[str, CarrierRunner] = {}
+        self._lives: dict[str, _Life] = {}
+        self._waiting: dict[str, CarrierConfig] = {}  # carriers without a free bind slot yet
+        self._payloads = PayloadCache()
+        self._stopped = trio.Event()
+        self._draining = False
+        self._reload_lock = trio.Lock()
+        self._nursery: trio.Nursery | None = None
+        daemon = config.daemon
+        self._lease = Lease(db, name=self.name, lease=daemon.lease.seconds,
+                            heartbeat=daemon.heartbeat_interval.seconds, db_timeout=db_timeout)  # fmt: skip
+        self._slots = BindSlots(dsn, db_timeout=db_timeout)
+        self._inbound_send, self._inbound_receive = trio.open_memory_channel[Inbound](4 * daemon.writer_batch)
+        self._claimer = Claimer(
+            db, lease=self._lease, stats=self._stats, batch=daemon.claim_batch,
+            poll=daemon.poll_interval.seconds, db_timeout=db_timeout,
+            max_inflight=self._max_inflight, routes_ready=lambda: self._router.ready_routes(self._runners),
+            dispatch=self._dispatch,
+        )  # fmt: skip
+        self._writer = Writer(
+            db, stats=self._stats, rules=self._rules.get, batch=daemon.writer_batch,
+            delay=daemon.writer_delay.seconds, db_timeout=db_timeout,
+            webhooks=config.webhooks.enabled, default_url=config.webhooks.default_url,
+            on_resolved=self._claimer.resolved,
+        )  # fmt: skip
+        self._sweeper = Sweeper(
+            db, stats=self._stats, config=lambda: self._config, rules=self._rules.get,
+            carriers_of_route=lambda label: self._router.carriers_of_route(label),
+            instance_id=lambda: self._lease.id, interval=sweep_interval, db_timeout=db_timeout,
+        )  # fmt: skip
+
+    # --- contract ------------------------------------------------------------------------
+
+    def stats(self) -> DaemonStats:
+        self._stats.instance_id = self._lease.id
+        self._stats.carriers = {name: r.carrier.health() for name, r in self._runners.items()}
+        return self._stats
+
+    @property
+    def instance_id(self) -> int:
+        return self._lease.id
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            await self._lease.register()
+            await nursery.start(self._lease.run)
+            await self._slots.connect(nursery)
+            # Start-up recovery: parts left 'submitting' by dead instances (our
+            # previous run included) are resolved before anything is claimed.
+            await self._sweeper.recover()
+            await nursery.start(self._writer.run)
+            nursery.start_soon(self._writer.run_inbound, self._inbound_receive)
+            for cfg in self._config.carriers:
+                await self._start_carrier(cfg)
+            await nursery.start(self._claimer.run)
+            await nursery.start(self._sweeper.run)
+            nursery.start_soon(self._watch_slots)
+            log.info("daemon ready", instance=self._lease.id, carriers=sorted(self._runners))
+            task_status.started()
+            await self._stopped.wait()
+            nursery.cancel_scope.cancel()
+
+    async def reload(self, new_config: Config, *, passwords: Mapping[str, str] | None = None) -> None:
+        """SIGHUP: replace changed carriers, add new ones, stop removed ones; swap the routes."""
+        async with self._reload_lock:
+            if passwords is not None:
+                self._passwords.update(passwords)
+            old = {c.name: c for c in self._config.carriers}
+            new = {c.name: c for c in new_config.carriers}
+            changed = [n for n in new if n in old and new[n] != old[n]]
+            removed = [n for n in old if n not in new]
+            added = [n for n in new if n not in old]
+            for name in removed + changed:
+                await self._stop_carrier(name, new_config.daemon.drain_timeout.seconds)
+                self._waiting.pop(name, None)
+            self._config = new_config
+            for name in removed:
+                self._rules.pop(name, None)
+            for name in changed + added:
+                self._rules[name] = CarrierRules.of(new[name])
+            self._router = Router(new_config, rng=self._rng)
+            for name in changed + added:
+                await self._start_carrier(new[name])
+            self._claimer.wake()
+            log.info("configuration reloaded", added=added, removed=removed, replaced=changed)
+
+    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 (contract)
+        """SIGTERM: stop claiming, finish in-flight parts, stop carriers, flush, mark stopped."""
+        if self._draining:
+            await self._stopped.wait()
+            return
+        self._draining = True
+        deadline = trio.current_time() + timeout
+        self._claimer.stop()
+        with trio.move_on_at(deadline - min(2.0, timeout / 4)):
+            while self._claimer.inflight > 0:
+                await trio.sleep(0.01)
+        for name in list(self._lives):
+            await self._stop_carrier(name, max(0.1, deadline - trio.current_time() - 1.0))
+        with trio.move_on_at(deadline):
+            await self._writer.wait_idle()
+        await self._lease.stop()
+        await self._slots.close()
+        self._stopped.set()
+
+    # --- carriers --------------------------------------------------------------------------
+
+    def _max_inflight(self) -> int:
+        if self._draining:
+            return 0
+        return sum(2 * r.capacity for r in self._runners.values())
+
+    async def _start_carrier(self, cfg: CarrierConfig) -> None:
+        assert self._nursery is not None
+        limit = cfg.binds if self._max_binds is None else min(cfg.binds, self._max_binds)
+        try:
+            slots = await self._slots.take(cfg.name, cfg.binds, limit)
+        except db_errors() as exc:
+            log.warning("bind slots unavailable", carrier=cfg.name, error=repr(exc))
+            slots = []
+        if not slots:
+            self._waiting[cfg.name] = cfg
+            log.info("no free bind slot; carrier waits", carrier=cfg.name)
+            return
+        self._waiting.pop(cfg.name, None)
+        carrier = Carrier(
+            msgspec.structs.replace(cfg, binds=len(slots)),
+            password=self._passwords.get(cfg.name, ""),
+            inbound=self._inbound_send.clone(),
+            **self._carrier_options,
+        )
+        capacity = len(slots) * cfg.window
+        send, receive = trio.open_memory_channel[tuple[ClaimedPart, SubmitSm]](4 * capacity + 1000)
+        runner = CarrierRunner(
+            rules=self._rules[cfg.name], carrier=carrier, slots=slots, send=send,
+            receive=receive, cancel=trio.CancelScope(),
+        )  # fmt: skip
+        life = _Life(runner, trio.Event())
+
+        async def live(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+            with runner.cancel:
+                async with trio.open_nursery() as inner:
+                    await inner.start(carrier.run)
+                    async with trio.open_nursery() as submitters:
+                        for _ in range(capacity):
+                            submitters.start_soon(runner.submitter, self._deliver, self._on_submit)
+                        task_status.started()
+                    life.done.set()  # every queued part was submitted or released
+                    await trio.sleep_forever()
+
+        await self._nursery.start(live)
+        self._runners[cfg.name] = runner
+        self._lives[cfg.name] = life
+        self._claimer.resolved(0)  # room for claims
+
+    async def _stop_carrier(self, name: str, timeout: float) -> None:  # noqa: ASYNC109
+        life = self._lives.pop(name, None)
+        self._runners.pop(name, None)
+        if life is None:
+            return
+        runner = life.runner
+        await runner.send.aclose()
+        await runner.carrier.stop(timeout)
+        with trio.move_on_after(timeout + 1.0):
+            await life.done.wait()
+        runner.cancel.cancel()
+        try:
+            await self._slots.release(name)
+        except db_errors():
+            pass
+
+    async def _watch_slots(self) -> None:
+        """Keep the bind-slot connection; after losing it, stop binds whose slots went elsewhere."""
+        assert self._nursery is not None
+        interval = self._config.daemon.heartbeat_interval.seconds
+        while True:
+            with trio.move_on_after(interval):
+                await self._slots.lost.wait()
+            if self._draining:
+                return
+            if self._slots.lost.is_set() or not await self._slots.ping():
+                await self._slots.close()
+                try:
+                    await self._slots.connect(self._nursery)
+                    lost = await self._slots.retake()
+                except (*db_errors(), ConnectionError) as exc:
+                    log.warning("bind-slot connection down; binds stay up", error=repr(exc))
+                    await trio.sleep(min(interval, 1.0))
+                    continue
+                for name in lost:
+                    cfg = self._rules[name].config if name in self._rules else None
+                    log.warning("bind slot taken elsewhere meanwhile; restarting carrier", carrier=name)
+                    await self._stop_carrier(name, 5.0)
+                    if cfg is not None:
+                        await self._start_carrier(cfg)
+            for cfg in list(self._waiting.values()):
+                await self._start_carrier(cfg)
+
+    # --- the hot path -----------------------------------------------------------------------
+
+    def _on_submit(self) -> None:
+        self._stats.submitted += 1
+
+    def _deliver(self, result: Result) -> None:
+        if result.resolution is Resolution.RESUBMIT:
+            self._stats.unknown += 1
+            self._stats.resubmitted += 1
+        elif result.resolution is Resolution.UNKNOWN_FAIL:
+            self._stats.unknown += 1
+        elif result.resolution is Resolution.RELEASE:
+            self._stats.released += 1
+        self._writer.put(result)
+
+    def _dispatch(self, parts: list[ClaimedPart]) -> None:
+        poll = self._config.daemon.poll_interval.seconds
+        for part in parts:
+            runner = self._router.pick(part.route, self._runners)
+            if runner is None:
+                self._deliver(Result(part, Resolution.RELEASE, delay=poll, reason="no_carrier_up"))
+                continue
+            cfg = runner.rules.config
+            payload = self._payloads.payload(part, cfg.segmentation)
+            if payload is None:
+                self._deliver(Result(part, Resolution.INVALID, cfg.name, reason="segmentation_mismatch"))
+                continue
+            try:
+                runner.send.send_nowait((part, build_submit_sm(part, payload, cfg)))
+            except (trio.WouldBlock, trio.ClosedResourceError):
+                self._deliver(Result(part, Resolution.RELEASE, delay=poll, reason="carrier_busy"))

@@ -1,0 +1,247 @@
+"""Daemon instances on one database: a heartbeat lease and bind slots.
+
+Several daemons may share one PostgreSQL database (issue 6). Each keeps a row in
+``daemon_instances`` whose ``lease_until`` it pushes forward every
+``daemon.heartbeat_interval``; the parts it claims carry its id in
+``owner_instance``. Recovery (sweeper.py) touches only the parts of instances
+whose lease has expired (or that stopped), so a live daemon's in-flight parts
+are never resubmitted by another one.
+
+The lease is also checked locally: ``Lease.valid()`` is false once the last
+successful heartbeat is older than the lease minus a margin, and the claimers
+stop submitting then, because another daemon may already be recovering our
+parts. When a heartbeat finds the row's lease expired, the instance registers a
+new row: the parts of the old id are recovered like those of any dead daemon.
+
+Bind slots: a carrier allows ``binds`` sessions per account, across all
+daemons. Slot i of carrier c is the session advisory lock
+``(hashtext('smpp-bridge:' || c), i)`` held on ONE dedicated, unpooled
+connection (``bridge.store.db.open_connection``); PostgreSQL releases it when
+that connection ends, so a crashed daemon frees its slots by itself.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Awaitable, Callable
+
+import structlog
+import trio
+
+from bridge.store.db import Connection, Database, open_connection
+
+__all__ = ["BindSlots", "Lease", "db_errors"]
+
+log = structlog.get_logger("bridge.dispatch.instances")
+
+
+def db_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "the database is unreachable right now" (retry later)."""
+    import asyncpg
+
+    return (
+        OSError,
+        trio.TooSlowError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.TooManyConnectionsError,
+        asyncpg.DeadlockDetectedError,
+        asyncpg.SerializationError,
+        ConnectionError,
+        EOFError,
+    )
+
+
+class Lease:
+    """This daemon's ``daemon_instances`` row and its heartbeat lease."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        name: str,
+        lease: float,
+        heartbeat: float,
+        db_timeout: float,
+        on_renewed_id: Callable[[int], Awaitable[None]] | None = None,
+    ) -> None:
+        self._db = db
+        self.name = name
+        self.lease = lease
+        self.heartbeat = heartbeat
+        self.db_timeout = db_timeout
+        self.id: int = 0
+        # Local (trio clock) deadline until which our row's lease surely holds:
+        # the time the renewing statement was *sent* plus the lease, minus a
+        # margin for clock skew between us and the server.
+        self._valid_until = 0.0
+        self._on_renewed_id = on_renewed_id
+
+    def valid(self) -> bool:
+        return trio.current_time() < self._valid_until
+
+    async def register(self) -> int:
+        """Insert our row; previous rows of this name on this host (our own crashed run) end now."""
+        sent = trio.current_time()
+        with trio.fail_after(self.db_timeout):
+            async with self._db.transaction() as tx:
+                await tx.execute(
+                    "UPDATE daemon_instances SET stopped_at = now(), lease_until = least(lease_until, now())"
+                    " WHERE name = $1 AND hostname = $2 AND stopped_at IS NULL",
+                    self.name, socket.gethostname(),
+                )  # fmt: skip
+                instance_id: int = await tx.fetchval(
+                    "INSERT INTO daemon_instances (name, hostname, pid, lease_until)"
+                    " VALUES ($1, $2, $3, now() + make_interval(secs => $4)) RETURNING id",
+                    self.name, socket.gethostname(), os.getpid(), self.lease,
+                )  # fmt: skip
+        self.id = instance_id
+        self._valid_until = sent + self.lease * 0.8
+        log.info("instance registered", instance=self.id, name=self.name)
+        return instance_id
+
+    async def renew(self) -> bool:
+        """Push the lease forward; False (and a new row) when it had already expired."""
+        sent = trio.current_time()
+        with trio.fail_after(self.db_timeout):
+            renewed = await self._db.fetchval(
+                "UPDATE daemon_instances SET heartbeat_at = now(),"
+                " lease_until = now() + make_interval(secs => $2)"
+                " WHERE id = $1 AND stopped_at IS NULL AND lease_until > now() RETURNING id",
+                self.id, self.lease,
+            )  # fmt: skip
+        if renewed is not None:
+            self._valid_until = sent + self.lease * 0.8
+            return True
+        log.warning("instance lease expired; registering a new instance", instance=self.id)
+        await self.register()
+        if self._on_renewed_id is not None:
+            await self._on_renewed_id(self.id)
+        return False
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        while True:
+            await trio.sleep(self.heartbeat)
+            try:
+                await self.renew()
+            except db_errors() as exc:
+                log.warning("heartbeat failed", error=repr(exc))
+
+    async def stop(self) -> None:
+        with trio.move_on_after(self.db_timeout, shield=True):
+            await self._db.execute(
+                "UPDATE daemon_instances SET stopped_at = now(), lease_until = now() WHERE id = $1",
+                self.id,
+            )
+
+
+_TRY_SLOTS = """
+SELECT s FROM generate_series(0, $2 - 1) AS s
+WHERE pg_try_advisory_lock(hashtext('smpp-bridge:' || $1), s)
+LIMIT $3
+"""
+
+
+class BindSlots:
+    """Bind-slot advisory locks on one dedicated connection.
+
+    If that connection is lost, PostgreSQL has released every slot we held.
+    The binds stay up meanwhile (DESIGN.md: while the database is unreachable,
+    receipts are answered ESME_RX_T_APPN and the binds stay up); when a
+    connection is back, ``reconnect`` re-takes exactly the slots we held and
+    reports the carriers whose slots could not all be re-taken: the daemon
+    stops those carriers' binds before taking any slot for them again.
+    """
+
+    def __init__(self, dsn: str, *, db_timeout: float) -> None:
+        self._dsn = dsn
+        self.db_timeout = db_timeout
+        self._conn: Connection | None = None
+        self._close: Callable[[], Awaitable[None]] | None = None
+        self.held: dict[str, list[int]] = {}
+        self.lost = trio.Event()
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    async def connect(self, nursery: trio.Nursery) -> None:
+        """Open the dedicated connection in a task of ``nursery`` (it lives as long as that task)."""
+        ready = trio.Event()
+        closed = trio.Event()
+
+        async def hold() -> None:
+            try:
+                async with open_connection(self._dsn, connect_timeout=self.db_timeout) as conn:
+                    self._conn = conn
+                    self.lost = trio.Event()
+                    conn.raw.add_termination_listener(lambda _c: self.lost.set())
+                    ready.set()
+                    await closed.wait()
+            finally:
+                self._conn = None
+                ready.set()
+
+        async def close() -> None:
+            closed.set()
+
+        self._close = close
+        nursery.start_soon(hold)
+        await ready.wait()
+        if self._conn is None:
+            raise ConnectionError("bind-slot connection failed")
+
+    async def close(self) -> None:
+        if self._close is not None:
+            await self._close()
+        self._conn = None
+
+    async def take(self, carrier: str, binds: int, limit: int) -> list[int]:
+        """Take up to ``limit`` free slots of ``carrier`` (which has ``binds`` in all)."""
+        if self._conn is None:
+            return []
+        with trio.fail_after(self.db_timeout):
+            rows = await self._conn.fetch(_TRY_SLOTS, carrier, binds, limit)
+        slots = [int(r["s"]) for r in rows]
+        self.held.setdefault(carrier, []).extend(slots)
+        return slots
+
+    async def release(self, carrier: str) -> None:
+        slots = self.held.pop(carrier, [])
+        if self._conn is None or not slots:
+            return
+        with trio.move_on_after(self.db_timeout, shield=True):
+            await self._conn.execute(
+                "SELECT pg_advisory_unlock(hashtext('smpp-bridge:' || $1), s) FROM unnest($2::int[]) AS s",
+                carrier, slots,
+            )  # fmt: skip
+
+    async def ping(self) -> bool:
+        if self._conn is None:
+            return False
+        try:
+            with trio.fail_after(self.db_timeout):
+                await self._conn.fetchval("SELECT 1")
+            return True
+        except db_errors():
+            return False
+
+    async def retake(self) -> set[str]:
+        """After a new connection: re-take the slots held before; the carriers that lost one."""
+        lost: set[str] = set()
+        assert self._conn is not None
+        for carrier, slots in list(self.held.items()):
+            with trio.fail_after(self.db_timeout):
+                got = await self._conn.fetch(
+                    "SELECT s FROM unnest($2::int[]) AS s"
+                    " WHERE pg_try_advisory_lock(hashtext('smpp-bridge:' || $1), s)",
+                    carrier, slots,
+                )  # fmt: skip
+            kept = sorted(int(r["s"]) for r in got)
+            if kept != sorted(slots):
+                lost.add(carrier)
+            self.held[carrier] = kept
+        return lost

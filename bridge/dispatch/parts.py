@@ -1,0 +1,49 @@
+"""What flows through the pipeline: a claimed part and the outcome of its submit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["ClaimedPart", "Resolution", "Result"]
+
+
+@dataclass(slots=True)
+class ClaimedPart:
+    """A part the claimer moved to ``submitting`` (write ahead), with what its submit_sm needs."""
+
+    message_id: int
+    seq: int
+    total: int
+    body: str  # this part's text exactly as enqueue split it
+    route: str | None
+    attempts: int  # after this claim (attempts + 1)
+    owner: int  # daemon_instances.id that claimed it
+    destination: str  # E.164 with '+'
+    sender_id: str | None
+    sender_ton: int | None
+    sender_npi: int | None
+    concat_ref: int | None
+    campaign_body: str
+    previous_carrier: str | None
+
+
+class Resolution(Enum):
+    ACCEPTED = "accepted"  # submit_sm_resp ESME_ROK: the part is submitted
+    REJECTED = "rejected"  # permanent error (or retries exhausted): the part fails
+    RESUBMIT = "resubmit"  # unknown outcome, carrier policy "resubmit": back to the queue
+    UNKNOWN_FAIL = "unknown_fail"  # unknown outcome, carrier policy "fail"
+    RELEASE = "release"  # not sent at all (no carrier up): back to the queue, attempt not counted
+    INVALID = "invalid"  # cannot be built (segmentation changed since enqueue): the part fails
+
+
+@dataclass(slots=True)
+class Result:
+    part: ClaimedPart
+    resolution: Resolution
+    carrier: str | None = None
+    carrier_message_id: str | None = None
+    id_key: str | None = None
+    status: int | None = None  # command_status of a rejection
+    delay: float = 0.0  # seconds before a resubmit / release may be claimed again
+    reason: str | None = None

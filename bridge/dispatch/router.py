@@ -1,0 +1,74 @@
+"""Route label -> the carrier to submit through: weights, then failover.
+
+The part's route was chosen at enqueue (``message_parts.route`` is the route's
+label) and its parts were billed with that route's segmentation profile. The
+router picks among the route's carriers that run here and are up: the
+weighted primaries first (weighted random), else the failover list in order.
+A carrier whose segmentation profile differs from the route's is never used
+(``config.load`` refuses such files; a reload could still produce one), so the
+parts sent are the parts billed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+
+from bridge.dispatch.submit import CarrierRunner
+from bridge.store.routing import RouteTable
+from config.schema import Config, Route
+
+__all__ = ["Router"]
+
+
+class Router:
+    def __init__(self, config: Config, *, rng: random.Random | None = None) -> None:
+        self._table = RouteTable(config)
+        self._routes: dict[str, Route] = {r.label: r for r in config.routes}
+        self._rng = rng or random.Random()
+        self._profiles = {label: self._table.profile(r) for label, r in self._routes.items()}
+        self._cfg = {c.name: c for c in config.carriers}
+
+    def _usable(self, label: str, name: str, runners: Mapping[str, CarrierRunner]) -> CarrierRunner | None:
+        runner = runners.get(name)
+        if runner is None or not runner.carrier.up:
+            return None
+        if runner.rules.config.segmentation != self._profiles[label]:
+            return None
+        return runner
+
+    def pick(self, label: str | None, runners: Mapping[str, CarrierRunner]) -> CarrierRunner | None:
+        """A carrier for a part of route ``label``, or None when none of its carriers is up here."""
+        route = self._routes.get(label) if label is not None else None
+        if route is None:
+            return None
+        weighted = [
+            (runner, t.weight) for t in route.carriers
+            if t.weight > 0 and (runner := self._usable(label, t.carrier, runners)) is not None
+        ]  # fmt: skip
+        if weighted:
+            if len(weighted) == 1:
+                return weighted[0][0]
+            total = sum(w for _, w in weighted)
+            point = self._rng.uniform(0, total)
+            for runner, weight in weighted:
+                point -= weight
+                if point <= 0:
+                    return runner
+            return weighted[-1][0]
+        for name in route.carrier_names:
+            runner = self._usable(label, name, runners)
+            if runner is not None:
+                return runner
+        return None
+
+    def ready_routes(self, runners: Mapping[str, CarrierRunner]) -> list[str]:
+        """Labels of the routes with at least one carrier up here (what the claimers may take)."""
+        return [
+            label for label, route in self._routes.items()
+            if any(self._usable(label, name, runners) is not None for name in route.carrier_names)
+        ]  # fmt: skip
+
+    def carriers_of_route(self, label: str | None) -> list[str]:
+        route = self._routes.get(label) if label is not None else None
+        return list(route.carrier_names) if route is not None else []

@@ -1,0 +1,153 @@
+"""submit_sm from a claimed part, and the bounded submitters of each carrier.
+
+The payload bytes come from the segmenter (DESIGN.md "Data flow"): the
+campaign body is segmented again with the route's profile, which gives exactly
+the parts enqueue stored and billed; the part's ``PartPayload`` is taken from
+that (cached per message, so a k-part message is segmented once). A part whose
+text no longer matches (the profile changed since enqueue) is failed rather
+than sent differently from what was billed.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+import trio
+
+import dlr
+import segmenter
+from bridge.carrier import Accepted, Carrier, CarrierClosed, Rejected, SubmitOutcome
+from bridge.dispatch.parts import ClaimedPart, Resolution, Result
+from bridge.dispatch.writer import CarrierRules
+from bridge.smpp import SubmitSm
+from config.schema import Carrier as CarrierConfig
+
+__all__ = ["CarrierRunner", "PayloadCache", "build_submit_sm", "relative_validity"]
+
+log = structlog.get_logger("bridge.dispatch.submit")
+
+# SMPP 3.4 section 5.2.17: registered_delivery bits 1-0 = 01, an SMSC delivery
+# receipt on final outcome, success or failure.
+REGISTERED_DELIVERY_FINAL = 0x01
+# SMPP 3.4 section 5.2.5 / 5.2.6: destinations go out international, E.164.
+TON_INTERNATIONAL, NPI_ISDN = 1, 1
+
+
+def relative_validity(seconds: float) -> str:
+    """SMPP 3.4 section 7.1.1.2: relative time "YYMMDDhhmmss000R" (here only days and less)."""
+    total = max(1, int(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    years, days = divmod(days, 365)
+    months, days = divmod(days, 30)
+    if years > 99:
+        years, months, days, hours, minutes, secs = 99, 11, 29, 23, 59, 59
+    return f"{years:02d}{months:02d}{days:02d}{hours:02d}{minutes:02d}{secs:02d}000R"
+
+
+class PayloadCache:
+    """message_id -> the parts' payloads for one profile; bounded (oldest out first)."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self._size = size
+        self._cache: OrderedDict[tuple[int, segmenter.Profile], tuple[tuple[str, ...], tuple[segmenter.PartPayload, ...]]] = OrderedDict()
+
+    def payload(self, part: ClaimedPart, profile: segmenter.Profile) -> segmenter.PartPayload | None:
+        key = (part.message_id, profile)
+        found = self._cache.get(key)
+        if found is None:
+            seg = segmenter.segment_for(part.campaign_body, profile)
+            ref = part.concat_ref if part.concat_ref is not None else 0
+            found = (seg.parts, seg.payloads(ref, profile) if seg.segments == part.total else ())
+            self._cache[key] = found
+            if len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        texts, payloads = found
+        if part.total == 1 and len(payloads) == 1 and texts[0] == part.body:
+            self._cache.pop(key, None)
+            return payloads[0]
+        if len(texts) != part.total or texts[part.seq - 1] != part.body:
+            return None  # not what was billed: never send something else
+        if len(payloads) != part.total:
+            return None  # e.g. concat = "payload": one PDU for the whole message (not split here)
+        if part.seq == part.total:
+            self._cache.pop(key, None)
+        return payloads[part.seq - 1]
+
+
+def build_submit_sm(part: ClaimedPart, payload: segmenter.PartPayload, cfg: CarrierConfig) -> SubmitSm:
+    source = cfg.source
+    return SubmitSm(
+        source_addr_ton=source.force_ton if source.force_ton is not None else (part.sender_ton or 0),
+        source_addr_npi=source.force_npi if source.force_npi is not None else (part.sender_npi or 0),
+        source_addr=part.sender_id or "",
+        dest_addr_ton=TON_INTERNATIONAL,
+        dest_addr_npi=NPI_ISDN,
+        destination_addr=part.destination.lstrip("+"),
+        esm_class=payload.esm_class,
+        registered_delivery=REGISTERED_DELIVERY_FINAL,
+        validity_period=relative_validity(cfg.validity_period.seconds) if cfg.validity_period else "",
+        data_coding=payload.data_coding,
+        short_message=payload.short_message,
+        tlvs=payload.tlvs,
+    )
+
+
+@dataclass(slots=True)
+class CarrierRunner:
+    """One running Carrier, its rules, the slots it holds, and its submit queue."""
+
+    rules: CarrierRules
+    carrier: Carrier
+    slots: list[int]
+    send: trio.MemorySendChannel[tuple[ClaimedPart, SubmitSm]]
+    receive: trio.MemoryReceiveChannel[tuple[ClaimedPart, SubmitSm]]
+    cancel: trio.CancelScope
+    submitting: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.rules.config.name
+
+    @property
+    def capacity(self) -> int:
+        cfg = self.rules.config
+        return max(1, len(self.slots)) * cfg.window
+
+    def resolve(self, part: ClaimedPart, outcome: SubmitOutcome) -> Result:
+        cfg = self.rules.config
+        name = cfg.name
+        if isinstance(outcome, Accepted):
+            try:
+                key = dlr.id_key(outcome.message_id, cfg.response_id_form)
+            except dlr.MessageIdError:
+                # An id of another form than configured: the receipt could never
+                # match; keep the id exactly so nothing is lost, and log it.
+                log.warning("response id not of the configured form", carrier=name)
+                key = dlr.id_key(outcome.message_id, dlr.IdForm.EXACT)
+            return Result(part, Resolution.ACCEPTED, name, outcome.message_id, key)
+        if isinstance(outcome, Rejected):
+            return Result(part, Resolution.REJECTED, name, status=outcome.status,
+                          reason=f"submit_error_0x{outcome.status:02X}")  # fmt: skip
+        if cfg.on_unknown_outcome == "resubmit" and part.attempts < cfg.max_attempts:
+            return Result(part, Resolution.RESUBMIT, name, delay=min(30.0, 0.5 * 2 ** (part.attempts - 1)),
+                          reason=f"unknown_{outcome.reason}")  # fmt: skip
+        return Result(part, Resolution.UNKNOWN_FAIL, name, reason="unknown_outcome")
+
+    async def submitter(self, deliver: Callable[[Result], None], on_submit: Callable[[], None]) -> None:
+        async for part, pdu in self.receive:
+            self.submitting += 1
+            try:
+                on_submit()
+                outcome = await self.carrier.submit(pdu)
+            except CarrierClosed:
+                # Not written (CARRIER_API: requeue it): back to the queue, attempt not counted.
+                deliver(Result(part, Resolution.RELEASE, self.name, delay=0.0, reason="carrier_closed"))
+                continue
+            finally:
+                self.submitting -= 1
+            deliver(self.resolve(part, outcome))

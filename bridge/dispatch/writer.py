@@ -1,0 +1,225 @@
+"""The one batching writer: submit outcomes, receipts and MO -> PostgreSQL -> acks.
+
+Rows are collected from the submitters (``put``) and the carriers' inbound
+channel (``run_inbound``) and flushed in ONE transaction when ``batch`` rows
+are waiting or ``delay`` seconds after the first row arrived, whichever comes
+first (config ``daemon.writer_batch`` / ``daemon.writer_delay``: 500 rows /
+20 ms, DESIGN.md "Performance rules").
+
+Receipts and MO are acknowledged (deliver_sm_resp / data_sm_resp ESME_ROK)
+only after that transaction committed, so an SMSC never forgets a receipt we
+have not stored (DESIGN.md "Reliability rules"). While the database is
+unreachable they are answered ESME_RX_T_APPN (0x64, SMPP 3.4 section 5.1.3:
+"ESME receiver temporary app error"), the SMSC retries later, and the binds
+stay up. Submit outcomes are never answered to anyone: they stay in memory and
+the flush is retried until it succeeds (their number is bounded by the
+claimers' in-flight limit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+import trio
+
+import dlr
+from bridge.carrier import Inbound
+from bridge.dispatch.apply import Applied, apply_batch
+from bridge.dispatch.inbound import MoRow, ReceiptRow, classify
+from bridge.dispatch.instances import db_errors
+from bridge.dispatch.parts import Result
+from bridge.dispatch.stats import DaemonStats
+from bridge.smpp import CommandStatus
+from bridge.store.db import Database
+from config.schema import Carrier as CarrierConfig
+
+__all__ = ["CarrierRules", "Writer"]
+
+log = structlog.get_logger("bridge.dispatch.writer")
+
+ESME_ROK = int(CommandStatus.ESME_ROK)
+ESME_RX_T_APPN = int(CommandStatus.ESME_RX_T_APPN)
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierRules:
+    """A carrier's configuration with what the hot path needs prebuilt."""
+
+    config: CarrierConfig
+    status_table: dlr.StatusTable
+
+    @classmethod
+    def of(cls, config: CarrierConfig) -> CarrierRules:
+        return cls(config, config.status_table())
+
+
+class Writer:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        stats: DaemonStats,
+        rules: Callable[[str], CarrierRules | None],
+        batch: int,
+        delay: float,
+        db_timeout: float,
+        webhooks: bool,
+        default_url: str | None,
+        on_resolved: Callable[[int], None],
+    ) -> None:
+        self._db = db
+        self._stats = stats
+        self._rules = rules
+        self.batch = batch
+        self.delay = delay
+        self.db_timeout = db_timeout
+        self._webhooks = webhooks
+        self._default_url = default_url
+        self._on_resolved = on_resolved
+        self._results: list[Result] = []
+        self._inbound: list[tuple[Inbound, ReceiptRow | MoRow]] = []
+        self._first_at: float | None = None
+        self._more = trio.Event()
+        self._room = trio.Event()
+        self.db_up = True
+        self._flushing = False
+
+    # --- input -------------------------------------------------------------------------
+
+    def _arrived(self) -> None:
+        if self._first_at is None:
+            self._first_at = trio.current_time()
+        self._more.set()
+
+    def put(self, result: Result) -> None:
+        """A submit outcome (never blocks: their number is bounded by the in-flight limit)."""
+        self._results.append(result)
+        self._arrived()
+
+    def _table_for(self, carrier: str) -> dlr.StatusTable | None:
+        rules = self._rules(carrier)
+        return rules.status_table if rules is not None else None
+
+    async def run_inbound(self, receive: trio.MemoryReceiveChannel[Inbound]) -> None:
+        """Classify receipts / MO from every carrier and queue them for the next flush."""
+        async for item in receive:
+            if not self.db_up:
+                item.ack(ESME_RX_T_APPN)
+                self._stats.nacked_db_down += 1
+                continue
+            rules = self._rules(item.carrier)
+            if rules is None:  # carrier removed by a reload meanwhile: let the SMSC retry elsewhere
+                item.ack(ESME_RX_T_APPN)
+                continue
+            cfg = rules.config
+            row = classify(
+                item.carrier, item.pdu, detect=cfg.receipt_detect, id_form=cfg.receipt_id_form,
+                table=rules.status_table,
+            )  # fmt: skip
+            if isinstance(row, ReceiptRow):
+                self._stats.receipts += 1
+            elif row.malformed_receipt:
+                self._stats.receipts_malformed += 1
+            while len(self._inbound) >= 4 * self.batch:
+                self._room = trio.Event()
+                await self._room.wait()  # backpressure: the bind's reader waits on its channel
+            self._inbound.append((item, row))
+            self._arrived()
+
+    # --- flushing ----------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        return len(self._results) + len(self._inbound)
+
+    async def wait_idle(self) -> None:
+        """Until every row handed in so far is committed (or acked 0x64)."""
+        while self.pending or self._flushing:
+            await trio.sleep(self.delay)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        backoff = 0.1
+        while True:
+            if not self.pending:
+                self._more = trio.Event()
+                if self.db_up:
+                    await self._more.wait()
+                else:
+                    with trio.move_on_after(backoff):
+                        await self._more.wait()
+            if self.db_up and self.pending < self.batch and self._first_at is not None:
+                with trio.move_on_at(self._first_at + self.delay):
+                    while self.pending < self.batch:
+                        self._more = trio.Event()
+                        await self._more.wait()
+            ok = await self._flush_once()
+            if ok:
+                backoff = 0.1
+            else:
+                await trio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    async def _flush_once(self) -> bool:
+        self._flushing = True
+        try:
+            return await self._flush_rows()
+        finally:
+            self._flushing = False
+
+    async def _flush_rows(self) -> bool:
+        results = self._results[: self.batch]
+        inbound = self._inbound[: max(0, self.batch - len(results))]
+        del self._results[: len(results)]
+        del self._inbound[: len(inbound)]
+        self._first_at = trio.current_time() if self.pending else None
+        self._room.set()
+        receipts = [row for _, row in inbound if isinstance(row, ReceiptRow)]
+        mos = [row for _, row in inbound if isinstance(row, MoRow)]
+        try:
+            with trio.fail_after(self.db_timeout):
+                if results or inbound:
+                    async with self._db.transaction() as tx:
+                        applied = await apply_batch(
+                            tx, results, receipts, mos, table_for=self._table_for,
+                            webhooks=self._webhooks, default_url=self._default_url,
+                        )  # fmt: skip
+                else:
+                    await self._db.fetchval("SELECT 1")  # probing while the database is down
+                    applied = Applied()
+        except db_errors() as exc:
+            if self.db_up:
+                log.warning("database unreachable; receipts answered ESME_RX_T_APPN", error=repr(exc))
+            self.db_up = self._stats.db_up = False
+            self._stats.writer_errors += 1
+            for item, _ in inbound:
+                item.ack(ESME_RX_T_APPN)
+            self._stats.nacked_db_down += len(inbound)
+            self._results[:0] = results  # outcomes are retried, never dropped
+            if self._results and self._first_at is None:
+                self._first_at = trio.current_time()
+            return False
+        if not self.db_up:
+            log.info("database reachable again")
+        self.db_up = self._stats.db_up = True
+        for item, _ in inbound:
+            item.ack(ESME_ROK)
+        self._count(applied)
+        if results:
+            self._on_resolved(len(results))
+        return True
+
+    def _count(self, a: Applied) -> None:
+        s = self._stats
+        s.writer_flushes += 1
+        s.accepted += a.accepted
+        s.rejected += a.rejected
+        s.receipts_applied += a.receipts_applied
+        s.receipts_parked += a.receipts_parked
+        s.receipts_duplicate += a.receipts_duplicate
+        s.parked_applied += a.parked_applied
+        s.mo += a.mo
+        s.sent += len(a.sent)
+        s.failed += len(a.failed)

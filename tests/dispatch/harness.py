@@ -1,0 +1,103 @@
+"""A whole system in one trio run: simulator, PostgreSQL database, Daemon(s)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import trio
+
+from bridge.dispatch import Daemon
+from bridge.simulator import Simulator, SimulatorConfig
+from bridge.store.db import Database
+from config.load import parse_config
+from config.schema import Config
+
+MY_NUMBERS = [f"+6012{n:07d}" for n in range(3_000_000, 3_100_000)]
+
+
+def make_config(port: int, *, carrier: str = "", daemon: str = "", extra: str = "") -> Config:
+    """Carrier "sim" on the simulator's port; MY numbers route to it; 0.05 MYR a segment."""
+    return parse_config(
+        f"""
+[[carriers]]
+name = "sim"
+host = "127.0.0.1"
+port = {port}
+system_id = "bridge"
+window = 20
+tps = 100000
+enquire_link_interval = "5s"
+response_timeout = "3s"
+{carrier}
+[carriers.source]
+default_sender_id = "Bridge"
+[carriers.segmentation]
+concat = "udh8"
+
+[[routes]]
+country = "MY"
+carriers = [{{ carrier = "sim" }}]
+
+[rates.countries]
+MY = "0.0500"
+
+[webhooks]
+default_url = "https://example.invalid/hook"
+
+[daemon]
+heartbeat_interval = "0.3s"
+lease = "1.5s"
+poll_interval = "0.2s"
+writer_delay = "20ms"
+{daemon}
+{extra}
+""",
+        source="test.toml",
+    )
+
+
+async def wait_until(
+    predicate: Callable[[], Awaitable[bool]], *, timeout: float = 20.0, every: float = 0.05
+) -> None:
+    with trio.fail_after(timeout):
+        while not await predicate():
+            await trio.sleep(every)
+
+
+async def counts(db: Database) -> dict[str, int]:
+    rows = await db.fetch("SELECT state::text, count(*) AS n FROM messages GROUP BY state")
+    return {r["state"]: r["n"] for r in rows}
+
+
+async def all_final(db: Database) -> bool:
+    pending: int = await db.fetchval(
+        "SELECT count(*) FROM messages WHERE state NOT IN ('delivered', 'failed', 'invalid')"
+    )
+    return pending == 0
+
+
+@contextlib.asynccontextmanager
+async def simulator(config: SimulatorConfig | None = None) -> AsyncIterator[Simulator]:
+    sim = Simulator(config or SimulatorConfig(handset_log=100_000))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sim.serve, "127.0.0.1", 0)
+        yield sim
+        nursery.cancel_scope.cancel()
+
+
+@contextlib.asynccontextmanager
+async def daemon(
+    config: Config, db: Database, dsn: str, *, name: str = "d1", drain: bool = True, **kw: Any
+) -> AsyncIterator[Daemon]:
+    kw.setdefault("sweep_interval", 0.5)
+    kw.setdefault("db_timeout", 2.0)
+    d = Daemon(config, db, dsn=dsn, passwords={"sim": "pw"}, instance_name=name, **kw)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(d.run)
+        yield d
+        if drain:
+            await d.drain(5.0)
+        else:
+            nursery.cancel_scope.cancel()
