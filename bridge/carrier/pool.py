@@ -304,19 +304,18 @@ class Carrier:
         while True:
             slot = await self._take()
             try:
-                await self.throttle.acquire()
+                now = await self.throttle.acquire(trio.current_time())
                 session = slot.session
                 if session is None:
                     continue  # the bind went away while we waited for a token
                 try:
-                    result = await session.submit(pdu)
+                    result = await session.submit(pdu, now)
                 except NotWritten:
                     continue
                 except LocalProtocolError as exc:  # does not encode: never will
                     return Rejected(status=int(exc.status), attempts=attempts + 1)
             finally:
                 self._release(slot)
-            now = trio.current_time()
             if attempts == 0:
                 first_at = now
             attempts += 1
@@ -337,6 +336,7 @@ class Carrier:
                 self.throttle.on_throttled()
             elif action is Action.REBIND:
                 session.request_rebind(describe(status))
+            now = trio.current_time()
             delay = self.policy.retry_delay(attempts, now - first_at, self._rng.random())
             if delay is None:
                 return Rejected(status=status, attempts=attempts)

@@ -151,14 +151,13 @@ class Session:
     def window_used(self) -> int:
         return self.conn.window_used
 
-    async def submit(self, pdu: Pdu) -> Pdu | UnknownReason:
+    async def submit(self, pdu: Pdu, now: float) -> Pdu | UnknownReason:
         """Write one windowed request; its response PDU (or generic_nack), or
         UnknownReason. Raises NotWritten when this bind cannot take it (the caller
         may go elsewhere) and LocalProtocolError when the PDU does not encode
         (the window is the caller's business: see pool.py)."""
         if not self.usable:
             raise NotWritten(self.close_reason or "not bound")
-        now = trio.current_time()
         seq = self.conn.send(pdu, now=now)
         task = current_task()
         self._waiters[seq] = task

@@ -74,9 +74,8 @@ class Throttle:
         self.decreases = 0  # multiplicative decreases applied
 
     # --- the bucket --------------------------------------------------------------
-    def reserve(self) -> float:
+    def reserve(self, now: float) -> float:
         """Take the next send slot; returns the time it is due (<= now: go now)."""
-        now = self._clock()
         start = self._tat
         earliest = now - (self.burst - 1.0) * self.interval
         if start < earliest:
@@ -84,17 +83,23 @@ class Throttle:
         self._tat = start + self.interval
         return start
 
-    async def acquire(self) -> None:
+    async def acquire(self, now: float | None = None) -> float:
         """Wait for a token. Not a checkpoint when one is available at once (the
-        caller's next await is), so the hot path is a few float operations."""
-        due = self.reserve()
-        if due > self._clock():
+        caller's next await is), so the hot path is a few float operations.
+        ``now``: the caller's current time, if it has it (saves a clock read).
+        Returns the time the token was granted (``now``, or the wake-up time)."""
+        if now is None:
+            now = self._clock()
+        due = self.reserve(now)
+        if due > now:
             try:
                 await trio.sleep_until(due)
             except BaseException:
                 # Cancelled while waiting: give the slot back so the rate holds.
                 self._tat -= self.interval
                 raise
+            return self._clock()
+        return now
 
     # --- AIMD --------------------------------------------------------------------
     def on_throttled(self) -> None:
