@@ -24,7 +24,7 @@ import struct
 from bridge.smpp.constants import RESPONSE_BIT, CommandId
 from bridge.smpp.errors import RemoteProtocolError
 from bridge.smpp.pdus import PDU_TYPES
-from bridge.smpp.state import NO_RESPONSE
+from bridge.smpp.state import NO_RESPONSE, Role, State, refusal_status
 
 _HEADER = struct.Struct(">IIII")
 
@@ -63,3 +63,23 @@ def answer_for(error: RemoteProtocolError) -> tuple[int | None, bytes]:
     if answer is None:
         return None, b""
     return answer, header_only(answer, int(error.status), seq)
+
+
+def refusal(
+    role: Role, state: State, command_id: int, sequence_number: int
+) -> tuple[RemoteProtocolError, int | None, bytes]:
+    """A well-formed request the state table refuses: the error to report, the
+    command_id answered (None for outbind / alert_notification) and the bytes."""
+    status = refusal_status(state, command_id)
+    peer = "SMSC" if role is Role.ESME else "ESME"
+    error = RemoteProtocolError(
+        f"{CommandId(command_id).name} is not allowed from the {peer} in state {state.name}"
+        " (SMPP 3.4 section 2.4)",
+        status,
+        command_id=command_id,
+        sequence_number=sequence_number,
+    )
+    answer = answer_command(command_id)
+    if answer is None:
+        return error, None, b""
+    return error, answer, header_only(answer, status, sequence_number)

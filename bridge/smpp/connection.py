@@ -47,14 +47,13 @@ from bridge.smpp.state import (
     BIND_MODES,
     BOUND_STATES,
     NO_RESPONSE,
-    TRANSITIONS,
     WINDOWED,
     BindMode,
-    Direction,
     Role,
     Rule,
     State,
     refusal_status,
+    rules_by_state,
 )
 from bridge.smpp.window import Pending, Window
 
@@ -66,27 +65,6 @@ _ENQUIRE_LINK_RESP = CommandId.ENQUIRE_LINK_RESP
 _UNBIND = CommandId.UNBIND
 _UNBIND_RESP = CommandId.UNBIND_RESP
 _BOUND = frozenset(BOUND_STATES)
-#: How many timed-out sequence_numbers are remembered to call a late response LATE
-#: rather than UNSOLICITED. Bounded (DESIGN.md: no unbounded buffers); a late
-#: response older than that is still reported, only with the vaguer reason.
-_LATE_MEMORY = 4096
-
-# The table re-cut for the hot path: (role, strict) -> state -> (send rules, recv
-# rules), each a dict command_id -> Rule. Built once from state.TRANSITIONS, so the
-# table stays the one source of truth; a state change swaps two dict references.
-_Rules = dict[int, Rule]
-_CUT: dict[tuple[Role, bool], dict[State, tuple[_Rules, _Rules]]] = {}
-for _role in Role:
-    for _strict in (False, True):
-        _by_state: dict[State, tuple[_Rules, _Rules]] = {}
-        for _state in State:
-            _send: _Rules = {}
-            _recv: _Rules = {}
-            for (r, s, d, cid), rule in TRANSITIONS.items():
-                if r is _role and s is _state and not (_strict and rule.tolerated):
-                    (_send if d is Direction.SEND else _recv)[cid] = rule
-            _by_state[_state] = (_send, _recv)
-        _CUT[(_role, _strict)] = _by_state
 
 
 class Connection:
@@ -119,7 +97,7 @@ class Connection:
         self._window = Window(window)
         self._pending = self._window.pending
         self._sequence = SequenceNumbers(first_sequence_number)
-        self._rules = _CUT[(role, strict)]
+        self._rules = rules_by_state(role, strict=strict)
         self._state = State.OPEN
         self._send_rules, self._recv_rules = self._rules[State.OPEN]
         self._mode: BindMode | None = None
@@ -130,7 +108,6 @@ class Connection:
         self._last_rx = float("-inf")  # when the peer last sent anything
         self._auto_enquire: int | None = None  # our outstanding automatic enquire_link
         self._peer_bind: tuple[int, int] | None = None  # SMSC: (bind command_id, seq)
-        self._timed_out: dict[int, None] = {}  # recently timed-out seqs, oldest first
 
     # --- inspection ------------------------------------------------------------------
     @property
@@ -290,17 +267,8 @@ class Connection:
         return PduReceived(pdu=pdu, tolerated=rule.tolerated)
 
     def _refuse(self, pdu: Pdu, cid: int) -> Event:
-        status = refusal_status(self._state, cid)
-        error = RemoteProtocolError(
-            f"{CommandId(cid).name} is not allowed from the {_peer(self.role)} in state"
-            f" {self._state.name}",
-            status,
-            command_id=cid,
-            sequence_number=pdu.sequence_number,
-        )
-        answer = answers.answer_command(cid)
-        if answer is not None:
-            self._out += answers.header_only(answer, status, pdu.sequence_number)
+        error, answer, data = answers.refusal(self.role, self._state, cid, pdu.sequence_number)
+        self._out += data
         return ProtocolErrorAnswered(error=error, answered_with=answer)
 
     def _on_response(self, pdu: Pdu, cid: int) -> Event | None:
@@ -308,7 +276,9 @@ class Connection:
         pending = self._pending.get(seq)
         if pending is None:
             reason = (
-                UnexpectedReason.LATE if seq in self._timed_out else UnexpectedReason.UNSOLICITED
+                UnexpectedReason.LATE
+                if seq in self._window.expired_recently
+                else UnexpectedReason.UNSOLICITED
             )
             return UnexpectedResponse(pdu=pdu, reason=reason)
         request = pending.command_id
@@ -385,10 +355,6 @@ class Connection:
             return CloseReason.RESPONSE_TIMEOUT
         if cid == _UNBIND:
             return CloseReason.UNBOUND  # we were leaving anyway
-        timed_out = self._timed_out
-        timed_out[seq] = None
-        if len(timed_out) > _LATE_MEMORY:
-            del timed_out[next(iter(timed_out))]
         self._events.append(
             ResponseTimeout(sequence_number=seq, command_id=cid, sent_at=pending.sent_at)
         )
@@ -430,6 +396,3 @@ class Connection:
         self._set_state(State.CLOSED)
         return ConnectionClosed(reason=reason, unanswered=unanswered, error=error)
 
-
-def _peer(role: Role) -> str:
-    return "SMSC" if role is Role.ESME else "ESME"

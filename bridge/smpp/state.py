@@ -27,6 +27,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 
 from bridge.smpp.constants import RESPONSE_BIT, CommandId, CommandStatus
 
@@ -228,3 +229,20 @@ def refusal_status(state: State, command_id: int) -> int:
     if command_id in BIND_MODES and state in (*BOUND_STATES, State.BINDING):
         return CommandStatus.ESME_RALYBND
     return CommandStatus.ESME_RINVBNDSTS
+
+
+#: command_id -> Rule for one (role, state, direction).
+Rules = Mapping[int, Rule]
+
+
+@cache
+def rules_by_state(role: Role, *, strict: bool = False) -> Mapping[State, tuple[Rules, Rules]]:
+    """The table re-cut for the connection's hot path: state -> (send rules, receive
+    rules), each a dict command_id -> Rule. Built once per (role, strict) from
+    TRANSITIONS, which stays the one source of truth; a state change then swaps two
+    dict references and every PDU costs one dict lookup."""
+    cut: dict[State, tuple[dict[int, Rule], dict[int, Rule]]] = {s: ({}, {}) for s in State}
+    for (r, state, direction, command_id), rule in TRANSITIONS.items():
+        if r is role and not (strict and rule.tolerated):
+            cut[state][0 if direction is Direction.SEND else 1][command_id] = rule
+    return cut

@@ -27,6 +27,9 @@ from bridge.smpp.constants import CommandStatus
 from bridge.smpp.errors import LocalProtocolError
 from bridge.smpp.state import WINDOWED
 
+#: How many timed-out sequence_numbers ``expired_recently`` keeps.
+EXPIRED_MEMORY = 4096
+
 
 @dataclass(slots=True)
 class Pending:
@@ -43,7 +46,7 @@ class Pending:
 class Window:
     """Outstanding requests keyed by sequence_number, ``size`` of them windowed."""
 
-    __slots__ = ("_last_deadline", "_used", "pending", "size")
+    __slots__ = ("_last_deadline", "_used", "expired_recently", "pending", "size")
 
     def __init__(self, size: int) -> None:
         if size < 1:
@@ -55,6 +58,11 @@ class Window:
         self.pending: dict[int, Pending] = {}
         self._used = 0
         self._last_deadline = float("-inf")
+        #: sequence_numbers that left by timing out, oldest first, so a response
+        #: arriving later can be called LATE rather than UNSOLICITED. Bounded
+        #: (DESIGN.md: no unbounded buffers); an older late response is still
+        #: reported, only with the vaguer reason.
+        self.expired_recently: dict[int, None] = {}
 
     # --- sizes ---------------------------------------------------------------
     @property
@@ -126,8 +134,12 @@ class Window:
             if pending.deadline > now:
                 break
             out.append(pending)
+        recent = self.expired_recently
         for pending in out:
             self.close(pending.sequence_number)
+            recent[pending.sequence_number] = None
+        while len(recent) > EXPIRED_MEMORY:
+            del recent[next(iter(recent))]
         return out
 
     def next_deadline(self) -> float | None:

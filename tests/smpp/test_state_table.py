@@ -20,6 +20,7 @@ from bridge.smpp.state import (
     State,
     lookup,
     refusal_status,
+    rules_by_state,
 )
 
 ESME, SMSC = Role.ESME, Role.SMSC
@@ -196,3 +197,13 @@ def test_refusal_status() -> None:
     assert refusal_status(State.BINDING, C.BIND_RECEIVER) == CommandStatus.ESME_RALYBND
     assert refusal_status(RX, C.SUBMIT_SM) == CommandStatus.ESME_RINVBNDSTS
     assert refusal_status(State.OPEN, C.UNBIND) == CommandStatus.ESME_RINVBNDSTS
+
+
+@pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.parametrize("role", list(Role))
+def test_rules_by_state_is_the_table_recut(role: Role, strict: bool) -> None:
+    cut = rules_by_state(role, strict=strict)
+    for state, (send, recv) in cut.items():
+        for direction, rules in ((SEND, send), (RECV, recv)):
+            for cid in C:
+                assert rules.get(cid) == lookup(role, state, direction, cid, strict=strict)

@@ -194,3 +194,19 @@ class WindowModel(RuleBasedStateMachine):
 
 
 TestWindowModel = WindowModel.TestCase
+
+
+def test_window_remembers_expired_numbers_boundedly() -> None:
+    from bridge.smpp.window import EXPIRED_MEMORY
+
+    window = Window(10)
+    window.open(1, CommandId.SUBMIT_SM, now=0.0, timeout=1.0)
+    window.open(2, CommandId.SUBMIT_SM, now=5.0, timeout=1.0)
+    window.close(2)
+    assert [p.sequence_number for p in window.expired(10.0)] == [1]
+    assert list(window.expired_recently) == [1]  # answered ones are not remembered
+    for n in range(2, EXPIRED_MEMORY + 10):
+        window.open(n, CommandId.ENQUIRE_LINK, now=20.0, timeout=1.0)
+    window.expired(30.0)
+    assert len(window.expired_recently) == EXPIRED_MEMORY
+    assert 1 not in window.expired_recently and EXPIRED_MEMORY + 9 in window.expired_recently
