@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import signal
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -64,7 +64,7 @@ class DaemonLike(Protocol):
 
     async def run(self, *, task_status: Any = ...) -> None: ...
     async def drain(self, timeout: float) -> None: ...  # noqa: ASYNC109 (the contract)
-    async def reload(self, new_config: Config) -> None: ...
+    async def reload(self, new_config: Config, *, passwords: Mapping[str, str] | None = None) -> None: ...
     def stats(self) -> Any: ...
 
 
@@ -143,9 +143,7 @@ class _Service:
         self.dsn = dsn
         self.options = options
         self.notifier = options.notifier
-        # The daemon keeps this mapping; a reload updates it in place before
-        # daemon.reload, so replaced carriers bind with the new passwords.
-        self.passwords: MutableMapping[str, str] = {
+        self.passwords: dict[str, str] = {
             name: secret.reveal() for name, secret in loaded.carrier_passwords.items()
         }
         self.daemon: DaemonLike | None = None
@@ -212,19 +210,16 @@ class _Service:
         if new.config.database != self.loaded.config.database:
             log.warning("database settings changed: they apply at the next restart")
         configure_logging(new.config.logging, stream=self.options.log_stream)
-        old_passwords = dict(self.passwords)
-        self.passwords.clear()
-        self.passwords.update({n: s.reveal() for n, s in new.carrier_passwords.items()})
+        # Replaced and added carriers bind with the passwords of the new file.
+        passwords = {n: s.reveal() for n, s in new.carrier_passwords.items()}
         try:
-            await self.daemon.reload(new.config)
+            await self.daemon.reload(new.config, passwords=passwords)
         except Exception as exc:
-            self.passwords.clear()
-            self.passwords.update(old_passwords)
             log.error("reload refused by the daemon: keeping the running configuration", error=repr(exc))
             self.notifier.reloaded(f"reload refused: {exc}")
             return
-        self.loaded = new
-        log.info("configuration reloaded", carriers=[c.name for c in new.config.carriers])
+        self.loaded, self.passwords = new, passwords
+        log.info("reload done", file=str(path), carriers=[c.name for c in new.config.carriers])
         self.notifier.reloaded("reloaded; " + stats_line(self.daemon.stats()))
 
     async def _watchdog_and_status(self) -> None:

@@ -110,7 +110,7 @@ def test_sighup_reloads_and_keeps_running_on_a_bad_file(
     finally:
         daemon.close()
     events = daemon.log_events()
-    assert any(e["event"] == "configuration reloaded" for e in events)
+    assert any(e["event"] == "reload done" for e in events)
     failed = [e for e in events if e["event"].startswith("reload failed")]
     assert failed and "carriers[0].window" in failed[0]["error"]
 

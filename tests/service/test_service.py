@@ -48,8 +48,9 @@ class StandIn:
             await trio.sleep_forever()
         self.stopped.set()
 
-    async def reload(self, new_config: Config) -> None:
+    async def reload(self, new_config: Config, *, passwords: Any = None) -> None:
         self.reloads.append(new_config)
+        self.passwords = passwords
 
     def stats(self) -> dict[str, int]:
         return {"claimed": 3, "sent": 2, "failed": 1}
@@ -132,7 +133,7 @@ async def test_sighup_reloads_and_a_bad_file_is_kept_out(
         reloaded = await systemd.until("READY")
         assert reloaded["STATUS"].startswith("reloaded")
         assert [c.carriers[0].window for c in stand_in.reloads] == [80]
-        assert stand_in.passwords == {"sim": "pw2"}  # the daemon's mapping, updated in place
+        assert stand_in.passwords == {"sim": "pw2"}  # the new file's passwords
 
         config.write_text(config.read_text().replace("window = 80", "window = -1"))
         os.kill(os.getpid(), signal.SIGHUP)
