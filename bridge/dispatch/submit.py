@@ -134,7 +134,7 @@ class CarrierRunner:
             return Result(part, Resolution.REJECTED, name, status=outcome.status,
                           reason=f"submit_error_0x{outcome.status:02X}")  # fmt: skip
         if cfg.on_unknown_outcome == "resubmit" and part.attempts < cfg.max_attempts:
-            return Result(part, Resolution.RESUBMIT, name, delay=min(30.0, 0.5 * 2 ** (part.attempts - 1)),
+            return Result(part, Resolution.RESUBMIT, name, delay=min(10.0, 0.25 * part.attempts),
                           reason=f"unknown_{outcome.reason}")  # fmt: skip
         return Result(part, Resolution.UNKNOWN_FAIL, name, reason="unknown_outcome")
 

@@ -31,3 +31,41 @@ async def test_sent_and_charged(db: Database, pg_dsn: str) -> None:
         assert await db.fetchval("SELECT count(*) FROM webhook_outbox") == 3
         assert stats.accepted == 3 and stats.sent == 3 and stats.receipts_applied == 3
         assert sim.stats.submits == 3
+
+
+FAILING = SimulatorConfig(
+    handset_log=100_000,
+    destination_rules=(
+        DestinationRule(suffix="1", stat="UNDELIV", err=1),
+        DestinationRule(suffix="2", stat="REJECTD", err=2),
+        DestinationRule(suffix="3", submit_status=0x0B),  # ESME_RINVDSTADR: permanent
+    ),
+)
+
+
+async def test_failed_paths_refund_and_invalid_is_never_sent(db: Database, pg_dsn: str) -> None:
+    numbers = ["+60123000011", "+60123000012", "+60123000013", "+60123000010"]
+    async with simulator(FAILING) as sim:
+        config = make_config(sim.port or 0)
+        await create_account(db, "acme", credits="10")
+        result = await enqueue(db, config, "acme", SendRequest(to=[*numbers, "+60123"], message="Hi"))
+        async with daemon(config, db, pg_dsn):
+            await wait_until(lambda: all_final(db))
+        states = {r.to: (await get_message(db, r.id)) for r in result.recipients}
+        assert {to: v.status for to, v in states.items() if v} == {
+            "+60123000011": "failed", "+60123000012": "failed", "+60123000013": "failed",
+            "+60123000010": "sent", "+60123": "invalid",
+        }  # fmt: skip
+        errors = dict(await db.fetch("SELECT destination, error FROM messages"))
+        assert errors["+60123000011"] == "UNDELIV" and errors["+60123000012"] == "REJECTD"
+        assert errors["+60123000013"] == "submit_error_0x0B"
+        assert errors["+60123"] == "invalid_number"
+        ledger = dict(await db.fetch(
+            "SELECT kind::text, count(*) FROM ledger WHERE message_id IS NOT NULL GROUP BY kind"))
+        assert ledger == {"reservation": 4, "refund": 3, "charge": 1}
+        account = await get_account(db, "acme")
+        assert account.charged == Decimal("0.0500") and account.reserved == 0
+        assert (await reconcile(db, "acme")).ok
+        # the invalid number never reached the SMSC; the permanent error was not retried
+        assert sorted(h.destination for h in sim.handsets) == ["60123000010", "60123000011", "60123000012"]
+        assert sim.stats.submits == 4

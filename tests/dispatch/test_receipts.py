@@ -1,0 +1,136 @@
+"""Unknown outcomes, receipts before responses, duplicate receipts, MO, multipart."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+import trio
+
+import dlr
+from bridge.carrier import BackoffPolicy, Inbound
+from bridge.simulator import MoConfig, SimulatorConfig
+from bridge.smpp import DeliverSm
+from bridge.store.accounts import create_account, get_account, reconcile
+from bridge.store.db import Database
+from bridge.store.enqueue import SendRequest, enqueue
+from tests.dispatch.harness import MY_NUMBERS, all_final, counts, daemon, make_config, simulator, wait_until
+
+FAST_RECONNECT = {"reconnect": BackoffPolicy(base=0.05, factor=1.0, cap=0.05)}
+
+
+@pytest.mark.parametrize("policy", ["fail", "resubmit"])
+async def test_unknown_outcome_policy(db: Database, pg_dsn: str, policy: str) -> None:
+    # The simulator drops the connection instead of answering: the carrier reports
+    # Unknown("disconnected") and the carrier's on_unknown_outcome decides.
+    sim_config = SimulatorConfig(handset_log=10_000, disconnect=0.15, seed=7)
+    async with simulator(sim_config) as sim:
+        config = make_config(
+            sim.port or 0, carrier=f'on_unknown_outcome = "{policy}"\nmax_attempts = 20'
+        )
+        await create_account(db, "acme", credits="10")
+        await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:12], message="Hi"))
+        async with daemon(config, db, pg_dsn, carrier_options=FAST_RECONNECT) as d:
+            await wait_until(lambda: all_final(db), timeout=40)
+            stats = d.stats()
+        assert stats.unknown > 0 and sim.stats.disconnects > 0
+        final = await counts(db)
+        if policy == "fail":
+            assert final.get("failed", 0) == stats.unknown > 0
+            errors = {r[0] for r in await db.fetch("SELECT error FROM messages WHERE state = 'failed'")}
+            assert errors == {"unknown_outcome"}
+        else:
+            assert final == {"delivered": 12} and stats.resubmitted == stats.unknown
+        # every handset got each message at most once (the simulator drops before accepting)
+        destinations = [h.destination for h in sim.handsets]
+        assert len(destinations) == len(set(destinations)) == final.get("delivered", 0)
+        assert (await reconcile(db, "acme")).ok
+
+
+async def test_receipts_before_responses_are_parked_and_applied(db: Database, pg_dsn: str) -> None:
+    sim_config = SimulatorConfig(handset_log=10_000, receipt_before_resp=1.0, seed=3)
+    async with simulator(sim_config) as sim:
+        config = make_config(sim.port or 0, carrier="binds = 2")
+        await create_account(db, "acme", credits="10")
+        await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:40], message="Hi"))
+        async with daemon(config, db, pg_dsn) as d:
+            await wait_until(lambda: all_final(db))
+            stats = d.stats()
+        assert await counts(db) == {"delivered": 40}
+        assert stats.receipts_applied == 40
+        assert await db.fetchval("SELECT count(*) FROM parked_receipts") == 0
+        assert (await reconcile(db, "acme")).ok
+
+
+def _receipt_pdu(message_id: str, stat: str = "DELIVRD") -> DeliverSm:
+    text = f"id:{message_id} sub:001 dlvrd:001 submit date:2601010000 done date:2601010000 stat:{stat} err:000 text:"
+    return DeliverSm(esm_class=0x04, short_message=text.encode())
+
+
+async def test_duplicate_and_conflicting_receipts_change_nothing(db: Database, pg_dsn: str) -> None:
+    async with simulator() as sim:
+        config = make_config(sim.port or 0)
+        await create_account(db, "acme", credits="10")
+        await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:2], message="Hi"))
+        async with daemon(config, db, pg_dsn) as d:
+            await wait_until(lambda: all_final(db))
+            ids = [r[0] for r in await db.fetch("SELECT carrier_message_id FROM message_parts")]
+            before = await db.fetchval("SELECT count(*) FROM ledger"), await db.fetchval(
+                "SELECT count(*) FROM webhook_outbox")
+            acks: list[int] = []
+            for message_id in ids:
+                for stat in ("DELIVRD", "UNDELIV", "DELIVRD"):
+                    await d._inbound_send.send(
+                        Inbound(carrier="sim", pdu=_receipt_pdu(message_id, stat), ack=acks.append))
+            await wait_until(lambda: _true(len(acks) == 6))
+            stats = d.stats()
+        assert acks == [0] * 6  # acknowledged (after the commit), nothing applied
+        assert await counts(db) == {"delivered": 2}
+        after = await db.fetchval("SELECT count(*) FROM ledger"), await db.fetchval(
+            "SELECT count(*) FROM webhook_outbox")
+        assert after == before
+        assert stats.receipts_duplicate >= 6 and stats.receipts_applied == 2
+        account = await get_account(db, "acme")
+        assert account.charged == Decimal("0.1000")
+        assert (await reconcile(db, "acme")).ok
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_mo_is_stored_and_acknowledged(db: Database, pg_dsn: str) -> None:
+    sim_config = SimulatorConfig(mo=MoConfig(rate=50, count=5, text="STOP {n}"))
+    async with simulator(sim_config) as sim:
+        config = make_config(sim.port or 0)
+        async with daemon(config, db, pg_dsn) as d:
+            await wait_until(lambda: _true(sim.stats.mo_acked == 5))
+            stats = d.stats()
+        rows = await db.fetch("SELECT body, source, destination, carrier FROM inbound_messages ORDER BY id")
+        assert [r["body"] for r in rows] == [f"STOP {n}" for n in range(1, 6)]
+        assert {r["carrier"] for r in rows} == {"sim"} and stats.mo == 5
+
+
+async def test_multipart_messages_aggregate(db: Database, pg_dsn: str) -> None:
+    from bridge.simulator import DestinationRule
+
+    sim_config = SimulatorConfig(
+        handset_log=10_000, destination_rules=(DestinationRule(suffix="9", stat="UNDELIV"),)
+    )
+    long_text = "x" * 400  # 3 parts of 153/153/94 septets
+    async with simulator(sim_config) as sim:
+        config = make_config(sim.port or 0)
+        await create_account(db, "acme", credits="10")
+        await enqueue(db, config, "acme", SendRequest(to=["+60123000008", "+60123000009"], message=long_text))
+        async with daemon(config, db, pg_dsn):
+            await wait_until(lambda: all_final(db))
+        rows = dict(await db.fetch("SELECT destination, state::text FROM messages"))
+        assert rows == {"+60123000008": "delivered", "+60123000009": "failed"}
+        assert await db.fetchval("SELECT count(*) FROM message_parts WHERE state = 'delivered'") == 3
+        account = await get_account(db, "acme")
+        assert account.charged == Decimal("0.1500") and account.reserved == 0
+        assert (await reconcile(db, "acme")).ok
+        # one concatenation reference, parts 1..3 of 3 in the UDH (TS 23.040 9.2.3.24.1)
+        assert sim.stats.submits == 6
+        assert dlr.Status  # noqa: B018 (dlr imported for receipts above)
+        assert trio  # noqa: B018
