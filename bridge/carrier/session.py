@@ -398,9 +398,17 @@ class Session:
                 self.ack(pdu.sequence_number, response, CommandStatus.ESME_RX_T_APPN)
                 return
             ack = functools.partial(self.ack, pdu.sequence_number, response)
-            # Bounded channel: when the daemon is behind, this reader waits, and
-            # so does the SMSC (backpressure, DESIGN.md "Performance").
-            await self._inbound.send(Inbound(carrier=self.cfg.name, pdu=pdu, ack=ack))
+            item = Inbound(carrier=self.cfg.name, pdu=pdu, ack=ack)
+            try:
+                # send_nowait first: `await send` is a scheduling round per
+                # receipt, which would cap the reader at one PDU per round.
+                self._inbound.send_nowait(item)
+            except trio.WouldBlock:
+                # Bounded channel: when the daemon is behind, this reader waits,
+                # and so does the SMSC (backpressure, DESIGN.md "Performance").
+                await self._inbound.send(item)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                ack(CommandStatus.ESME_RX_T_APPN)  # nobody listens: SMSC, try later
         else:  # outbind, alert_notification: nothing to answer (section 4.1.7, 4.12)
             self.log.info("request_ignored", command_id=pdu.command_id)
 
