@@ -1,8 +1,14 @@
 """What :meth:`Connection.next_event` reports (DESIGN.md house rule 4).
 
-Events are frozen, keyword-only, slotted dataclasses, after h11's ``_events.py``:
-compare them, log them, put them in channels; do not subclass them. Time fields are
-the ``now`` values the caller passed in (the connection has no clock).
+Events are frozen, keyword-only, typed values, after h11's ``_events.py``: compare
+them, log them, put them in channels; do not subclass them. Time fields are the
+``now`` values the caller passed in (the connection has no clock).
+
+They are msgspec Structs rather than frozen dataclasses for speed alone: one is built
+per PDU on the hot path, and a frozen dataclass's ``__init__`` (object.__setattr__
+per field) cost about 1.2 us for ResponseReceived on the development machine, a
+msgspec Struct about 0.06 us. Same guarantees: immutable, keyword-only, ``==`` by
+field, hashable when the fields are.
 
 Not reported, by design: inbound enquire_link (answered automatically; a lively
 peer is no news), the responses to the connection's own enquire_link, and bytes
@@ -12,8 +18,9 @@ queued for sending (``data_to_send`` is always worth calling after an event loop
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from bridge.smpp.errors import RemoteProtocolError
 from bridge.smpp.state import BindMode
@@ -49,13 +56,11 @@ class UnexpectedReason(enum.Enum):
     NOT_ALLOWED = "not_allowed"  # the state table refuses it in this state
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Event:
+class Event(msgspec.Struct, frozen=True, kw_only=True):
     """Base class of every event; never instantiated itself."""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class PduReceived(Event):
+class PduReceived(Event, frozen=True, kw_only=True):
     """A request from the peer that the application must handle: deliver_sm and
     data_sm (ESME), submit_sm & co and bind_* (SMSC), outbind and
     alert_notification (no answer). Answer with ``send(pdu.response_type(
@@ -66,8 +71,7 @@ class PduReceived(Event):
     tolerated: bool = False  # allowed only as a known carrier deviation (state.py)
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ResponseReceived(Event):
+class ResponseReceived(Event, frozen=True, kw_only=True):
     """The response (or a generic_nack) to one of our requests."""
 
     pdu: Pdu
@@ -76,8 +80,7 @@ class ResponseReceived(Event):
     rtt: float
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ResponseTimeout(Event):
+class ResponseTimeout(Event, frozen=True, kw_only=True):
     """No response within response_timeout; the request left the window. A late
     response is reported as UnexpectedResponse(reason=LATE) and may still be used."""
 
@@ -86,16 +89,14 @@ class ResponseTimeout(Event):
     sent_at: float
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Bound(Event):
+class Bound(Event, frozen=True, kw_only=True):
     """ESME: the bind_resp was ESME_ROK. ``system_id`` is the SMSC's, from the resp."""
 
     mode: BindMode
     system_id: str | None
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class BindFailed(Event):
+class BindFailed(Event, frozen=True, kw_only=True):
     """ESME: the bind was refused (bind_resp with an error, or generic_nack).
     The state is OPEN again: bind again or close."""
 
@@ -104,8 +105,7 @@ class BindFailed(Event):
     pdu: Pdu
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class UnexpectedResponse(Event):
+class UnexpectedResponse(Event, frozen=True, kw_only=True):
     """A response we cannot pair with an outstanding request. Never an exception:
     SMSCs do send duplicates and late answers."""
 
@@ -113,8 +113,7 @@ class UnexpectedResponse(Event):
     reason: UnexpectedReason
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ProtocolErrorAnswered(Event):
+class ProtocolErrorAnswered(Event, frozen=True, kw_only=True):
     """The peer sent something invalid; the connection answered it (generic_nack or
     the request's ``*_resp`` with ``error.status``) and carries on.
     ``answered_with`` is None when nothing could be answered (a broken response)."""
@@ -123,8 +122,7 @@ class ProtocolErrorAnswered(Event):
     answered_with: int | None
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ConnectionClosed(Event):
+class ConnectionClosed(Event, frozen=True, kw_only=True):
     """Always the last event. ``unanswered`` lists the sequence_numbers of our
     requests that never got a response (their outcome is unknown: resubmit or
     reconcile). ``error`` is set for PROTOCOL_ERROR."""

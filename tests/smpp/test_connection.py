@@ -366,3 +366,13 @@ def test_generic_nack_for_our_submit_is_its_response() -> None:
         ev.ResponseReceived(pdu=nack, request_command_id=C.SUBMIT_SM, sent_at=0.0, rtt=0.0)
     ]
     assert conn.window_used == 0
+
+
+def test_events_are_frozen_and_keyword_only() -> None:
+    event = ev.ResponseTimeout(sequence_number=1, command_id=C.SUBMIT_SM, sent_at=0.0)
+    with pytest.raises(AttributeError):
+        event.sequence_number = 2  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ev.ResponseTimeout(1, C.SUBMIT_SM, 0.0)  # type: ignore[misc]
+    assert event == ev.ResponseTimeout(sequence_number=1, command_id=C.SUBMIT_SM, sent_at=0.0)
+    assert isinstance(event, ev.Event) and hash(event) is not None
