@@ -103,7 +103,7 @@ class Daemon:
         self._sweeper = Sweeper(
             db, stats=self._stats, config=lambda: self._config, rules=self._rules.get,
             carriers_of_route=lambda label: self._router.carriers_of_route(label),
-            instance_id=lambda: self._lease.id, interval=sweep_interval, db_timeout=db_timeout,
+            instance_ids=lambda: self._lease.ids, interval=sweep_interval, db_timeout=db_timeout,
         )  # fmt: skip
 
     # --- contract ------------------------------------------------------------------------
@@ -221,7 +221,7 @@ class Daemon:
                     await inner.start(carrier.run)
                     async with trio.open_nursery() as submitters:
                         for _ in range(capacity):
-                            submitters.start_soon(runner.submitter, self._deliver, self._on_submit)
+                            submitters.start_soon(runner.submitter, self._deliver, self._on_submit, self._lease.valid)
                         task_status.started()
                     life.done.set()  # every queued part was submitted or released
                     await trio.sleep_forever()

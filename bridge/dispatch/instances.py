@@ -73,6 +73,7 @@ class Lease:
         self.heartbeat = heartbeat
         self.db_timeout = db_timeout
         self.id: int = 0
+        self.ids: list[int] = []  # every row this process registered (recovery skips them)
         # Local (trio clock) deadline until which our row's lease surely holds:
         # the time the renewing statement was *sent* plus the lease, minus a
         # margin for clock skew between us and the server.
@@ -98,6 +99,7 @@ class Lease:
                     self.name, socket.gethostname(), os.getpid(), self.lease,
                 )  # fmt: skip
         self.id = instance_id
+        self.ids.append(instance_id)
         self._valid_until = sent + self.lease * 0.8
         log.info("instance registered", instance=self.id, name=self.name)
         return instance_id
@@ -181,6 +183,8 @@ class BindSlots:
                     conn.raw.add_termination_listener(lambda _c: self.lost.set())
                     ready.set()
                     await closed.wait()
+            except db_errors() as exc:
+                log.debug("bind-slot connection ended", error=repr(exc))
             finally:
                 self._conn = None
                 ready.set()

@@ -138,8 +138,19 @@ class CarrierRunner:
                           reason=f"unknown_{outcome.reason}")  # fmt: skip
         return Result(part, Resolution.UNKNOWN_FAIL, name, reason="unknown_outcome")
 
-    async def submitter(self, deliver: Callable[[Result], None], on_submit: Callable[[], None]) -> None:
+    async def submitter(
+        self,
+        deliver: Callable[[Result], None],
+        on_submit: Callable[[], None],
+        may_submit: Callable[[], bool],
+    ) -> None:
         async for part, pdu in self.receive:
+            if not may_submit():
+                # Our lease may have lapsed: another daemon may be recovering this
+                # part right now. Do not write it; the release is applied only if
+                # the part is still ours (writer WHERE owner_instance = ...).
+                deliver(Result(part, Resolution.RELEASE, self.name, delay=0.0, reason="lease_lapsed"))
+                continue
             self.submitting += 1
             try:
                 on_submit()

@@ -11,7 +11,9 @@
   ``on_unknown_outcome`` policy: ``resubmit`` puts them back in the queue,
   ``fail`` fails them and refunds the message. When the part never learnt its
   carrier, the route's carriers decide: resubmit only if every one of them
-  says resubmit.
+  says resubmit. The rows this process registered itself are never
+  recovered by it: their parts are still in its own pipeline (after a lease
+  lapse the submitters release them unsent, and the writer resolves the rest).
 
 Each step works in bounded batches, one transaction per batch, with
 ``FOR UPDATE SKIP LOCKED`` so several daemons' sweepers share the work.
@@ -69,7 +71,7 @@ LIMIT $1
 _ORPHANS = """
 SELECT p.message_id, p.seq, p.carrier, p.route, p.attempts
 FROM message_parts p JOIN daemon_instances d ON d.id = p.owner_instance
-WHERE p.state = 'submitting' AND d.id <> $1 AND (d.stopped_at IS NOT NULL OR d.lease_until < now())
+WHERE p.state = 'submitting' AND d.id <> ALL($1::bigint[]) AND (d.stopped_at IS NOT NULL OR d.lease_until < now())
 LIMIT $2 FOR UPDATE OF p SKIP LOCKED
 """
 
@@ -93,7 +95,7 @@ class Sweeper:
         config: Callable[[], Config],
         rules: Callable[[str], CarrierRules | None],
         carriers_of_route: Callable[[str | None], list[str]],
-        instance_id: Callable[[], int],
+        instance_ids: Callable[[], list[int]],
         interval: float,
         db_timeout: float,
         batch: int = 1000,
@@ -103,7 +105,7 @@ class Sweeper:
         self._config = config
         self._rules = rules
         self._carriers_of_route = carriers_of_route
-        self._instance_id = instance_id
+        self._instance_ids = instance_ids
         self.interval = interval
         self.db_timeout = db_timeout
         self.batch = batch
@@ -189,7 +191,7 @@ class Sweeper:
         while True:
             with trio.fail_after(self.db_timeout):
                 async with self._db.transaction() as tx:
-                    rows = await tx.fetch(_ORPHANS, self._instance_id(), self.batch)
+                    rows = await tx.fetch(_ORPHANS, self._instance_ids(), self.batch)
                     if not rows:
                         return done
                     decided = [
