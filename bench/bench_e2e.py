@@ -223,7 +223,7 @@ def run_once(total: int, *, binds: int = 2, window: int = 500) -> dict[str, Any]
         (work / "sim.toml").write_text(_SIMULATOR.format(port=port))
         (work / "bridge.toml").write_text(_CONFIG.format(port=port, binds=binds, window=window))
         sim = subprocess.Popen(
-            _cli("simulate", "-c", str(work / "sim.toml")),
+            _cli("simulate", "--config", str(work / "sim.toml"), "--stats-interval", "0"),
             stdout=subprocess.DEVNULL, stderr=open(work / "sim.log", "wb"),  # noqa: SIM115
         )  # fmt: skip
         processes.append(sim)
