@@ -5,12 +5,11 @@ Two paths, one behaviour:
 - a generic path driven by the wire markers on the PDU classes (pdus.py),
   compiled once at import; it handles every PDU, every error and every
   tolerance, and is the reference;
-- hand-written fast paths for the hot PDUs (submit_sm / deliver_sm encode and
-  decode, submit_sm_resp / deliver_sm_resp / data_sm_resp decode): precompiled
-  structs, ``bytes.find`` for C-octet strings, one ``%`` format for the body,
-  positional construction. A fast path never raises for bad input: it returns
-  None and the generic path redoes the work and reports the precise error.
-  Tests check both paths give identical results.
+- hand-written fast paths for the hot PDUs (codec_fast.py: submit_sm /
+  deliver_sm encode and decode, submit_sm_resp / deliver_sm_resp / data_sm_resp
+  decode). A fast path never raises for bad input: it returns None and the
+  generic path redoes the work and reports the precise error. Tests check both
+  paths give identical results.
 
 Strictness and tolerance (issue 3, SMPP 3.4 section 4.4.2 and real SMSCs):
 - a response with a non-zero command_status may have no body; an empty
@@ -31,6 +30,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
+from bridge.smpp import codec_fast as _fast
 from bridge.smpp import pdus as P
 from bridge.smpp import tlv as _tlv
 from bridge.smpp.constants import CommandId, DestFlag
@@ -40,8 +40,6 @@ from bridge.smpp.errors import LocalProtocolError, RemoteProtocolError
 HEADER = struct.Struct(">IIII")  # command_length, command_id, command_status, sequence_number
 HEADER_SIZE = 16
 _TL = struct.Struct(">HH")  # TLV tag, length (section 3.3)
-_B3 = struct.Struct(">BBB")
-_B5 = struct.Struct(">BBBBB")
 _I4 = struct.Struct(">I")
 _MAX_SM = 254  # section 4.4.1: short_message is 0..254 octets
 
@@ -213,52 +211,9 @@ def encode_tlvs(tlvs: P.Tlvs) -> bytes:
     return b"".join(parts)
 
 
-# Section 4.4.1 / 4.6.1 body as one format: service_type, source ton/npi/addr,
-# dest ton/npi/addr, esm_class, protocol_id, priority_flag, schedule_delivery_time,
-# validity_period, registered_delivery, replace_if_present_flag, data_coding,
-# sm_default_msg_id, sm_length, short_message.
-_SM_FORMAT = b"%b\0%c%c%b\0%c%c%b\0%c%c%c%b\0%b\0%c%c%c%c%c%b"
-
-
-def _fast_encode_sm(p: Any, seq: int) -> bytes | None:
-    try:
-        st = p.service_type.encode("latin-1")
-        sa = p.source_addr.encode("latin-1")
-        da = p.destination_addr.encode("latin-1")
-        sdt = p.schedule_delivery_time
-        vp = p.validity_period
-        sm = p.short_message
-        if (
-            len(sa) > 20
-            or len(da) > 20
-            or len(st) > 5
-            or len(sm) > _MAX_SM
-            or b"\0" in sa
-            or b"\0" in da
-            or b"\0" in st
-        ):
-            return None
-        if (sdt or vp) and (
-            len(sdt) not in (0, 16) or len(vp) not in (0, 16) or "\0" in sdt or "\0" in vp
-        ):
-            return None
-        body = _SM_FORMAT % (
-            st, p.source_addr_ton, p.source_addr_npi, sa, p.dest_addr_ton, p.dest_addr_npi, da,
-            p.esm_class, p.protocol_id, p.priority_flag, sdt.encode("latin-1"),
-            vp.encode("latin-1"), p.registered_delivery, p.replace_if_present_flag,
-            p.data_coding, p.sm_default_msg_id, len(sm), sm,
-        )  # fmt: skip
-        tlvs = p.tlvs
-        if tlvs:
-            body += encode_tlvs(tlvs)
-        return HEADER.pack(16 + len(body), p.command_id, p.command_status, seq) + body
-    except (UnicodeEncodeError, OverflowError, TypeError, AttributeError, struct.error):
-        return None  # the generic path names the bad field
-
-
 _FAST_ENCODERS: dict[type[P.Pdu], Callable[[Any, int], bytes | None]] = {
-    P.SubmitSm: _fast_encode_sm,
-    P.DeliverSm: _fast_encode_sm,
+    P.SubmitSm: _fast.encode_sm,
+    P.DeliverSm: _fast.encode_sm,
 }
 
 
@@ -290,11 +245,11 @@ class Decoder:
         self.max_c_octet_string = max_c_octet_string
         self.overlong = 0
         self._fast: dict[int, Callable[[bytes, int, int], P.Pdu | None]] = {
-            CommandId.DELIVER_SM: self._fast_sm,
-            CommandId.SUBMIT_SM: self._fast_sm,
-            CommandId.SUBMIT_SM_RESP: self._fast_resp,
-            CommandId.DELIVER_SM_RESP: self._fast_resp,
-            CommandId.DATA_SM_RESP: self._fast_resp,
+            CommandId.DELIVER_SM: _fast.decode_sm,
+            CommandId.SUBMIT_SM: _fast.decode_sm,
+            CommandId.SUBMIT_SM_RESP: _fast.decode_resp,
+            CommandId.DELIVER_SM_RESP: _fast.decode_resp,
+            CommandId.DATA_SM_RESP: _fast.decode_resp,
         }
 
     def decode(self, frame: bytes | memoryview | bytearray) -> P.Pdu:
@@ -423,75 +378,6 @@ class Decoder:
                 error_status_code=_I4.unpack_from(buf, j)[0]))  # fmt: skip
             i = j + 4
         return tuple(items), i
-
-    # The fast paths: None means "let the generic path decide" ---------------------------
-
-    def _fast_sm(self, buf: bytes, seq: int, status: int) -> P.Pdu | None:
-        """submit_sm / deliver_sm, sections 4.4.1 and 4.6.1."""
-        find = buf.find
-        try:
-            j = find(0, 16)
-            if j < 0 or j > 21:
-                return None
-            service_type = buf[16:j].decode("latin-1")
-            sa_ton = buf[j + 1]
-            sa_npi = buf[j + 2]
-            i = j + 3
-            j = find(0, i)
-            if j < 0 or j - i > 20:
-                return None
-            source_addr = buf[i:j].decode("latin-1")
-            da_ton = buf[j + 1]
-            da_npi = buf[j + 2]
-            i = j + 3
-            j = find(0, i)
-            if j < 0 or j - i > 20:
-                return None
-            destination_addr = buf[i:j].decode("latin-1")
-            esm_class, protocol_id, priority = _B3.unpack_from(buf, j + 1)
-            i = j + 4
-            j = find(0, i)
-            if j < 0 or j - i > 16:
-                return None
-            schedule = buf[i:j].decode("latin-1")
-            i = j + 1
-            j = find(0, i)
-            if j < 0 or j - i > 16:
-                return None
-            validity = buf[i:j].decode("latin-1")
-            rd, rip, dc, sdm, sm_length = _B5.unpack_from(buf, j + 1)
-            i = j + 6
-            j = i + sm_length
-            end = len(buf)
-            if j > end or sm_length > _MAX_SM:
-                return None
-            tlvs = decode_tlvs(buf, j, end) if j < end else ()
-        except (IndexError, struct.error, _BodyError):
-            return None
-        cls = P.DeliverSm if buf[7] == 5 else P.SubmitSm  # low octet of command_id
-        return cls(
-            seq, status, service_type, sa_ton, sa_npi, source_addr, da_ton, da_npi,
-            destination_addr, esm_class, protocol_id, priority, schedule, validity,
-            rd, rip, dc, sdm, buf[i:j], tlvs,
-        )  # fmt: skip
-
-    def _fast_resp(self, buf: bytes, seq: int, status: int) -> P.Pdu | None:
-        """submit_sm_resp / deliver_sm_resp / data_sm_resp without TLVs."""
-        end = len(buf)
-        cls = _RESP_CLASSES[buf[7]]
-        if end == 16:
-            return cls(seq, status) if status or cls is P.DeliverSmResp else None
-        j = buf.find(0, 16)
-        if j != end - 1 or j > 16 + 64:
-            return None
-        return cls(seq, status, buf[16:j].decode("latin-1"))
-
-
-_RESP_CLASSES: dict[int, Callable[..., P.Pdu]] = {
-    0x04: P.SubmitSmResp,
-    0x05: P.DeliverSmResp,
-    0x03: P.DataSmResp,  # low octet of 0x80000103
-}
 
 
 def decode_tlvs(buf: bytes, i: int, end: int) -> P.Tlvs:

@@ -1,0 +1,180 @@
+"""Hand-written fast paths for the hot PDUs (DESIGN.md performance rules).
+
+The bridge encodes a submit_sm per message part and decodes its submit_sm_resp
+and a deliver_sm per receipt; these functions do that work in as few Python
+operations as possible. They share one contract with the table-driven codec
+(codec.py), which stays the reference:
+
+- a fast path never raises on bad input: it returns None, and the generic path
+  redoes the work and reports the precise error (or applies a tolerance, such
+  as an overlong C-octet string that must be counted);
+- for any input it accepts, it returns exactly what the generic path returns
+  (tests/smpp/test_codec_vectors.py and test_codec_roundtrip.py compare both).
+
+Tricks, each measured (docs/smpp-codec.md, "Figures"):
+- encode formats the submit_sm body (SMPP 3.4 section 4.4.1) as one ``str %``
+  and encodes it once to latin-1 (one octet per character, so ``%c`` of an
+  integer is that octet and a value above 255 fails the encode); the fields
+  come out of the struct in one ``msgspec.structs.astuple`` call;
+- decode matches the five C-octet strings of submit_sm / deliver_sm with one
+  precompiled regular expression on the frame decoded once as latin-1, whose
+  character offsets are the octet offsets; the integers in between are read from
+  the bytes at positions the match reports.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from bridge.smpp import pdus as P
+from bridge.smpp import tlv as _tlv
+
+HEADER = struct.Struct(">IIII")
+_TL = struct.Struct(">HH")
+_B3 = struct.Struct(">BBB")
+_B5 = struct.Struct(">BBBBB")
+_MAX_SM = 254  # section 4.4.1: sm_length 0..254
+_INT_LENGTHS: dict[int, int] = {int(tag): n for tag, n in _tlv.INT_LENGTHS.items()}
+_astuple = msgspec.structs.astuple
+
+# -- encode --------------------------------------------------------------------------------
+
+# Section 4.4.1 / 4.6.1 up to sm_length: service_type, source ton/npi/addr, dest
+# ton/npi/addr, esm_class, protocol_id, priority_flag, schedule_delivery_time,
+# validity_period, registered_delivery, replace_if_present_flag, data_coding,
+# sm_default_msg_id, sm_length. short_message and the TLVs follow as bytes.
+_SM_HEAD = "%s\0%c%c%s\0%c%c%s\0%c%c%c%s\0%s\0%c%c%c%c%c"
+
+
+def encode_sm(p: Any, seq: int) -> bytes | None:
+    """submit_sm / deliver_sm; None unless every field is plainly valid."""
+    try:
+        (_, status, st, ston, snpi, sa, dton, dnpi, da, esm, pid, prio, sdt, vp,
+         rd, rip, dc, sdm, sm, tlvs) = _astuple(p)  # fmt: skip
+        n = len(sm)
+        # ``"\0" in x`` is also the type check: it raises TypeError unless x is a str.
+        if (
+            len(sa) > 20
+            or len(da) > 20
+            or len(st) > 5
+            or n > _MAX_SM
+            or "\0" in sa
+            or "\0" in da
+            or "\0" in st
+            or "\0" in sdt
+            or "\0" in vp
+            or type(sm) is not bytes
+        ):
+            return None
+        if (sdt or vp) and (len(sdt) not in (0, 16) or len(vp) not in (0, 16)):
+            return None  # section 7.1: a time is 16 characters or NULL
+        fields = (st, ston, snpi, sa, dton, dnpi, da, esm, pid, prio, sdt, vp, rd, rip, dc, sdm, n)
+        head = (_SM_HEAD % fields).encode("latin-1")
+        if tlvs:
+            sm += encode_tlvs_fast(tlvs)
+        return HEADER.pack(16 + len(head) + len(sm), p.command_id, status, seq) + head + sm
+    except (UnicodeEncodeError, OverflowError, TypeError, ValueError, struct.error):
+        return None
+
+
+def encode_tlvs_fast(tlvs: P.Tlvs) -> bytes:
+    """Plain (tag, bytes) pairs with valid lengths; ValueError for anything else."""
+    parts = []
+    check = _tlv.check
+    for tag, value in tlvs:
+        if type(value) is not bytes:
+            raise ValueError("not bytes")
+        check(tag, value)  # a wrong length: LocalProtocolError, as the generic path says
+        parts.append(_TL.pack(tag, len(value)) + value)
+    return b"".join(parts)
+
+
+# -- decode --------------------------------------------------------------------------------
+
+# The five C-octet strings of submit_sm / deliver_sm within the spec's sizes, with
+# the fixed-size integers between them (``.`` with DOTALL: any octet).
+_SM_STRINGS = re.compile(
+    "([^\0]{0,5})\0.."  # service_type, source_addr_ton, source_addr_npi
+    "([^\0]{0,20})\0.."  # source_addr, dest_addr_ton, dest_addr_npi
+    "([^\0]{0,20})\0..."  # destination_addr, esm_class, protocol_id, priority_flag
+    "([^\0]{0,16})\0"  # schedule_delivery_time
+    "([^\0]{0,16})\0",  # validity_period
+    re.DOTALL,
+)
+_match_sm = _SM_STRINGS.match
+
+
+def decode_sm(buf: bytes, seq: int, status: int) -> P.Pdu | None:
+    """submit_sm / deliver_sm within the spec's limits, sections 4.4.1 and 4.6.1."""
+    m = _match_sm(buf.decode("latin-1"), 16)
+    if m is None:
+        return None
+    st, sa, da, sdt, vp = m.groups()
+    regs = m.regs
+    e1 = regs[1][1]  # the NUL after service_type; source ton/npi follow
+    e2 = regs[2][1]  # after source_addr: dest ton/npi
+    e3 = regs[3][1]  # after destination_addr: esm_class, protocol_id, priority_flag
+    i = m.end()  # registered_delivery .. sm_length
+    try:
+        esm, pid, prio = _B3.unpack_from(buf, e3 + 1)
+        rd, rip, dc, sdm, n = _B5.unpack_from(buf, i)
+    except struct.error:
+        return None
+    i += 5
+    j = i + n
+    end = len(buf)
+    if j > end or n > _MAX_SM:
+        return None  # the generic path answers ESME_RINVMSGLEN or counts the overlong one
+    if j < end:
+        tlvs = decode_tlvs_fast(buf, j, end)
+        if tlvs is None:
+            return None
+    else:
+        tlvs = ()
+    cls = P.DeliverSm if buf[7] == 5 else P.SubmitSm  # low octet of command_id
+    return cls(
+        seq, status, st, buf[e1 + 1], buf[e1 + 2], sa, buf[e2 + 1], buf[e2 + 2], da,
+        esm, pid, prio, sdt, vp, rd, rip, dc, sdm, buf[i:j], tlvs,
+    )  # fmt: skip
+
+
+def decode_tlvs_fast(buf: bytes, i: int, end: int) -> P.Tlvs | None:
+    """Raw TLVs of buf[i:end] (section 3.3), or None if the stream is not clean."""
+    out = []
+    unpack = _TL.unpack_from
+    int_lengths = _INT_LENGTHS
+    while i < end:
+        if i + 4 > end:
+            return None
+        tag, n = unpack(buf, i)
+        i += 4
+        j = i + n
+        if j > end or int_lengths.get(tag, n) != n:
+            return None
+        out.append((tag, buf[i:j]))
+        i = j
+    return tuple(out)
+
+
+_RESP_CLASSES: dict[int, Callable[..., P.Pdu]] = {
+    0x04: P.SubmitSmResp,  # low octet of command_id 0x80000004
+    0x05: P.DeliverSmResp,
+    0x03: P.DataSmResp,  # 0x80000103
+}
+
+
+def decode_resp(buf: bytes, seq: int, status: int) -> P.Pdu | None:
+    """submit_sm_resp / deliver_sm_resp / data_sm_resp: a message_id and no TLVs."""
+    end = len(buf)
+    cls = _RESP_CLASSES[buf[7]]
+    if end == 16:  # section 4.4.2: no body on error; deliver_sm_resp may omit it always
+        return cls(seq, status) if status or cls is P.DeliverSmResp else None
+    j = buf.find(0, 16)
+    if j != end - 1 or j > 16 + 64:
+        return None
+    return cls(seq, status, buf[16:j].decode("latin-1"))
