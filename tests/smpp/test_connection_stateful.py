@@ -40,6 +40,7 @@ from bridge.smpp.pdus import (
     SubmitSm,
     Unbind,
 )
+from bridge.smpp.sequence import MAX_SEQUENCE
 from bridge.smpp.state import BIND_MODES, WINDOWED, Direction, Role, State, lookup
 
 C = CommandId
@@ -79,7 +80,9 @@ class Side:
 class BackToBack(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        opts = {"window": 3, "response_timeout": 10.0, "enquire_link_interval": 15.0}
+        # Numbering starts just below 0x7FFFFFFF so every run crosses the wrap.
+        opts = {"window": 3, "response_timeout": 10.0, "enquire_link_interval": 15.0,
+                "first_sequence_number": MAX_SEQUENCE - 3}
         self.esme = Side(Connection(Role.ESME, **opts))  # type: ignore[arg-type]
         self.smsc = Side(Connection(Role.SMSC, **opts))  # type: ignore[arg-type]
         self.now = 0.0
