@@ -17,7 +17,9 @@ from config.schema import Config
 MY_NUMBERS = [f"+6012{n:07d}" for n in range(3_000_000, 3_100_000)]
 
 
-def make_config(port: int, *, carrier: str = "", daemon: str = "", extra: str = "") -> Config:
+def make_config(
+    port: int, *, carrier: str = "", daemon: str = "", extra: str = "", window: int = 20
+) -> Config:
     """Carrier "sim" on the simulator's port; MY numbers route to it; 0.05 MYR a segment."""
     return parse_config(
         f"""
@@ -26,7 +28,7 @@ name = "sim"
 host = "127.0.0.1"
 port = {port}
 system_id = "bridge"
-window = 20
+window = {window}
 tps = 100000
 enquire_link_interval = "5s"
 response_timeout = "3s"
