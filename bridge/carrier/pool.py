@@ -32,13 +32,14 @@ from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_resch
 
 from bridge.carrier.backoff import Backoff, BackoffPolicy
 from bridge.carrier.policy import Action, RetryPolicy
-from bridge.carrier.session import BindLost, BindRefused, NotWritten, Session
+from bridge.carrier.session import BindLost, BindRefused, NotWritten, Session, TimedOut
 from bridge.carrier.throttle import Throttle
 from bridge.carrier.types import (
     Accepted,
     BindHealth,
     CarrierHealth,
     Inbound,
+    LateResponse,
     Rejected,
     SubmitOutcome,
     Unknown,
@@ -99,6 +100,7 @@ class Carrier:
         throttle: Throttle | None = None,
         reconnect: BackoffPolicy = RECONNECT_BACKOFF,
         ssl_context: ssl.SSLContext | None = None,
+        on_late: Callable[[LateResponse], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.name = cfg.name
@@ -110,6 +112,8 @@ class Carrier:
         self.throttle = throttle or Throttle(cfg.tps)
         self._reconnect = reconnect
         self._ssl_context = ssl_context
+        self._late_callback = on_late
+        self._serial = 0
         self._slots = [_Slot(i) for i in range(cfg.binds)]
         self._window = cfg.window
         self._can_submit = cfg.bind_mode is not ConfigBindMode.RX
@@ -193,8 +197,9 @@ class Carrier:
                 slot.connect_failures += 1
                 slog.warning("connect_failed", error=repr(exc), failures=slot.connect_failures)
             else:
+                self._serial += 1
                 session = Session(cfg, stream, password=self._password, inbound=self._inbound,
-                                  on_late=self._on_late, slot=slot.index)
+                                  on_late=self._on_late, slot=slot.index, serial=self._serial)
                 try:
                     await session.run(on_bound=lambda s: self._on_bound(slot, s, started))
                 except BindRefused as exc:
@@ -224,10 +229,15 @@ class Carrier:
             self._hand_out(slot)
         started(slot)  # a bound slot has finished its first attempt
 
-    def _on_late(self, pdu: Pdu) -> None:
+    def _on_late(self, session: Session, pdu: Pdu) -> None:
         self.late_responses += 1
-        self.log.warning("late_response", sequence_number=pdu.sequence_number,
-                         status=pdu.command_status, late_responses=self.late_responses)
+        ref = f"{session.serial}:{pdu.sequence_number}"
+        self.log.warning("late_response", ref=ref, status=pdu.command_status,
+                         late_responses=self.late_responses)
+        if self._late_callback is not None:
+            message_id = getattr(pdu, "message_id", None) if pdu.command_status == 0 else None
+            self._late_callback(LateResponse(carrier=self.name, ref=ref,
+                                             status=pdu.command_status, message_id=message_id))
 
     # --- window places -------------------------------------------------------------
     def _free_slot(self) -> _Slot | None:
@@ -325,6 +335,10 @@ class Carrier:
             if isinstance(result, UnknownReason):
                 self.unknown += 1
                 return Unknown(reason=result, attempts=attempts)
+            if isinstance(result, TimedOut):
+                self.unknown += 1
+                return Unknown(reason=UnknownReason.TIMEOUT, attempts=attempts,
+                               ref=f"{session.serial}:{result.sequence_number}")
             assert isinstance(result, Pdu)
             status = result.command_status
             if isinstance(result, GenericNack) and status == 0:

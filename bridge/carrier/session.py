@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import outcome
@@ -89,6 +90,14 @@ class BindLost(Exception):
     """The connection ended before the bind was answered."""
 
 
+@dataclass(frozen=True, slots=True)
+class TimedOut:
+    """What a submit resolves to on ResponseTimeout: the sequence_number a late
+    response would carry on this session."""
+
+    sequence_number: int
+
+
 class NotWritten(Exception):
     """The bind cannot take a submit now (closing, unbinding): nothing was sent."""
 
@@ -108,14 +117,16 @@ class Session:
         *,
         password: str,
         inbound: trio.MemorySendChannel[Inbound] | None,
-        on_late: Callable[[Pdu], None] | None = None,
+        on_late: Callable[[Session, Pdu], None] | None = None,
         slot: int = 0,
+        serial: int = 0,
     ) -> None:
         self.cfg = cfg
         self.stream = stream
         self._password = password
         self._inbound = inbound
         self._on_late = on_late
+        self.serial = serial  # unique per carrier: late responses are keyed by it
         self.log = log.bind(carrier=cfg.name, slot=slot)
         self.conn = Connection(
             Role.ESME,
@@ -151,9 +162,9 @@ class Session:
     def window_used(self) -> int:
         return self.conn.window_used
 
-    async def submit(self, pdu: Pdu, now: float) -> Pdu | UnknownReason:
+    async def submit(self, pdu: Pdu, now: float) -> Pdu | UnknownReason | TimedOut:
         """Write one windowed request; its response PDU (or generic_nack), or
-        UnknownReason. Raises NotWritten when this bind cannot take it (the caller
+        UnknownReason.DISCONNECTED, or TimedOut. Raises NotWritten when this bind cannot take it (the caller
         may go elsewhere) and LocalProtocolError when the PDU does not encode
         (the window is the caller's business: see pool.py)."""
         if not self.usable:
@@ -174,7 +185,7 @@ class Session:
             self._waiters.pop(seq, None)
             return Abort.SUCCEEDED
 
-        result: Pdu | UnknownReason = await wait_task_rescheduled(abort)
+        result: Pdu | UnknownReason | TimedOut = await wait_task_rescheduled(abort)
         return result
 
     def ack(self, seq: int, response: type[DeliverSmResp | DataSmResp], status: int) -> None:
@@ -372,7 +383,7 @@ class Session:
             elif kind is UnexpectedResponse:
                 assert isinstance(event, UnexpectedResponse)
                 if event.reason is UnexpectedReason.LATE and self._on_late is not None:
-                    self._on_late(event.pdu)
+                    self._on_late(self, event.pdu)
                 else:
                     self.log.warning("unexpected_response", reason=event.reason.value,
                                      command_id=event.pdu.command_id,
@@ -421,7 +432,7 @@ class Session:
             return
         task = self._waiters.pop(seq, None)
         if task is not None:
-            reschedule(task, outcome.Value(UnknownReason.TIMEOUT))
+            reschedule(task, outcome.Value(TimedOut(seq)))
 
     # --- ending ------------------------------------------------------------------
     def _finish(self, reason: str) -> None:

@@ -45,9 +45,23 @@ class Unknown:
 
     reason: UnknownReason
     attempts: int
+    # For a timeout: the key a late response will carry (LateResponse.ref), so
+    # the daemon can still apply it (DESIGN.md "a late resp is still applied").
+    ref: str | None = None
 
 
 SubmitOutcome = Accepted | Rejected | Unknown
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LateResponse:
+    """A submit_sm_resp that arrived after its submit returned Unknown(TIMEOUT,
+    ref=...). ``message_id`` is set when the SMSC accepted it after all."""
+
+    carrier: str
+    ref: str
+    status: int
+    message_id: str | None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

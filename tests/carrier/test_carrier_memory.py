@@ -18,6 +18,7 @@ from bridge.carrier import (
     Carrier,
     CarrierClosed,
     Inbound,
+    LateResponse,
     Rejected,
     SubmitOutcome,
     Unknown,
@@ -243,18 +244,30 @@ async def test_invalid_bind_status_rebinds_then_retries(autojump_clock: Clock) -
 
 
 async def test_timeout_is_unknown_and_late_response_is_reported(autojump_clock: Clock) -> None:
-    async with running(config(response_timeout=Duration(5))) as (carrier, net, _):
+    late: list[LateResponse] = []
+    send, _ = trio.open_memory_channel[Inbound](1)
+    async with trio.open_nursery() as nursery:
+        net = FakeNetwork(nursery)
+        carrier = Carrier(config(response_timeout=Duration(5)), password="p", inbound=send,
+                          connect=net.connect, on_late=late.append)
+        await nursery.start(carrier.run)
         smsc = net.smscs[0]
         smsc.on_submit = hold
         start = trio.current_time()
-        assert await carrier.submit(part()) == Unknown(reason=UnknownReason.TIMEOUT, attempts=1)
+        outcome = await carrier.submit(part())
+        assert isinstance(outcome, Unknown) and outcome.reason is UnknownReason.TIMEOUT
+        assert outcome.attempts == 1 and outcome.ref is not None
         assert trio.current_time() - start == pytest.approx(5, abs=0.01)
         assert carrier.health().late_responses == 0
         await smsc.answer_held()
         await trio.testing.wait_all_tasks_blocked()
         health = carrier.health()
         assert health.late_responses == 1 and health.unknown == 1
+        # the daemon can still apply it: same ref as the Unknown outcome
+        assert late == [LateResponse(carrier="fake", ref=outcome.ref, status=0,
+                                     message_id="id1")]
         assert carrier.up  # a late answer is no reason to drop the bind
+        nursery.cancel_scope.cancel()
 
 
 async def test_disconnect_mid_window_resolves_in_flight_as_disconnected(
