@@ -85,6 +85,12 @@ class Claimer:
         self.inflight -= count
         self._room.set()
 
+    async def wait_resolved(self) -> None:
+        """Until every claimed part has been resolved by the writer."""
+        while self.inflight > 0:
+            self._room = trio.Event()
+            await self._room.wait()
+
     def stop(self) -> None:
         self.stopped = True
         self._wake.set()
@@ -110,7 +116,7 @@ class Claimer:
                 sender_ton=r["sender_ton"], sender_npi=r["sender_npi"],
                 concat_ref=r["concat_ref"], campaign_body=r["campaign_body"],
                 previous_carrier=r["carrier"],
-            )  # fmt: skip
+            )
             for r in rows
         ]
 

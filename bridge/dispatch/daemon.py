@@ -83,6 +83,7 @@ class Daemon:
         self._draining = False
         self._reload_lock = trio.Lock()
         self._nursery: trio.Nursery | None = None
+        self._slot_errors: tuple[type[BaseException], ...] = (*db_errors(), ConnectionError)
         daemon = config.daemon
         self._lease = Lease(db, name=self.name, lease=daemon.lease.seconds,
                             heartbeat=daemon.heartbeat_interval.seconds, db_timeout=db_timeout)  # fmt: skip
@@ -171,8 +172,7 @@ class Daemon:
         deadline = trio.current_time() + timeout
         self._claimer.stop()
         with trio.move_on_at(deadline - min(2.0, timeout / 4)):
-            while self._claimer.inflight > 0:
-                await trio.sleep(0.01)
+            await self._claimer.wait_resolved()
         for name in list(self._lives):
             await self._stop_carrier(name, max(0.1, deadline - trio.current_time() - 1.0))
         with trio.move_on_at(deadline):
@@ -261,7 +261,7 @@ class Daemon:
                 try:
                     await self._slots.connect(self._nursery)
                     lost = await self._slots.retake()
-                except (*db_errors(), ConnectionError) as exc:
+                except self._slot_errors as exc:
                     log.warning("bind-slot connection down; binds stay up", error=repr(exc))
                     await trio.sleep(min(interval, 1.0))
                     continue

@@ -39,8 +39,7 @@ class Router:
 
     def pick(self, label: str | None, runners: Mapping[str, CarrierRunner]) -> CarrierRunner | None:
         """A carrier for a part of route ``label``, or None when none of its carriers is up here."""
-        route = self._routes.get(label) if label is not None else None
-        if route is None:
+        if label is None or (route := self._routes.get(label)) is None:
             return None
         weighted = [
             (runner, t.weight) for t in route.carriers

@@ -85,6 +85,7 @@ class Writer:
         self._room = trio.Event()
         self.db_up = True
         self._flushing = False
+        self._progress = trio.Event()  # set (and replaced) after every flush attempt
 
     # --- input -------------------------------------------------------------------------
 
@@ -137,7 +138,7 @@ class Writer:
     async def wait_idle(self) -> None:
         """Until every row handed in so far is committed (or acked 0x64)."""
         while self.pending or self._flushing:
-            await trio.sleep(self.delay)
+            await self._progress.wait()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -168,6 +169,9 @@ class Writer:
             return await self._flush_rows()
         finally:
             self._flushing = False
+            self._progress.set()
+            self._progress = trio.Event()
+        self._progress = trio.Event()  # set (and replaced) after every flush attempt
 
     async def _flush_rows(self) -> bool:
         results = self._results[: self.batch]

@@ -61,10 +61,11 @@ writer_delay = "20ms"
 
 
 async def wait_until(
-    predicate: Callable[[], Awaitable[bool]], *, timeout: float = 20.0, every: float = 0.05
+    predicate: Callable[[], Awaitable[bool]], *, limit: float = 20.0, every: float = 0.05
 ) -> None:
-    with trio.fail_after(timeout):
-        while not await predicate():
+    """Poll the database (state lives there, not in an event) until ``predicate`` holds."""
+    with trio.fail_after(limit):
+        while not await predicate():  # noqa: ASYNC110 (polling PostgreSQL)
             await trio.sleep(every)
 
 

@@ -11,7 +11,15 @@ from bridge.simulator import SimulatorConfig
 from bridge.store.accounts import create_account, reconcile
 from bridge.store.db import Database
 from bridge.store.enqueue import SendRequest, enqueue_many
-from tests.dispatch.harness import MY_NUMBERS, all_final, counts, daemon, make_config, simulator, wait_until
+from tests.dispatch.harness import (
+    MY_NUMBERS,
+    all_final,
+    counts,
+    daemon,
+    make_config,
+    simulator,
+    wait_until,
+)
 
 
 def _requests(numbers: list[str]) -> list[SendRequest]:
@@ -59,7 +67,7 @@ async def test_only_a_dead_daemons_parts_are_recovered(db: Database, pg_dsn: str
             assert orphans > 0
             # while A's lease runs, B leaves A's parts alone
             assert b.stats().recovered == 0
-            await wait_until(lambda: all_final(db), timeout=40)
+            await wait_until(lambda: all_final(db), limit=40)
             sb = b.stats()
         assert sb.recovered == orphans  # exactly A's parts, none of B's own
         assert await counts(db) == {"delivered": 400}

@@ -33,22 +33,23 @@ async def test_database_cut_off_mid_run(db: Database, pg_dsn: str) -> None:
         await create_account(db, "acme", credits="100")
         numbers = MY_NUMBERS[:400]
         requests = [SendRequest(to=numbers[i : i + 50], message="Your code is 1234") for i in range(0, 400, 50)]
-        async with open_database(proxied, max_size=6) as daemon_db:
-            async with daemon(config, daemon_db, proxied, db_timeout=1.0) as d:
-                await enqueue_many(db, config, "acme", requests[:4])
-                await wait_until(lambda: _some_final(db, 50))
-                proxy.reset()  # connections reset, new ones refused
-                await enqueue_many(db, config, "acme", requests[4:])
-                await trio.sleep(1.5)
-                proxy.restore()
-                await wait_until(lambda: _some_final(db, 250), timeout=30)
-                proxy.blackhole()  # connections hang, new ones are never answered
-                await trio.sleep(2.5)
-                proxy.restore()
-                await wait_until(lambda: all_final(db), timeout=40)
-                stats = d.stats()
+        async with (
+            open_database(proxied, max_size=6) as daemon_db,
+            daemon(config, daemon_db, proxied, db_timeout=1.0) as d,
+        ):
+            await enqueue_many(db, config, "acme", requests[:4])
+            await wait_until(lambda: _some_final(db, 50))
+            proxy.reset()  # connections reset, new ones refused
+            await enqueue_many(db, config, "acme", requests[4:])
+            await trio.sleep(1.5)
+            proxy.restore()
+            await wait_until(lambda: _some_final(db, 250), limit=30)
+            proxy.blackhole()  # connections hang, new ones are never answered
+            await trio.sleep(2.5)
+            proxy.restore()
+            await wait_until(lambda: all_final(db), limit=40)
+            stats = d.stats()
         nursery.cancel_scope.cancel()
-    print("STATS", stats, sim.stats)
     assert stats.nacked_db_down > 0 and sim.stats.receipts_nacked > 0
     assert stats.writer_errors > 0
     rows = dict(await db.fetch("SELECT state::text, count(*) FROM messages GROUP BY state"))

@@ -9,7 +9,15 @@ from bridge.store.accounts import create_account, get_account, reconcile
 from bridge.store.db import Database
 from bridge.store.enqueue import SendRequest, enqueue
 from bridge.store.queries import get_message
-from tests.dispatch.harness import MY_NUMBERS, all_final, counts, daemon, make_config, simulator, wait_until
+from tests.dispatch.harness import (
+    MY_NUMBERS,
+    all_final,
+    counts,
+    daemon,
+    make_config,
+    simulator,
+    wait_until,
+)
 
 
 async def test_sent_and_charged(db: Database, pg_dsn: str) -> None:

@@ -48,7 +48,7 @@ async def test_two_thousand_mixed_messages_reconcile(db: Database, pg_dsn: str) 
         results = await enqueue_many(db, config, "acme", requests)
         reserved = sum((r.estimated_cost for r in results), Decimal(0))
         async with daemon(config, db, pg_dsn) as d:
-            await wait_until(lambda: all_final(db), timeout=60)
+            await wait_until(lambda: all_final(db), limit=60)
             stats = d.stats()
     states = dict(await db.fetch("SELECT state::text, count(*) FROM messages GROUP BY state"))
     assert states["invalid"] == 20 and sum(states.values()) == 2000
