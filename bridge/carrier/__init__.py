@@ -6,9 +6,10 @@ token bucket with AIMD (throttle.py) between them, retries by status
 """
 
 from bridge.carrier.backoff import Backoff, BackoffPolicy
+from bridge.carrier.errors import BindLost, BindRefused, NotWritten, TimedOut
 from bridge.carrier.policy import Action, RetryPolicy, parse_overrides
 from bridge.carrier.pool import Carrier, CarrierClosed
-from bridge.carrier.session import BindLost, BindRefused, Session
+from bridge.carrier.session import Session
 from bridge.carrier.throttle import Throttle
 from bridge.carrier.types import (
     Accepted,
@@ -35,11 +36,13 @@ __all__ = [
     "CarrierHealth",
     "Inbound",
     "LateResponse",
+    "NotWritten",
     "Rejected",
     "RetryPolicy",
     "Session",
     "SubmitOutcome",
     "Throttle",
+    "TimedOut",
     "Unknown",
     "UnknownReason",
     "parse_overrides",

@@ -31,8 +31,9 @@ import trio
 from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
 
 from bridge.carrier.backoff import Backoff, BackoffPolicy
+from bridge.carrier.errors import BindLost, BindRefused, NotWritten, TimedOut
 from bridge.carrier.policy import Action, RetryPolicy
-from bridge.carrier.session import BindLost, BindRefused, NotWritten, Session, TimedOut
+from bridge.carrier.session import Session
 from bridge.carrier.throttle import Throttle
 from bridge.carrier.types import (
     Accepted,

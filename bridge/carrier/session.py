@@ -27,7 +27,6 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import outcome
@@ -35,9 +34,10 @@ import structlog
 import trio
 from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
 
+from bridge.carrier.errors import BindLost, BindRefused, NotWritten, TimedOut
 from bridge.carrier.types import Inbound, UnknownReason
 from bridge.smpp.connection import Connection
-from bridge.smpp.constants import CommandId, CommandStatus, describe
+from bridge.smpp.constants import CommandId, CommandStatus
 from bridge.smpp.errors import LocalProtocolError
 from bridge.smpp.events import (
     NEED_DATA,
@@ -76,34 +76,6 @@ _BIND_PDUS: dict[ConfigBindMode, type[BindTransmitter | BindReceiver | BindTrans
 }
 _RECEIVE_SIZE = 256 * 1024  # a full window of 512 resps is ~15 KiB; deliver_sm bursts more
 _CLOSED_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
-
-
-class BindRefused(Exception):
-    """The SMSC answered our bind with an error status (e.g. ESME_RINVPASWD)."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(describe(status))
-        self.status = status
-
-
-class BindLost(Exception):
-    """The connection ended before the bind was answered."""
-
-
-@dataclass(frozen=True, slots=True)
-class TimedOut:
-    """What a submit resolves to on ResponseTimeout: the sequence_number a late
-    response would carry on this session."""
-
-    sequence_number: int
-
-
-class NotWritten(Exception):
-    """The bind cannot take a submit now (closing, unbinding): nothing was sent."""
-
-
-def _abort_ok(_: Any) -> Abort:
-    return Abort.SUCCEEDED
 
 
 class Session:

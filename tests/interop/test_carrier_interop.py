@@ -12,7 +12,7 @@ from typing import Any
 
 import trio
 
-from bridge.carrier import Accepted, Carrier, Inbound, UnknownReason
+from bridge.carrier import Accepted, Carrier, Inbound, TimedOut
 from bridge.smpp.constants import CommandId, CommandStatus
 from bridge.smpp.pdus import DeliverSm, QuerySm, SubmitSm
 from config.schema import BindMode, Duration
@@ -179,7 +179,7 @@ async def test_netsmpp_silent_peer_is_noticed_by_the_response_timeout(
         assert session is not None
         with trio.fail_after(WAIT):
             result = await session.submit(QuerySm(message_id="1"), trio.current_time())
-        assert result is UnknownReason.TIMEOUT
+        assert isinstance(result, TimedOut)
         with trio.fail_after(WAIT):
             await eventually(lambda: carrier.health().binds[0].binds >= 2)  # link lost, bound again
             outcome = await carrier.submit(part(dlr=0))
