@@ -29,7 +29,16 @@ FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::int[], $5::text[], $6::te
      AS u(m, s, o, a, c, cid, k)
 WHERE p.message_id = u.m AND p.seq = u.s AND p.state = 'submitting'
   AND p.owner_instance = u.o AND p.attempts = u.a
-RETURNING p.message_id, p.carrier, p.id_key
+RETURNING p.message_id, p.carrier, p.id_key, p.total
+"""
+
+# concat = "payload": part 1 carried the whole message; the other parts of the
+# message ride along under its carrier id (one receipt then settles them all).
+_RIDERS = """
+UPDATE message_parts r
+SET state = 'submitted', carrier = u.c, carrier_message_id = u.cid, id_key = u.k, submitted_at = now()
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(m, c, cid, k)
+WHERE r.message_id = u.m AND r.seq > 1 AND r.state = 'queued'
 """
 
 _FAIL = """
@@ -57,10 +66,11 @@ WHERE p.message_id = u.m AND p.seq = u.s AND p.state = 'submitting'
 # Receipt keys -> the newest part under that key (carriers reuse ids over
 # months: docs/store.md). No lock here; the UPDATE below re-checks the state.
 _MATCH = """
-SELECT DISTINCT ON (k.i) k.i, p.message_id, p.seq
+SELECT k.i, p.message_id, p.seq
 FROM unnest($1::text[], $2::text[], $3::int[]) AS k(c, key, i)
-JOIN message_parts p ON p.carrier = k.c AND p.id_key = k.key
-ORDER BY k.i, p.message_id DESC, p.seq
+CROSS JOIN LATERAL (SELECT max(q.message_id) AS newest FROM message_parts q
+                    WHERE q.carrier = k.c AND q.id_key = k.key) n
+JOIN message_parts p ON p.message_id = n.newest AND p.carrier = k.c AND p.id_key = k.key
 """
 
 _RECEIPT_FINAL = """
@@ -130,6 +140,12 @@ async def apply_results(tx: Connection, results: Sequence[Result], out: Applied)
         out.accepted += len(rows)
         touched.update(row["message_id"] for row in rows)
         landed = [(row["carrier"], row["id_key"]) for row in rows]
+        riders = [r for r in results if r.riders and r.resolution is Resolution.ACCEPTED]
+        if riders:
+            await tx.execute(
+                _RIDERS, [r.part.message_id for r in riders], [r.carrier for r in riders],
+                [r.carrier_message_id for r in riders], [r.id_key for r in riders],
+            )  # fmt: skip
     if failed:
         rows = await tx.fetch(_FAIL, *_cols(failed, 7))
         out.rejected += len(rows)
@@ -149,15 +165,18 @@ async def apply_receipts(
     rows = await tx.fetch(
         _MATCH, [r.carrier for r in receipts], [r.id_key for r in receipts], list(range(len(receipts)))
     )
-    matched = {row["i"]: (row["message_id"], row["seq"]) for row in rows}
+    matched: dict[int, list[tuple[int, int]]] = {}
+    for row in rows:
+        matched.setdefault(row["i"], []).append((row["message_id"], row["seq"]))
     finals: dict[tuple[int, int], ReceiptRow] = {}
     unmatched: list[ReceiptRow] = []
     for i, receipt in enumerate(receipts):
-        target = matched.get(i)
-        if target is None:
+        targets = matched.get(i)
+        if targets is None:
             unmatched.append(receipt)
-        elif receipt.status in _FINAL_PART_STATE and target not in finals:
-            finals[target] = receipt  # the first final receipt of a part in a batch wins
+        elif receipt.status in _FINAL_PART_STATE and targets[0] not in finals:
+            for target in targets:  # one part, or a payload message's part 1 and its riders
+                finals[target] = receipt  # the first final receipt of a part in a batch wins
         else:
             out.receipts_duplicate += 1  # pending receipt, or a duplicate in this batch
     touched: set[int] = set()
@@ -169,9 +188,11 @@ async def apply_receipts(
             [_FINAL_PART_STATE[r.status] for _, r in items], [r.stat for _, r in items],
             [r.error_code for _, r in items],
         )  # fmt: skip
-        touched.update(row["message_id"] for row in updated)
-        out.receipts_applied += len(updated)
-        out.receipts_duplicate += len(items) - len(updated)
+        applied = {row["message_id"] for row in updated}
+        touched |= applied
+        receipts_applied = len({id(r) for (m, _), r in items if m in applied})
+        out.receipts_applied += receipts_applied
+        out.receipts_duplicate += len({id(r) for _, r in items}) - receipts_applied
     if unmatched and park:
         await tx.execute(
             _PARK,

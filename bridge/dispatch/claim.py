@@ -8,6 +8,11 @@ attempt, and RETURNING brings back what the submit_sm needs. The part is
 ``submitting`` in the database before its submit_sm is written (DESIGN.md
 "Reliability rules": write ahead), so a crash leaves it visible to recovery.
 
+Routes whose profile is ``concat = "payload"`` send a long message as ONE
+submit_sm (the whole text in message_payload, the SMSC splits it): only part 1
+of such a message is claimed; its other parts ("riders", billed as parts)
+follow part 1 in the writer (apply.py).
+
 Backpressure (DESIGN.md "Performance rules"): at most ``max_inflight`` parts are
 claimed and not yet resolved by the writer; the claimer waits for room, so a
 slow carrier window slows the claims instead of growing a buffer.
@@ -34,6 +39,7 @@ CLAIM_SQL = """
 WITH picked AS MATERIALIZED (
     SELECT message_id, seq FROM message_parts
     WHERE state = 'queued' AND next_attempt_at <= now() AND route = ANY($3::text[])
+      AND (seq = 1 OR route <> ALL($4::text[]))
     ORDER BY next_attempt_at
     FOR UPDATE SKIP LOCKED
     LIMIT $2
@@ -61,6 +67,7 @@ class Claimer:
         db_timeout: float,
         max_inflight: Callable[[], int],
         routes_ready: Callable[[], Sequence[str]],
+        payload_routes: Callable[[], Sequence[str]],
         dispatch: Callable[[list[ClaimedPart]], None],
     ) -> None:
         self._db = db
@@ -71,6 +78,7 @@ class Claimer:
         self.db_timeout = db_timeout
         self._max_inflight = max_inflight
         self._routes_ready = routes_ready
+        self._payload_routes = payload_routes
         self._dispatch = dispatch
         self.inflight = 0
         self._wake = trio.Event()
@@ -107,7 +115,7 @@ class Claimer:
             return []
         owner = self._lease.id
         with trio.fail_after(self.db_timeout):
-            rows = await self._db.fetch(CLAIM_SQL, owner, limit, routes)
+            rows = await self._db.fetch(CLAIM_SQL, owner, limit, routes, list(self._payload_routes()))
         return [
             ClaimedPart(
                 message_id=r["message_id"], seq=r["seq"], total=r["total"], body=r["body"],

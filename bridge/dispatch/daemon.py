@@ -93,6 +93,7 @@ class Daemon:
             db, lease=self._lease, stats=self._stats, batch=daemon.claim_batch,
             poll=daemon.poll_interval.seconds, db_timeout=db_timeout,
             max_inflight=self._max_inflight, routes_ready=lambda: self._router.ready_routes(self._runners),
+            payload_routes=lambda: self._router.payload_routes(),
             dispatch=self._dispatch,
         )  # fmt: skip
         self._writer = Writer(

@@ -47,3 +47,4 @@ class Result:
     status: int | None = None  # command_status of a rejection
     delay: float = 0.0  # seconds before a resubmit / release may be claimed again
     reason: str | None = None
+    riders: bool = False  # concat = "payload": parts 2.. of the message follow this one

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from bridge.dispatch.submit import CarrierRunner
 from bridge.store.routing import RouteTable
 from config.schema import Config, Route
+from segmenter import Concat
 
 __all__ = ["Router"]
 
@@ -67,6 +68,10 @@ class Router:
             label for label, route in self._routes.items()
             if any(self._usable(label, name, runners) is not None for name in route.carrier_names)
         ]  # fmt: skip
+
+    def payload_routes(self) -> list[str]:
+        """Labels of routes whose profile sends a long message as one PDU (message_payload)."""
+        return [label for label, p in self._profiles.items() if p.concat is Concat.PAYLOAD]
 
     def carriers_of_route(self, label: str | None) -> list[str]:
         route = self._routes.get(label) if label is not None else None

@@ -72,8 +72,11 @@ class PayloadCache:
             return payloads[0]
         if len(texts) != part.total or texts[part.seq - 1] != part.body:
             return None  # not what was billed: never send something else
+        if profile.concat is segmenter.Concat.PAYLOAD and len(payloads) == 1 and part.seq == 1:
+            self._cache.pop(key, None)
+            return payloads[0]  # the whole message in one PDU; parts 2.. ride along (apply.py)
         if len(payloads) != part.total:
-            return None  # e.g. concat = "payload": one PDU for the whole message (not split here)
+            return None
         if part.seq == part.total:
             self._cache.pop(key, None)
         return payloads[part.seq - 1]
@@ -129,7 +132,8 @@ class CarrierRunner:
                 # match; keep the id exactly so nothing is lost, and log it.
                 log.warning("response id not of the configured form", carrier=name)
                 key = dlr.id_key(outcome.message_id, dlr.IdForm.EXACT)
-            return Result(part, Resolution.ACCEPTED, name, outcome.message_id, key)
+            riders = part.total > 1 and cfg.segmentation.concat is segmenter.Concat.PAYLOAD
+            return Result(part, Resolution.ACCEPTED, name, outcome.message_id, key, riders=riders)
         if isinstance(outcome, Rejected):
             return Result(part, Resolution.REJECTED, name, status=outcome.status,
                           reason=f"submit_error_0x{outcome.status:02X}")  # fmt: skip

@@ -12,6 +12,7 @@ from bridge.smpp import DeliverSm
 from bridge.store.accounts import create_account, get_account, reconcile
 from bridge.store.db import Database
 from bridge.store.enqueue import SendRequest, enqueue
+from config.load import parse_config
 from tests.dispatch.harness import (
     MY_NUMBERS,
     all_final,
@@ -138,3 +139,43 @@ async def test_multipart_messages_aggregate(db: Database, pg_dsn: str) -> None:
         assert (await reconcile(db, "acme")).ok
         # one concatenation reference, parts 1..3 of 3 in the UDH (TS 23.040 9.2.3.24.1)
         assert sim.stats.submits == 6
+
+
+async def test_payload_profile_sends_one_pdu_for_a_long_message(db: Database, pg_dsn: str) -> None:
+    async with simulator() as sim:
+        config = parse_config(
+            f"""
+[[carriers]]
+name = "sim"
+host = "127.0.0.1"
+port = {sim.port}
+system_id = "bridge"
+[carriers.source]
+default_sender_id = "Bridge"
+[carriers.segmentation]
+concat = "payload"
+
+[[routes]]
+country = "MY"
+carriers = [{{ carrier = "sim" }}]
+
+[rates.countries]
+MY = "0.0500"
+
+[daemon]
+poll_interval = "0.2s"
+""",
+            source="payload.toml",
+        )
+        await create_account(db, "acme", credits="10")
+        await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:2], message="y" * 400))
+        async with daemon(config, db, pg_dsn):
+            await wait_until(lambda: all_final(db))
+        assert await counts(db) == {"delivered": 2}
+        assert sim.stats.submits == 2  # one submit_sm per message, message_payload carries it all
+        parts = await db.fetch("SELECT message_id, seq, state::text, carrier_message_id FROM message_parts")
+        assert len(parts) == 6 and {p["state"] for p in parts} == {"delivered"}
+        assert len({p["carrier_message_id"] for p in parts}) == 2
+        account = await get_account(db, "acme")
+        assert account.charged == Decimal("0.3000")  # billed as 3 parts each (docs/segmenter.md)
+        assert (await reconcile(db, "acme")).ok
