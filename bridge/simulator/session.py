@@ -189,6 +189,11 @@ class Session:
                 return
             finally:
                 self._in_reader = False
+            # A bind, a deliver_sm awaiting its response: the Connection may have a
+            # timer earlier than the one the timer task sleeps towards.
+            timer = conn.next_deadline()
+            if timer is not None and timer < self._sleep_until:
+                self._wake.set()
             if self._urgent:
                 urgent, self._urgent = self._urgent, []
                 for session in urgent:
