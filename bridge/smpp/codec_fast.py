@@ -18,8 +18,8 @@ Tricks, each measured (docs/smpp-codec.md, "Figures"):
   come out of the struct in one ``msgspec.structs.astuple`` call;
 - decode matches the five C-octet strings of submit_sm / deliver_sm with one
   precompiled regular expression on the frame decoded once as latin-1, whose
-  character offsets are the octet offsets; the integers in between are read from
-  the bytes at positions the match reports.
+  character offsets are the octet offsets; the one-octet integers in between
+  are read by index from the bytes (no struct tuples to allocate).
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ from bridge.smpp import tlv as _tlv
 
 HEADER = struct.Struct(">IIII")
 _TL = struct.Struct(">HH")
-_B3 = struct.Struct(">BBB")
-_B5 = struct.Struct(">BBBBB")
 _MAX_SM = 254  # section 4.4.1: sm_length 0..254
 _INT_LENGTHS: dict[int, int] = {int(tag): n for tag, n in _tlv.INT_LENGTHS.items()}
 _astuple = msgspec.structs.astuple
@@ -115,50 +113,40 @@ def decode_sm(buf: bytes, seq: int, status: int) -> P.Pdu | None:
     if m is None:
         return None
     st, sa, da, sdt, vp = m.groups()
-    regs = m.regs
-    e1 = regs[1][1]  # the NUL after service_type; source ton/npi follow
-    e2 = regs[2][1]  # after source_addr: dest ton/npi
-    e3 = regs[3][1]  # after destination_addr: esm_class, protocol_id, priority_flag
-    i = m.end()  # registered_delivery .. sm_length
-    try:
-        esm, pid, prio = _B3.unpack_from(buf, e3 + 1)
-        rd, rip, dc, sdm, n = _B5.unpack_from(buf, i)
-    except struct.error:
-        return None
-    i += 5
-    j = i + n
+    # Offsets from the string lengths (cheaper than asking the match for spans):
+    e1 = 16 + len(st)  # NUL after service_type; source ton, npi follow
+    e2 = e1 + 3 + len(sa)  # NUL after source_addr; dest ton, npi follow
+    e3 = e2 + 3 + len(da)  # NUL after destination_addr; esm_class, protocol_id, priority
+    i = e3 + 6 + len(sdt) + len(vp)  # registered_delivery .. sm_default_msg_id, sm_length
     end = len(buf)
-    if j > end or n > _MAX_SM:
+    if i + 5 > end:
+        return None
+    j = i + 5 + buf[i + 4]  # end of short_message
+    if j > end or j - i - 5 > _MAX_SM:
         return None  # the generic path answers ESME_RINVMSGLEN or counts the overlong one
-    if j < end:
-        tlvs = decode_tlvs_fast(buf, j, end)
-        if tlvs is None:
-            return None
+    if j < end:  # TLVs (section 3.3), inlined: one call less per receipt
+        found = []
+        unpack = _TL.unpack_from
+        int_lengths = _INT_LENGTHS
+        k = j
+        while k < end:
+            if k + 4 > end:
+                return None
+            tag, size = unpack(buf, k)
+            k += 4
+            stop = k + size
+            if stop > end or int_lengths.get(tag, size) != size:
+                return None
+            found.append((tag, buf[k:stop]))
+            k = stop
+        tlvs: P.Tlvs = tuple(found)
     else:
         tlvs = ()
-    cls = P.DeliverSm if buf[7] == 5 else P.SubmitSm  # low octet of command_id
-    return cls(
+    return (P.DeliverSm if buf[7] == 5 else P.SubmitSm)(  # low octet of command_id
         seq, status, st, buf[e1 + 1], buf[e1 + 2], sa, buf[e2 + 1], buf[e2 + 2], da,
-        esm, pid, prio, sdt, vp, rd, rip, dc, sdm, buf[i:j], tlvs,
+        buf[e3 + 1], buf[e3 + 2], buf[e3 + 3], sdt, vp,
+        buf[i], buf[i + 1], buf[i + 2], buf[i + 3], buf[i + 5 : j], tlvs,
     )  # fmt: skip
-
-
-def decode_tlvs_fast(buf: bytes, i: int, end: int) -> P.Tlvs | None:
-    """Raw TLVs of buf[i:end] (section 3.3), or None if the stream is not clean."""
-    out = []
-    unpack = _TL.unpack_from
-    int_lengths = _INT_LENGTHS
-    while i < end:
-        if i + 4 > end:
-            return None
-        tag, n = unpack(buf, i)
-        i += 4
-        j = i + n
-        if j > end or int_lengths.get(tag, n) != n:
-            return None
-        out.append((tag, buf[i:j]))
-        i = j
-    return tuple(out)
 
 
 _RESP_CLASSES: dict[int, Callable[..., P.Pdu]] = {
@@ -171,10 +159,11 @@ _RESP_CLASSES: dict[int, Callable[..., P.Pdu]] = {
 def decode_resp(buf: bytes, seq: int, status: int) -> P.Pdu | None:
     """submit_sm_resp / deliver_sm_resp / data_sm_resp: a message_id and no TLVs."""
     end = len(buf)
-    cls = _RESP_CLASSES[buf[7]]
     if end == 16:  # section 4.4.2: no body on error; deliver_sm_resp may omit it always
-        return cls(seq, status) if status or cls is P.DeliverSmResp else None
-    j = buf.find(0, 16)
-    if j != end - 1 or j > 16 + 64:
+        return _RESP_CLASSES[buf[7]](seq, status) if status or buf[7] == 5 else None
+    if buf[-1] or end > 16 + 65:  # message_id ends the PDU: 0..64 octets and its NUL
         return None
-    return cls(seq, status, buf[16:j].decode("latin-1"))
+    message_id = buf[16:-1].decode("latin-1")
+    if "\0" in message_id:
+        return None  # TLVs follow, or garbage: the generic path decides
+    return _RESP_CLASSES[buf[7]](seq, status, message_id)

@@ -10,6 +10,8 @@ import pytest
 
 from bridge.smpp import FrameReader, decode, encode, peek_header
 from bridge.smpp import codec as C
+from bridge.smpp import codec_fast as F
+from bridge.smpp import pdus as P
 from bridge.smpp.pdus import PDU_TYPES
 from tests.smpp.codec_vectors import BY_NAME, RAW_HEADER_CHECKS, VECTORS, Vector
 
@@ -126,3 +128,23 @@ def test_receipt_tlvs_by_tag() -> None:
     data_sm = decode(BY_NAME["data_sm_payload"].wire)
     assert data_sm.raw_tlvs[0x0424] == b"\xde\xad\xbe\xef"
     assert data_sm.tlv(0x020B) == 2948
+
+
+FAST_DECODED = {
+    name
+    for name, v in BY_NAME.items()
+    if type(v.pdu) in (P.SubmitSm, P.DeliverSm)
+    or (type(v.pdu) in (P.SubmitSmResp, P.DeliverSmResp, P.DataSmResp) and not v.pdu.tlvs)  # type: ignore[attr-defined]
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAST_DECODED))
+def test_fast_paths_take_the_hot_vectors(name: str) -> None:
+    """The fast paths must not silently fall back to the generic path for plain input."""
+    vector = BY_NAME[name]
+    _, command_id, status, seq = peek_header(vector.wire)
+    if command_id & 0x80000000:
+        assert F.decode_resp(vector.wire, seq, status) == vector.pdu
+    else:
+        assert F.decode_sm(vector.wire, seq, status) == vector.pdu
+        assert F.encode_sm(vector.pdu, seq) == vector.wire
