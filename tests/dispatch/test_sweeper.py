@@ -1,0 +1,108 @@
+"""Receipt timeouts, parked receipts past their TTL, start-up recovery, drain."""
+
+from __future__ import annotations
+
+import os
+import socket
+from decimal import Decimal
+
+import pytest
+
+from bridge.carrier import Inbound
+from bridge.simulator import SimulatorConfig
+from bridge.smpp import DeliverSm
+from bridge.store.accounts import create_account, get_account, reconcile
+from bridge.store.db import Database
+from bridge.store.enqueue import SendRequest, enqueue
+from tests.dispatch.harness import MY_NUMBERS, all_final, counts, daemon, make_config, simulator, wait_until
+
+NO_RECEIPTS = SimulatorConfig(handset_log=1000, receipt_delay=(3600.0, 3600.0))
+
+
+@pytest.mark.parametrize(("outcome", "state"), [("failed", "failed"), ("sent", "delivered")])
+async def test_receipt_timeout(db: Database, pg_dsn: str, outcome: str, state: str) -> None:
+    async with simulator(NO_RECEIPTS) as sim:
+        config = make_config(
+            sim.port or 0, carrier=f'receipt_timeout = "1s"\non_receipt_timeout = "{outcome}"'
+        )
+        await create_account(db, "acme", credits="10")
+        await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:3], message="Hi"))
+        async with daemon(config, db, pg_dsn) as d:
+            await wait_until(lambda: all_final(db))
+            stats = d.stats()
+        assert await counts(db) == {state: 3}
+        assert stats.swept == 3
+        stats_row = await db.fetch("SELECT DISTINCT receipt_stat FROM message_parts")
+        assert [r[0] for r in stats_row] == ["receipt_timeout"]
+        account = await get_account(db, "acme")
+        assert account.charged == (Decimal("0.1500") if outcome == "sent" else 0)
+        assert account.reserved == 0 and (await reconcile(db, "acme")).ok
+
+
+async def test_parked_receipts_expire_to_unmatched(db: Database, pg_dsn: str) -> None:
+    async with simulator() as sim:
+        config = make_config(sim.port or 0, daemon='parked_receipt_ttl = "1s"')
+        async with daemon(config, db, pg_dsn) as d:
+            acks: list[int] = []
+            text = b"id:ABC123 sub:001 dlvrd:001 submit date:2601010000 done date:2601010000 stat:DELIVRD err:000"
+            await d._inbound_send.send(
+                Inbound(carrier="sim", pdu=DeliverSm(esm_class=0x04, short_message=text), ack=acks.append)
+            )
+            await wait_until(lambda: _scalar(db, "SELECT count(*) FROM unmatched_receipts", 1))
+            stats = d.stats()
+        assert acks == [0]  # acknowledged once parked (stored), never dropped
+        assert stats.receipts_parked == 1 and stats.unmatched == 1
+        assert await db.fetchval("SELECT count(*) FROM parked_receipts") == 0
+        row = await db.fetchrow("SELECT carrier, id_key, receipt FROM unmatched_receipts")
+        assert row is not None and row["carrier"] == "sim" and row["id_key"] == "abc123"
+        assert row["receipt"]["stat"] == "DELIVRD"
+
+
+async def _scalar(db: Database, sql: str, expected: int) -> bool:
+    value: int = await db.fetchval(sql)
+    return value == expected
+
+
+@pytest.mark.parametrize("policy", ["fail", "resubmit"])
+async def test_startup_recovery_of_our_previous_run(db: Database, pg_dsn: str, policy: str) -> None:
+    async with simulator() as sim:
+        config = make_config(sim.port or 0, carrier=f'on_unknown_outcome = "{policy}"')
+        await create_account(db, "acme", credits="10")
+        await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:4], message="Hi"))
+        # A crashed previous run of this daemon ("d1" on this host) left its claimed parts
+        # 'submitting', its lease still running.
+        previous = await db.fetchval(
+            "INSERT INTO daemon_instances (name, hostname, pid, lease_until)"
+            " VALUES ('d1', $1, $2, now() + interval '1 hour') RETURNING id",
+            socket.gethostname(), os.getpid() + 1,
+        )  # fmt: skip
+        await db.execute(
+            "UPDATE message_parts SET state = 'submitting', owner_instance = $1, attempts = 1", previous
+        )
+        async with daemon(config, db, pg_dsn, name="d1") as d:
+            await wait_until(lambda: all_final(db))
+            stats = d.stats()
+        assert stats.recovered == 4
+        if policy == "fail":
+            assert await counts(db) == {"failed": 4} and sim.stats.submits == 0
+            assert (await get_account(db, "acme")).charged == 0
+        else:
+            assert await counts(db) == {"delivered": 4} and sim.stats.submits == 4
+        assert (await reconcile(db, "acme")).ok
+        stopped = await db.fetchval("SELECT stopped_at IS NOT NULL FROM daemon_instances WHERE id = $1", previous)
+        assert stopped
+
+
+async def test_drain_finishes_in_flight_and_marks_the_instance_stopped(db: Database, pg_dsn: str) -> None:
+    async with simulator() as sim:
+        config = make_config(sim.port or 0)
+        await create_account(db, "acme", credits="10")
+        await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:50], message="Hi"))
+        async with daemon(config, db, pg_dsn, drain=False) as d:
+            await wait_until(lambda: _scalar(db, "SELECT count(*) FROM message_parts WHERE state <> 'queued'", 50))
+            await d.drain(5.0)
+            instance = d.instance_id
+        assert await db.fetchval("SELECT count(*) FROM message_parts WHERE state = 'submitting'") == 0
+        row = await db.fetchrow("SELECT stopped_at, lease_until FROM daemon_instances WHERE id = $1", instance)
+        assert row is not None and row["stopped_at"] is not None
+        assert sim.stats.bound == 0  # unbound
