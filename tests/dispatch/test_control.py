@@ -7,7 +7,15 @@ import trio
 from bridge.store.accounts import create_account, reconcile
 from bridge.store.db import Database, open_connection
 from bridge.store.enqueue import SendRequest, enqueue
-from tests.dispatch.harness import MY_NUMBERS, all_final, counts, daemon, make_config, simulator, wait_until
+from tests.dispatch.harness import (
+    MY_NUMBERS,
+    all_final,
+    counts,
+    daemon,
+    make_config,
+    simulator,
+    wait_until,
+)
 
 SECOND = """
 [[carriers]]

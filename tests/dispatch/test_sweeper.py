@@ -14,7 +14,15 @@ from bridge.smpp import DeliverSm
 from bridge.store.accounts import create_account, get_account, reconcile
 from bridge.store.db import Database
 from bridge.store.enqueue import SendRequest, enqueue
-from tests.dispatch.harness import MY_NUMBERS, all_final, counts, daemon, make_config, simulator, wait_until
+from tests.dispatch.harness import (
+    MY_NUMBERS,
+    all_final,
+    counts,
+    daemon,
+    make_config,
+    simulator,
+    wait_until,
+)
 
 NO_RECEIPTS = SimulatorConfig(handset_log=1000, receipt_delay=(3600.0, 3600.0))
 
