@@ -18,8 +18,8 @@ from bridge.simulator.throttle import TpsWindow
 from bridge.smpp.pdus import DeliverSm, SubmitSm
 
 if TYPE_CHECKING:
+    from bridge.simulator.link import Link
     from bridge.simulator.server import Simulator
-    from bridge.simulator.session import Session
 
 
 class Delivery:
@@ -63,15 +63,15 @@ class Account:
     def __init__(self, sim: Simulator, system_id: str) -> None:
         self.sim = sim
         self.system_id = system_id
-        self.sessions: list[Session] = []  # bound, any mode
-        self.receivers: list[Session] = []  # bound RX or TRX
+        self.sessions: list[Link] = []  # bound, any mode
+        self.receivers: list[Link] = []  # bound RX or TRX
         self._next = 0  # round robin position in the targets
         self.backlog: deque[Delivery] = deque()
         tps = sim.config.throttle_tps
         self.throttle: TpsWindow | None = TpsWindow(tps) if tps is not None else None
 
     # --- binds ---------------------------------------------------------------------
-    def attach(self, session: Session, now: float) -> None:
+    def attach(self, session: Link, now: float) -> None:
         self.sessions.append(session)
         if session.can_receive:
             self.receivers.append(session)
@@ -82,13 +82,13 @@ class Account:
             for delivery in waiting:
                 self.route(delivery, due=now, now=now)
 
-    def detach(self, session: Session) -> None:
+    def detach(self, session: Link) -> None:
         if session in self.sessions:
             self.sessions.remove(session)
         if session in self.receivers:
             self.receivers.remove(session)
 
-    def _targets(self) -> list[Session]:
+    def _targets(self) -> list[Link]:
         if self.receivers:
             return self.receivers
         if self.sim.config.receipts_on_transmitter:
@@ -96,7 +96,7 @@ class Account:
         return []
 
     # --- routing -------------------------------------------------------------------
-    def route(self, delivery: Delivery, *, due: float, now: float) -> Session | None:
+    def route(self, delivery: Delivery, *, due: float, now: float) -> Link | None:
         """Hand ``delivery`` to a bind (at ``due``), or keep it in the backlog."""
         targets = self.receivers or self._targets()
         if not targets:

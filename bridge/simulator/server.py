@@ -25,6 +25,7 @@ import trio
 from bridge.simulator.config import SimulatorConfig
 from bridge.simulator.deliveries import Account, Delivery
 from bridge.simulator.ids import make_id_generator
+from bridge.simulator.link import Link
 from bridge.simulator.receipts import OutcomePicker, ReceiptClock, build_mo
 from bridge.simulator.session import Session
 from bridge.simulator.stats import SimulatorStats
@@ -55,7 +56,7 @@ class Simulator:
         self.picker = OutcomePicker(config, self.rng)
         self.next_id = make_id_generator(config.message_id_format, self.rng)
         self.accounts: dict[str, Account] = {}
-        self.sessions: set[Session] = set()
+        self.sessions: set[Link] = set()
         self.handsets: deque[HandsetDelivery] = deque(maxlen=config.handset_log)
         self.errors: deque[BaseException] = deque(maxlen=_ERRORS_KEPT)
         self.port: int | None = None
@@ -112,7 +113,7 @@ class Simulator:
             account = self.accounts[system_id] = Account(self, system_id)
         return account
 
-    def bound_sessions(self, system_id: str | None = None) -> list[Session]:
+    def bound_sessions(self, system_id: str | None = None) -> list[Link]:
         """Bound connections (of one system_id): for tests and the CLI."""
         return [
             s for s in self.sessions
