@@ -12,10 +12,10 @@ operations as possible. They share one contract with the table-driven codec
   (tests/smpp/test_codec_vectors.py and test_codec_roundtrip.py compare both).
 
 Tricks, each measured (docs/smpp-codec.md, "Figures"):
-- encode formats the submit_sm body (SMPP 3.4 section 4.4.1) as one ``str %``
-  and encodes it once to latin-1 (one octet per character, so ``%c`` of an
-  integer is that octet and a value above 255 fails the encode); the fields
-  come out of the struct in one ``msgspec.structs.astuple`` call;
+- encode packs header and submit_sm body up to sm_length (SMPP 3.4 sections
+  3.2, 4.4.1) with one ``struct.Struct`` chosen by the lengths of the C-octet
+  strings (cached); the fields come out of the PDU in one
+  ``msgspec.structs.astuple`` call;
 - decode matches the five C-octet strings of submit_sm / deliver_sm with one
   precompiled regular expression on the frame decoded once as latin-1, whose
   character offsets are the octet offsets; the one-octet integers in between
@@ -42,11 +42,23 @@ _astuple = msgspec.structs.astuple
 
 # -- encode --------------------------------------------------------------------------------
 
-# Section 4.4.1 / 4.6.1 up to sm_length: service_type, source ton/npi/addr, dest
+# Section 4.4.1 / 4.6.1, header to sm_length, as one struct per combination of
+# C-octet string lengths: header, service_type, source ton/npi/addr, dest
 # ton/npi/addr, esm_class, protocol_id, priority_flag, schedule_delivery_time,
 # validity_period, registered_delivery, replace_if_present_flag, data_coding,
-# sm_default_msg_id, sm_length. short_message and the TLVs follow as bytes.
-_SM_HEAD = "%s\0%c%c%s\0%c%c%s\0%c%c%c%s\0%s\0%c%c%c%c%c"
+# sm_default_msg_id, sm_length. An "Ns" field of a string of N - 1 octets gets
+# its NUL from struct's padding. short_message and the TLVs follow as bytes.
+_SM_LAYOUTS: dict[tuple[int, int, int, int, int], struct.Struct] = {}
+_SM_LAYOUTS_MAX = 4096  # a bound, not a tuning knob: real traffic has a few dozen
+
+
+def _sm_layout(key: tuple[int, int, int, int, int]) -> struct.Struct:
+    if len(_SM_LAYOUTS) >= _SM_LAYOUTS_MAX:
+        _SM_LAYOUTS.clear()
+    st, sa, da, sdt, vp = key
+    layout = struct.Struct(f">IIII{st + 1}sBB{sa + 1}sBB{da + 1}sBBB{sdt + 1}s{vp + 1}sBBBBB")
+    _SM_LAYOUTS[key] = layout
+    return layout
 
 
 def encode_sm(p: Any, seq: int) -> bytes | None:
@@ -55,7 +67,7 @@ def encode_sm(p: Any, seq: int) -> bytes | None:
         (_, status, st, ston, snpi, sa, dton, dnpi, da, esm, pid, prio, sdt, vp,
          rd, rip, dc, sdm, sm, tlvs) = _astuple(p)  # fmt: skip
         n = len(sm)
-        # ``"\0" in x`` is also the type check: it raises TypeError unless x is a str.
+        # ``"\0" in x`` is also a type check: it raises TypeError for bytes or None.
         if (
             len(sa) > 20
             or len(da) > 20
@@ -69,14 +81,28 @@ def encode_sm(p: Any, seq: int) -> bytes | None:
             or type(sm) is not bytes
         ):
             return None
-        if (sdt or vp) and (len(sdt) not in (0, 16) or len(vp) not in (0, 16)):
-            return None  # section 7.1: a time is 16 characters or NULL
-        fields = (st, ston, snpi, sa, dton, dnpi, da, esm, pid, prio, sdt, vp, rd, rip, dc, sdm, n)
-        head = (_SM_HEAD % fields).encode("latin-1")
+        if sdt or vp:
+            if len(sdt) not in (0, 16) or len(vp) not in (0, 16):
+                return None  # section 7.1: a time is 16 characters or NULL
+            sdt = sdt.encode("latin-1")
+            vp = vp.encode("latin-1")
+        else:
+            sdt = vp = b""
+        st = st.encode("latin-1") if st else b""
+        sa = sa.encode("latin-1")
+        da = da.encode("latin-1")
+        key = (len(st), len(sa), len(da), len(sdt), len(vp))
+        layout = _SM_LAYOUTS.get(key) or _sm_layout(key)
         if tlvs:
             sm += encode_tlvs_fast(tlvs)
-        return HEADER.pack(16 + len(head) + len(sm), p.command_id, status, seq) + head + sm
-    except (UnicodeEncodeError, OverflowError, TypeError, ValueError, struct.error):
+        # struct refuses an integer outside 0..255 (or of another type): the generic
+        # path then names the field.
+        return layout.pack(
+            layout.size + len(sm), p.command_id, status, seq, st, ston, snpi, sa, dton, dnpi, da,
+            esm, pid, prio, sdt, vp, rd, rip, dc, sdm, n,
+        ) + sm  # fmt: skip
+    except (UnicodeEncodeError, OverflowError, TypeError, ValueError, AttributeError,
+            struct.error):  # fmt: skip
         return None
 
 

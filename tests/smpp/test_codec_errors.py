@@ -335,6 +335,8 @@ def test_frame_reader_bounds_its_buffer() -> None:
         P.SubmitSm(source_addr="€"),
         P.SubmitSm(esm_class=256),
         P.SubmitSm(data_coding=-1),
+        P.SubmitSm(esm_class=b"\x01"),  # type: ignore[arg-type]
+        P.DeliverSm(source_addr=["1"]),  # type: ignore[arg-type]
         P.SubmitSm(schedule_delivery_time="2612011200"),
         P.SubmitSm(tlvs=((0x020C, b"\x01"),)),  # sar_msg_ref_num is 2 octets
         P.SubmitSm(tlvs=((0x10000, b""),)),
