@@ -221,7 +221,12 @@ class Link:
     def schedule(self, delivery: Delivery, due: float, now: float) -> None:
         """Take ``delivery`` to write at ``due`` (at once when it is due already)."""
         if due <= now:
-            self._ready.append(delivery)
+            ready = self._ready
+            limit = self.sim.config.receipt_queue_limit
+            if limit and len(ready) >= limit:  # the ESME is not acknowledging: bounded
+                ready.popleft()
+                self.sim.stats.receipts_dropped += 1
+            ready.append(delivery)
             self._pump(now)
             if not self._in_reader:
                 self._wake.set()
