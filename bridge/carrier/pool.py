@@ -102,6 +102,7 @@ class Carrier:
         reconnect: BackoffPolicy = RECONNECT_BACKOFF,
         ssl_context: ssl.SSLContext | None = None,
         on_late: Callable[[LateResponse], None] | None = None,
+        connect_timeout: float = 10.0,
     ) -> None:
         self.cfg = cfg
         self.name = cfg.name
@@ -114,6 +115,7 @@ class Carrier:
         self._reconnect = reconnect
         self._ssl_context = ssl_context
         self._late_callback = on_late
+        self._connect_timeout = connect_timeout  # TCP + TLS handshake (name lookup too)
         self._serial = 0
         self._slots = [_Slot(i) for i in range(cfg.binds)]
         self._window = cfg.window
@@ -192,7 +194,7 @@ class Carrier:
         while not self._stopping:
             slot.state = "connecting"
             try:
-                with trio.fail_after(cfg.response_timeout.seconds):
+                with trio.fail_after(self._connect_timeout):
                     stream = await self._connect(cfg.host, cfg.port)
             except (OSError, trio.TooSlowError, trio.BrokenResourceError) as exc:
                 slot.connect_failures += 1
