@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import smpplib.client
+import smpplib.smpp
 
 from bridge.commands import simulate
 from bridge.simulator import (
@@ -154,9 +156,10 @@ def test_with_overrides_validates_again() -> None:
         with_overrides(config, receipt_window=0)
 
 
-def test_simulate_command_listens_reports_and_stops_on_sigterm() -> None:
+def test_simulate_command_serves_reports_and_stops_on_sigterm() -> None:
+    argv = ["simulate", "--port", "0", "--stats-interval", "0.2", "--id-format", "hex64"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bridge.cli", "simulate", "--port", "0", "--stats-interval", "0.2"],
+        [sys.executable, "-m", "bridge.cli", *argv],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
@@ -167,6 +170,19 @@ def test_simulate_command_listens_reports_and_stops_on_sigterm() -> None:
         port = int(first.split("127.0.0.1:")[1].split()[0])
         assert port > 0
         assert proc.stdout.readline().startswith("stats: binds=0")
+        client = smpplib.client.Client("127.0.0.1", port, timeout=5, allow_unknown_opt_params=True)
+        client.connect()
+        try:
+            client.bind_transmitter(system_id="cli", password="x")
+            pdu = smpplib.smpp.make_pdu("submit_sm", client=client, destination_addr="4477",
+                                        short_message=b"hi")
+            client.send_pdu(pdu)
+            resp = client.read_pdu()
+        finally:
+            client.disconnect()
+        assert resp.status == 0 and len(resp.message_id) == 64  # --id-format hex64
+        while "submits=1" not in proc.stdout.readline():  # the next stats line counts it
+            pass
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     finally:
@@ -174,4 +190,4 @@ def test_simulate_command_listens_reports_and_stops_on_sigterm() -> None:
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0, err
-    assert "SIGTERM, stopping" in out and "stopped; binds=0" in out
+    assert "SIGTERM, stopping" in out and "stopped; binds=1 bound=0 submits=1" in out

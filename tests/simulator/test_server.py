@@ -271,6 +271,20 @@ async def test_unacknowledged_receipts_are_sent_again_on_the_next_bind() -> None
             await rx2.aclose()
 
 
+async def test_a_receipt_nobody_accepts_is_dropped_after_max_attempts() -> None:
+    async with running(receipt_retry_delay=0.01, receipt_max_attempts=3) as sim:
+        with trio.fail_after(TIMEOUT):
+            esme = await bound(sim, "trx")
+            esme.deliver_status = CommandStatus.ESME_RX_P_APPN  # permanent, but we insist
+            esme.submit(registered_delivery=1)
+            await esme.flush()
+            await esme.wait_until(lambda: len(esme.delivered) == 3)  # reads and nacks
+            await wait_stat(sim, "receipts_dropped", 1)
+            assert (sim.stats.receipts_sent, sim.stats.receipts_nacked) == (3, 3)
+            assert sim.stats.receipts_retried == 2
+            assert len({d.short_message for d in esme.delivered}) == 1  # the same receipt
+
+
 async def test_mo_messages_at_a_rate_and_count() -> None:
     mo = MoConfig(rate=200, count=5, text="STOP {n}", source="447700900555")
     async with running(mo=mo) as sim:
