@@ -146,19 +146,21 @@ def smpplib_pipelined(port: int, window: int, count: int) -> dict[str, float]:
     return {"wall": wall, "cpu": cpu}
 
 
-def _smpplib(port: int, window: int, count: int) -> list[float] | None:
+def _smpplib(port: int, window: int, count: int) -> tuple[list[float], list[float]] | None:
     try:
         import smpplib  # noqa: F401
     except ImportError:
         return None
-    walls = []
+    walls, cpus = [], []
     for _ in range(REPEATS):
         code = ("import json, sys; from bench.bench_carrier import smpplib_pipelined; "
                 f"print(json.dumps(smpplib_pipelined({port}, {window}, {count})))")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              check=True, timeout=600)
-        walls.append(json.loads(out.stdout.strip().splitlines()[-1])["wall"])
-    return walls
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        walls.append(result["wall"])
+        cpus.append(result["cpu"])
+    return walls, cpus
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -183,10 +185,12 @@ def run(quick: bool) -> dict[str, Any]:
                 if not receipts:
                     ours = rate
                     targets[f"w{window} round trips/s"] = target(30_000, rate.median)
-            peer_walls = _smpplib(port, window, peer_count)
-            if peer_walls is not None and ours is not None:
+            peer_run = _smpplib(port, window, peer_count)
+            if peer_run is not None and ours is not None:
+                peer_walls, peer_cpus = peer_run
+                peer_cpu = statistics.median(peer_cpus) / peer_count * 1e6
                 peer = Rate(f"smpplib w{window} pipelined", peer_count, tuple(peer_walls),
-                            unit="messages/s")
+                            unit="messages/s", extra={"cpu_us_per_msg": round(peer_cpu, 2)})
                 figures.append(peer)
                 ratios[f"carrier / smpplib w{window}"] = ours.median / peer.median
                 targets[f"w{window} x smpplib"] = target(3.0, ratios[f"carrier / smpplib w{window}"])
