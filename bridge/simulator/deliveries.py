@@ -81,12 +81,14 @@ class Account:
             self.sim.stats.receipts_queued -= len(waiting)
             for delivery in waiting:
                 self.route(delivery, due=now, now=now)
+        self.sim.binds_changed()
 
     def detach(self, session: Link) -> None:
         if session in self.sessions:
             self.sessions.remove(session)
         if session in self.receivers:
             self.receivers.remove(session)
+        self.sim.binds_changed()
 
     def _targets(self) -> list[Link]:
         if self.receivers:

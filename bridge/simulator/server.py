@@ -60,6 +60,7 @@ class Simulator:
         self.handsets: deque[HandsetDelivery] = deque(maxlen=config.handset_log)
         self.errors: deque[BaseException] = deque(maxlen=_ERRORS_KEPT)
         self.port: int | None = None
+        self._binds_changed = trio.Event()
         # Hot-path copies of the fault knobs (0.0 = off, no random draw).
         self.disconnect_p = config.disconnect
         self.queue_full_p = config.queue_full
@@ -113,12 +114,25 @@ class Simulator:
             account = self.accounts[system_id] = Account(self, system_id)
         return account
 
+    def binds_changed(self) -> None:
+        """A bind came or went: wake ``wait_bound`` callers."""
+        self._binds_changed.set()
+        self._binds_changed = trio.Event()
+
+    async def wait_bound(self, count: int, system_id: str | None = None) -> None:
+        """Wait until exactly ``count`` connections (of ``system_id``) are bound: for
+        tests of reconnects and pools. Bound it with ``trio.fail_after``."""
+        while len(self.bound_sessions(system_id)) != count:
+            await self._binds_changed.wait()
+
     def bound_sessions(self, system_id: str | None = None) -> list[Link]:
-        """Bound connections (of one system_id): for tests and the CLI."""
+        """Bound connections (of one system_id), for tests and the CLI."""
         return [
-            s for s in self.sessions
-            if s.account is not None and (system_id is None or s.system_id == system_id)
-        ]  # fmt: skip
+            session
+            for account in self.accounts.values()
+            if system_id is None or account.system_id == system_id
+            for session in account.sessions
+        ]
 
     def drop(self, system_id: str | None = None) -> int:
         """Cut the TCP connections (of one system_id) without an unbind; how many."""

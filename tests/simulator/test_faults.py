@@ -24,7 +24,6 @@ from bridge.smpp import (
 from bridge.smpp.events import NEED_DATA, ConnectionClosed
 from tests.simulator.esme import Esme
 from tests.simulator.helpers import bound, running
-from tests.simulator.test_server import wait_stat
 
 TIMEOUT = 10
 
@@ -87,7 +86,7 @@ async def test_disconnect_drops_the_connection_without_an_answer() -> None:
             assert len(esme.closed.unanswered) == 1  # the submit's outcome is unknown
             assert not esme.resps
             assert sim.stats.disconnects == 1
-            await wait_stat(sim, "bound", 0)
+            await sim.wait_bound(0)
 
 
 async def test_disconnects_at_random_answer_everything_before() -> None:
