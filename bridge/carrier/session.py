@@ -135,10 +135,10 @@ class Session:
         return self.conn.window_used
 
     async def submit(self, pdu: Pdu, now: float) -> Pdu | UnknownReason | TimedOut:
-        """Write one windowed request; its response PDU (or generic_nack), or
-        UnknownReason.DISCONNECTED, or TimedOut. Raises NotWritten when this bind cannot take it (the caller
-        may go elsewhere) and LocalProtocolError when the PDU does not encode
-        (the window is the caller's business: see pool.py)."""
+        """Write one windowed request. Returns its response PDU (or generic_nack),
+        UnknownReason.DISCONNECTED, or TimedOut. Raises NotWritten when this bind
+        cannot take it (the caller may go elsewhere) and LocalProtocolError when
+        the PDU does not encode. The window is the caller's business (pool.py)."""
         if not self.usable:
             raise NotWritten(self.close_reason or "not bound")
         seq = self.conn.send(pdu, now=now)

@@ -435,3 +435,37 @@ async def test_several_binds_share_the_load(autojump_clock: Clock) -> None:
         await trio.testing.wait_all_tasks_blocked()
         assert carrier.up  # two of three still bound
         assert sum(b.bound for b in carrier.health().binds) == 2
+
+
+async def test_cancelled_submitters_leak_no_window_place(autojump_clock: Clock) -> None:
+    async with running(config(window=2)) as (carrier, net, _):
+        smsc = net.smscs[0]
+        smsc.on_submit = hold
+        with trio.move_on_after(1):  # two written and held, one parked: all cancelled
+            async with trio.open_nursery() as nursery:
+                for n in range(3):
+                    nursery.start_soon(carrier.submit, part(n))
+        assert len(smsc.held) == 2
+        await smsc.answer_held()  # answers to cancelled submits: orphans, no harm
+        await trio.testing.wait_all_tasks_blocked()
+        smsc.on_submit = None  # answer at once from now on
+        outcomes = await submit_all(carrier, [part(n) for n in range(4)])
+        assert all(isinstance(o, Accepted) for o in outcomes)
+        assert carrier.health().binds[0].window_used == 0
+        assert carrier.health().late_responses == 0 and carrier.up
+
+
+async def test_submit_waits_while_no_bind_is_up(autojump_clock: Clock) -> None:
+    async with running(config(), refuse=True) as (carrier, net, _):
+        assert not carrier.up
+        outcome: list[SubmitOutcome] = []
+
+        async def one() -> None:
+            outcome.append(await carrier.submit(part()))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(one)
+            await trio.sleep(5)
+            assert outcome == []  # parked: backpressure, nothing written anywhere
+            net.refuse = False
+        assert outcome == [Accepted(message_id="id1", attempts=1)]
