@@ -75,7 +75,7 @@ class _Layout:
         self.empty_ok = cls is P.DeliverSmResp
 
 
-_LAYOUTS: dict[int, _Layout] = {cid: _Layout(cls) for cid, cls in P.PDU_TYPES.items()}
+_LAYOUTS: dict[int, _Layout] = {int(cid): _Layout(cls) for cid, cls in P.PDU_TYPES.items()}
 _BY_CLASS: dict[type[P.Pdu], _Layout] = {lay.cls: lay for lay in _LAYOUTS.values()}
 
 
@@ -244,36 +244,35 @@ class Decoder:
     def __init__(self, *, max_c_octet_string: int = 255) -> None:
         self.max_c_octet_string = max_c_octet_string
         self.overlong = 0
-        self._fast: dict[int, Callable[[bytes, int, int], P.Pdu | None]] = {
-            CommandId.DELIVER_SM: _fast.decode_sm,
-            CommandId.SUBMIT_SM: _fast.decode_sm,
-            CommandId.SUBMIT_SM_RESP: _fast.decode_resp,
-            CommandId.DELIVER_SM_RESP: _fast.decode_resp,
-            CommandId.DATA_SM_RESP: _fast.decode_resp,
-        }
 
     def decode(self, frame: bytes | memoryview | bytearray) -> P.Pdu:
         """Decode one whole frame, header included (see the module docstring)."""
         buf = frame if type(frame) is bytes else bytes(frame)
-        end = len(buf)
-        if end < HEADER_SIZE:
+        try:
+            length, cid, status, seq = _unpack_header(buf)
+        except struct.error:
             raise RemoteProtocolError(
-                f"{end} octets is shorter than the 16-octet header", S.ESME_RINVCMDLEN, fatal=True
-            )
-        length, cid, status, seq = HEADER.unpack_from(buf)
-        if length != end:
+                f"{len(buf)} octets is shorter than the 16-octet header",
+                S.ESME_RINVCMDLEN,
+                fatal=True,
+            ) from None
+        if length == len(buf):
+            fast = _FAST_DECODERS.get(cid)
+            if fast is not None:
+                pdu = fast(buf, seq, status)
+                if pdu is not None:
+                    return pdu
+        return self._decode_slow(buf, length, cid, status, seq)
+
+    def _decode_slow(self, buf: bytes, length: int, cid: int, status: int, seq: int) -> P.Pdu:
+        if length != len(buf):
             raise RemoteProtocolError(
-                f"command_length {length} but the frame has {end} octets",
+                f"command_length {length} but the frame has {len(buf)} octets",
                 S.ESME_RINVCMDLEN,
                 command_id=cid,
                 sequence_number=seq,
                 fatal=True,
             )
-        fast = self._fast.get(cid)
-        if fast is not None:
-            pdu = fast(buf, seq, status)
-            if pdu is not None:
-                return pdu
         layout = _LAYOUTS.get(cid)
         if layout is None:
             raise RemoteProtocolError(
@@ -400,6 +399,16 @@ def decode_tlvs(buf: bytes, i: int, end: int) -> P.Tlvs:
         i = j
     return tuple(out)
 
+
+_unpack_header = HEADER.unpack_from
+_FAST_DECODERS: dict[int, Callable[[bytes, int, int], P.Pdu | None]] = {
+    # plain int keys: the lookup key is a plain int from the header
+    int(CommandId.DELIVER_SM): _fast.decode_sm,
+    int(CommandId.SUBMIT_SM): _fast.decode_sm,
+    int(CommandId.SUBMIT_SM_RESP): _fast.decode_resp,
+    int(CommandId.DELIVER_SM_RESP): _fast.decode_resp,
+    int(CommandId.DATA_SM_RESP): _fast.decode_resp,
+}
 
 DEFAULT_DECODER = Decoder()
 #: decode(frame) -> Pdu with the default tolerance (overlong counted on DEFAULT_DECODER).
