@@ -16,7 +16,13 @@ import trio.testing
 
 from bridge.smpp.connection import Connection
 from bridge.smpp.constants import CommandStatus
-from bridge.smpp.events import NEED_DATA, CloseReason, ConnectionClosed, PduReceived
+from bridge.smpp.events import (
+    NEED_DATA,
+    CloseReason,
+    ConnectionClosed,
+    PduReceived,
+    ResponseReceived,
+)
 from bridge.smpp.pdus import (
     BindReceiver,
     BindReceiverResp,
@@ -75,6 +81,7 @@ class FakeSmsc:
     binds: list[Pdu] = field(default_factory=list)
     submits: list[SubmitSm] = field(default_factory=list)
     received: list[Pdu] = field(default_factory=list)
+    responses: list[Pdu] = field(default_factory=list)  # answers to our deliver_sm etc.
     held: list[SubmitSm] = field(default_factory=list)
     closed: bool = False
     close_reason: CloseReason | None = None
@@ -104,6 +111,8 @@ class FakeSmsc:
                         return
                     if isinstance(event, PduReceived):
                         self.on_request(event.pdu)
+                    elif isinstance(event, ResponseReceived):
+                        self.responses.append(event.pdu)
                 await self.flush()
                 if not data:
                     return

@@ -26,7 +26,14 @@ from bridge.carrier import (
 )
 from bridge.smpp.constants import CommandStatus
 from bridge.smpp.events import CloseReason
-from bridge.smpp.pdus import BindTransceiver, DeliverSm, SubmitSm
+from bridge.smpp.pdus import (
+    BindTransceiver,
+    DataSm,
+    DataSmResp,
+    DeliverSm,
+    DeliverSmResp,
+    SubmitSm,
+)
 from config.schema import BindMode, Duration
 from config.schema import Carrier as CarrierConfig
 from tests.carrier.fakes import FakeNetwork, FakeSmsc, hold
@@ -309,8 +316,9 @@ async def test_inbound_deliver_and_ack(autojump_clock: Clock) -> None:
         assert seq in smsc.conn.outstanding  # not answered before ack
         item.ack(CommandStatus.ESME_ROK)
         await trio.testing.wait_all_tasks_blocked()
-        # the fake's connection matched the resp to its deliver_sm (no event for it):
-        assert smsc.conn.window_used == 0 and seq not in smsc.conn.outstanding
+        (resp,) = smsc.responses
+        assert isinstance(resp, DeliverSmResp) and resp.sequence_number == seq
+        assert resp.command_status == 0
         await smsc.hang_up()
         await trio.testing.wait_all_tasks_blocked()
         item.ack(CommandStatus.ESME_ROK)  # bind gone: a no-op, no exception
@@ -330,6 +338,8 @@ async def test_inbound_channel_backpressure(autojump_clock: Clock) -> None:
                                                                          b"mo 2"]
         for g in got:
             g.ack(CommandStatus.ESME_RX_T_APPN)
+        await trio.testing.wait_all_tasks_blocked()
+        assert [r.command_status for r in smsc.responses] == [0x64] * 3
 
 
 async def test_enquire_link_when_idle_and_rtt_in_health(autojump_clock: Clock) -> None:
@@ -469,3 +479,34 @@ async def test_submit_waits_while_no_bind_is_up(autojump_clock: Clock) -> None:
             assert outcome == []  # parked: backpressure, nothing written anywhere
             net.refuse = False
         assert outcome == [Accepted(message_id="id1", attempts=1)]
+
+
+async def test_inbound_data_sm_is_acked_with_data_sm_resp(autojump_clock: Clock) -> None:
+    async with running(config()) as (_carrier, net, inbound):
+        smsc = net.smscs[0]
+        seq = smsc.conn.send(DataSm(source_addr="4479", destination_addr="B",
+                                    tlvs=((0x0424, b"mo payload"),)), now=trio.current_time())
+        await smsc.flush()
+        item = await inbound.receive()
+        assert isinstance(item.pdu, DataSm) and item.pdu.tlv(0x0424) == b"mo payload"
+        item.ack(CommandStatus.ESME_ROK)
+        await trio.testing.wait_all_tasks_blocked()
+        (resp,) = smsc.responses
+        assert isinstance(resp, DataSmResp) and resp.sequence_number == seq
+        assert resp.command_status == 0
+
+
+async def test_without_an_inbound_channel_deliveries_are_refused_for_later(
+    autojump_clock: Clock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        net = FakeNetwork(nursery)
+        carrier = Carrier(config(), password="p", inbound=None, connect=net.connect)
+        await nursery.start(carrier.run)
+        smsc = net.smscs[0]
+        seq = await smsc.deliver(source_addr="4479", destination_addr="B", short_message=b"x")
+        await trio.testing.wait_all_tasks_blocked()
+        (resp,) = smsc.responses
+        assert resp.sequence_number == seq
+        assert resp.command_status == CommandStatus.ESME_RX_T_APPN  # SMSC: retry later
+        nursery.cancel_scope.cancel()

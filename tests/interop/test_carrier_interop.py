@@ -134,6 +134,22 @@ async def test_node_receiver_bind_gets_receipts_of_a_transmitter(
         receipt.ack(CommandStatus.ESME_ROK)
 
 
+async def test_node_receipt_on_a_transmitter_bind_is_taken(node_smsc_factory: Any) -> None:
+    # Some carriers send receipts on a transmitter bind (not allowed by SMPP 3.4
+    # table 2-1, tolerated by bridge/smpp/state.py): the carrier must still take them.
+    smsc = node_smsc_factory(options=["--receipt-on-tx"])
+    cfg = config(smsc.host, smsc.port, bind_mode=BindMode.TX)
+    async with carrier_on(cfg) as (carrier, inbound):
+        with trio.fail_after(WAIT):
+            outcome = await carrier.submit(part())
+            receipt = await inbound.receive()
+            assert isinstance(outcome, Accepted)
+            assert receipt.pdu.tlv(0x001E) == outcome.message_id
+            receipt.ack(CommandStatus.ESME_ROK)
+            (resp,) = await smsc.await_pdus("deliver_sm_resp", "in")
+        assert resp["command_status"] == 0
+
+
 async def test_node_smsc_initiated_unbind_and_drop_reconnect(node_smsc: NodeSmsc) -> None:
     cfg = config(node_smsc.host, node_smsc.port)
     async with carrier_on(cfg) as (carrier, _):
