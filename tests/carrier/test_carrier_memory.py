@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+import structlog
 import trio
 import trio.lowlevel
 import trio.testing
@@ -510,3 +511,21 @@ async def test_without_an_inbound_channel_deliveries_are_refused_for_later(
         assert resp.sequence_number == seq
         assert resp.command_status == CommandStatus.ESME_RX_T_APPN  # SMSC: retry later
         nursery.cancel_scope.cancel()
+
+
+async def test_logs_carry_no_password_and_no_message_body(autojump_clock: Clock) -> None:
+    with structlog.testing.capture_logs() as logs:
+        make = lambda s: FakeSmsc(s, bind_status=CommandStatus.ESME_RINVPASWD)  # noqa: E731
+        async with running(config(), make=make) as (carrier, net, _):
+            await trio.sleep(3)
+            net.make = FakeSmsc
+            await trio.sleep(30)
+            smsc = net.smscs[-1]
+            smsc.on_submit = lambda *_: CommandStatus.ESME_RTHROTTLED
+            await carrier.submit(part(42))
+    events = {entry["event"] for entry in logs}
+    assert {"bind_refused", "bound"} <= events
+    refused = next(e for e in logs if e["event"] == "bind_refused")
+    assert refused["status"].startswith("ESME_RINVPASWD")
+    text = repr(logs)
+    assert "secret" not in text and "body 42" not in text
