@@ -152,6 +152,7 @@ class Carrier:
                 window_size=self._window,
                 binds=slot.binds,
                 bind_failures=slot.bind_failures,
+                connect_failures=slot.connect_failures,
             ))
         return CarrierHealth(
             carrier=self.name, up=self.up, binds=tuple(binds),

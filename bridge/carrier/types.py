@@ -86,7 +86,8 @@ class BindHealth:
     window_used: int
     window_size: int
     binds: int  # successful binds so far (reconnects + 1)
-    bind_failures: int
+    bind_failures: int  # bind refused (status logged) or unanswered
+    connect_failures: int  # TCP/TLS could not be opened
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -133,10 +133,22 @@ async def test_connect_refused_keeps_retrying(autojump_clock: Clock) -> None:
         assert not carrier.up
         await trio.sleep(30)
         assert 3 <= net.connects < 10
+        assert carrier.health().binds[0].connect_failures == net.connects
         net.refuse = False
         await trio.sleep(70)
         assert carrier.up
         assert (await carrier.submit(part())).attempts == 1
+
+
+async def test_unanswered_bind_is_a_counted_failure(autojump_clock: Clock) -> None:
+    make = lambda s: FakeSmsc(s, reading=False)  # noqa: E731  (a silent peer)
+    async with running(config(response_timeout=Duration(10)), make=make) as (carrier, net, _):
+        assert not carrier.up
+        assert trio.current_time() == pytest.approx(10)  # the bind's response timeout
+        assert carrier.health().binds[0].bind_failures == 1
+        net.make = FakeSmsc
+        await trio.sleep(2)
+        assert carrier.up and carrier.health().binds[0].binds == 1
 
 
 async def test_window_is_never_exceeded_and_submit_waits(autojump_clock: Clock) -> None:

@@ -90,5 +90,5 @@ async def test_an_untrusted_certificate_is_a_counted_connect_failure(
             with trio.fail_after(LIMIT):
                 await nursery.start(carrier.run)
                 assert not carrier.up
-                assert carrier._slots[0].connect_failures == 1
+                assert carrier.health().binds[0].connect_failures == 1
                 await carrier.stop(1.0)
