@@ -124,6 +124,10 @@ def _interleaved(works: dict[str, tuple[str, int, Callable[[], None]]],
     }
 
 
+def _cpu(rate: Rate) -> float:
+    return rate.extra["cpu_median_per_s"]
+
+
 def run(quick: bool) -> dict[str, Any]:
     from bridge import smpp
 
@@ -162,14 +166,23 @@ def run(quick: bool) -> dict[str, Any]:
         warnings.simplefilter("ignore")
         rates = _interleaved(works, repeats=5 if quick else 7)
     ratios: dict[str, float] = {}
+    encode_rate = rates["encode submit_sm"]
+    deliver_rate = rates["decode deliver_sm receipt"]
+    # The targets are judged on the wall-clock median, as every benchmark here is; the
+    # CPU-time lines beside them show what the code does when the shared machine lets
+    # it run (wall is far below CPU time when other processes hold the cores).
     targets = {
-        "submit_sm encodes/s": target(ENCODE_TARGET, rates["encode submit_sm"].median),
-        "deliver_sm decodes/s": target(DELIVER_TARGET, rates["decode deliver_sm receipt"].median),
+        "submit_sm encodes/s": target(ENCODE_TARGET, encode_rate.median),
+        "submit_sm encodes/s (CPU time)": target(ENCODE_TARGET, _cpu(encode_rate)),
+        "deliver_sm decodes/s": target(DELIVER_TARGET, deliver_rate.median),
+        "deliver_sm decodes/s (CPU time)": target(DELIVER_TARGET, _cpu(deliver_rate)),
     }
     if lib is not None:
         for key in ("encode submit_sm", "decode submit_sm_resp", "decode deliver_sm receipt"):
             name = f"{key}: bridge.smpp / smpplib"
-            ratios[name] = ratio(rates[key], rates[f"smpplib {key}"])
+            peer = rates[f"smpplib {key}"]
+            ratios[name] = ratio(rates[key], peer)
+            ratios[f"{name} (CPU time)"] = _cpu(rates[key]) / _cpu(peer)
             targets[f"{key} x smpplib"] = target(RATIO_TARGET, ratios[name])
     return {
         "figures": [rate.as_dict() for rate in rates.values()],

@@ -131,6 +131,9 @@ _SM_STRINGS = re.compile(
     re.DOTALL,
 )
 _match_sm = _SM_STRINGS.match
+_unpack_tl = _TL.unpack_from
+_DeliverSm = P.DeliverSm
+_SubmitSm = P.SubmitSm
 
 
 def decode_sm(buf: bytes, seq: int, status: int) -> P.Pdu | None:
@@ -145,30 +148,30 @@ def decode_sm(buf: bytes, seq: int, status: int) -> P.Pdu | None:
     e3 = e2 + 3 + len(da)  # NUL after destination_addr; esm_class, protocol_id, priority
     i = e3 + 6 + len(sdt) + len(vp)  # registered_delivery .. sm_default_msg_id, sm_length
     end = len(buf)
-    if i + 5 > end:
+    try:
+        j = i + 5 + buf[i + 4]  # end of short_message
+    except IndexError:
         return None
-    j = i + 5 + buf[i + 4]  # end of short_message
     if j > end or j - i - 5 > _MAX_SM:
         return None  # the generic path answers ESME_RINVMSGLEN or counts the overlong one
-    if j < end:  # TLVs (section 3.3), inlined: one call less per receipt
+    if j < end:  # TLVs (section 5.3), inlined: one call less per receipt
         found = []
-        unpack = _TL.unpack_from
-        int_lengths = _INT_LENGTHS
         k = j
-        while k < end:
-            if k + 4 > end:
-                return None
-            tag, size = unpack(buf, k)
-            k += 4
-            stop = k + size
-            if stop > end or int_lengths.get(tag, size) != size:
-                return None
-            found.append((tag, buf[k:stop]))
-            k = stop
+        try:
+            while k < end:
+                tag, size = _unpack_tl(buf, k)  # struct.error: a TLV header cut off
+                k += 4
+                stop = k + size
+                if stop > end or _INT_LENGTHS.get(tag, size) != size:
+                    return None
+                found.append((tag, buf[k:stop]))
+                k = stop
+        except struct.error:
+            return None
         tlvs: P.Tlvs = tuple(found)
     else:
         tlvs = ()
-    return (P.DeliverSm if buf[7] == 5 else P.SubmitSm)(  # low octet of command_id
+    return (_DeliverSm if buf[7] == 5 else _SubmitSm)(  # low octet of command_id
         seq, status, st, buf[e1 + 1], buf[e1 + 2], sa, buf[e2 + 1], buf[e2 + 2], da,
         buf[e3 + 1], buf[e3 + 2], buf[e3 + 3], sdt, vp,
         buf[i], buf[i + 1], buf[i + 2], buf[i + 3], buf[i + 5 : j], tlvs,
