@@ -315,10 +315,18 @@ class Carrier:
             raise CarrierClosed(f"{self.name} binds as receiver only")
         attempts = 0
         first_at = 0.0
+        throttle = self.throttle
         while True:
-            slot = await self._take()
+            # Fast paths inlined (no coroutine per step when nothing has to wait):
+            # a free place with nobody queued before us, a token due now.
+            slot = None if self._waiters or self._stopping else self._free_slot()
+            if slot is None:
+                slot = await self._take()
             try:
-                now = await self.throttle.acquire(trio.current_time())
+                now = trio.current_time()
+                due = throttle.reserve(now)
+                if due > now:
+                    now = await throttle.wait(due)
                 session = slot.session
                 if session is None:
                     continue  # the bind went away while we waited for a token

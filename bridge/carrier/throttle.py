@@ -92,14 +92,18 @@ class Throttle:
             now = self._clock()
         due = self.reserve(now)
         if due > now:
-            try:
-                await trio.sleep_until(due)
-            except BaseException:
-                # Cancelled while waiting: give the slot back so the rate holds.
-                self._tat -= self.interval
-                raise
-            return self._clock()
+            return await self.wait(due)
         return now
+
+    async def wait(self, due: float) -> float:
+        """Sleep until a slot ``reserve`` returned in the future; the wake-up time."""
+        try:
+            await trio.sleep_until(due)
+        except BaseException:
+            # Cancelled while waiting: give the slot back so the rate holds.
+            self._tat -= self.interval
+            raise
+        return self._clock()
 
     # --- AIMD --------------------------------------------------------------------
     def on_throttled(self) -> None:
