@@ -145,17 +145,51 @@ async def _prepare(dsn: str, total: int) -> dict[str, Any]:
     return {"enqueue_s": seconds}
 
 
-async def _pending(dsn: str) -> tuple[int, list[int]]:
+# Parts not final, through the partial indexes on queued and in-flight parts:
+# cheap however many final rows the table holds (a count over messages is a
+# full scan that would compete with the daemon for the same two cores).
+_PENDING_PARTS = (
+    "SELECT (SELECT count(*) FROM message_parts WHERE state = 'queued')"
+    " + (SELECT count(*) FROM message_parts WHERE state IN ('submitting', 'submitted'))"
+)
+_FINAL = "SELECT count(*) FROM messages WHERE state IN ('delivered', 'failed')"
+_BACKENDS = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+
+
+async def _monitor(dsn: str, daemon: subprocess.Popen[bytes], limit: float) -> dict[str, Any]:
+    """From READY until no part is pending: elapsed time, CPU of daemon, simulator and backends."""
+    import trio
+
     from bridge.store.db import open_connection
 
     async with open_connection(dsn) as conn:
-        pending = await conn.fetchval(
-            "SELECT count(*) FROM messages WHERE state IN ('queued', 'submitting', 'submitted')"
-        )
-        pids = await conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-    return int(pending), [r["pid"] for r in pids]
+        final0 = int(await conn.fetchval(_FINAL))
+        start = time.perf_counter()
+        daemon_cpu0 = _cpu_seconds(daemon.pid)
+        pending0 = int(await conn.fetchval(_PENDING_PARTS))
+        backends = {r["pid"]: _cpu_seconds(r["pid"]) for r in await conn.fetch(_BACKENDS)}
+        cpu0 = dict(backends)
+        pending = pending0
+        while pending and time.perf_counter() - start < limit:
+            await trio.sleep(0.2)
+            pending = int(await conn.fetchval(_PENDING_PARTS))
+            for row in await conn.fetch(_BACKENDS):
+                backends.setdefault(row["pid"], 0.0)
+                cpu0.setdefault(row["pid"], 0.0)  # born during the run: all its CPU counts
+            for pid in backends:
+                try:
+                    backends[pid] = _cpu_seconds(pid)
+                except FileNotFoundError:
+                    pass  # exited: keep its last reading
+            if daemon.poll() is not None:
+                raise RuntimeError(f"the daemon exited with {daemon.returncode}")
+        seconds = time.perf_counter() - start
+        finished = int(await conn.fetchval(_FINAL)) - final0
+    return {
+        "seconds": seconds, "pending_parts0": pending0, "pending_parts": pending,
+        "daemon_cpu": _cpu_seconds(daemon.pid) - daemon_cpu0,
+        "pg_cpu": sum(backends[p] - cpu0[p] for p in backends), "final": finished,
+    }  # fmt: skip
 
 
 async def _summary(dsn: str) -> dict[str, Any]:
@@ -186,16 +220,6 @@ def _wait_ready(sock: socket.socket, daemon: subprocess.Popen[bytes], timeout: f
         if b"READY=1" in data.split(b"\n"):
             return
     raise RuntimeError("no READY=1 from the daemon")
-
-
-def _pg_cpu(pids: dict[int, float]) -> float:
-    total = 0.0
-    for pid in list(pids):
-        try:
-            total += _cpu_seconds(pid)
-        except (FileNotFoundError, ProcessLookupError):
-            total += pids[pid]  # exited: keep the last reading
-    return total
 
 
 def run_once(total: int, *, binds: int = 2, window: int = 500) -> dict[str, Any]:
@@ -242,40 +266,19 @@ def run_once(total: int, *, binds: int = 2, window: int = 500) -> dict[str, Any]
         processes.append(daemon)
         spawned = time.perf_counter()
         _wait_ready(notify, daemon, 60)
-        start = time.perf_counter()
-        daemon_cpu0, sim_cpu0 = _cpu_seconds(daemon.pid), _cpu_seconds(sim.pid)
-        pending0, pids = trio.run(_pending, dsn)
-        pg0 = {pid: _cpu_seconds(pid) for pid in pids}
-        pg_cpu0 = sum(pg0.values())
-        pg_seen = dict(pg0)
-        pending = pending0
-        while pending and time.perf_counter() - start < 300:
-            time.sleep(0.1)
-            pending, pids = trio.run(_pending, dsn)
-            for pid in pids:
-                if pid not in pg_seen:
-                    pg_seen[pid] = 0.0  # a backend born during the run: all its CPU counts
-            for pid in pg_seen:
-                try:
-                    pg_seen[pid] = _cpu_seconds(pid)
-                except FileNotFoundError:
-                    pass
-            if daemon.poll() is not None:
-                raise RuntimeError(f"the daemon died: {(work / 'daemon.log').read_text()[-3000:]}")
-        seconds = time.perf_counter() - start
-        done = total - pending
-        daemon_cpu = _cpu_seconds(daemon.pid) - daemon_cpu0
+        sim_cpu0 = _cpu_seconds(sim.pid)
+        watch = trio.run(_monitor, dsn, daemon, 600.0)
         sim_cpu = _cpu_seconds(sim.pid) - sim_cpu0
-        pg_cpu = _pg_cpu(pg_seen) - pg_cpu0
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(60)
         summary = trio.run(_summary, dsn)
-        measured = max(done - (total - pending0), 1)  # what became final after READY
+        measured = max(watch["final"], 1)  # messages that became final after READY
+        seconds = watch["seconds"]
         return {
-            "total": total, "pending_left": pending, "enqueue_s": prep["enqueue_s"],
+            "total": total, "pending_left": watch["pending_parts"], "enqueue_s": prep["enqueue_s"],
             "e2e_s": seconds, "measured": measured, "from_spawn_s": time.perf_counter() - spawned,
-            "daemon_us_per_msg": daemon_cpu / measured * 1e6,
-            "pg_us_per_msg": pg_cpu / measured * 1e6,
+            "daemon_us_per_msg": watch["daemon_cpu"] / measured * 1e6,
+            "pg_us_per_msg": watch["pg_cpu"] / measured * 1e6,
             "sim_us_per_msg": sim_cpu / measured * 1e6,
             "daemon_exit": daemon.returncode, **summary,
         }  # fmt: skip
