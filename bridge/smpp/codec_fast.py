@@ -48,62 +48,68 @@ _astuple = msgspec.structs.astuple
 # validity_period, registered_delivery, replace_if_present_flag, data_coding,
 # sm_default_msg_id, sm_length. An "Ns" field of a string of N - 1 octets gets
 # its NUL from struct's padding. short_message and the TLVs follow as bytes.
+#
+# The cache holds layouts for valid lengths only, so a hit also proves the lengths:
+# service_type <= 5, source_addr and destination_addr <= 20 octets (section 4.4.1),
+# each time 0 or 16 (section 7.1).
 _SM_LAYOUTS: dict[tuple[int, int, int, int, int], struct.Struct] = {}
 _SM_LAYOUTS_MAX = 4096  # a bound, not a tuning knob: real traffic has a few dozen
+_TIME_LENGTHS = (0, 16)
 
 
-def _sm_layout(key: tuple[int, int, int, int, int]) -> struct.Struct:
+def _sm_layout(key: tuple[int, int, int, int, int]) -> struct.Struct | None:
+    st, sa, da, sdt, vp = key
+    if st > 5 or sa > 20 or da > 20 or sdt not in _TIME_LENGTHS or vp not in _TIME_LENGTHS:
+        return None
     if len(_SM_LAYOUTS) >= _SM_LAYOUTS_MAX:
         _SM_LAYOUTS.clear()
-    st, sa, da, sdt, vp = key
     layout = struct.Struct(f">IIII{st + 1}sBB{sa + 1}sBB{da + 1}sBBB{sdt + 1}s{vp + 1}sBBBBB")
     _SM_LAYOUTS[key] = layout
     return layout
 
 
-def encode_sm(p: Any, seq: int) -> bytes | None:
-    """submit_sm / deliver_sm; None unless every field is plainly valid."""
-    try:
-        (_, status, st, ston, snpi, sa, dton, dnpi, da, esm, pid, prio, sdt, vp,
-         rd, rip, dc, sdm, sm, tlvs) = _astuple(p)  # fmt: skip
-        n = len(sm)
-        # ``"\0" in x`` is also a type check: it raises TypeError for bytes or None.
-        if (
-            len(sa) > 20
-            or len(da) > 20
-            or len(st) > 5
-            or n > _MAX_SM
-            or "\0" in sa
-            or "\0" in da
-            or "\0" in st
-            or "\0" in sdt
-            or "\0" in vp
-            or type(sm) is not bytes
-        ):
+def _encoder(command_id: int) -> Callable[[Any, int], bytes | None]:
+    def encode_sm(p: Any, seq: int) -> bytes | None:
+        """submit_sm / deliver_sm; None unless every field is plainly valid."""
+        try:
+            (_, status, st, ston, snpi, sa, dton, dnpi, da, esm, pid, prio, sdt, vp,
+             rd, rip, dc, sdm, sm, tlvs) = _astuple(p)  # fmt: skip
+            # ``"\0" in x`` is also a type check: it raises TypeError for bytes or None.
+            if (
+                "\0" in sa
+                or "\0" in da
+                or "\0" in st
+                or "\0" in sdt
+                or "\0" in vp
+                or type(sm) is not bytes
+            ):
+                return None
+            n = len(sm)
+            key = (len(st), len(sa), len(da), len(sdt), len(vp))
+            layout = _SM_LAYOUTS.get(key) or _sm_layout(key)
+            if layout is None or n > _MAX_SM:
+                return None
+            if tlvs:
+                sm += encode_tlvs_fast(tlvs)
+            # struct refuses an integer outside 0..255 (or of another type) and
+            # UnicodeEncodeError a character beyond latin-1: the generic path then names
+            # the field.
+            return layout.pack(
+                layout.size + len(sm), command_id, status, seq,
+                st.encode("latin-1") if st else b"", ston, snpi, sa.encode("latin-1"),
+                dton, dnpi, da.encode("latin-1"), esm, pid, prio,
+                sdt.encode("latin-1") if sdt else b"", vp.encode("latin-1") if vp else b"",
+                rd, rip, dc, sdm, n,
+            ) + sm  # fmt: skip
+        except (UnicodeEncodeError, OverflowError, TypeError, ValueError, AttributeError,
+                struct.error):  # fmt: skip
             return None
-        if sdt or vp:
-            if len(sdt) not in (0, 16) or len(vp) not in (0, 16):
-                return None  # section 7.1: a time is 16 characters or NULL
-            sdt = sdt.encode("latin-1")
-            vp = vp.encode("latin-1")
-        else:
-            sdt = vp = b""
-        st = st.encode("latin-1") if st else b""
-        sa = sa.encode("latin-1")
-        da = da.encode("latin-1")
-        key = (len(st), len(sa), len(da), len(sdt), len(vp))
-        layout = _SM_LAYOUTS.get(key) or _sm_layout(key)
-        if tlvs:
-            sm += encode_tlvs_fast(tlvs)
-        # struct refuses an integer outside 0..255 (or of another type): the generic
-        # path then names the field.
-        return layout.pack(
-            layout.size + len(sm), p.command_id, status, seq, st, ston, snpi, sa, dton, dnpi, da,
-            esm, pid, prio, sdt, vp, rd, rip, dc, sdm, n,
-        ) + sm  # fmt: skip
-    except (UnicodeEncodeError, OverflowError, TypeError, ValueError, AttributeError,
-            struct.error):  # fmt: skip
-        return None
+
+    return encode_sm
+
+
+encode_submit_sm = _encoder(int(P.SubmitSm.command_id))
+encode_deliver_sm = _encoder(int(P.DeliverSm.command_id))
 
 
 def encode_tlvs_fast(tlvs: P.Tlvs) -> bytes:
