@@ -39,7 +39,7 @@ from bridge.smpp.errors import LocalProtocolError, RemoteProtocolError
 
 HEADER = struct.Struct(">IIII")  # command_length, command_id, command_status, sequence_number
 HEADER_SIZE = 16
-_TL = struct.Struct(">HH")  # TLV tag, length (section 3.3)
+_TL = struct.Struct(">HH")  # TLV tag, length (section 5.3)
 _I4 = struct.Struct(">I")
 _MAX_SM = 254  # section 4.4.1: short_message is 0..254 octets
 
@@ -380,7 +380,7 @@ class Decoder:
 
 
 def decode_tlvs(buf: bytes, i: int, end: int) -> P.Tlvs:
-    """Raw TLVs from buf[i:end] (section 3.3); integer tags must have their length."""
+    """Raw TLVs from buf[i:end] (section 5.3); integer tags must have their length."""
     out = []
     unpack = _TL.unpack_from
     int_lengths = _tlv.INT_LENGTHS

@@ -2,7 +2,7 @@
 
 Each body below follows the layout tables of SMPP 3.4 section 4 (one line per
 field, in wire order); C-octet strings are written with their NUL (section
-3.1), integers as big-endian octets, TLVs as tag, length, value (section 3.3).
+3.1), integers as big-endian octets, TLVs as tag, length, value (section 5.3).
 The 16-octet header (section 3.2) is packed here with ``struct`` from
 command_length = 16 + len(body), so the codec under test never builds a
 vector. ``RAW_HEADER_CHECKS`` spells a few whole frames out in hex as a check

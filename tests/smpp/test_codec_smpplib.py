@@ -322,7 +322,7 @@ def test_smpplib_reads_source_addr_subunit_as_two_octets() -> None:
 
 
 def test_smpplib_refuses_unknown_tlvs_or_drops_them() -> None:
-    """Section 3.3 / 5.3: unknown optional parameters are to be ignored, not fatal.
+    """Section 5.3: an optional parameter a receiver does not support is ignored, not fatal.
 
     smpplib raises by default and drops them when told to allow them; ours keeps
     them raw and re-encodes them unchanged.
