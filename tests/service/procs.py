@@ -129,3 +129,17 @@ async def _reconcile(dsn: str) -> tuple[bool, Any]:
 
 def reconciled(dsn: str) -> tuple[bool, Any]:
     return trio.run(_reconcile, dsn)
+
+
+async def _ids(dsn: str, sql: str, state: str) -> set[int]:
+    async with open_database(dsn, min_size=1, max_size=1) as db:
+        return {r[0] for r in await db.fetch(sql, state)}
+
+
+def messages_with_parts_in(dsn: str, state: str) -> set[int]:
+    """Internal ids of messages having a part in ``state``."""
+    return trio.run(_ids, dsn, "SELECT DISTINCT message_id FROM message_parts WHERE state = $1::part_state", state)
+
+
+def messages_in(dsn: str, state: str) -> set[int]:
+    return trio.run(_ids, dsn, "SELECT id FROM messages WHERE state = $1::message_state", state)
