@@ -9,7 +9,8 @@ operations as possible. They share one contract with the table-driven codec
   redoes the work and reports the precise error (or applies a tolerance, such
   as an overlong C-octet string that must be counted);
 - for any input it accepts, it returns exactly what the generic path returns
-  (tests/smpp/test_codec_vectors.py and test_codec_roundtrip.py compare both).
+  (tests/smpp/test_codec_vectors.py, test_codec_roundtrip.py and
+  test_codec_fuzz.py compare both).
 
 Tricks, each measured (docs/smpp-codec.md, "Figures"):
 - encode packs header and submit_sm body up to sm_length (SMPP 3.4 sections
@@ -113,7 +114,12 @@ encode_deliver_sm = _encoder(int(P.DeliverSm.command_id))
 
 
 def encode_tlvs_fast(tlvs: P.Tlvs) -> bytes:
-    """Plain (tag, bytes) pairs with valid lengths; ValueError for anything else."""
+    """Wire bytes of plain (tag, bytes) pairs.
+
+    ValueError / TypeError / struct.error (the caller falls back to the generic
+    path) for anything malformed; LocalProtocolError for a value length the tag
+    does not allow, exactly as the generic path raises it.
+    """
     parts = []
     check = _tlv.check
     for tag, value in tlvs:
