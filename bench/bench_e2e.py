@@ -267,7 +267,7 @@ def run_once(total: int, *, binds: int = 2, window: int = 500) -> dict[str, Any]
         spawned = time.perf_counter()
         _wait_ready(notify, daemon, 60)
         sim_cpu0 = _cpu_seconds(sim.pid)
-        watch = trio.run(_monitor, dsn, daemon, 600.0)
+        watch = trio.run(_monitor, dsn, daemon, 300.0)
         sim_cpu = _cpu_seconds(sim.pid) - sim_cpu0
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(60)
@@ -294,7 +294,7 @@ def run_once(total: int, *, binds: int = 2, window: int = 500) -> dict[str, Any]
 
 
 def run(quick: bool) -> dict[str, Any]:
-    total = 20_000 if quick else 200_000
+    total = 20_000 if quick else 100_000
     r = run_once(total)
     print(
         f"  enqueue {total / r['enqueue_s']:,.0f}/s; end to end {r['measured'] / r['e2e_s']:,.0f} msg/s "
