@@ -20,7 +20,7 @@ from bridge.dispatch.inbound import MoRow, ReceiptRow
 from bridge.dispatch.parts import Resolution, Result
 from bridge.store.db import Connection
 
-__all__ = ["Applied", "apply_batch", "apply_parked"]
+__all__ = ["PLANNER_SETTINGS", "Applied", "apply_batch", "apply_parked"]
 
 _ACCEPT = """
 UPDATE message_parts p
@@ -70,7 +70,8 @@ SELECT k.i, p.message_id, p.seq
 FROM unnest($1::text[], $2::text[], $3::int[]) AS k(c, key, i)
 CROSS JOIN LATERAL (SELECT max(q.message_id) AS newest FROM message_parts q
                     WHERE q.carrier = k.c AND q.id_key = k.key) n
-JOIN message_parts p ON p.message_id = n.newest AND p.carrier = k.c AND p.id_key = k.key
+CROSS JOIN LATERAL (SELECT q.message_id, q.seq FROM message_parts q
+                    WHERE q.carrier = k.c AND q.id_key = k.key AND q.message_id = n.newest) p
 """
 
 _RECEIPT_FINAL = """
@@ -99,6 +100,20 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::smallint[], $5:
     $6::smallint[], $7::smallint[], $8::smallint[], $9::smallint[], $10::text[], $11::bytea[],
     $12::int[], $13::smallint[], $14::smallint[])
 """
+
+# asyncpg prepares every statement; after five runs PostgreSQL may switch to a
+# generic plan that cannot see how long the unnest arrays are, and for the
+# 7-array join of _ACCEPT it then picked a plan that burned ~150 ms of CPU per
+# 500-row batch (measured; a few ms with a custom plan). The writer's
+# transactions therefore ask for custom plans, and steer away from whole-table
+# scans: every statement here looks a batch of keys up through an index, while
+# estimates on freshly loaded tables (not analyzed yet) made the planner scan
+# messages / message_parts in full for each flush. Good plans also need current
+# statistics: see Daemon._analyze and docs/pipeline.md "Performance".
+PLANNER_SETTINGS = (
+    "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
+    " set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)"
+)
 
 _FINAL_PART_STATE = {dlr.Status.SENT: "delivered", dlr.Status.FAILED: "failed"}
 
@@ -263,6 +278,7 @@ async def apply_batch(
     default_url: str | None,
 ) -> Applied:
     """The whole flush, inside ``tx``: outcomes, parked receipts, receipts, messages, money, MO."""
+    await tx.execute(PLANNER_SETTINGS)
     out = Applied()
     touched, landed = await apply_results(tx, results, out)
     touched |= await apply_parked(tx, landed, out, table_for)

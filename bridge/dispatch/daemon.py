@@ -128,6 +128,7 @@ class Daemon:
             # Start-up recovery: parts left 'submitting' by dead instances (our
             # previous run included) are resolved before anything is claimed.
             await self._sweeper.recover()
+            await self._analyze()
             await nursery.start(self._writer.run)
             nursery.start_soon(self._writer.run_inbound, self._inbound_receive)
             for cfg in self._config.carriers:
@@ -139,6 +140,20 @@ class Daemon:
             task_status.started()
             await self._stopped.wait()
             nursery.cancel_scope.cancel()
+
+    async def _analyze(self) -> None:
+        """Fresh planner statistics for the pipeline's tables (docs/pipeline.md "Performance").
+
+        Sends are usually loaded in bulk right before a daemon starts (a campaign,
+        a benchmark); until autovacuum analyzes them, PostgreSQL plans the writer's
+        batched lookups with estimates that are off by orders of magnitude.
+        ANALYZE samples a bounded number of rows, so this stays cheap on big tables.
+        """
+        try:
+            with trio.fail_after(max(self.db_timeout, 30.0)):
+                await self._db.execute("ANALYZE messages, message_parts, ledger, parked_receipts")
+        except db_errors() as exc:
+            log.warning("ANALYZE at start-up failed", error=repr(exc))
 
     async def reload(self, new_config: Config, *, passwords: Mapping[str, str] | None = None) -> None:
         """SIGHUP: replace changed carriers, add new ones, stop removed ones; swap the routes."""

@@ -44,6 +44,9 @@ WITH due AS (
     FROM unnest($1::text[], $2::float8[], $3::text[]) AS u(c, t, st)
     JOIN message_parts p ON p.carrier = u.c AND p.state = 'submitted'
          AND p.submitted_at < now() - make_interval(secs => u.t)
+    -- the shortest timeout as a constant bound: a range scan of the partial
+    -- index message_parts_awaiting_receipt (migration 0002), not of every part
+    WHERE p.submitted_at < now() - make_interval(secs => $5)
     LIMIT $4 FOR UPDATE OF p SKIP LOCKED
 )
 UPDATE message_parts p SET state = due.st::part_state, receipt_stat = 'receipt_timeout', final_at = now()
@@ -68,11 +71,19 @@ WHERE EXISTS (SELECT 1 FROM message_parts p WHERE p.carrier = r.carrier AND p.id
 LIMIT $1
 """
 
+# Dead instances: the lease expired or the row was stopped. The table is tiny;
+# the parts are then found through message_parts_inflight (owner_instance).
+_DEAD = """
+SELECT d.id FROM daemon_instances d
+WHERE d.id <> ALL($1::bigint[]) AND (d.stopped_at IS NOT NULL OR d.lease_until < now())
+  AND EXISTS (SELECT 1 FROM message_parts p WHERE p.owner_instance = d.id AND p.state = 'submitting')
+"""
+
 _ORPHANS = """
 SELECT p.message_id, p.seq, p.carrier, p.route, p.attempts
-FROM message_parts p JOIN daemon_instances d ON d.id = p.owner_instance
-WHERE p.state = 'submitting' AND d.id <> ALL($1::bigint[]) AND (d.stopped_at IS NOT NULL OR d.lease_until < now())
-LIMIT $2 FOR UPDATE OF p SKIP LOCKED
+FROM message_parts p
+WHERE p.owner_instance = ANY($1::bigint[]) AND p.state = 'submitting'
+LIMIT $2 FOR UPDATE SKIP LOCKED
 """
 
 _RECOVER = """
@@ -139,7 +150,7 @@ class Sweeper:
         while True:
             with trio.fail_after(self.db_timeout):
                 async with self._db.transaction() as tx:
-                    rows = await tx.fetch(_TIMEOUTS, names, timeouts, states, self.batch)
+                    rows = await tx.fetch(_TIMEOUTS, names, timeouts, states, self.batch, min(timeouts))
                     sent, failed = await finalize_messages(
                         tx, {r["message_id"] for r in rows}, **self._finalize_kw()  # type: ignore[arg-type]
                     )
@@ -188,10 +199,14 @@ class Sweeper:
     async def recover(self) -> int:
         """Resolve the ``submitting`` parts of dead instances (see the module docstring)."""
         done = 0
+        with trio.fail_after(self.db_timeout):
+            dead = [r["id"] for r in await self._db.fetch(_DEAD, self._instance_ids())]
+        if not dead:
+            return 0
         while True:
             with trio.fail_after(self.db_timeout):
                 async with self._db.transaction() as tx:
-                    rows = await tx.fetch(_ORPHANS, self._instance_ids(), self.batch)
+                    rows = await tx.fetch(_ORPHANS, dead, self.batch)
                     if not rows:
                         return done
                     decided = [
