@@ -212,6 +212,14 @@ class Carrier(_Base, frozen=True, kw_only=True):
     on_unknown_outcome: Literal["resubmit", "fail"] = "fail"
     max_attempts: Annotated[int, Meta(ge=1, le=100)] = 5
     max_age: Duration = field(default_factory=lambda: Duration(600))
+    # submit_sm_resp command_status -> what the carrier session does with it,
+    # replacing the defaults of bridge/carrier/policy.py (0x58 throttle; 0x14,
+    # 0x08, 0x64 retry; 0x04 rebind; anything else permanent). Keys are status
+    # numbers ("0x58", "88") or SMPP 3.4 names ("ESME_RSYSERR").
+    status_actions: dict[str, Literal["throttle", "retry", "rebind", "permanent"]] = field(
+        default_factory=dict
+    )
+    connect_timeout: Duration = field(default_factory=lambda: Duration(10))
     validity_period: Duration | None = None
     enquire_link_interval: Duration = field(default_factory=lambda: Duration(30))
     response_timeout: Duration = field(default_factory=lambda: Duration(30))
@@ -228,11 +236,33 @@ class Carrier(_Base, frozen=True, kw_only=True):
             )
         if self.tls_ca_file is not None and not self.tls:
             raise ValueError(f"carrier {self.name}: tls_ca_file given but tls = false")
+        for key in self.status_actions:
+            if _command_status(key) is None:
+                raise ValueError(
+                    f"carrier {self.name}: status_actions key {key!r} is neither a command_status"
+                    " number (0x58, 88) nor an SMPP 3.4 ESME_* name"
+                )
 
     def status_table(self) -> StatusTable:
         """dlr's state -> status table with this carrier's overrides (build once per carrier)."""
         overrides: dict[MessageState | str, Status | str] = dict(self.status_overrides.items())
         return StatusTable(overrides)
+
+
+def _command_status(key: str) -> int | None:
+    """A status_actions key as a command_status number, None when it is neither a
+    32-bit number nor a known ESME_* name (SMPP 3.4 section 5.1.3)."""
+    from bridge.smpp.constants import CommandStatus
+
+    text = key.strip()
+    if text.upper().startswith("ESME_"):
+        member = CommandStatus.__members__.get(text.upper())
+        return None if member is None else int(member)
+    try:
+        value = int(text, 0)
+    except ValueError:
+        return None
+    return value if 0 <= value <= 0xFFFFFFFF else None
 
 
 # --- routes and rates ------------------------------------------------------

@@ -102,7 +102,7 @@ class Carrier:
         reconnect: BackoffPolicy = RECONNECT_BACKOFF,
         ssl_context: ssl.SSLContext | None = None,
         on_late: Callable[[LateResponse], None] | None = None,
-        connect_timeout: float = 10.0,
+        connect_timeout: float | None = None,
     ) -> None:
         self.cfg = cfg
         self.name = cfg.name
@@ -115,7 +115,8 @@ class Carrier:
         self._reconnect = reconnect
         self._ssl_context = ssl_context
         self._late_callback = on_late
-        self._connect_timeout = connect_timeout  # TCP + TLS handshake (name lookup too)
+        # TCP + TLS handshake (name lookup too); the carrier's config unless a test overrides it
+        self._connect_timeout = cfg.connect_timeout.seconds if connect_timeout is None else connect_timeout
         self._serial = 0
         self._slots = [_Slot(i) for i in range(cfg.binds)]
         self._window = cfg.window

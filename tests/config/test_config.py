@@ -102,6 +102,8 @@ MUTATIONS = [
     ('response_id_form = "hex"', 'response_id_form = "base64"', "carriers[0].response_id_form", "base64"),
     ('shift_tables = []               #', 'shift_tables = ["xx"] #', "carriers[0].segmentation", "[carriers.segmentation]"),
     ('concat = "sar"', 'concat = "udh7"', "carriers[2].segmentation.concat", "udh7"),
+    ('"0x45" = "retry"', '"0x45" = "later"', "carriers[0].status_actions", "later"),
+    ('"0x45" = "retry"', 'ESME_RNOPE = "retry"', "carriers[0]", "[[carriers]]"),
 ]
 
 
@@ -135,6 +137,17 @@ def test_cross_table_rules() -> None:
         parse_config('[database]\ndsn = "postgresql://x"\nembedded = true\n')
     with pytest.raises(ConfigError, match="lease must be longer"):
         parse_config('[daemon]\nlease = "1s"\n')
+
+
+def test_status_actions_reach_the_carrier_retry_policy() -> None:
+    from bridge.carrier.policy import Action, RetryPolicy
+
+    carrier = parse_config(EXAMPLE).carriers[0]
+    policy = RetryPolicy.from_config(carrier)
+    assert policy.classify(0x45) is Action.RETRY  # overridden: ESME_RSUBMITFAIL
+    assert policy.classify(0x08) is Action.PERMANENT  # ESME_RSYSERR overridden by name
+    assert policy.classify(0x58) is Action.THROTTLE  # default kept
+    assert carrier.connect_timeout.seconds == 10
 
 
 def test_toml_syntax_error_has_line() -> None:
