@@ -123,13 +123,17 @@ class _Redactor:
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
+def _isatty(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
 def _use_console(settings: Logging, stream: TextIO) -> bool:
     if settings.format == "console":
         return True
     if settings.format == "json":
         return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+    return _isatty(stream)
 
 
 def configure_logging(settings: Logging | None = None, *, stream: TextIO | None = None) -> None:
@@ -149,7 +153,7 @@ def configure_logging(settings: Logging | None = None, *, stream: TextIO | None 
     ]
     renderer: Any
     if _use_console(settings, out):
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        renderer = structlog.dev.ConsoleRenderer(colors=_isatty(out))
         tail: list[Any] = [renderer]
     else:
         renderer = structlog.processors.JSONRenderer()
