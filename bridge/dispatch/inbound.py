@@ -25,6 +25,9 @@ _MESSAGE_PAYLOAD = 0x0424  # SMPP 3.4 section 5.3.2
 _SAR_MSG_REF_NUM, _SAR_TOTAL, _SAR_SEQ = 0x020C, 0x020E, 0x020F  # section 5.3.2
 _IEI_CONCAT_8, _IEI_CONCAT_16 = 0x00, 0x08  # TS 23.040 9.2.3.24.1 / .8
 _UCS2 = 0x08
+# SMPP 3.4 section 5.2.19: 0x03 Latin-1; 0x02 / 0x04 8-bit binary (no text to store).
+_LATIN1 = 0x03
+_BINARY_CODINGS = frozenset({0x02, 0x04})
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +99,28 @@ def classify(
 def _mo(carrier: str, pdu: DeliverSm | DataSm, raw: bytes) -> MoRow:
     ies: dict[int, bytes] = {}
     body: str | None
+    coding = pdu.data_coding & 0x0F if pdu.data_coding & 0xF0 == 0 else pdu.data_coding
+    if coding in _BINARY_CODINGS:
+        return _mo_row(carrier, pdu, raw, None, {})
     try:
         ies, body = decode_payload(
             PartPayload(short_message=raw, esm_class=pdu.esm_class, data_coding=pdu.data_coding, tlvs=())
         )
+        if coding == _LATIN1:
+            body = _strip_udh(raw, pdu.esm_class).decode("latin-1")
     except (ValueError, IndexError, UnicodeDecodeError, KeyError):
         body = raw.decode("utf-16-be", "replace") if pdu.data_coding == _UCS2 else None
+    return _mo_row(carrier, pdu, raw, body, ies)
+
+
+def _strip_udh(raw: bytes, esm_class: int) -> bytes:
+    # SMPP 3.4 section 5.2.12: UDHI set -> the first octet is the UDH length.
+    return raw[1 + raw[0] :] if esm_class & 0x40 and raw else raw
+
+
+def _mo_row(
+    carrier: str, pdu: DeliverSm | DataSm, raw: bytes, body: str | None, ies: dict[int, bytes]
+) -> MoRow:
     ref = seq = total = None
     if (ie := ies.get(_IEI_CONCAT_8)) is not None and len(ie) == 3:
         ref, total, seq = ie[0], ie[1], ie[2]

@@ -84,24 +84,37 @@ class Lease:
         return trio.current_time() < self._valid_until
 
     async def register(self) -> int:
-        """Insert our row; previous rows of this name on this host (our own crashed run) end now."""
+        """Insert our row; rows of crashed daemons on this host (our previous run) end now.
+
+        A row of this host whose process is gone (``pid`` not alive here) is a
+        daemon that crashed: it is marked stopped so start-up recovery resolves
+        its parts at once instead of after its lease. A live process on the
+        same host (another daemon) keeps its row.
+        """
         sent = trio.current_time()
+        host = socket.gethostname()
         with trio.fail_after(self.db_timeout):
             async with self._db.transaction() as tx:
-                await tx.execute(
-                    "UPDATE daemon_instances SET stopped_at = now(), lease_until = least(lease_until, now())"
-                    " WHERE name = $1 AND hostname = $2 AND stopped_at IS NULL",
-                    self.name, socket.gethostname(),
-                )  # fmt: skip
+                rows = await tx.fetch(
+                    "SELECT id, pid FROM daemon_instances WHERE hostname = $1 AND stopped_at IS NULL",
+                    host,
+                )
+                crashed = [r["id"] for r in rows if r["id"] not in self.ids and not _pid_alive(r["pid"])]
+                if crashed:
+                    await tx.execute(
+                        "UPDATE daemon_instances SET stopped_at = now(), lease_until = least(lease_until, now())"
+                        " WHERE id = ANY($1::bigint[])",
+                        crashed,
+                    )
                 instance_id: int = await tx.fetchval(
                     "INSERT INTO daemon_instances (name, hostname, pid, lease_until)"
                     " VALUES ($1, $2, $3, now() + make_interval(secs => $4)) RETURNING id",
-                    self.name, socket.gethostname(), os.getpid(), self.lease,
+                    self.name, host, os.getpid(), self.lease,
                 )  # fmt: skip
         self.id = instance_id
         self.ids.append(instance_id)
         self._valid_until = sent + self.lease * 0.8
-        log.info("instance registered", instance=self.id, name=self.name)
+        log.info("instance registered", instance=self.id, name=self.name, crashed_before=crashed)
         return instance_id
 
     async def renew(self) -> bool:
@@ -138,6 +151,18 @@ class Lease:
                 "UPDATE daemon_instances SET stopped_at = now(), lease_until = now() WHERE id = $1",
                 self.id,
             )
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    return True
 
 
 _TRY_SLOTS = """

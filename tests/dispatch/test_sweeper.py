@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from decimal import Decimal
 
 import pytest
+import trio
 
 from bridge.carrier import Inbound
 from bridge.simulator import SimulatorConfig
@@ -77,12 +77,14 @@ async def test_startup_recovery_of_our_previous_run(db: Database, pg_dsn: str, p
         config = make_config(sim.port or 0, carrier=f'on_unknown_outcome = "{policy}"')
         await create_account(db, "acme", credits="10")
         await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:4], message="Hi"))
-        # A crashed previous run of this daemon ("d1" on this host) left its claimed parts
-        # 'submitting', its lease still running.
+        # A crashed previous run on this host left its claimed parts 'submitting',
+        # its lease still running for an hour; its process is gone.
+        dead = await trio.lowlevel.open_process(["true"])
+        await dead.wait()
         previous = await db.fetchval(
             "INSERT INTO daemon_instances (name, hostname, pid, lease_until)"
             " VALUES ('d1', $1, $2, now() + interval '1 hour') RETURNING id",
-            socket.gethostname(), os.getpid() + 1,
+            socket.gethostname(), dead.pid,
         )  # fmt: skip
         await db.execute(
             "UPDATE message_parts SET state = 'submitting', owner_instance = $1, attempts = 1", previous
