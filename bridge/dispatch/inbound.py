@@ -19,7 +19,7 @@ import dlr
 from bridge.smpp import DataSm, DeliverSm
 from segmenter import PartPayload, decode_payload
 
-__all__ = ["MoRow", "ReceiptRow", "classify"]
+__all__ = ["MoRow", "ReceiptRow", "classify", "int4"]
 
 _MESSAGE_PAYLOAD = 0x0424  # SMPP 3.4 section 5.3.2
 _SAR_MSG_REF_NUM, _SAR_TOTAL, _SAR_SEQ = 0x020C, 0x020E, 0x020F  # section 5.3.2
@@ -87,30 +87,52 @@ def classify(
     status = dlr.Status.PENDING if receipt.intermediate else dlr.status_for(receipt.state, table)
     return ReceiptRow(
         carrier=carrier,
-        id_key=key,
+        id_key=_text(key),
         status=status,
-        stat=receipt.stat or receipt.state.name,
-        error_code=receipt.error_code,
-        receipt=msgspec.to_builtins(receipt),
+        stat=_text(receipt.stat or receipt.state.name),
+        error_code=int4(receipt.error_code),
+        receipt=_clean(msgspec.to_builtins(receipt)),
         raw=raw,
     )
 
 
+def int4(value: int | None) -> int | None:
+    """A value for an ``integer`` column, or None when it does not fit (never a failed flush)."""
+    return value if value is not None and -(2**31) <= value < 2**31 else None
+
+
+def _text(value: str) -> str:
+    # PostgreSQL text and jsonb cannot hold NUL; wire bytes decoded as Latin-1 can.
+    return value.replace("\x00", "") if "\x00" in value else value
+
+
+def _clean(receipt: dict[str, Any]) -> dict[str, Any]:
+    return {k: _text(v) if isinstance(v, str) else v for k, v in receipt.items()}
+
+
 def _mo(carrier: str, pdu: DeliverSm | DataSm, raw: bytes) -> MoRow:
     ies: dict[int, bytes] = {}
-    body: str | None
-    coding = pdu.data_coding & 0x0F if pdu.data_coding & 0xF0 == 0 else pdu.data_coding
-    if coding in _BINARY_CODINGS:
-        return _mo_row(carrier, pdu, raw, None, {})
+    body: str | None = None
+    coding = pdu.data_coding
     try:
-        ies, body = decode_payload(
-            PartPayload(short_message=raw, esm_class=pdu.esm_class, data_coding=pdu.data_coding, tlvs=())
-        )
-        if coding == _LATIN1:
+        if coding in _BINARY_CODINGS:
+            ies, _ = decode_payload(_header_only(raw, pdu.esm_class))
+        elif coding == _LATIN1:
+            ies, _ = decode_payload(_header_only(raw, pdu.esm_class))
             body = _strip_udh(raw, pdu.esm_class).decode("latin-1")
+        else:  # GSM 7-bit (0, 1) and UCS-2 (8): the segmenter's decoder
+            ies, body = decode_payload(
+                PartPayload(short_message=raw, esm_class=pdu.esm_class, data_coding=coding, tlvs=())
+            )
     except (ValueError, IndexError, UnicodeDecodeError, KeyError):
-        body = raw.decode("utf-16-be", "replace") if pdu.data_coding == _UCS2 else None
+        body = raw.decode("utf-16-be", "replace") if coding == _UCS2 else None
     return _mo_row(carrier, pdu, raw, body, ies)
+
+
+def _header_only(raw: bytes, esm_class: int) -> PartPayload:
+    """Just the UDH (for its concatenation elements), as a UCS-2 part with no text."""
+    header = raw[: 1 + raw[0]] if esm_class & 0x40 and raw else b""
+    return PartPayload(short_message=header, esm_class=esm_class if header else 0, data_coding=_UCS2, tlvs=())
 
 
 def _strip_udh(raw: bytes, esm_class: int) -> bytes:
@@ -134,15 +156,15 @@ def _mo_row(
             seq = tlvs[_SAR_SEQ][0] if tlvs[_SAR_SEQ] else None
     return MoRow(
         carrier=carrier,
-        source=pdu.source_addr,
+        source=_text(pdu.source_addr),
         source_ton=pdu.source_addr_ton,
         source_npi=pdu.source_addr_npi,
-        destination=pdu.destination_addr,
+        destination=_text(pdu.destination_addr),
         dest_ton=pdu.dest_addr_ton,
         dest_npi=pdu.dest_addr_npi,
         esm_class=pdu.esm_class,
         data_coding=pdu.data_coding,
-        body=body,
+        body=None if body is None else _text(body),
         raw=raw,
         concat_ref=ref,
         concat_seq=seq,

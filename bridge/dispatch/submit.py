@@ -20,6 +20,7 @@ import trio
 import dlr
 import segmenter
 from bridge.carrier import Accepted, Carrier, CarrierClosed, Rejected, SubmitOutcome
+from bridge.dispatch.inbound import int4
 from bridge.dispatch.parts import ClaimedPart, Resolution, Result
 from bridge.dispatch.writer import CarrierRules
 from bridge.smpp import SubmitSm
@@ -135,7 +136,7 @@ class CarrierRunner:
             riders = part.total > 1 and cfg.segmentation.concat is segmenter.Concat.PAYLOAD
             return Result(part, Resolution.ACCEPTED, name, outcome.message_id, key, riders=riders)
         if isinstance(outcome, Rejected):
-            return Result(part, Resolution.REJECTED, name, status=outcome.status,
+            return Result(part, Resolution.REJECTED, name, status=int4(outcome.status),
                           reason=f"submit_error_0x{outcome.status:02X}")  # fmt: skip
         if cfg.on_unknown_outcome == "resubmit" and part.attempts < cfg.max_attempts:
             return Result(part, Resolution.RESUBMIT, name, delay=min(10.0, 0.25 * part.attempts),

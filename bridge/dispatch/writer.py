@@ -193,8 +193,13 @@ class Writer:
                 else:
                     await self._db.fetchval("SELECT 1")  # probing while the database is down
                     applied = Applied()
-        except db_errors() as exc:
-            if self.db_up:
+        except Exception as exc:
+            # Unreachable database (db_errors()), or a batch PostgreSQL refused: in
+            # both cases nothing was committed. Receipts / MO get 0x64 (the SMSC
+            # sends them again), outcomes are retried; the daemon keeps running.
+            if not isinstance(exc, db_errors()):
+                log.error("writer flush refused", error=repr(exc), exc_info=True)
+            elif self.db_up:
                 log.warning("database unreachable; receipts answered ESME_RX_T_APPN", error=repr(exc))
             self.db_up = self._stats.db_up = False
             self._stats.writer_errors += 1

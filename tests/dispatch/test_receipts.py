@@ -179,3 +179,26 @@ poll_interval = "0.2s"
         account = await get_account(db, "acme")
         assert account.charged == Decimal("0.3000")  # billed as 3 parts each (docs/segmenter.md)
         assert (await reconcile(db, "acme")).ok
+
+
+async def test_odd_inbound_is_stored_not_fatal(db: Database, pg_dsn: str) -> None:
+    async with simulator() as sim:
+        config = make_config(sim.port or 0)
+        async with daemon(config, db, pg_dsn) as d:
+            acks: list[int] = []
+            odd = [
+                DeliverSm(data_coding=0x03, short_message=b"caf\xe9\x00 ok", source_addr="60123", destination_addr="1"),
+                DeliverSm(data_coding=0x04, short_message=b"\x00\x01\x02"),  # binary
+                DeliverSm(esm_class=0x04, short_message=b"id:77 stat:DELIVRD err:FFFFFFFFFFFF text:\x00x"),
+                DeliverSm(esm_class=0x04, short_message=b"no id here"),  # malformed receipt
+            ]
+            for pdu in odd:
+                await d._inbound_send.send(Inbound(carrier="sim", pdu=pdu, ack=acks.append))
+            await wait_until(lambda: _true(len(acks) == 4))
+            stats = d.stats()
+        assert acks == [0, 0, 0, 0] and stats.writer_errors == 0
+        bodies = [r[0] for r in await db.fetch("SELECT body FROM inbound_messages ORDER BY id")]
+        assert bodies == ["café ok", None, "no id here"]
+        assert stats.receipts_malformed == 1 and stats.receipts_parked == 1
+        parked = await db.fetchrow("SELECT id_key, receipt FROM parked_receipts")
+        assert parked is not None and parked["id_key"] == "77" and parked["receipt"]["err"] == "FFFFFFFFFFFF"
