@@ -174,6 +174,7 @@ class Daemon:
             for name in changed + added:
                 self._rules[name] = CarrierRules.of(new[name])
             self._router = Router(new_config, rng=self._rng)
+            self._writer.set_webhooks(new_config.webhooks.enabled, new_config.webhooks.default_url)
             for name in changed + added:
                 await self._start_carrier(new[name])
             self._claimer.wake()

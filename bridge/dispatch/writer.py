@@ -87,6 +87,10 @@ class Writer:
         self._flushing = False
         self._progress = trio.Event()  # set (and replaced) after every flush attempt
 
+    def set_webhooks(self, enabled: bool, default_url: str | None) -> None:
+        """After a reload: outbox rows follow the new [webhooks] settings."""
+        self._webhooks, self._default_url = enabled, default_url
+
     # --- input -------------------------------------------------------------------------
 
     def _arrived(self) -> None:
