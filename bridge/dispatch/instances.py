@@ -207,7 +207,14 @@ class BindSlots:
                     self.lost = trio.Event()
                     conn.raw.add_termination_listener(lambda _c: self.lost.set())
                     ready.set()
-                    await closed.wait()
+                    try:
+                        await closed.wait()
+                    finally:
+                        # Abort the socket rather than close politely: on a black-holed
+                        # path a graceful close waits for an answer that never comes
+                        # (and bridge.store.db closes shielded). The server ends the
+                        # session, and with it the locks, either way.
+                        conn.raw.terminate()
             except db_errors() as exc:
                 log.debug("bind-slot connection ended", error=repr(exc))
             finally:

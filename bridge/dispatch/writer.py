@@ -85,6 +85,7 @@ class Writer:
         self._room = trio.Event()
         self.db_up = True
         self._flushing = False
+        self._attempts: trio.Nursery | None = None
         self._progress = trio.Event()  # set (and replaced) after every flush attempt
 
     def set_webhooks(self, enabled: bool, default_url: str | None) -> None:
@@ -145,7 +146,12 @@ class Writer:
             await self._progress.wait()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
+        async with trio.open_nursery() as attempts:
+            self._attempts = attempts
+            task_status.started()
+            await self._loop()
+
+    async def _loop(self) -> None:
         backoff = 0.1
         while True:
             if not self.pending:
@@ -175,7 +181,6 @@ class Writer:
             self._flushing = False
             self._progress.set()
             self._progress = trio.Event()
-        self._progress = trio.Event()  # set (and replaced) after every flush attempt
 
     async def _flush_rows(self) -> bool:
         results = self._results[: self.batch]
@@ -187,16 +192,7 @@ class Writer:
         receipts = [row for _, row in inbound if isinstance(row, ReceiptRow)]
         mos = [row for _, row in inbound if isinstance(row, MoRow)]
         try:
-            with trio.fail_after(self.db_timeout):
-                if results or inbound:
-                    async with self._db.transaction() as tx:
-                        applied = await apply_batch(
-                            tx, results, receipts, mos, table_for=self._table_for,
-                            webhooks=self._webhooks, default_url=self._default_url,
-                        )  # fmt: skip
-                else:
-                    await self._db.fetchval("SELECT 1")  # probing while the database is down
-                    applied = Applied()
+            applied = await self._attempt(results, receipts, mos)
         except Exception as exc:
             # Unreachable database (db_errors()), or a batch PostgreSQL refused: in
             # both cases nothing was committed. Receipts / MO get 0x64 (the SMSC
@@ -223,6 +219,51 @@ class Writer:
         if results:
             self._on_resolved(len(results))
         return True
+
+    async def _attempt(
+        self, results: list[Result], receipts: list[ReceiptRow], mos: list[MoRow]
+    ) -> Applied:
+        """One transaction, in its own task, given up after ``db_timeout``.
+
+        A black-holed connection does not fail, it hangs; and the rollback after a
+        cancellation runs shielded (bridge.store.db), so it can hang as long. The
+        writer must answer receipts (0x64) meanwhile, so it does not wait for that
+        clean-up: the attempt is cancelled and left to finish on its own. If its
+        COMMIT did get through after all, retrying the same rows is a no-op
+        (every statement is guarded by the state it expects).
+        """
+        outcome: list[Applied | Exception] = []
+        done = trio.Event()
+
+        async def attempt() -> None:
+            try:
+                with scope:
+                    if results or receipts or mos:
+                        async with self._db.transaction() as tx:
+                            outcome.append(await apply_batch(
+                                tx, results, receipts, mos, table_for=self._table_for,
+                                webhooks=self._webhooks, default_url=self._default_url,
+                            ))  # fmt: skip
+                    else:
+                        await self._db.fetchval("SELECT 1")  # probing while the database is down
+                        outcome.append(Applied())
+            except Exception as exc:
+                outcome.append(exc)
+            finally:
+                done.set()
+
+        scope = trio.CancelScope()
+        assert self._attempts is not None, "Writer.run is not running"
+        self._attempts.start_soon(attempt)
+        with trio.move_on_after(self.db_timeout):
+            await done.wait()
+        if not outcome:
+            scope.cancel()
+            raise trio.TooSlowError
+        result = outcome[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     def _count(self, a: Applied) -> None:
         s = self._stats

@@ -45,7 +45,10 @@ async def test_database_cut_off_mid_run(db: Database, pg_dsn: str) -> None:
             proxy.restore()
             await wait_until(lambda: _some_final(db, 250), limit=30)
             proxy.blackhole()  # connections hang, new ones are never answered
+            nacked = d.stats().nacked_db_down
             await trio.sleep(2.5)
+            # answered 0x64 while the path was black-holed, not only after it came back
+            assert d.stats().nacked_db_down > nacked and not d.stats().db_up
             proxy.restore()
             await wait_until(lambda: all_final(db), limit=40)
             stats = d.stats()
