@@ -126,6 +126,29 @@ async def test_registered_delivery_decides_which_submits_get_receipts() -> None:
             await esme.aclose()
 
 
+async def test_each_part_of_a_multipart_message_gets_its_own_receipt() -> None:
+    async with running() as sim:
+        with trio.fail_after(TIMEOUT):
+            esme = await bound(sim, "trx")
+            parts = [b"first part of a long text ", b"second part: more words", b"and the end"]
+            seqs = [
+                # TS 23.040 9.2.3.24.1: UDHL 5, IEI 00, length 3, ref 0x2A, 3 parts, part n
+                esme.submit(esm_class=0x40, registered_delivery=1,
+                            short_message=bytes((5, 0, 3, 0x2A, 3, n)) + text)
+                for n, text in enumerate(parts, 1)
+            ]  # fmt: skip
+            await esme.flush()
+            await esme.wait_until(lambda: len(esme.delivered) == 3)
+            ids = [esme.resps[s].message_id for s in seqs]  # type: ignore[attr-defined]
+            assert len(set(ids)) == 3
+            receipts = {
+                (p := dlr.parse_receipt(d.short_message, d.raw_tlvs, d.esm_class)).id: p.text
+                for d in esme.delivered
+            }
+            # Appendix B text: the first 20 characters of each part, after its UDH.
+            assert receipts == {i: t.decode()[:20] for i, t in zip(ids, parts, strict=True)}
+
+
 async def test_destination_rule_can_refuse_the_submit() -> None:
     rules = (DestinationRule(prefix="999", submit_status=CommandStatus.ESME_RINVDSTADR),)
     async with running(destination_rules=rules) as sim:
