@@ -81,6 +81,12 @@ class Simulator:
         host = self.config.host if host is None else host
         port = self.config.port if port is None else port
         listeners = await trio.open_tcp_listeners(port, host=host)
+        if port == 0 and len(listeners) > 1:
+            # A name with several addresses ("localhost": IPv4 and IPv6) and port 0
+            # gives each listener its own port; serve the first, report one port.
+            for extra in listeners[1:]:
+                await extra.aclose()
+            listeners = listeners[:1]
         self.port = listeners[0].socket.getsockname()[1]
         async with trio.open_nursery() as nursery:
             if self.config.mo.rate > 0:
