@@ -51,7 +51,7 @@ RETURNING m.id, m.state::text AS state
 # (the handset could not show a message with a hole in it anyway).
 _CANCEL_QUEUED = """
 UPDATE message_parts SET state = 'failed', final_at = now(), receipt_stat = 'cancelled'
-WHERE message_id = ANY($1::bigint[]) AND state = 'queued'
+WHERE message_id = ANY($1::bigint[]) AND state::text = 'queued'  -- see apply._ACCEPT
 """
 
 # Seed 000 "Delivery webhook" payload; the sender adds "attempt".
