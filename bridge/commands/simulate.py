@@ -64,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="probability of ESME_RMSGQFUL per submit")
     parser.add_argument("--disconnect", type=float, metavar="P",
                         help="probability of dropping the connection at a submit")
+    parser.add_argument("--late-resp", type=float, metavar="P",
+                        help="probability that a submit_sm_resp is written late")
+    parser.add_argument("--late-resp-delay", metavar="MIN[,MAX]",
+                        help="seconds a late resp is held (default 1,5)")
+    parser.add_argument("--no-resp", type=float, metavar="P",
+                        help="probability that a submit_sm is never answered")
     parser.add_argument(
         "--rewrite-sender", action="append", metavar="PREFIX=SENDER",
         help="alphanumeric senders to destinations starting with PREFIX arrive as SENDER",
@@ -87,6 +93,16 @@ def _pair(text: str, sep: str, what: str) -> tuple[str, str]:
     return left, right
 
 
+def _seconds_range(text: str, flag: str) -> tuple[float, float]:
+    try:
+        parts = [float(p) for p in text.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2):
+        raise ValueError(f"{flag}: MIN or MIN,MAX seconds, not {text!r}")
+    return parts[0], parts[-1]
+
+
 def _outcome(text: str) -> dict[str, Any]:
     stat, value = _pair(text, "=", "--outcome")
     weight, _, err = value.partition(":")
@@ -104,6 +120,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         "id_format": "message_id_format", "receipt_before_resp": "receipt_before_resp",
         "receipt_window": "receipt_window", "throttle_tps": "throttle_tps",
         "queue_full": "queue_full", "disconnect": "disconnect", "seed": "seed",
+        "late_resp": "late_resp", "no_resp": "no_resp",
         "enquire_link": "enquire_link_interval",
     }  # fmt: skip
     for flag, key in simple.items():
@@ -112,14 +129,10 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
             out[key] = value
     if args.account:
         out["accounts"] = dict(_pair(a, ":", "--account") for a in args.account)
-    if args.receipt_delay is not None:
-        try:
-            parts = [float(p) for p in args.receipt_delay.split(",")]
-        except ValueError:
-            parts = []
-        if len(parts) not in (1, 2):
-            raise ValueError(f"--receipt-delay: MIN or MIN,MAX seconds, not {args.receipt_delay!r}")
-        out["receipt_delay"] = (parts[0], parts[-1])
+    for flag, key in (("receipt_delay", "receipt_delay"), ("late_resp_delay", "late_resp_delay")):
+        text = getattr(args, flag)
+        if text is not None:
+            out[key] = _seconds_range(text, "--" + flag.replace("_", "-"))
     if args.outcome:
         out["outcomes"] = [_outcome(o) for o in args.outcome]
     elif args.fail_rate is not None:

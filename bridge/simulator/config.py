@@ -147,6 +147,12 @@ class SimulatorConfig(_Base, frozen=True):
     throttle_tps: Positive | None = None
     queue_full: Probability = 0.0  # ESME_RMSGQFUL per submit_sm
     disconnect: Probability = 0.0  # drop the TCP connection instead of answering
+    # Responses that come late: with probability late_resp a submit_sm_resp is written
+    # after a delay uniform in late_resp_delay (seconds); with probability no_resp it
+    # is never written (the message is still accepted: its receipt may come).
+    late_resp: Probability = 0.0
+    late_resp_delay: tuple[NonNegative, NonNegative] = (1.0, 5.0)
+    no_resp: Probability = 0.0
     sender_rewrites: tuple[SenderRewrite, ...] = ()
     mo: MoConfig = MoConfig()
 
@@ -156,9 +162,10 @@ class SimulatorConfig(_Base, frozen=True):
     handset_log: Annotated[int, msgspec.Meta(ge=0)] = 1000
 
     def __post_init__(self) -> None:
-        low, high = self.receipt_delay
-        if low > high:
-            raise ValueError(f"receipt_delay: min {low} is above max {high}")
+        for name in ("receipt_delay", "late_resp_delay"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise ValueError(f"{name}: min {low} is above max {high}")
         if not self.outcomes:
             raise ValueError("outcomes: at least one outcome is needed")
         if sum(o.weight for o in self.outcomes) <= 0:

@@ -74,7 +74,8 @@ class Link:
         self.account: Account | None = None
         self.can_receive = False
         self._sendable: frozenset[State] = frozenset()
-        self._heap: list[tuple[float, int, Delivery]] = []
+        # Timed work: deliveries, and responses held back by the late_resp fault.
+        self._heap: list[tuple[float, int, Delivery | Pdu]] = []
         self._ready: deque[Delivery] = deque()
         self._outstanding: dict[int, Delivery] = {}
         self._window = config.receipt_window
@@ -131,7 +132,8 @@ class Link:
         # Written but never acknowledged: a real SMSC sends those again.
         for delivery in self._outstanding.values():
             account.retry(delivery, now)
-        held = [(due, d) for due, _, d in self._heap] + [(now, d) for d in self._ready]
+        held = [(due, d) for due, _, d in self._heap if isinstance(d, Delivery)]
+        held += [(now, d) for d in self._ready]
         self._outstanding.clear()
         self._heap.clear()
         self._ready.clear()
@@ -201,7 +203,11 @@ class Link:
             except Dropped:  # cannot happen: timers never carry a submit_sm
                 closed = True
             while heap and heap[0][0] <= now:
-                self._ready.append(heapq.heappop(heap)[2])
+                item = heapq.heappop(heap)[2]
+                if isinstance(item, Delivery):
+                    self._ready.append(item)
+                else:
+                    self._send_late(item, now)
             self._pump(now)
             try:
                 await self.flush()
@@ -234,6 +240,18 @@ class Link:
         heapq.heappush(self._heap, (due, next(_ORDER), delivery))
         if due + TIMER_SLACK < self._sleep_until:
             self._wake.set()
+
+    def hold_response(self, resp: Pdu, due: float) -> None:
+        """Write ``resp`` at ``due`` rather than now (the late_resp fault)."""
+        heapq.heappush(self._heap, (due, next(_ORDER), resp))
+        if due + TIMER_SLACK < self._sleep_until:
+            self._wake.set()
+
+    def _send_late(self, resp: Pdu, now: float) -> None:
+        # Responses may still be written while unbinding (SMPP 3.4 section 4.2);
+        # after the session closed there is nobody to answer.
+        if self.conn.state is not State.CLOSED:
+            self.conn.send(resp, now=now)
 
     def _pump(self, now: float) -> None:
         """Write ready deliveries while our deliver_sm window has room."""

@@ -65,6 +65,8 @@ class Simulator:
         self.disconnect_p = config.disconnect
         self.queue_full_p = config.queue_full
         self.before_resp_p = config.receipt_before_resp
+        self.late_resp_p = config.late_resp
+        self.no_resp_p = config.no_resp
         self._delay_low, self._delay_high = config.receipt_delay
         self._rewrites = config.sender_rewrites
         self._log_handsets = config.handset_log > 0
@@ -157,6 +159,10 @@ class Simulator:
     # --- per message ---------------------------------------------------------------
     def receipt_delay(self) -> float:
         low, high = self._delay_low, self._delay_high
+        return low if low == high else self.rng.uniform(low, high)
+
+    def late_resp_delay(self) -> float:
+        low, high = self.config.late_resp_delay
         return low if low == high else self.rng.uniform(low, high)
 
     def record_handset(self, submit: SubmitSm, message_id: str) -> None:

@@ -125,8 +125,7 @@ class Session(Link):
         sim.record_handset(pdu, message_id)
         wanted = pdu.registered_delivery & 0x03  # section 5.2.17
         if not wanted or (wanted == 0x02 and verdict.delivered):
-            self.conn.send(resp, now=now)
-            stats.resps[0] += 1
+            self._answer(resp, now)
             return
         delivery = Delivery(
             submit=pdu, message_id=message_id, verdict=verdict, submit_date=sim.clock.now()
@@ -138,11 +137,24 @@ class Session(Link):
             target = account.route(delivery, due=now, now=now)
             if target is not None and target is not self:
                 self._urgent.append(target)
-            self.conn.send(resp, now=now)
+            self._answer(resp, now)
+        else:
+            self._answer(resp, now)
+            account.route(delivery, due=now + sim.receipt_delay(), now=now)
+
+    def _answer(self, resp: Pdu, now: float) -> None:
+        """Write a successful message resp now, late, or never (the resp faults)."""
+        sim = self.sim
+        stats = sim.stats
+        if sim.no_resp_p and sim.rng.random() < sim.no_resp_p:
+            stats.unanswered += 1
+            return
+        stats.resps[0] += 1
+        if sim.late_resp_p and sim.rng.random() < sim.late_resp_p:
+            stats.late_resps += 1
+            self.hold_response(resp, now + sim.late_resp_delay())
         else:
             self.conn.send(resp, now=now)
-            account.route(delivery, due=now + sim.receipt_delay(), now=now)
-        stats.resps[0] += 1
 
     def _on_data_sm(self, pdu: DataSm, now: float) -> None:
         """data_sm (section 4.7) from the ESME: handled as a submit_sm of its payload."""
@@ -201,8 +213,7 @@ class Session(Link):
             stats.resps[status] += 1
             return None
         message_id = self.sim.next_id()
-        self.conn.send(resp_type(sequence_number=seq, message_id=message_id), now=now)  # type: ignore[call-arg]
-        stats.resps[0] += 1
+        self._answer(resp_type(sequence_number=seq, message_id=message_id), now)  # type: ignore[call-arg]
         self.sim.record_handset(submit, message_id)
         self._receipt_for(submit, message_id, now, verdict)
         return message_id

@@ -19,6 +19,8 @@ class SimulatorStats:
     throttled: int = 0  # answered ESME_RTHROTTLED
     queue_full: int = 0  # answered ESME_RMSGQFUL
     disconnects: int = 0  # connections we dropped on purpose
+    late_resps: int = 0  # submit_sm_resp held back (late_resp)
+    unanswered: int = 0  # submit_sm never answered (no_resp)
     receipts_scheduled: int = 0  # receipts decided (one per submit that asked)
     receipts_sent: int = 0  # deliver_sm receipts written (retries included)
     receipts_acked: int = 0  # deliver_sm_resp ESME_ROK to a receipt

@@ -123,6 +123,7 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
         "--fail-rate", "0.25", "--fail-suffix", "9999", "--throttle-tps", "80",
         "--account", "a:b", "--account", "c:d:e", "--no-receipt-tlvs", "--mo-text", "hi {n}",
         "--rewrite-sender", "33=SPAM", "--receipt-before-resp", "0.5",
+        "--late-resp", "0.1", "--late-resp-delay", "2,4", "--no-resp", "0.01",
     ))  # fmt: skip
     assert config.port == 0 and config.message_id_format == "uuid"
     assert config.receipt_delay == (0.5, 0.5)
@@ -134,6 +135,7 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
     assert (config.mo.rate, config.mo.count, config.mo.text) == (2, 10, "hi {n}")
     assert config.sender_rewrites[0].sender == "SPAM"
     assert config.receipt_before_resp == 0.5
+    assert (config.late_resp, config.late_resp_delay, config.no_resp) == (0.1, (2.0, 4.0), 0.01)
     assert config.seed == 7 and config.queue_full == 0.01  # untouched file values
 
 

@@ -24,6 +24,7 @@ from bridge.smpp import (
 from bridge.smpp.events import NEED_DATA, ConnectionClosed
 from tests.simulator.esme import Esme
 from tests.simulator.helpers import bound, running
+from tests.simulator.test_server import wait_stat
 
 TIMEOUT = 10
 
@@ -108,6 +109,37 @@ async def test_disconnects_at_random_answer_everything_before() -> None:
                 answered += len(esme.resps)
             assert sim.stats.disconnects == 3
             assert sim.stats.resps[0] == answered
+
+
+async def test_late_responses_come_after_their_delay_and_receipts_may_overtake() -> None:
+    async with running(late_resp=1.0, late_resp_delay=(0.3, 0.3)) as sim:
+        with trio.fail_after(TIMEOUT):
+            esme = await bound(sim, "trx")
+            started = trio.current_time()
+            seq = esme.submit(registered_delivery=1)
+            await esme.flush()
+            await esme.wait_until(lambda: seq in esme.resps)
+            assert trio.current_time() - started >= 0.25
+            assert esme.resps[seq].command_status == 0
+            # The receipt (no delay) was written long before the late resp.
+            kinds = [type(e.pdu).__name__ for e in esme.events if hasattr(e, "pdu")]
+            assert kinds.index("DeliverSm") < kinds.index("SubmitSmResp")
+            assert sim.stats.late_resps == 1
+
+
+async def test_unanswered_submits_time_out_at_the_esme() -> None:
+    async with running(no_resp=0.5, seed=3) as sim:
+        with trio.fail_after(TIMEOUT):
+            esme = await bound(sim, "tx")
+            seqs = [esme.submit() for _ in range(40)]
+            await esme.flush()
+            await wait_stat(sim, "submits", 40)
+            answered = sim.stats.resps[0]
+            await esme.wait_until(lambda: len(esme.resps) == answered)
+            assert 0 < sim.stats.unanswered < 40
+            assert answered + sim.stats.unanswered == 40
+            # The silent ones stay outstanding in the ESME's window.
+            assert set(esme.conn.outstanding) == set(seqs) - set(esme.resps)
 
 
 async def test_outcome_mix_is_reproducible_with_a_seed() -> None:
