@@ -13,10 +13,10 @@ import trio
 from bridge.dispatch import Daemon
 from bridge.store.db import open_database
 from config.load import parse_config
+from config.schema import Config
 
 
-async def main(config_path: str, dsn: str, name: str) -> None:
-    config = parse_config(Path(config_path).read_text(), source=config_path)
+async def main(config: Config, dsn: str, name: str) -> None:
     async with open_database(dsn, max_size=4) as db:
         daemon = Daemon(config, db, dsn=dsn, passwords={"sim": "pw"}, instance_name=name,
                         sweep_interval=0.5, db_timeout=2.0)  # fmt: skip
@@ -26,4 +26,5 @@ async def main(config_path: str, dsn: str, name: str) -> None:
 
 
 if __name__ == "__main__":
-    trio.run(main, *sys.argv[1:4])
+    path, dsn, name = sys.argv[1:4]
+    trio.run(main, parse_config(Path(path).read_text(), source=path), dsn, name)
