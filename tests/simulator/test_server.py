@@ -15,7 +15,7 @@ from bridge.simulator import (
     Simulator,
     SimulatorConfig,
 )
-from bridge.smpp import BindReceiver, CommandStatus, SubmitSmResp, Tag
+from bridge.smpp import BindReceiver, BindTransceiver, CommandStatus, SubmitSmResp, Tag
 from bridge.smpp.events import BindFailed, Bound, PduReceived, ResponseReceived
 from tests.simulator.esme import Esme
 from tests.simulator.helpers import bound, running
@@ -368,6 +368,47 @@ async def test_smsc_initiated_unbind_and_drop() -> None:
             assert sim.drop() == 1
             await second.wait_closed()
             await sim.wait_bound(0)
+
+
+async def test_answers_are_coalesced_into_few_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with running() as sim:
+        writes: list[int] = []
+        original = trio.SocketStream.send_all
+
+        async def counting_send_all(self: trio.SocketStream, data: bytes) -> None:
+            if self.socket.getsockname()[1] == sim.port:  # the simulator's end
+                writes.append(len(data))
+            await original(self, data)
+
+        monkeypatch.setattr(trio.SocketStream, "send_all", counting_send_all)
+        with trio.fail_after(TIMEOUT):
+            esme = await bound(sim, "trx")
+            writes.clear()
+            for _ in range(500):
+                esme.submit(registered_delivery=1)
+            await esme.flush()  # 500 submit_sm in one write
+            await esme.wait_until(lambda: len(esme.resps) == 500 and len(esme.delivered) == 500)
+        # 1000 PDUs (500 resps, 500 receipts) left in a handful of writes, not 1000.
+        # (8 here: the receipts go 64 at a time, the receipt window.)
+        assert 1 <= len(writes) <= 50, writes
+
+
+async def test_a_byte_at_a_time_esme_is_understood() -> None:
+    async with running() as sim:
+        with trio.fail_after(TIMEOUT):
+            esme = await Esme.connect(sim.port)  # type: ignore[arg-type]
+
+            async def trickle() -> None:
+                for byte in esme.conn.data_to_send():
+                    await esme.stream.send_all(bytes((byte,)))
+
+            esme.send(BindTransceiver(system_id="slow", password="x"))
+            await trickle()
+            await esme.wait_for_event(lambda e: isinstance(e, Bound))
+            esme.submit(registered_delivery=1)
+            await trickle()
+            await esme.wait_until(lambda: len(esme.resps) == 1 and len(esme.delivered) == 1)
+            assert sim.stats.protocol_errors == 0
 
 
 async def test_ten_thousand_pipelined_submits_all_answered_with_receipts() -> None:
