@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="send receipts on transmitter binds when no receiver is bound",
     )
     parser.add_argument("--receipt-window", type=int, metavar="N",
-                        help="deliver_sm outstanding per bind (default 64)")
+                        help="deliver_sm outstanding per bind (default 1024)")
     parser.add_argument("--throttle-tps", type=float, metavar="N",
                         help="answer ESME_RTHROTTLED above N submits/s per system_id")
     parser.add_argument("--queue-full", type=float, metavar="P",

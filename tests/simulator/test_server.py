@@ -371,7 +371,7 @@ async def test_smsc_initiated_unbind_and_drop() -> None:
 
 
 async def test_answers_are_coalesced_into_few_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    async with running() as sim:
+    async with running(receipt_window=64) as sim:
         writes: list[int] = []
         original = trio.SocketStream.send_all
 
