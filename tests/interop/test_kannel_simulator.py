@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import pytest
 import trio
 
 from bridge.simulator import DestinationRule, MoConfig, Simulator, SimulatorConfig
@@ -83,6 +84,21 @@ async def test_kannel_transmitter_and_receiver_binds_with_delayed_receipts(
         modes = sorted(s.mode.name for s in sim.bound_sessions("kannel") if s.mode)
         assert modes == ["RECEIVER", "TRANSMITTER"]
         assert sim.stats.receipts_acked == 3
+
+
+@pytest.mark.parametrize("form", ["decimal", "hex64"])
+async def test_kannel_matches_text_only_receipts(
+    kannel_esme: Callable[..., KannelEsme], form: str
+) -> None:
+    # Without receipted_message_id Kannel takes the id from the Appendix B text.
+    async with simulator(receipt_tlvs=False, message_id_format=form) as sim:
+        with trio.fail_after(TIMEOUT):
+            kannel = await online(kannel_esme, sim)
+            ref = await kannel.asend("447700900301", "text only receipt")
+            delivered = await kannel.await_dlr(ref, DLR_DELIVERED)
+        (handset,) = sim.handsets
+        assert delivered.params["fid"] == handset.message_id
+        assert sim.stats.receipts_acked == 1
 
 
 async def test_kannel_passes_our_mo_on(kannel_esme: Callable[..., KannelEsme]) -> None:
