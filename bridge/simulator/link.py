@@ -27,6 +27,7 @@ import math
 from collections import deque
 from typing import TYPE_CHECKING
 
+import structlog
 import trio
 
 from bridge.simulator.deliveries import Account, Delivery
@@ -44,6 +45,8 @@ from bridge.smpp.state import BindMode, Role, State
 
 if TYPE_CHECKING:
     from bridge.simulator.server import Simulator
+
+log = structlog.get_logger("bridge.simulator")
 
 RECEIVE_SIZE = 65536
 # Timer slack: a receipt is written up to this much after its due time, so that one
@@ -134,6 +137,8 @@ class Link:
             account.retry(delivery, now)
         held = [(due, d) for due, _, d in self._heap if isinstance(d, Delivery)]
         held += [(now, d) for d in self._ready]
+        log.info("bind closed", system_id=account.system_id, unacknowledged=len(self._outstanding),
+                 rerouted=len(held))
         self._outstanding.clear()
         self._heap.clear()
         self._ready.clear()

@@ -20,6 +20,7 @@ import random
 from collections import deque
 from typing import NamedTuple
 
+import structlog
 import trio
 
 from bridge.simulator.config import SimulatorConfig
@@ -31,6 +32,8 @@ from bridge.simulator.session import Session
 from bridge.simulator.stats import SimulatorStats
 from bridge.smpp.constants import CommandStatus, Ton
 from bridge.smpp.pdus import SubmitSm
+
+log = structlog.get_logger("bridge.simulator")
 
 #: How often the MO generator wakes at most (it sends every MO due since).
 _MO_TICK = 0.01
@@ -102,6 +105,7 @@ class Simulator:
             await Session(self, stream).run()
         except Exception as exc:  # one broken connection must not stop the simulator
             self.errors.append(exc)
+            log.exception("simulator connection failed")
 
     # --- accounts ------------------------------------------------------------------
     def bind_status(self, system_id: str, password: str) -> int:

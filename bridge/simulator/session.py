@@ -10,10 +10,12 @@ failure status (the simulator keeps no message store). The I/O lives in
 
 from __future__ import annotations
 
+import structlog
+
 from bridge.simulator.deliveries import Delivery
 from bridge.simulator.link import Dropped, Link
 from bridge.simulator.receipts import Verdict
-from bridge.smpp.constants import CommandStatus, Tag
+from bridge.smpp.constants import CommandStatus, Tag, describe
 from bridge.smpp.pdus import (
     BindReceiver,
     BindTransceiver,
@@ -32,6 +34,8 @@ from bridge.smpp.pdus import (
     SubmitSmResp,
 )
 from bridge.smpp.state import BindMode, State
+
+log = structlog.get_logger("bridge.simulator")
 
 _THROTTLED = CommandStatus.ESME_RTHROTTLED
 _QUEUE_FULL = CommandStatus.ESME_RMSGQFUL
@@ -75,6 +79,8 @@ class Session(Link):
         if status or account is None:
             self.conn.send(pdu.response_type(sequence_number=seq, command_status=status), now=now)
             stats.binds_rejected += 1
+            log.info("bind refused", system_id=pdu.system_id, command=type(pdu).__name__,
+                     status=describe(status))
             return
         resp = pdu.response_type(
             sequence_number=seq, system_id=sim.config.system_id, tlvs=_SC_INTERFACE_VERSION
@@ -90,6 +96,8 @@ class Session(Link):
         stats.binds += 1
         stats.bound += 1
         account.attach(self, now)
+        log.info("bound", system_id=pdu.system_id, mode=mode.value if mode else None,
+                 binds=len(account.sessions))
 
     def _admit(self, now: float) -> int:
         """The fault checks every message submission goes through: 0 or an error status."""
