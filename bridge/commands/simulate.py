@@ -60,6 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="deliver_sm outstanding per bind (default 1024)")
     parser.add_argument("--throttle-tps", type=float, metavar="N",
                         help="answer ESME_RTHROTTLED above N submits/s per system_id")
+    parser.add_argument("--throttle-per-bind", action="store_true",
+                        help="the TPS limit applies to each bind, not to the system_id")
     parser.add_argument("--queue-full", type=float, metavar="P",
                         help="probability of ESME_RMSGQFUL per submit")
     parser.add_argument("--disconnect", type=float, metavar="P",
@@ -150,6 +152,8 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["receipt_tlvs"] = False
     if args.receipts_on_transmitter:
         out["receipts_on_transmitter"] = True
+    if args.throttle_per_bind:
+        out["throttle_scope"] = "bind"
     if args.rewrite_sender:
         out["sender_rewrites"] = [
             dict(zip(("dest_prefix", "sender"), _pair(r, "=", "--rewrite-sender"), strict=True))

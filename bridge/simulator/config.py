@@ -148,6 +148,9 @@ class SimulatorConfig(_Base, frozen=True):
 
     # Faults. throttle_tps: submits per second per system_id before ESME_RTHROTTLED.
     throttle_tps: Positive | None = None
+    # "account": one limit shared by every bind of a system_id (most carriers);
+    # "bind": each bind has its own.
+    throttle_scope: Literal["account", "bind"] = "account"
     queue_full: Probability = 0.0  # ESME_RMSGQFUL per submit_sm
     disconnect: Probability = 0.0  # drop the TCP connection instead of answering
     # Responses that come late: with probability late_resp a submit_sm_resp is written

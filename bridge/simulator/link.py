@@ -31,6 +31,7 @@ import structlog
 import trio
 
 from bridge.simulator.deliveries import Account, Delivery
+from bridge.simulator.throttle import TpsWindow
 from bridge.smpp.connection import Connection
 from bridge.smpp.events import (
     NEED_DATA,
@@ -75,6 +76,7 @@ class Link:
             enquire_link_interval=config.enquire_link_interval,
         )
         self.account: Account | None = None
+        self.throttle: TpsWindow | None = None  # set at bind: this bind's or the account's
         self.can_receive = False
         self._sendable: frozenset[State] = frozenset()
         # Timed work: deliveries, and responses held back by the late_resp fault.

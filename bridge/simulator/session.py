@@ -15,6 +15,7 @@ import structlog
 from bridge.simulator.deliveries import Delivery
 from bridge.simulator.link import Dropped, Link
 from bridge.simulator.receipts import Verdict
+from bridge.simulator.throttle import TpsWindow
 from bridge.smpp.constants import CommandStatus, Tag, describe
 from bridge.smpp.pdus import (
     BindReceiver,
@@ -93,6 +94,10 @@ class Session(Link):
             sendable.add(State.BOUND_TX)
         self._sendable = frozenset(sendable)
         self.account = account
+        tps = sim.config.throttle_tps
+        if tps is not None:
+            by_bind = sim.config.throttle_scope == "bind"
+            self.throttle = TpsWindow(tps) if by_bind else account.throttle
         stats.binds += 1
         stats.bound += 1
         account.attach(self, now)
@@ -104,9 +109,8 @@ class Session(Link):
         sim = self.sim
         if sim.disconnect_p and sim.rng.random() < sim.disconnect_p:
             raise Dropped
-        account = self.account
-        assert account is not None
-        if account.throttle is not None and not account.throttle.allow(now):
+        throttle = self.throttle
+        if throttle is not None and not throttle.allow(now):
             sim.stats.throttled += 1
             return _THROTTLED
         if sim.queue_full_p and sim.rng.random() < sim.queue_full_p:

@@ -59,6 +59,16 @@ async def test_throttles_above_the_tps_per_system_id() -> None:
             assert set(await submit_all(first, 10)) == {0}
 
 
+async def test_throttle_per_bind() -> None:
+    async with running(throttle_tps=30, throttle_scope="bind") as sim:
+        with trio.fail_after(TIMEOUT):
+            first = await bound(sim, "tx")
+            second = await bound(sim, "tx")
+            for esme in (first, second):  # each bind has its own 30/s
+                counts = Counter(await submit_all(esme, 40))
+                assert counts == {0: 30, CommandStatus.ESME_RTHROTTLED: 10}
+
+
 async def test_queue_full_probability() -> None:
     async with running(queue_full=1.0) as sim:
         with trio.fail_after(TIMEOUT):
