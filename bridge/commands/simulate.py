@@ -56,6 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--receipts-on-transmitter", action="store_true",
         help="send receipts on transmitter binds when no receiver is bound",
     )
+    parser.add_argument(
+        "--intermediate", action="store_true",
+        help="send an ENROUTE intermediate notification when registered_delivery asks (0x10)",
+    )
     parser.add_argument("--receipt-window", type=int, metavar="N",
                         help="deliver_sm outstanding per bind (default 1024)")
     parser.add_argument("--throttle-tps", type=float, metavar="N",
@@ -152,6 +156,8 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["receipt_tlvs"] = False
     if args.receipts_on_transmitter:
         out["receipts_on_transmitter"] = True
+    if args.intermediate:
+        out["intermediate_notifications"] = True
     if args.throttle_per_bind:
         out["throttle_scope"] = "bind"
     if args.rewrite_sender:

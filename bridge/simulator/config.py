@@ -132,6 +132,10 @@ class SimulatorConfig(_Base, frozen=True):
     # Send receipts on transmitter binds too when no receiver is bound (a deviation
     # some carriers have, see bridge/smpp/state.py).
     receipts_on_transmitter: bool = False
+    # When the submit_sm asks for it (registered_delivery bit 0x10, section 5.2.17),
+    # an intermediate notification (esm_class 0x20, stat ENROUTE) follows the resp
+    # at once, before the final receipt.
+    intermediate_notifications: bool = False
     # deliver_sm we keep outstanding per bind (our own window). Large by default so
     # the simulator is never the bottleneck: the daemon acknowledges a receipt only
     # after its database commit, so window / commit latency bounds receipts per bind

@@ -22,6 +22,7 @@ import itertools
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Literal
 
 from bridge.simulator.config import DestinationRule, Outcome, SimulatorConfig, Stat
 from bridge.smpp.constants import EsmClass, MessageState, Tag
@@ -29,6 +30,7 @@ from bridge.smpp.pdus import DeliverSm, SubmitSm
 
 #: Appendix B stat word -> section 5.2.28 message_state (the 0x0427 TLV value).
 STATE_OF_STAT: dict[str, MessageState] = {
+    "ENROUTE": MessageState.ENROUTE,  # intermediate notifications only
     "DELIVRD": MessageState.DELIVERED,
     "UNDELIV": MessageState.UNDELIVERABLE,
     "EXPIRED": MessageState.EXPIRED,
@@ -42,6 +44,7 @@ STATE_OF_STAT: dict[str, MessageState] = {
 NETWORK_TYPE_GSM = 3
 
 _RECEIPT_ESM_CLASS = int(EsmClass.SMSC_DELIVERY_RECEIPT)
+_INTERMEDIATE_ESM_CLASS = int(EsmClass.INTERMEDIATE_DELIVERY_NOTIFICATION)
 _RECEIPTED_MESSAGE_ID = int(Tag.RECEIPTED_MESSAGE_ID)
 _PREVIEW_CHARS = 20  # Appendix B: "the first 20 characters of the short message"
 # Data codings whose octets are characters we can quote as text (section 5.2.19):
@@ -55,11 +58,12 @@ _UDHI = int(EsmClass.UDHI)  # plain int: IntFlag arithmetic is slow on the hot p
 class Verdict:
     """The fate of one submit_sm: its resp status, and the receipt's stat and err."""
 
-    stat: Stat
+    stat: Stat | Literal["ENROUTE"]
     err: int
     submit_status: int = 0
     # Derived once (receipts are built at tens of thousands per second).
     delivered: bool = field(init=False)
+    esm_class: int = field(init=False)  # section 5.2.12: 0x04 receipt, 0x20 intermediate
     state: MessageState = field(init=False)
     text_tail: str = field(init=False)  # " stat:DELIVRD err:000 text:"
     dlvrd: str = field(init=False)
@@ -73,11 +77,19 @@ class Verdict:
         setattr_(self, "state", state)
         setattr_(self, "text_tail", f" stat:{self.stat} err:{self.err:03d} text:")
         setattr_(self, "dlvrd", "001" if state is MessageState.DELIVERED else "000")
+        setattr_(self, "esm_class", (
+            _INTERMEDIATE_ESM_CLASS if state is MessageState.ENROUTE else _RECEIPT_ESM_CLASS
+        ))
         setattr_(self, "state_tlv", (int(Tag.MESSAGE_STATE), bytes((state,))))
         # section 5.3.2.31: network type (1 octet), error code (2 octets)
         setattr_(self, "network_error_tlv", (
             int(Tag.NETWORK_ERROR_CODE), bytes((NETWORK_TYPE_GSM,)) + self.err.to_bytes(2, "big")
         ))
+
+
+#: The intermediate delivery notification (section 5.2.12 message type 0x20,
+#: registered_delivery bit 0x10 of section 5.2.17): the message is on its way.
+ENROUTE = Verdict("ENROUTE", 0)
 
 
 class OutcomePicker:
@@ -177,7 +189,7 @@ def build_receipt(
         0, 0, "",  # sequence_number (set by the Connection), command_status, service_type
         submit.dest_addr_ton, submit.dest_addr_npi, submit.destination_addr,
         submit.source_addr_ton, submit.source_addr_npi, submit.source_addr,
-        _RECEIPT_ESM_CLASS, 0, 0, "", "", 0, 0, 0, 0,
+        verdict.esm_class, 0, 0, "", "", 0, 0, 0, 0,
         text.encode("ascii"),
         options,
     )

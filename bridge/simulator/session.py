@@ -14,7 +14,7 @@ import structlog
 
 from bridge.simulator.deliveries import Delivery
 from bridge.simulator.link import Dropped, Link
-from bridge.simulator.receipts import Verdict
+from bridge.simulator.receipts import ENROUTE, Verdict
 from bridge.simulator.throttle import TpsWindow
 from bridge.smpp.constants import CommandStatus, Tag, describe
 from bridge.smpp.pdus import (
@@ -135,9 +135,13 @@ class Session(Link):
         message_id = sim.next_id()
         resp = SubmitSmResp(sequence_number=seq, message_id=message_id)
         sim.record_handset(pdu, message_id)
-        wanted = pdu.registered_delivery & 0x03  # section 5.2.17
+        registered = pdu.registered_delivery
+        enroute = registered & 0x10 and sim.config.intermediate_notifications
+        wanted = registered & 0x03  # section 5.2.17
         if not wanted or (wanted == 0x02 and verdict.delivered):
             self._answer(resp, now)
+            if enroute:
+                self._notify_enroute(pdu, message_id, now)
             return
         delivery = Delivery(
             submit=pdu, message_id=message_id, verdict=verdict, submit_date=sim.clock.now()
@@ -146,13 +150,28 @@ class Session(Link):
         account = self.account
         assert account is not None
         if sim.before_resp_p and sim.rng.random() < sim.before_resp_p:
+            if enroute:
+                self._notify_enroute(pdu, message_id, now)
             target = account.route(delivery, due=now, now=now)
             if target is not None and target is not self:
                 self._urgent.append(target)
             self._answer(resp, now)
         else:
             self._answer(resp, now)
+            if enroute:
+                self._notify_enroute(pdu, message_id, now)
             account.route(delivery, due=now + sim.receipt_delay(), now=now)
+
+    def _notify_enroute(self, submit: SubmitSm, message_id: str, now: float) -> None:
+        """An intermediate notification, routed like a receipt (and before it)."""
+        sim = self.sim
+        sim.stats.receipts_scheduled += 1
+        assert self.account is not None
+        self.account.route(
+            Delivery(submit=submit, message_id=message_id, verdict=ENROUTE,
+                     submit_date=sim.clock.now()),
+            due=now, now=now,
+        )  # fmt: skip
 
     def _answer(self, resp: Pdu, now: float) -> None:
         """Write a successful message resp now, late, or never (the resp faults)."""

@@ -18,7 +18,13 @@ import trio
 
 from bridge.simulator import DestinationRule, MoConfig, Simulator, SimulatorConfig
 from bridge.smpp import CommandStatus
-from tests.interop.kannel import DLR_DELIVERED, DLR_SMSC_ACK, DLR_UNDELIVERED, KannelEsme
+from tests.interop.kannel import (
+    DLR_DELIVERED,
+    DLR_QUEUED,
+    DLR_SMSC_ACK,
+    DLR_UNDELIVERED,
+    KannelEsme,
+)
 from tests.interop.process import await_until
 
 ACCOUNT = {"kannel": "secret"}
@@ -99,6 +105,22 @@ async def test_kannel_matches_text_only_receipts(
         (handset,) = sim.handsets
         assert delivered.params["fid"] == handset.message_id
         assert sim.stats.receipts_acked == 1
+
+
+async def test_kannel_reports_our_intermediate_notification(
+    kannel_esme: Callable[..., KannelEsme],
+) -> None:
+    # dlr-mask 4 ("queued on SMSC") makes Kannel ask for intermediate notifications
+    # (registered_delivery 0x11); our ENROUTE one (esm_class 0x20) is that report.
+    async with simulator(intermediate_notifications=True, receipt_delay=(0.3, 0.3)) as sim:
+        with trio.fail_after(TIMEOUT):
+            kannel = await online(kannel_esme, sim)
+            ref = await kannel.asend("447700900401", "with a queued report", dlr_mask=1 | 4)
+            queued = await kannel.await_dlr(ref, DLR_QUEUED)
+            delivered = await kannel.await_dlr(ref, DLR_DELIVERED)
+        assert "stat:ENROUTE" in queued.params["text"]
+        assert "stat:DELIVRD" in delivered.params["text"]
+        assert sim.stats.receipts_acked == 2
 
 
 async def test_kannel_passes_our_mo_on(kannel_esme: Callable[..., KannelEsme]) -> None:

@@ -124,13 +124,14 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
         "--account", "a:b", "--account", "c:d:e", "--no-receipt-tlvs", "--mo-text", "hi {n}",
         "--rewrite-sender", "33=SPAM", "--receipt-before-resp", "0.5",
         "--late-resp", "0.1", "--late-resp-delay", "2,4", "--no-resp", "0.01",
-        "--throttle-per-bind",
+        "--throttle-per-bind", "--intermediate",
     ))  # fmt: skip
     assert config.port == 0 and config.message_id_format == "uuid"
     assert config.receipt_delay == (0.5, 0.5)
     assert [(o.stat, o.weight) for o in config.outcomes] == [("DELIVRD", 0.75), ("UNDELIV", 0.25)]
     assert [r.suffix for r in config.destination_rules] == ["9999"]
     assert config.throttle_tps == 80 and config.throttle_scope == "bind"
+    assert config.intermediate_notifications is True
     assert config.receipt_tlvs is False
     assert config.accounts == {"a": "b", "c": "d:e"}
     # The file's MO rate and count survive a flag that changes only the text.

@@ -149,6 +149,27 @@ async def test_each_part_of_a_multipart_message_gets_its_own_receipt() -> None:
             assert receipts == {i: t.decode()[:20] for i, t in zip(ids, parts, strict=True)}
 
 
+async def test_intermediate_notification_then_final_receipt() -> None:
+    async with running(intermediate_notifications=True) as sim:
+        with trio.fail_after(TIMEOUT):
+            esme = await bound(sim, "trx")
+            seq = esme.submit(registered_delivery=0x11)  # final + intermediate (5.2.17)
+            esme.submit(registered_delivery=0x01)  # final only
+            await esme.flush()
+            await esme.wait_until(lambda: len(esme.delivered) == 3)
+            first, second, third = (
+                dlr.parse_receipt(d.short_message, d.raw_tlvs, d.esm_class)
+                for d in esme.delivered
+            )
+            assert [d.esm_class for d in esme.delivered] == [0x20, 0x04, 0x04]
+            assert first.intermediate and first.state is dlr.MessageState.ENROUTE
+            assert first.id == second.id == esme.resps[seq].message_id  # type: ignore[attr-defined]
+            assert second.state is third.state is dlr.MessageState.DELIVERED
+            # The resp came before the notification.
+            kinds = [type(e.pdu).__name__ for e in esme.events if hasattr(e, "pdu")]
+            assert kinds.index("SubmitSmResp") < kinds.index("DeliverSm")
+
+
 async def test_destination_rule_can_refuse_the_submit() -> None:
     rules = (DestinationRule(prefix="999", submit_status=CommandStatus.ESME_RINVDSTADR),)
     async with running(destination_rules=rules) as sim:
