@@ -329,6 +329,26 @@ async def test_a_receipt_nobody_accepts_is_dropped_after_max_attempts() -> None:
             assert len({d.short_message for d in esme.delivered}) == 1  # the same receipt
 
 
+async def test_no_receipt_is_lost_when_a_receiver_drops_with_a_full_window() -> None:
+    async with running(receipt_window=8, receipt_retry_delay=0.01) as sim:
+        with trio.fail_after(TIMEOUT):
+            tx = await bound(sim, "tx")
+            stuck = await bound(sim, "rx")  # reads nothing from here on, answers nothing
+            seqs = [tx.submit(registered_delivery=1) for _ in range(50)]
+            await tx.flush()
+            await tx.wait_until(lambda: len(tx.resps) == 50)
+            await wait_stat(sim, "receipts_sent", 8)  # its window is full, 42 wait
+            await stuck.aclose()
+            await sim.wait_bound(1)
+            fresh = await bound(sim, "rx")
+            await fresh.wait_until(lambda: len(fresh.delivered) == 50)
+            ids = {tx.resps[s].message_id for s in seqs}  # type: ignore[attr-defined]
+            assert {d.tlv(Tag.RECEIPTED_MESSAGE_ID) for d in fresh.delivered} == ids
+            await wait_stat(sim, "receipts_acked", 50)
+            assert sim.stats.receipts_dropped == 0
+            assert sim.stats.receipts_sent == 58  # 8 written twice
+
+
 async def test_mo_messages_at_a_rate_and_count() -> None:
     mo = MoConfig(rate=200, count=5, text="STOP {n}", source="447700900555")
     async with running(mo=mo) as sim:
