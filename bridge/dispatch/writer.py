@@ -183,8 +183,11 @@ class Writer:
             self._progress = trio.Event()
 
     async def _flush_rows(self) -> bool:
-        results = self._results[: self.batch]
-        inbound = self._inbound[: max(0, self.batch - len(results))]
+        # Share the batch when both kinds wait: outcomes alone could otherwise fill
+        # every flush and starve receipts (whose buffer then stops the binds' readers).
+        take_results = min(len(self._results), max(self.batch - len(self._inbound), self.batch // 2))
+        results = self._results[:take_results]
+        inbound = self._inbound[: self.batch - len(results)]
         del self._results[: len(results)]
         del self._inbound[: len(inbound)]
         self._first_at = trio.current_time() if self.pending else None
