@@ -98,8 +98,11 @@ class Account:
         return []
 
     # --- routing -------------------------------------------------------------------
-    def route(self, delivery: Delivery, *, due: float, now: float) -> Link | None:
-        """Hand ``delivery`` to a bind (at ``due``), or keep it in the backlog."""
+    def route(
+        self, delivery: Delivery, *, due: float, now: float, urgent: bool = False
+    ) -> Link | None:
+        """Hand ``delivery`` to a bind (at ``due``), or keep it in the backlog.
+        ``urgent``: write it before anything else that bind is answering now."""
         targets = self.receivers or self._targets()
         if not targets:
             self._keep(delivery)
@@ -107,7 +110,7 @@ class Account:
         index = self._next % len(targets)
         self._next = index + 1
         session = targets[index]
-        session.schedule(delivery, due, now)
+        session.schedule(delivery, due, now, urgent)
         return session
 
     def _keep(self, delivery: Delivery) -> None:

@@ -88,6 +88,7 @@ class Link:
         self._wake = trio.Event()
         self._sleep_until = -math.inf  # when the timer task will wake up by itself
         self._in_reader = False  # the reader flushes on its own at the end of a chunk
+        self._pump_pending = False  # deliveries became ready during this chunk
         self._urgent: list[Link] = []  # flush these before our own answers
         self._scope = trio.CancelScope()
         self._closed = False
@@ -231,8 +232,12 @@ class Link:
             pass
 
     # --- deliveries ----------------------------------------------------------------
-    def schedule(self, delivery: Delivery, due: float, now: float) -> None:
-        """Take ``delivery`` to write at ``due`` (at once when it is due already)."""
+    def schedule(self, delivery: Delivery, due: float, now: float, urgent: bool = False) -> None:
+        """Take ``delivery`` to write at ``due`` (at once when it is due already).
+
+        While this bind's reader is handling a chunk, due deliveries are written
+        together at the end of it (one pump, after the chunk's answers) unless
+        ``urgent`` (a receipt that must precede its submit_sm_resp)."""
         if due <= now:
             ready = self._ready
             limit = self.sim.config.receipt_queue_limit
@@ -240,9 +245,14 @@ class Link:
                 ready.popleft()
                 self.sim.stats.receipts_dropped += 1
             ready.append(delivery)
+            if self._in_reader:
+                if urgent:
+                    self._pump(now)
+                else:
+                    self._pump_pending = True
+                return
             self._pump(now)
-            if not self._in_reader:
-                self._wake.set()
+            self._wake.set()
             return
         heapq.heappush(self._heap, (due, next(_ORDER), delivery))
         if due + TIMER_SLACK < self._sleep_until:
@@ -327,7 +337,8 @@ class Link:
             elif isinstance(event, ProtocolErrorAnswered):
                 stats.protocol_errors += 1
             # UnexpectedResponse: a stray answer changes nothing here.
-        if settled:
+        if settled or self._pump_pending:
+            self._pump_pending = False
             self._pump(now)
         return False
 

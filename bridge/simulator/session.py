@@ -152,7 +152,7 @@ class Session(Link):
         if sim.before_resp_p and sim.rng.random() < sim.before_resp_p:
             if enroute:
                 self._notify_enroute(pdu, message_id, now)
-            target = account.route(delivery, due=now, now=now)
+            target = account.route(delivery, due=now, now=now, urgent=True)
             if target is not None and target is not self:
                 self._urgent.append(target)
             self._answer(resp, now)
