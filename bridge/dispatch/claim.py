@@ -81,6 +81,7 @@ class Claimer:
         self._payload_routes = payload_routes
         self._dispatch = dispatch
         self.inflight = 0
+        self._by_owner: dict[int, int] = {}  # claimed, not yet resolved, per owner row
         self._wake = trio.Event()
         self._room = trio.Event()
         self.stopped = False
@@ -88,10 +89,25 @@ class Claimer:
     def wake(self) -> None:
         self._wake.set()
 
-    def resolved(self, count: int) -> None:
-        """The writer committed ``count`` outcomes: room for more claims."""
-        self.inflight -= count
+    def resolved(self, owners: Sequence[int]) -> None:
+        """The writer committed outcomes of parts claimed under ``owners``: room for more claims."""
+        for owner in owners:
+            self._by_owner[owner] -= 1
+        self.inflight -= len(owners)
         self._room.set()
+
+    def wake_room(self) -> None:
+        self._room.set()
+
+    async def _housekeeping(self) -> None:
+        """A new owner row after an unanswered claim; retire old rows with nothing in flight."""
+        lease = self._lease
+        if lease.needs_rotation:
+            await lease.rotate()
+        for old in sorted(lease.retiring):
+            if self._by_owner.get(old, 0) == 0:
+                await lease.retire(old)
+                self._by_owner.pop(old, None)
 
     async def wait_resolved(self) -> None:
         """Until every claimed part has been resolved by the writer."""
@@ -144,12 +160,22 @@ class Claimer:
                     await self._sleep()
                     continue
                 try:
+                    await self._housekeeping()
+                except db_errors() as exc:
+                    log.warning("instance housekeeping failed", error=repr(exc))
+                    await self._sleep()
+                    continue
+                try:
                     parts = await self.claim(min(self.batch, room))
                 except db_errors() as exc:
-                    log.warning("claim failed", error=repr(exc))
+                    # No answer: the claim may have been committed all the same.
+                    log.warning("claim failed; claiming under a new instance row", error=repr(exc))
+                    self._lease.needs_rotation = True
                     await self._sleep()
                     continue
                 if parts:
+                    owner = parts[0].owner
+                    self._by_owner[owner] = self._by_owner.get(owner, 0) + len(parts)
                     self.inflight += len(parts)
                     self._stats.claimed += len(parts)
                     self._dispatch(parts)

@@ -105,7 +105,7 @@ class Daemon:
         self._sweeper = Sweeper(
             db, stats=self._stats, config=lambda: self._config, rules=self._rules.get,
             carriers_of_route=lambda label: self._router.carriers_of_route(label),
-            instance_ids=lambda: self._lease.ids, interval=sweep_interval, db_timeout=db_timeout,
+            instance_ids=lambda: sorted(self._lease.live_ids), interval=sweep_interval, db_timeout=db_timeout,
         )  # fmt: skip
 
     # --- contract ------------------------------------------------------------------------
@@ -246,7 +246,7 @@ class Daemon:
         await self._nursery.start(live)
         self._runners[cfg.name] = runner
         self._lives[cfg.name] = life
-        self._claimer.resolved(0)  # room for claims
+        self._claimer.wake_room()  # room for claims
 
     async def _stop_carrier(self, name: str, timeout: float) -> None:  # noqa: ASYNC109
         life = self._lives.pop(name, None)

@@ -73,7 +73,12 @@ class Lease:
         self.heartbeat = heartbeat
         self.db_timeout = db_timeout
         self.id: int = 0
-        self.ids: list[int] = []  # every row this process registered (recovery skips them)
+        # Rows of this process whose parts may still be in its pipeline: recovery
+        # (ours and other daemons' while the lease runs) leaves them alone.
+        self.live_ids: set[int] = set()
+        # Former ids (see ``rotate``) waiting for their last claimed part to be resolved.
+        self.retiring: set[int] = set()
+        self.needs_rotation = False
         # Local (trio clock) deadline until which our row's lease surely holds:
         # the time the renewing statement was *sent* plus the lease, minus a
         # margin for clock skew between us and the server.
@@ -99,7 +104,7 @@ class Lease:
                     "SELECT id, pid FROM daemon_instances WHERE hostname = $1 AND stopped_at IS NULL",
                     host,
                 )
-                crashed = [r["id"] for r in rows if r["id"] not in self.ids and not _pid_alive(r["pid"])]
+                crashed = [r["id"] for r in rows if r["id"] not in self.live_ids and not _pid_alive(r["pid"])]
                 if crashed:
                     await tx.execute(
                         "UPDATE daemon_instances SET stopped_at = now(), lease_until = least(lease_until, now())"
@@ -111,8 +116,10 @@ class Lease:
                     " VALUES ($1, $2, $3, now() + make_interval(secs => $4)) RETURNING id",
                     self.name, host, os.getpid(), self.lease,
                 )  # fmt: skip
+        if self.id:
+            self.retiring.add(self.id)
         self.id = instance_id
-        self.ids.append(instance_id)
+        self.live_ids.add(instance_id)
         self._valid_until = sent + self.lease * 0.8
         log.info("instance registered", instance=self.id, name=self.name, crashed_before=crashed)
         return instance_id
@@ -135,6 +142,29 @@ class Lease:
         if self._on_renewed_id is not None:
             await self._on_renewed_id(self.id)
         return False
+
+    async def rotate(self) -> None:
+        """Claim under a new row from now on; the old one retires when its parts are resolved.
+
+        Used when a claim statement failed without an answer: PostgreSQL may have
+        committed it, leaving parts ``submitting`` under our id that our pipeline
+        never saw. Once every part we do know of under the old id is resolved, the
+        old row is marked stopped and whatever it still owns is recovered by policy
+        (by us or any daemon), instead of staying in limbo.
+        """
+        await self.register()
+        self.needs_rotation = False
+
+    async def retire(self, instance_id: int) -> None:
+        with trio.fail_after(self.db_timeout):
+            await self._db.execute(
+                "UPDATE daemon_instances SET stopped_at = now(), lease_until = least(lease_until, now())"
+                " WHERE id = $1",
+                instance_id,
+            )
+        self.retiring.discard(instance_id)
+        self.live_ids.discard(instance_id)
+        log.info("former instance row retired", instance=instance_id)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()

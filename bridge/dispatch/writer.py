@@ -67,7 +67,7 @@ class Writer:
         db_timeout: float,
         webhooks: bool,
         default_url: str | None,
-        on_resolved: Callable[[int], None],
+        on_resolved: Callable[[list[int]], None],
     ) -> None:
         self._db = db
         self._stats = stats
@@ -220,7 +220,7 @@ class Writer:
             item.ack(ESME_ROK)
         self._count(applied)
         if results:
-            self._on_resolved(len(results))
+            self._on_resolved([r.part.owner for r in results])
         return True
 
     async def _attempt(

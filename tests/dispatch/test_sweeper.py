@@ -9,6 +9,7 @@ import pytest
 import trio
 
 from bridge.carrier import Inbound
+from bridge.dispatch import Daemon
 from bridge.simulator import SimulatorConfig
 from bridge.smpp import DeliverSm
 from bridge.store.accounts import create_account, get_account, reconcile
@@ -116,3 +117,27 @@ async def test_drain_finishes_in_flight_and_marks_the_instance_stopped(db: Datab
         row = await db.fetchrow("SELECT stopped_at, lease_until FROM daemon_instances WHERE id = $1", instance)
         assert row is not None and row["stopped_at"] is not None
         assert sim.stats.bound == 0  # unbound
+
+
+async def test_parts_of_an_unanswered_claim_are_recovered(db: Database, pg_dsn: str) -> None:
+    """A claim whose answer was lost leaves parts 'submitting' under our own row that our
+    pipeline never saw. The claimer then moves to a new row; the old one retires once
+    nothing claimed under it is in flight, and its leftovers are recovered by policy."""
+    async with simulator() as sim:
+        config = make_config(sim.port or 0, carrier='on_unknown_outcome = "resubmit"')
+        await create_account(db, "acme", credits="10")
+        await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:3], message="Hi"))
+        d = Daemon(config, db, dsn=pg_dsn, passwords={"sim": "pw"}, instance_name="d1",
+                   sweep_interval=0.3, db_timeout=2.0)  # fmt: skip
+        lost_under = await d._lease.register()  # the row the lost claim ran under
+        await db.execute(
+            "UPDATE message_parts SET state = 'submitting', owner_instance = $1, attempts = 1", lost_under
+        )
+        async with trio.open_nursery() as nursery:
+            await nursery.start(d.run)  # claims under a new row from the start
+            assert d.instance_id != lost_under
+            await wait_until(lambda: all_final(db))
+            stats = d.stats()
+            await d.drain(5.0)
+        assert stats.recovered == 3 and await counts(db) == {"delivered": 3}
+        assert await db.fetchval("SELECT stopped_at IS NOT NULL FROM daemon_instances WHERE id = $1", lost_under)
