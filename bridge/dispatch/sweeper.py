@@ -67,9 +67,14 @@ INSERT INTO unmatched_receipts (id, carrier, id_key, receipt, raw, received_at)
 SELECT id, carrier, id_key, receipt, raw, received_at FROM moved
 """
 
+# The writer applies parked receipts when their id lands in its own flush; this
+# pass catches the race where the id landed in another daemon's flush while the
+# receipt was being parked here. That race is a matter of seconds, so only
+# recent receipts are looked at (the received_at index), not the whole parking.
 _LANDED_PARKED = """
 SELECT DISTINCT r.carrier, r.id_key FROM parked_receipts r
-WHERE EXISTS (SELECT 1 FROM message_parts p WHERE p.carrier = r.carrier AND p.id_key = r.id_key)
+WHERE r.received_at > now() - interval '10 minutes'
+  AND EXISTS (SELECT 1 FROM message_parts p WHERE p.carrier = r.carrier AND p.id_key = r.id_key)
 LIMIT $1
 """
 
