@@ -141,3 +141,29 @@ async def test_parts_of_an_unanswered_claim_are_recovered(db: Database, pg_dsn: 
             await d.drain(5.0)
         assert stats.recovered == 3 and await counts(db) == {"delivered": 3}
         assert await db.fetchval("SELECT stopped_at IS NOT NULL FROM daemon_instances WHERE id = $1", lost_under)
+
+
+async def test_sweeper_applies_a_receipt_parked_while_its_id_landed_elsewhere(
+    db: Database, pg_dsn: str
+) -> None:
+    import msgspec
+
+    import dlr
+
+    async with simulator(NO_RECEIPTS) as sim:
+        config = make_config(sim.port or 0)
+        await create_account(db, "acme", credits="10")
+        await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:1], message="Hi"))
+        async with daemon(config, db, pg_dsn) as d:
+            await wait_until(lambda: _scalar(db, "SELECT count(*) FROM message_parts WHERE state = 'submitted'", 1))
+            key = await db.fetchval("SELECT id_key FROM message_parts")
+            # another daemon's writer parked this receipt while our flush stored the id
+            receipt = msgspec.to_builtins(dlr.Receipt(id=key, state=dlr.MessageState.DELIVERED, stat="DELIVRD"))
+            await db.execute(
+                "INSERT INTO parked_receipts (carrier, id_key, receipt) VALUES ('sim', $1, $2)", key, receipt
+            )
+            await wait_until(lambda: all_final(db))
+            stats = d.stats()
+        assert await counts(db) == {"delivered": 1} and stats.parked_applied == 1
+        assert await db.fetchval("SELECT count(*) FROM parked_receipts") == 0
+        assert (await get_account(db, "acme")).charged == Decimal("0.0500")
