@@ -5,9 +5,11 @@ from __future__ import annotations
 import socket
 from decimal import Decimal
 
+import msgspec
 import pytest
 import trio
 
+import dlr
 from bridge.carrier import Inbound
 from bridge.dispatch import Daemon
 from bridge.simulator import SimulatorConfig
@@ -146,10 +148,6 @@ async def test_parts_of_an_unanswered_claim_are_recovered(db: Database, pg_dsn: 
 async def test_sweeper_applies_a_receipt_parked_while_its_id_landed_elsewhere(
     db: Database, pg_dsn: str
 ) -> None:
-    import msgspec
-
-    import dlr
-
     async with simulator(NO_RECEIPTS) as sim:
         config = make_config(sim.port or 0)
         await create_account(db, "acme", credits="10")
