@@ -314,11 +314,16 @@ class Daemon:
                 self._deliver(Result(part, Resolution.RELEASE, delay=poll, reason="no_carrier_up"))
                 continue
             cfg = runner.rules.config
-            payload = self._payloads.payload(part, cfg.segmentation)
-            if payload is None:
+            try:
+                payload = self._payloads.payload(part, cfg.segmentation)
+                pdu = None if payload is None else build_submit_sm(part, payload, cfg)
+            except Exception:  # one odd part must not stop the daemon; it fails, refunded
+                log.exception("cannot build submit_sm", message_id=part.message_id, seq=part.seq)
+                pdu = None
+            if pdu is None:
                 self._deliver(Result(part, Resolution.INVALID, cfg.name, reason="segmentation_mismatch"))
                 continue
             try:
-                runner.send.send_nowait((part, build_submit_sm(part, payload, cfg)))
+                runner.send.send_nowait((part, pdu))
             except (trio.WouldBlock, trio.ClosedResourceError):
                 self._deliver(Result(part, Resolution.RELEASE, delay=poll, reason="carrier_busy"))

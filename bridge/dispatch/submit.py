@@ -61,9 +61,15 @@ class PayloadCache:
         key = (part.message_id, profile)
         found = self._cache.get(key)
         if found is None:
-            seg = segmenter.segment_for(part.campaign_body, profile)
-            ref = part.concat_ref if part.concat_ref is not None else 0
-            found = (seg.parts, seg.payloads(ref, profile) if seg.segments == part.total else ())
+            try:
+                seg = segmenter.segment_for(part.campaign_body, profile)
+                # concat_refs allocates 16-bit references for every profile; an
+                # 8-bit reference (TS 23.040 9.2.3.24.1) takes the low octet, which
+                # still differs between consecutive messages to one handset.
+                ref = (part.concat_ref or 0) % (1 << seg.reference_bits)
+                found = (seg.parts, seg.payloads(ref, profile) if seg.segments == part.total else ())
+            except (ValueError, segmenter.MessageTooLong):
+                found = ((), ())  # cannot be built with this profile: never sent, failed
             self._cache[key] = found
             if len(self._cache) > self._size:
                 self._cache.popitem(last=False)

@@ -75,6 +75,19 @@ def test_forced_source_ton_npi() -> None:
 def test_a_part_that_is_not_what_was_billed_is_not_built() -> None:
     profile = CARRIER.segmentation
     assert PayloadCache().payload(_part(1, profile, body="something else"), profile) is None
-    # a different profile splits differently (8-bit reference: 153 septets a part)
+    # a different profile splits differently (8-bit reference: 153 septets a part, not 152)
     other = segmenter.Profile(concat=segmenter.Concat.UDH8)
-    assert PayloadCache().payload(_part(1, profile), other) is None
+    body = "a" * 200
+    seg = segmenter.segment_for(body, profile)
+    part = _part(1, profile, campaign_body=body, body=seg.parts[0], total=seg.segments)
+    assert PayloadCache().payload(part, other) is None
+
+
+def test_a_16_bit_reference_on_an_8_bit_profile_uses_its_low_octet() -> None:
+    # concat_refs are allocated 16-bit; TS 23.040 9.2.3.24.1 IE 0x00 has one octet
+    profile = segmenter.Profile(concat=segmenter.Concat.UDH8)
+    body = "a" * 200
+    seg = segmenter.segment_for(body, profile)
+    part = _part(1, profile, campaign_body=body, body=seg.parts[0], total=seg.segments, concat_ref=0x1234)
+    payload = PayloadCache().payload(part, profile)
+    assert payload is not None and payload.short_message[:6] == bytes([5, 0, 3, 0x34, 2, 1])
