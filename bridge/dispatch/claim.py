@@ -167,8 +167,8 @@ class Claimer:
                     continue
                 try:
                     parts = await self.claim(min(self.batch, room))
-                except db_errors() as exc:
-                    # No answer: the claim may have been committed all the same.
+                except Exception as exc:
+                    # No (usable) answer: the claim may have been committed all the same.
                     log.warning("claim failed; claiming under a new instance row", error=repr(exc))
                     self._lease.needs_rotation = True
                     await self._sleep()

@@ -174,6 +174,8 @@ class Lease:
                 await self.renew()
             except db_errors() as exc:
                 log.warning("heartbeat failed", error=repr(exc))
+            except Exception:
+                log.exception("heartbeat failed")
 
     async def stop(self) -> None:
         with trio.move_on_after(self.db_timeout, shield=True):

@@ -19,7 +19,15 @@ import trio
 
 import dlr
 import segmenter
-from bridge.carrier import Accepted, Carrier, CarrierClosed, Rejected, SubmitOutcome
+from bridge.carrier import (
+    Accepted,
+    Carrier,
+    CarrierClosed,
+    Rejected,
+    SubmitOutcome,
+    Unknown,
+    UnknownReason,
+)
 from bridge.dispatch.inbound import int4
 from bridge.dispatch.parts import ClaimedPart, Resolution, Result
 from bridge.dispatch.writer import CarrierRules
@@ -170,6 +178,11 @@ class CarrierRunner:
                 # Not written (CARRIER_API: requeue it): back to the queue, attempt not counted.
                 deliver(Result(part, Resolution.RELEASE, self.name, delay=0.0, reason="carrier_closed"))
                 continue
+            except Exception:
+                # A fault in the carrier layer: whether the PDU went out is not
+                # known, so the carrier's unknown-outcome policy decides.
+                log.exception("submit failed unexpectedly", carrier=self.name)
+                outcome = Unknown(reason=UnknownReason.DISCONNECTED, attempts=1)
             finally:
                 self.submitting -= 1
             deliver(self.resolve(part, outcome))

@@ -136,6 +136,8 @@ class Sweeper:
                 await self.sweep_once()
             except db_errors() as exc:
                 log.warning("sweep failed", error=repr(exc))
+            except Exception:  # housekeeping must not stop the daemon; next round retries
+                log.exception("sweep failed")
 
     async def sweep_once(self) -> None:
         await self.recover()

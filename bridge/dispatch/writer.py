@@ -120,10 +120,15 @@ class Writer:
                 item.ack(ESME_RX_T_APPN)
                 continue
             cfg = rules.config
-            row = classify(
-                item.carrier, item.pdu, detect=cfg.receipt_detect, id_form=cfg.receipt_id_form,
-                table=rules.status_table,
-            )  # fmt: skip
+            try:
+                row = classify(
+                    item.carrier, item.pdu, detect=cfg.receipt_detect, id_form=cfg.receipt_id_form,
+                    table=rules.status_table,
+                )  # fmt: skip
+            except Exception:  # input from the wire must never stop the daemon
+                log.exception("cannot classify inbound PDU; answered ESME_RX_T_APPN", carrier=item.carrier)
+                item.ack(ESME_RX_T_APPN)
+                continue
             if isinstance(row, ReceiptRow):
                 self._stats.receipts += 1
             elif row.malformed_receipt:
