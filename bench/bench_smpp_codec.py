@@ -180,9 +180,9 @@ def run(quick: bool) -> dict[str, Any]:
     if lib is not None:
         for key in ("encode submit_sm", "decode submit_sm_resp", "decode deliver_sm receipt"):
             name = f"{key}: bridge.smpp / smpplib"
-            peer = rates[f"smpplib {key}"]
-            ratios[name] = ratio(rates[key], peer)
-            ratios[f"{name} (CPU time)"] = _cpu(rates[key]) / _cpu(peer)
+            peer_rate = rates[f"smpplib {key}"]
+            ratios[name] = ratio(rates[key], peer_rate)
+            ratios[f"{name} (CPU time)"] = _cpu(rates[key]) / _cpu(peer_rate)
             targets[f"{key} x smpplib"] = target(RATIO_TARGET, ratios[name])
     return {
         "figures": [rate.as_dict() for rate in rates.values()],
