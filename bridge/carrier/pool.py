@@ -204,7 +204,9 @@ class Carrier:
             else:
                 self._serial += 1
                 session = Session(cfg, stream, password=self._password, inbound=self._inbound,
-                                  on_late=self._on_late, slot=slot.index, serial=self._serial)
+                                  on_late=self._on_late,
+                                  on_orphan_done=lambda: self._orphan_done(slot),
+                                  slot=slot.index, serial=self._serial)
                 try:
                     await session.run(on_bound=lambda s: self._on_bound(slot, s, started))
                 except BindRefused as exc:
@@ -244,16 +246,27 @@ class Carrier:
             self._late_callback(LateResponse(carrier=self.name, ref=ref,
                                              status=pdu.command_status, message_id=message_id))
 
+    def _orphan_done(self, slot: _Slot) -> None:
+        # A cancelled submit's PDU was answered or timed out: its place in the
+        # bind's window is free again.
+        if self._waiters and not self._stopping:
+            self._hand_out(slot)
+
     # --- window places -------------------------------------------------------------
+    # A slot's places: ``reserved`` (submitters holding one) plus the session's
+    # orphans_in_flight (written by a submitter that was cancelled; the PDU still
+    # occupies the connection's window until answered or timed out).
+    def _has_room(self, slot: _Slot, session: Session) -> bool:
+        return slot.reserved + session.orphans_in_flight < self._window
+
     def _free_slot(self) -> _Slot | None:
         slots = self._slots
         n = len(slots)
         start = self._rr
-        window = self._window
         for k in range(n):
             slot = slots[(start + k) % n]
             session = slot.session
-            if session is not None and session.usable and slot.reserved < window:
+            if session is not None and session.usable and self._has_room(slot, session):
                 self._rr = (start + k + 1) % n
                 slot.reserved += 1
                 self._in_flight += 1
@@ -279,10 +292,17 @@ class Carrier:
 
     def _release(self, slot: _Slot) -> None:
         session = slot.session
-        if self._waiters and session is not None and session.usable and not self._stopping:
+        slot.reserved -= 1
+        if (
+            self._waiters
+            and session is not None
+            and session.usable
+            and not self._stopping
+            and self._has_room(slot, session)
+        ):
+            slot.reserved += 1
             reschedule(self._waiters.popleft(), outcome.Value(slot))  # hand the place over
             return
-        slot.reserved -= 1
         self._in_flight -= 1
         if self._in_flight == 0 and self._stopping:
             self._drained.set()
@@ -291,7 +311,10 @@ class Carrier:
 
     def _hand_out(self, slot: _Slot) -> None:
         waiters = self._waiters
-        while waiters and slot.reserved < self._window:
+        session = slot.session
+        if session is None or not session.usable:
+            return
+        while waiters and self._has_room(slot, session):
             slot.reserved += 1
             self._in_flight += 1
             reschedule(waiters.popleft(), outcome.Value(slot))

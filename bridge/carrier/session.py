@@ -90,6 +90,7 @@ class Session:
         password: str,
         inbound: trio.MemorySendChannel[Inbound] | None,
         on_late: Callable[[Session, Pdu], None] | None = None,
+        on_orphan_done: Callable[[], None] | None = None,
         slot: int = 0,
         serial: int = 0,
     ) -> None:
@@ -98,6 +99,7 @@ class Session:
         self._password = password
         self._inbound = inbound
         self._on_late = on_late
+        self._on_orphan_done = on_orphan_done
         self.serial = serial  # unique per carrier: late responses are keyed by it
         self.log = log.bind(carrier=cfg.name, slot=slot)
         self.conn = Connection(
@@ -122,6 +124,10 @@ class Session:
         self.close_reason: str | None = None
         self.enquire_link_rtt: float | None = None
         self.orphans = 0  # responses whose submit was cancelled meanwhile
+        # Written submits whose caller was cancelled before the answer: they still
+        # hold a place in the connection's window until answered or timed out, so
+        # the pool counts them (or its next submit would overrun the window).
+        self._orphaned: set[int] = set()
         self.protocol_errors = 0
 
     # --- public ------------------------------------------------------------------
@@ -133,6 +139,11 @@ class Session:
     @property
     def window_used(self) -> int:
         return self.conn.window_used
+
+    @property
+    def orphans_in_flight(self) -> int:
+        """Window places held by written submits whose caller was cancelled."""
+        return len(self._orphaned)
 
     async def submit(self, pdu: Pdu, now: float) -> Pdu | UnknownReason | TimedOut:
         """Write one windowed request. Returns its response PDU (or generic_nack),
@@ -153,8 +164,10 @@ class Session:
             self._timer_scope.deadline = deadline
 
         def abort(_: Any) -> Abort:
-            # Cancelled: the PDU stays in flight; its response will be an orphan.
-            self._waiters.pop(seq, None)
+            # Cancelled: the PDU stays in flight; its response will be an orphan,
+            # and its window place stays taken until then (orphans_in_flight).
+            if self._waiters.pop(seq, None) is not None and not self._closed.is_set():
+                self._orphaned.add(seq)
             return Abort.SUCCEEDED
 
         result: Pdu | UnknownReason | TimedOut = await wait_task_rescheduled(abort)
@@ -344,6 +357,7 @@ class Session:
                     self.enquire_link_rtt = event.rtt
                 elif event.request_command_id != CommandId.UNBIND:
                     self.orphans += 1
+                    self._orphan_done(pdu.sequence_number)
             elif event is NEED_DATA:
                 break
             elif kind is PduReceived:
@@ -405,6 +419,14 @@ class Session:
         task = self._waiters.pop(seq, None)
         if task is not None:
             reschedule(task, outcome.Value(TimedOut(seq)))
+        else:
+            self._orphan_done(seq)
+
+    def _orphan_done(self, seq: int) -> None:
+        if seq in self._orphaned:
+            self._orphaned.discard(seq)
+            if self._on_orphan_done is not None:
+                self._on_orphan_done()
 
     # --- ending ------------------------------------------------------------------
     def _finish(self, reason: str) -> None:
@@ -423,6 +445,7 @@ class Session:
         # Cleared in place: a reader suspended in _handle_events holds this dict.
         tasks = list(self._waiters.values())
         self._waiters.clear()
+        self._orphaned.clear()  # the connection's window is gone with it
         for task in tasks:
             reschedule(task, outcome.Value(reason))
 

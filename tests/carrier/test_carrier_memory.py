@@ -478,6 +478,49 @@ async def test_cancelled_submitters_leak_no_window_place(autojump_clock: Clock) 
         assert carrier.health().late_responses == 0 and carrier.up
 
 
+async def test_cancelled_submits_keep_their_window_place_until_answered(
+    autojump_clock: Clock,
+) -> None:
+    # A cancelled submitter's PDU is still in the bind's window: the next submit
+    # must wait for its answer (or timeout), not overrun the window and come back
+    # as a permanent Rejected(ESME_RMSGQFUL).
+    async with running(config(window=2)) as (carrier, net, _):
+        smsc = net.smscs[0]
+        smsc.on_submit = hold
+        with trio.move_on_after(1):
+            async with trio.open_nursery() as nursery:
+                for n in range(2):
+                    nursery.start_soon(carrier.submit, part(n))
+        assert len(smsc.held) == 2
+        smsc.on_submit = None
+        results: list[SubmitOutcome] = []
+
+        async def one(n: int) -> None:
+            results.append(await carrier.submit(part(n)))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(one, 9)
+            await trio.testing.wait_all_tasks_blocked()
+            assert results == [] and len(smsc.submits) == 2  # parked, not written
+            await smsc.answer_held()
+        assert results == [Accepted(message_id="id3", attempts=1)]
+        assert smsc.outstanding_max == 2
+
+
+async def test_cancelled_submit_frees_its_place_on_timeout(autojump_clock: Clock) -> None:
+    async with running(config(window=1)) as (carrier, net, _):
+        smsc = net.smscs[0]
+        smsc.on_submit = hold
+        with trio.move_on_after(1):
+            await carrier.submit(part(0))
+        smsc.on_submit = None
+        start = trio.current_time()
+        outcome = await carrier.submit(part(1))
+        assert isinstance(outcome, Accepted)
+        assert trio.current_time() - start >= 9  # waited for the 10 s response timeout
+        assert smsc.outstanding_max == 1
+
+
 async def test_submit_waits_while_no_bind_is_up(autojump_clock: Clock) -> None:
     async with running(config(), refuse=True) as (carrier, net, _):
         assert not carrier.up
