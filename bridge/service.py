@@ -12,7 +12,9 @@ rule 5):
   that, or on a second signal, the nursery is cancelled (what is left in
   flight is recovered at the next start, as after a crash). Keep systemd's
   ``TimeoutStopSec`` above ``drain_timeout`` plus that grace;
-- SIGHUP: re-read the configuration file; a file that does not validate is
+- SIGHUP: in a task of its own (a SIGTERM abandons a reload in progress and
+  drains; a SIGHUP during a reload reads the file once more after it),
+  re-read the configuration file; a file that does not validate is
   logged and the running configuration is kept; a valid one goes to
   ``daemon.reload`` (changed carriers are replaced, unaffected binds stay
   up, routes are swapped) and the logging settings are re-applied. The
@@ -150,6 +152,12 @@ class _Service:
         self.ready = False
         self.stop_requested = False
         self.daemon_done = trio.Event()
+        # Reloads run in their own task: daemon.reload stops each replaced carrier
+        # with up to drain_timeout, and a SIGTERM must not wait behind that.
+        self._reload_scope: trio.CancelScope | None = None
+        self._reload_again = False
+        self._no_reload = trio.Event()
+        self._no_reload.set()
 
     # --- tasks -------------------------------------------------------------------------
 
@@ -168,13 +176,16 @@ class _Service:
             name = signal.Signals(signum).name
             if signum == signal.SIGHUP:
                 if not self.stop_requested and self.ready:
-                    await self._reload()
+                    self._request_reload(nursery)
                 continue
             if self.stop_requested:
                 log.warning("second stop signal: stopping without waiting for the drain", signal=name)
                 scope.cancel()
                 return
             self.stop_requested = True
+            if self._reload_scope is not None:
+                log.warning("stop signal during a reload: abandoning the reload", signal=name)
+                self._reload_scope.cancel()
             if not self.ready:
                 # Nothing was claimed yet that a restart's recovery cannot resolve.
                 log.info("stop signal during start-up: stopping", signal=name)
@@ -182,8 +193,32 @@ class _Service:
                 return
             nursery.start_soon(self._drain, scope, name)
 
+    def _request_reload(self, nursery: trio.Nursery) -> None:
+        if not self._no_reload.is_set():
+            # A SIGHUP during a reload: the file may have changed again since the
+            # running reload read it, so read it once more when that one ends.
+            self._reload_again = True
+            return
+        self._no_reload = trio.Event()
+        nursery.start_soon(self._reloads)
+
+    async def _reloads(self) -> None:
+        try:
+            while True:
+                self._reload_again = False
+                with trio.CancelScope() as self._reload_scope:
+                    await self._reload()
+                self._reload_scope = None
+                if not self._reload_again or self.stop_requested:
+                    return
+        finally:
+            self._reload_scope = None
+            self._no_reload.set()
+
     async def _drain(self, scope: trio.CancelScope, signal_name: str) -> None:
         assert self.daemon is not None
+        # A cancelled reload unwinds first, so the drain sees settled carriers.
+        await self._no_reload.wait()
         timeout = self.loaded.config.daemon.drain_timeout.seconds
         log.info("draining", signal=signal_name, drain_timeout=timeout)
         self.notifier.stopping(f"draining (up to {timeout:g}s)")

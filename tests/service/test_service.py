@@ -25,13 +25,15 @@ from tests.service.helpers import write_config
 
 
 class StandIn:
-    def __init__(self, *, hang_in_drain: bool = False, exit_alone: bool = False) -> None:
+    def __init__(self, *, hang_in_drain: bool = False, exit_alone: bool = False,
+                 hang_in_reload: bool = False) -> None:
         self.stopped = trio.Event()
         self.drains: list[float] = []
         self.reloads: list[Config] = []
         self.passwords: Any = None
         self.hang_in_drain = hang_in_drain
         self.exit_alone = exit_alone
+        self.hang_in_reload = hang_in_reload
 
     def factory(self, config: Config, db: object, *, dsn: str, passwords: Any, instance_name: str | None) -> StandIn:
         self.passwords = passwords
@@ -50,6 +52,8 @@ class StandIn:
 
     async def reload(self, new_config: Config, *, passwords: Any = None) -> None:
         self.reloads.append(new_config)
+        if self.hang_in_reload:  # a replaced carrier that takes its whole drain_timeout
+            await trio.sleep_forever()
         self.passwords = passwords
 
     def stats(self) -> dict[str, int]:
@@ -143,6 +147,28 @@ async def test_sighup_reloads_and_a_bad_file_is_kept_out(
 
         os.kill(os.getpid(), signal.SIGTERM)
     assert stand_in.drains
+
+
+async def test_sigterm_during_a_slow_reload_abandons_it_and_drains(
+    env: str, systemd: Systemd, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "c.toml")
+    stand_in = StandIn(hang_in_reload=True)
+    result: list[int] = []
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            async def go() -> None:
+                result.append(await serve(load_config(config), env, _options(systemd, config, stand_in)))
+
+            nursery.start_soon(go)
+            await systemd.until("READY")
+            os.kill(os.getpid(), signal.SIGHUP)
+            await systemd.until("RELOADING")
+            os.kill(os.getpid(), signal.SIGHUP)  # queued behind the hanging one, then dropped
+            os.kill(os.getpid(), signal.SIGTERM)
+            await systemd.until("STOPPING")
+    assert result == [0]
+    assert len(stand_in.reloads) == 1 and len(stand_in.drains) == 1
 
 
 async def test_drain_that_overruns_is_cut_off(
