@@ -120,6 +120,13 @@ class _Redactor:
         return redact_event(event, log_bodies=self.log_bodies, mask_numbers=self.mask_numbers)
 
 
+# Tracebacks as JSON without the frames' local variables (structlog's default
+# dict_tracebacks shows them): locals hold DSNs with passwords, bind passwords,
+# message bodies and unmasked numbers, which the redactor above never sees.
+_TRACEBACKS = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+)
+
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
@@ -153,11 +160,14 @@ def configure_logging(settings: Logging | None = None, *, stream: TextIO | None 
     ]
     renderer: Any
     if _use_console(settings, out):
-        renderer = structlog.dev.ConsoleRenderer(colors=_isatty(out))
+        # plain_traceback, never rich's: rich would print every frame's locals.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=_isatty(out), exception_formatter=structlog.dev.plain_traceback
+        )
         tail: list[Any] = [renderer]
     else:
         renderer = structlog.processors.JSONRenderer()
-        tail = [structlog.processors.dict_tracebacks, renderer]
+        tail = [_TRACEBACKS, renderer]
     structlog.configure(
         processors=[*shared, structlog.processors.StackInfoRenderer(), *tail],
         wrapper_class=structlog.make_filtering_bound_logger(level),

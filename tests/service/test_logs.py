@@ -69,6 +69,28 @@ def test_json_logs_never_contain_bodies_and_mask_numbers() -> None:
     assert second["sender"] == "ProSignals" and second["source_addr"] == "6012****789"
 
 
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_tracebacks_carry_no_locals(fmt: str) -> None:
+    # A crash logged with log.exception must not dump the frames' variables:
+    # a DSN with its password, a body, a whole number.
+    out = io.StringIO()
+    configure_logging(Logging(format=fmt), stream=out)
+
+    def fails(dsn: str, body: str, to: str) -> None:
+        raise RuntimeError("boom")
+
+    dsn = "postgresql://bridge:S3cretPW@db/bridge"
+    to = "+60123456789"
+    try:  # (a traceback shows the lines of its frames: no literal on the call's line)
+        fails(dsn, OTP, to)
+    except RuntimeError:
+        structlog.get_logger("t").exception("the daemon failed")
+    text = out.getvalue()
+    assert "boom" in text and "fails" in text  # the traceback itself is there
+    for secret in ("S3cretPW", "482915", "60123456789"):
+        assert secret not in text
+
+
 def test_bodies_only_when_asked_and_level_filter() -> None:
     out = io.StringIO()
     configure_logging(Logging(format="json", log_bodies=True, mask_numbers=False), stream=out)
