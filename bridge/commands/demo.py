@@ -3,8 +3,8 @@
 A throw-away database (a new database on 127.0.0.1:5432 when a server
 answers there as ``postgres``, else the embedded PostgreSQL in a temporary
 directory), migrated; our SMSC simulator on a free port, with some failures
-(destinations ending in 0000 are undeliverable, a few percent of the rest
-fail at random, one destination is refused at submit); a configuration built
+(destinations ending in 0000 are undeliverable, about 4% of the rest end
+UNDELIV or EXPIRED at random); a configuration built
 here (one carrier, a default route, rates for MY/SG/ID/TH/PH); a demo account
 with credits; a mix of traffic (GSM, Unicode and emoji, long multipart texts,
 invalid numbers, numbers that fail); the daemon; progress lines until every
