@@ -35,6 +35,22 @@ def _traffic(count: int) -> list[tuple[str, list[str]]]:
     return [(LONG if (i // 10) % 5 == 0 else OTP, numbers[i : i + 10]) for i in range(0, count, 10)]
 
 
+def _restart_until_final(
+    tmp_path: Path, dsn: str, name: str, stop: signal.Signals, limit: float
+) -> dict[str, int]:
+    """Start another daemon on the same configuration, wait until every message is
+    final, stop it with ``stop`` (it must exit 0): the final states."""
+    daemon = DaemonProcess(tmp_path / "c.toml", dsn, tmp_path, name=name)
+    try:
+        daemon.until("READY")
+        final = wait_final(dsn, limit)
+        daemon.signal(stop)
+        assert daemon.wait(20) == 0
+    finally:
+        daemon.close()
+    return final
+
+
 @pytest.fixture
 def sim() -> Iterator[SimulatorThread]:
     config = SimulatorConfig(
@@ -78,14 +94,7 @@ def test_sigterm_drains_and_exits_0(pg_dsn_sync: str, sim: SimulatorThread, tmp_
     ok, parts = reconciled(pg_dsn_sync)
     assert ok and parts.get("submitting", 0) == 0, parts
 
-    again = DaemonProcess(tmp_path / "c.toml", pg_dsn_sync, tmp_path, name="again")
-    try:
-        again.until("READY")
-        final = wait_final(pg_dsn_sync, 30)
-        again.signal(signal.SIGINT)
-        assert again.wait(20) == 0
-    finally:
-        again.close()
+    final = _restart_until_final(tmp_path, pg_dsn_sync, "again", signal.SIGINT, 30)
     assert set(final) <= {"delivered", "failed"}, final
     assert final["failed"] >= 1 and final["delivered"] >= 500
     assert reconciled(pg_dsn_sync)[0]
@@ -151,14 +160,7 @@ def test_sigkill_mid_run_then_restart(pg_dsn_sync: str, sim: SimulatorThread, tm
     assert parts_left.get("submitting", 0) + parts_left.get("submitted", 0) > 0, parts_left
     in_doubt = messages_with_parts_in(pg_dsn_sync, "submitting")
 
-    second = DaemonProcess(tmp_path / "c.toml", pg_dsn_sync, tmp_path, name="second")
-    try:
-        second.until("READY")
-        final = wait_final(pg_dsn_sync, 40)
-        second.signal(signal.SIGTERM)
-        assert second.wait(20) == 0
-    finally:
-        second.close()
+    final = _restart_until_final(tmp_path, pg_dsn_sync, "second", signal.SIGTERM, 40)
     assert set(final) <= {"delivered", "failed"}, final
     assert sum(final.values()) == len(ids)
     # on_unknown_outcome = "fail": a message whose part was `submitting` when the
