@@ -85,13 +85,11 @@ class RetryPolicy:
     def from_config(
         cls, cfg: CarrierConfig, overrides: Mapping[int, Action] | None = None
     ) -> RetryPolicy:
-        """The carrier's limits; ``overrides`` replace single statuses' actions.
-        (A ``status_actions`` table in the carrier config, when the schema has
-        one, is applied first; docs/carrier.md.)"""
+        """The carrier's limits and its ``status_actions`` table over the defaults;
+        ``overrides`` (tests) replace single statuses' actions on top of both."""
         actions = dict(DEFAULT_ACTIONS)
-        from_cfg = getattr(cfg, "status_actions", None)
-        if from_cfg:
-            actions.update(parse_overrides(from_cfg))
+        if cfg.status_actions:
+            actions.update(parse_overrides(cfg.status_actions))
         if overrides:
             actions.update(overrides)
         return cls(

@@ -77,6 +77,15 @@ def test_per_carrier_overrides() -> None:
     assert DEFAULT_ACTIONS[CommandStatus.ESME_RTHROTTLED] is Action.THROTTLE  # untouched
 
 
+def test_status_actions_from_the_carrier_config() -> None:
+    policy = RetryPolicy.from_config(
+        _carrier(status_actions={"0x45": "retry", "ESME_RMSGQFUL": "permanent"})
+    )
+    assert policy.classify(0x45) is Action.RETRY  # ESME_RSUBMITFAIL, permanent by default
+    assert policy.classify(CommandStatus.ESME_RMSGQFUL) is Action.PERMANENT
+    assert policy.classify(CommandStatus.ESME_RTHROTTLED) is Action.THROTTLE  # default kept
+
+
 def test_bad_overrides() -> None:
     with pytest.raises(ValueError, match="unknown action"):
         parse_overrides({"0x58": "later"})
