@@ -33,6 +33,7 @@ import trio
 from bridge.simulator.deliveries import Account, Delivery
 from bridge.simulator.throttle import TpsWindow
 from bridge.smpp.connection import Connection
+from bridge.smpp.errors import LocalProtocolError
 from bridge.smpp.events import (
     NEED_DATA,
     ConnectionClosed,
@@ -286,7 +287,15 @@ class Link:
         tlvs = sim.config.receipt_tlvs
         while ready and len(outstanding) < window:
             delivery = ready.popleft()
-            outstanding[send(delivery.pdu(done_date, tlvs), now=now)] = delivery
+            try:
+                seq = send(delivery.pdu(done_date, tlvs), now=now)
+            except LocalProtocolError as exc:
+                # A deliver_sm that does not encode must not end this connection
+                # (and the other receipts in flight on it): drop it, count it.
+                stats.receipts_dropped += 1
+                log.warning("delivery dropped", error=str(exc))
+                continue
+            outstanding[seq] = delivery
             if delivery.mo is None:
                 stats.receipts_sent += 1
             else:

@@ -43,6 +43,23 @@ _QUEUE_FULL = CommandStatus.ESME_RMSGQFUL
 _BIND_TYPES = (BindTransmitter, BindReceiver, BindTransceiver)
 # section 5.3.2.25: the SMSC's interface version in bind_resp
 _SC_INTERFACE_VERSION = ((Tag.SC_INTERFACE_VERSION, b"\x34"),)
+# submit_sm source_addr / destination_addr: at most 20 octets (SMPP 3.4 section
+# 4.4.1, 21 with the NUL). The decoder tolerates longer ones (real SMSCs send them);
+# as an SMSC we refuse them, as a real one does, and a receipt could not carry them
+# back (its addresses have the same limit, section 4.6.1).
+_MAX_ADDR = 20
+_INVALID_SOURCE = CommandStatus.ESME_RINVSRCADR
+_INVALID_DESTINATION = CommandStatus.ESME_RINVDSTADR
+
+
+def _address_status(submit: SubmitSm) -> int:
+    if len(submit.source_addr) > _MAX_ADDR:
+        return _INVALID_SOURCE
+    if len(submit.destination_addr) > _MAX_ADDR:
+        return _INVALID_DESTINATION
+    return 0
+
+
 # Requests we accept but do not implement: answered with their section 5.1.3 failure.
 _REFUSED: dict[type[Pdu], int] = {
     QuerySm: CommandStatus.ESME_RQUERYFAIL,
@@ -124,7 +141,7 @@ class Session(Link):
         stats = sim.stats
         stats.submits += 1
         seq = pdu.sequence_number
-        status = self._admit(now)
+        status = _address_status(pdu) or self._admit(now)
         if not status:
             verdict = sim.picker.pick(pdu.destination_addr)
             status = verdict.submit_status
@@ -236,7 +253,7 @@ class Session(Link):
         stats = self.sim.stats
         stats.submits += 1
         seq = submit.sequence_number
-        status = self._admit(now)
+        status = _address_status(submit) or self._admit(now)
         verdict = self.sim.picker.pick(submit.destination_addr)
         status = status or verdict.submit_status
         if status:

@@ -15,7 +15,10 @@ from bridge.simulator import (
     Simulator,
     SimulatorConfig,
 )
-from bridge.smpp import BindReceiver, BindTransceiver, CommandStatus, SubmitSmResp, Tag
+from bridge.simulator.deliveries import Delivery
+from bridge.simulator.receipts import Verdict
+from bridge.smpp import BindReceiver, BindTransceiver, CommandStatus, SubmitSm, SubmitSmResp, Tag
+from bridge.smpp.codec import encode
 from bridge.smpp.events import BindFailed, Bound, PduReceived, ResponseReceived
 from tests.simulator.esme import Esme
 from tests.simulator.helpers import bound, running
@@ -381,6 +384,58 @@ async def test_sender_rewriting_shows_in_the_handset_log() -> None:
                 ("447700900124", "447911"),  # numeric senders are left alone
             ]
             assert sim.stats.senders_rewritten == 1
+            await esme.aclose()
+
+
+def _with_overlong(field_value: str, seq: int) -> bytes:
+    """A submit_sm whose ``field_value`` (20 octets) is stretched to 25: the decoder
+    tolerates that (SMPP 3.4 section 4.4.1 allows 20), an SMSC refuses it."""
+    fields = {"source_addr": "Bridge", "destination_addr": "447700900123", field_value: "4" * 20}
+    frame = encode(SubmitSm(registered_delivery=1, short_message=b"hi", **fields), seq)
+    frame = frame.replace(b"4" * 20 + b"\0", b"4" * 25 + b"\0")
+    return len(frame).to_bytes(4, "big") + frame[4:]
+
+
+@pytest.mark.parametrize(
+    ("field_value", "status"),
+    [("source_addr", CommandStatus.ESME_RINVSRCADR),
+     ("destination_addr", CommandStatus.ESME_RINVDSTADR)],
+)  # fmt: skip
+async def test_overlong_addresses_are_refused_and_the_bind_goes_on(
+    field_value: str, status: int
+) -> None:
+    # A receipt for such a submit could not be encoded (its addresses have the same
+    # limit): it used to end the connection, resp and all.
+    async with running() as sim:
+        with trio.fail_after(TIMEOUT):
+            esme = await bound(sim, "trx")
+            await esme.stream.send_all(_with_overlong(field_value, 0x7000))
+            answer = await esme.wait_for_event(
+                lambda e: getattr(getattr(e, "pdu", None), "sequence_number", 0) == 0x7000
+            )
+            assert answer.pdu.command_status == status  # type: ignore[attr-defined]
+            seq = esme.submit(registered_delivery=1)
+            await esme.flush()
+            await esme.wait_until(lambda: seq in esme.resps and bool(esme.delivered))
+            assert sim.stats.receipts_scheduled == 1 and sim.stats.receipts_dropped == 0
+            await esme.aclose()
+
+
+async def test_a_delivery_that_does_not_encode_is_dropped_not_fatal() -> None:
+    async with running() as sim:
+        with trio.fail_after(TIMEOUT):
+            esme = await bound(sim, "trx")
+            broken = SubmitSm(source_addr="Bridge", destination_addr="4" * 25,
+                              registered_delivery=1)  # fmt: skip
+            now = trio.current_time()
+            sim.account("bridge").route(
+                Delivery(submit=broken, message_id="x1", verdict=Verdict("DELIVRD", 0)),
+                due=now, now=now,
+            )  # fmt: skip
+            seq = esme.submit(registered_delivery=1)
+            await esme.flush()
+            await esme.wait_until(lambda: seq in esme.resps and bool(esme.delivered))
+            assert sim.stats.receipts_dropped == 1 and len(esme.delivered) == 1
             await esme.aclose()
 
 
