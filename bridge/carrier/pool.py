@@ -126,6 +126,7 @@ class Carrier:
         self._in_flight = 0  # window places taken, all slots
         self._drained = trio.Event()
         self._stopping = False
+        self._stop_requested = trio.Event()  # wakes parts sleeping between retries
         self._stopped = trio.Event()
         self._cancel: trio.CancelScope | None = None
         self.log = log.bind(carrier=cfg.name)
@@ -186,6 +187,7 @@ class Carrier:
                 task_status.started()
         finally:
             self._stopping = True
+            self._stop_requested.set()
             self._fail_waiters()
             self._stopped.set()
 
@@ -392,13 +394,21 @@ class Carrier:
                 return Rejected(status=status, attempts=attempts)
             if self._stopping:
                 raise CarrierClosed(self.name)
-            await trio.sleep(delay)
+            # The backoff ends early on stop(): the part is not in flight, so it
+            # goes back to the daemon at once (CarrierClosed: requeue) rather than
+            # holding the drain for up to the backoff cap and being cut off there,
+            # which would leave it `submitting` for the next start's recovery.
+            with trio.move_on_after(delay):
+                await self._stop_requested.wait()
+            if self._stopping:
+                raise CarrierClosed(self.name)
 
     # --- stopping ------------------------------------------------------------------
     async def stop(self, timeout: float, *, unbind_timeout: float = 2.0) -> None:  # noqa: ASYNC109 (contract)
         """No new submits; wait for the windows to drain until ``timeout``; unbind
         every bind under a shielded timeout (house rule 5); close."""
         self._stopping = True
+        self._stop_requested.set()
         self._fail_waiters()
         with trio.move_on_after(timeout):
             if self._in_flight:

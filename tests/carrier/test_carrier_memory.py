@@ -25,6 +25,8 @@ from bridge.carrier import (
     Unknown,
     UnknownReason,
 )
+from bridge.carrier.backoff import BackoffPolicy
+from bridge.carrier.policy import RetryPolicy
 from bridge.smpp.constants import CommandStatus
 from bridge.smpp.events import CloseReason
 from bridge.smpp.pdus import (
@@ -235,6 +237,31 @@ async def test_temporary_errors_retry_until_max_attempts(autojump_clock: Clock) 
         assert await carrier.submit(part()) == Rejected(status=0x14, attempts=3)
         assert len(net.smscs[0].submits) == 3
         assert trio.current_time() - start >= 0.5 + 1.0  # backoff between attempts
+
+
+async def test_stop_ends_a_retry_backoff_with_carrier_closed(autojump_clock: Clock) -> None:
+    # A part between two attempts is not in flight: a stop hands it back at once
+    # (requeue), not after its backoff, which may outlast the daemon's drain.
+    cfg = config(max_attempts=5, max_age=Duration(600))
+    async with running(cfg) as (carrier, net, _):
+        net.smscs[0].on_submit = lambda *_: CommandStatus.ESME_RMSGQFUL
+        carrier.policy = RetryPolicy(max_attempts=5, max_age=600,
+                                     backoff=BackoffPolicy(base=60, cap=60))  # fmt: skip
+        closed_at: list[float] = []
+
+        async def one() -> None:
+            with pytest.raises(CarrierClosed):
+                await carrier.submit(part())
+            closed_at.append(trio.current_time())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(one)
+            await trio.testing.wait_all_tasks_blocked()
+            assert len(net.smscs[0].submits) == 1  # answered 0x14, now backing off
+            start = trio.current_time()
+            await carrier.stop(5, unbind_timeout=1)
+        assert len(closed_at) == 1 and closed_at[0] - start < 1
+        assert len(net.smscs[0].submits) == 1
 
 
 async def test_max_age_ends_retries(autojump_clock: Clock) -> None:
