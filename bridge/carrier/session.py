@@ -403,7 +403,11 @@ class Session:
             except trio.WouldBlock:
                 # Bounded channel: when the daemon is behind, this reader waits,
                 # and so does the SMSC (backpressure, DESIGN.md "Performance").
-                await self._inbound.send(item)
+                # The channel may close while we wait: same answer as below.
+                try:
+                    await self._inbound.send(item)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    ack(CommandStatus.ESME_RX_T_APPN)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 ack(CommandStatus.ESME_RX_T_APPN)  # nobody listens: SMSC, try later
         else:  # outbind, alert_notification: nothing to answer (section 4.1.7, 4.12)

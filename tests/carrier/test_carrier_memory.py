@@ -382,6 +382,26 @@ async def test_inbound_channel_backpressure(autojump_clock: Clock) -> None:
         assert [r.command_status for r in smsc.responses] == [0x64] * 3
 
 
+async def test_inbound_channel_closed_while_the_reader_waits(autojump_clock: Clock) -> None:
+    # The reader is blocked on a full channel when the daemon closes its end: the
+    # waiting receipt is answered "try later" and the bind stays up (it used to
+    # raise BrokenResourceError out of the reader and take the carrier down).
+    async with running(config(), inbound_size=1) as (carrier, net, inbound):
+        smsc = net.smscs[0]
+        for n in range(2):
+            await smsc.deliver(source_addr="4479", destination_addr="B",
+                               short_message=b"mo %d" % n)  # fmt: skip
+        await trio.testing.wait_all_tasks_blocked()
+        assert inbound.statistics().current_buffer_used == 1 and smsc.responses == []
+        inbound.close()
+        await trio.testing.wait_all_tasks_blocked()
+        assert [r.command_status for r in smsc.responses] == [CommandStatus.ESME_RX_T_APPN]
+        await smsc.deliver(source_addr="4479", destination_addr="B", short_message=b"mo 2")
+        await trio.testing.wait_all_tasks_blocked()
+        assert [r.command_status for r in smsc.responses] == [CommandStatus.ESME_RX_T_APPN] * 2
+        assert carrier.up and carrier.health().binds[0].binds == 1
+
+
 async def test_enquire_link_when_idle_and_rtt_in_health(autojump_clock: Clock) -> None:
     async with running(config(enquire_link_interval=Duration(30))) as (carrier, _net, _):
         assert carrier.health().binds[0].enquire_link_rtt is None
