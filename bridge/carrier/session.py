@@ -245,7 +245,16 @@ class Session:
             interface_version=cfg.interface_version,
             address_range=cfg.address_range,
         )
-        self.conn.send(bind, now=trio.current_time())
+        try:
+            self.conn.send(bind, now=trio.current_time())
+        except LocalProtocolError:
+            # A credential the config check let through that does not encode (a
+            # password outside Latin-1): a failed bind, logged and retried with
+            # backoff, not an exception that ends the carrier. The error text is
+            # not kept: it may quote the password.
+            self._finish("bind does not encode")
+            return BindLost("bind_* does not encode: check system_id, password,"
+                            " system_type and address_range (SMPP 3.4 section 4.1.1)")
         self._set_timer(trio.current_time() + self._rt)
         self._wake_writer()
         await self._bind_waiter.wait()

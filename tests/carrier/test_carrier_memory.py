@@ -142,6 +142,20 @@ async def test_connect_refused_keeps_retrying(autojump_clock: Clock) -> None:
         assert (await carrier.submit(part())).attempts == 1
 
 
+async def test_bind_that_does_not_encode_is_a_counted_failure(autojump_clock: Clock) -> None:
+    send, _receive = trio.open_memory_channel[Inbound](1)
+    async with trio.open_nursery() as nursery:
+        net = FakeNetwork(nursery)
+        carrier = Carrier(config(), password="pa\u20acs", inbound=send, connect=net.connect,
+                          rng=random.Random(5))  # fmt: skip  # not Latin-1
+        with structlog.testing.capture_logs() as logs:
+            await nursery.start(carrier.run)
+            await trio.sleep(5)
+        assert not carrier.up and carrier.health().binds[0].bind_failures >= 2  # retried
+        assert not any("\u20ac" in str(e) for e in logs)
+        nursery.cancel_scope.cancel()
+
+
 async def test_unanswered_bind_is_a_counted_failure(autojump_clock: Clock) -> None:
     make = lambda s: FakeSmsc(s, reading=False)  # noqa: E731  (a silent peer)
     async with running(config(response_timeout=Duration(10)), make=make) as (carrier, net, _):
