@@ -300,8 +300,14 @@ def resolve_secrets(
         secret = _secret(carrier.password_env, carrier.password_file, env, key)
         if secret is None:
             secret = Secret("")
-        # SMPP 3.4 section 4.1.1: password is a C-Octet String of at most 9 octets.
-        if len(secret.reveal().encode("ascii", "replace")) > 8:
+        # SMPP 3.4 section 4.1.1: password is a C-Octet String of at most 9 octets;
+        # the codec writes C-Octet Strings as Latin-1 (one octet per character), so a
+        # password it cannot write is refused here, not at every bind attempt.
+        try:
+            secret.reveal().encode("latin-1")
+        except UnicodeEncodeError:
+            raise ConfigError("bind password has characters outside Latin-1 (SMPP 3.4 4.1.1: octets)", key=key) from None
+        if len(secret.reveal().encode("latin-1")) > 8:
             raise ConfigError("bind password longer than 8 characters (SMPP 3.4 4.1.1)", key=key)
         passwords[carrier.name] = secret
     hooks = config.webhooks

@@ -257,12 +257,13 @@ def _command_status(key: str) -> int | None:
     text = key.strip()
     if text.upper().startswith("ESME_"):
         member = CommandStatus.__members__.get(text.upper())
-        return None if member is None else int(member)
+        return None if member is None or int(member) == 0 else int(member)
     try:
         value = int(text, 0)
     except ValueError:
         return None
-    return value if 0 <= value <= 0xFFFFFFFF else None
+    # 0 is ESME_ROK: a success has no retry action.
+    return value if 0 < value <= 0xFFFFFFFF else None
 
 
 # --- routes and rates ------------------------------------------------------

@@ -104,6 +104,8 @@ MUTATIONS = [
     ('concat = "sar"', 'concat = "udh7"', "carriers[2].segmentation.concat", "udh7"),
     ('"0x45" = "retry"', '"0x45" = "later"', "carriers[0].status_actions", "later"),
     ('"0x45" = "retry"', 'ESME_RNOPE = "retry"', "carriers[0]", "[[carriers]]"),
+    ('"0x45" = "retry"', '"0" = "retry"', "carriers[0]", "[[carriers]]"),
+    ('"0x45" = "retry"', 'ESME_ROK = "retry"', "carriers[0]", "[[carriers]]"),
 ]
 
 
@@ -212,6 +214,16 @@ def test_password_longer_than_smpp_allows(tmp_path: Path) -> None:
     env = dict(ENV, MAXIS_SMPP_PASSWORD="123456789")
     with pytest.raises(ConfigError, match="longer than 8"):
         load_config(_secret_config(tmp_path, 0o600), environ=env)
+
+
+def test_password_the_codec_cannot_write_is_refused(tmp_path: Path) -> None:
+    env = dict(ENV, MAXIS_SMPP_PASSWORD="pass€")
+    with pytest.raises(ConfigError, match="Latin-1") as info:
+        load_config(_secret_config(tmp_path, 0o600), environ=env)
+    assert "pass€" not in str(info.value)
+    latin = dict(ENV, MAXIS_SMPP_PASSWORD="passé")
+    loaded = load_config(_secret_config(tmp_path, 0o600), environ=latin)
+    assert loaded.carrier_passwords["maxis"].reveal() == "passé"
 
 
 def test_read_secret_file_missing(tmp_path: Path) -> None:
