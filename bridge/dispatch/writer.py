@@ -18,7 +18,6 @@ claimers' in-flight limit).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,7 +29,7 @@ from bridge.carrier import Inbound
 from bridge.dispatch.apply import Applied, apply_batch
 from bridge.dispatch.inbound import MoRow, ReceiptRow, classify
 from bridge.dispatch.instances import db_errors
-from bridge.dispatch.parts import Resolution, Result
+from bridge.dispatch.parts import Result
 from bridge.dispatch.stats import DaemonStats
 from bridge.smpp import CommandStatus
 from bridge.store.db import Database
@@ -42,15 +41,6 @@ log = structlog.get_logger("bridge.dispatch.writer")
 
 ESME_ROK = int(CommandStatus.ESME_ROK)
 ESME_RX_T_APPN = int(CommandStatus.ESME_RX_T_APPN)
-
-# Flush transactions in flight at once. One serial writer left PostgreSQL idle
-# while a batch travelled and committed, and receipts waited for their acks
-# meanwhile; two or three overlapping flushes keep both cores busy (measured in
-# docs/operations.md "Benchmark"). More do not help: every flush that settles
-# money ends on the account rows, which serialise the commits anyway.
-FLUSHES_IN_FLIGHT = 3
-
-Key = tuple[str, str]  # (carrier, id_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +84,7 @@ class Writer:
         self._more = trio.Event()
         self._room = trio.Event()
         self.db_up = True
-        self._in_flight = 0
-        self._slots = trio.Semaphore(FLUSHES_IN_FLIGHT)
-        # (carrier, id_key) of the accepted outcomes and receipts in flushes not yet
-        # committed: a row with such a key waits for that flush (see _cut).
-        self._busy: Counter[Key] = Counter()
+        self._flushing = False
         self._attempts: trio.Nursery | None = None
         self._progress = trio.Event()  # set (and replaced) after every flush attempt
 
@@ -161,7 +147,7 @@ class Writer:
 
     async def wait_idle(self) -> None:
         """Until every row handed in so far is committed (or acked 0x64)."""
-        while self.pending or self._in_flight:
+        while self.pending or self._flushing:
             await self._progress.wait()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -185,93 +171,32 @@ class Writer:
                     while self.pending < self.batch:
                         self._more = trio.Event()
                         await self._more.wait()
-            await self._slots.acquire()
-            if self.db_up:
-                batch = self._cut()
-                if batch is None:  # nothing, or all held back by flushes in flight
-                    self._slots.release()
-                    if self._in_flight:
-                        await self._progress.wait()
-                    continue
-                assert self._attempts is not None
-                self._attempts.start_soon(self._flush_task, batch)
-                continue
-            # Database down: one attempt at a time (a probe when nothing waits), with back-off.
-            ok = await self._flush_task(self._cut() or ([], []))
+            ok = await self._flush_once()
             if ok:
                 backoff = 0.1
             else:
                 await trio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
-    def _cut(self) -> tuple[list[Result], list[tuple[Inbound, ReceiptRow | MoRow]]] | None:
-        """Take the next batch, leaving back rows whose key is in a flush in flight.
+    async def _flush_once(self) -> bool:
+        self._flushing = True
+        try:
+            return await self._flush_rows()
+        finally:
+            self._flushing = False
+            self._progress.set()
+            self._progress = trio.Event()
 
-        A receipt matched in one transaction against a response committed by another
-        one still in flight would find nothing and be parked, and that transaction's
-        unparking would not see the parked row either (it is not committed yet); the
-        receipt would then wait for the sweeper's late-match pass. Holding such rows
-        back until the other flush has committed keeps the order a single writer had:
-        response, then receipt (or parked receipt, then the response that unparks it).
-        """
-        busy = self._busy
+    async def _flush_rows(self) -> bool:
         # Share the batch when both kinds wait: outcomes alone could otherwise fill
         # every flush and starve receipts (whose buffer then stops the binds' readers).
         take_results = min(len(self._results), max(self.batch - len(self._inbound), self.batch // 2))
-        results: list[Result] = []
-        kept_results: list[Result] = []
-        for r in self._results:
-            if len(results) >= take_results or (
-                busy and r.resolution is Resolution.ACCEPTED and (r.carrier or "", r.id_key or "") in busy
-            ):
-                kept_results.append(r)
-            else:
-                results.append(r)
-        inbound: list[tuple[Inbound, ReceiptRow | MoRow]] = []
-        kept_inbound: list[tuple[Inbound, ReceiptRow | MoRow]] = []
-        room = self.batch - len(results)
-        for entry in self._inbound:
-            row = entry[1]
-            if len(inbound) >= room or (busy and isinstance(row, ReceiptRow) and (row.carrier, row.id_key) in busy):
-                kept_inbound.append(entry)
-            else:
-                inbound.append(entry)
-        self._results, self._inbound = kept_results, kept_inbound
+        results = self._results[:take_results]
+        inbound = self._inbound[: self.batch - len(results)]
+        del self._results[: len(results)]
+        del self._inbound[: len(inbound)]
         self._first_at = trio.current_time() if self.pending else None
         self._room.set()
-        if not results and not inbound:
-            return None
-        return results, inbound
-
-    @staticmethod
-    def _keys(results: list[Result], inbound: list[tuple[Inbound, ReceiptRow | MoRow]]) -> list[Key]:
-        keys = [(r.carrier or "", r.id_key or "") for r in results if r.resolution is Resolution.ACCEPTED]
-        keys += [(row.carrier, row.id_key) for _, row in inbound if isinstance(row, ReceiptRow)]
-        return keys
-
-    async def _flush_task(
-        self, batch: tuple[list[Result], list[tuple[Inbound, ReceiptRow | MoRow]]]
-    ) -> bool:
-        results, inbound = batch
-        keys = self._keys(results, inbound)
-        self._busy.update(keys)
-        self._in_flight += 1
-        try:
-            return await self._flush_rows(results, inbound)
-        finally:
-            self._busy.subtract(keys)
-            for key in keys:
-                if self._busy[key] <= 0:
-                    del self._busy[key]
-            self._in_flight -= 1
-            self._slots.release()
-            self._progress.set()
-            self._progress = trio.Event()
-            self._more.set()  # rows held back by this flush may go now
-
-    async def _flush_rows(
-        self, results: list[Result], inbound: list[tuple[Inbound, ReceiptRow | MoRow]]
-    ) -> bool:
         receipts = [row for _, row in inbound if isinstance(row, ReceiptRow)]
         mos = [row for _, row in inbound if isinstance(row, MoRow)]
         try:
