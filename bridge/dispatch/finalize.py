@@ -87,7 +87,9 @@ async def finalize_messages(
     if failed:
         await tx.execute(_CANCEL_QUEUED, failed)
     if sent or failed:
-        await settle(tx, [(i, Outcome.CHARGE) for i in sent] + [(i, Outcome.REFUND) for i in failed])
+        # The outbox first: settle locks the account rows, which every flush of every
+        # writer needs, so they are held only for settle and the COMMIT that follows.
         if webhooks:
             await tx.execute(_OUTBOX, sent + failed, default_url)
+        await settle(tx, [(i, Outcome.CHARGE) for i in sent] + [(i, Outcome.REFUND) for i in failed])
     return sent, failed
