@@ -42,6 +42,12 @@ log = structlog.get_logger("bridge.dispatch.writer")
 ESME_ROK = int(CommandStatus.ESME_ROK)
 ESME_RX_T_APPN = int(CommandStatus.ESME_RX_T_APPN)
 
+# A flush takes at most this many times ``batch`` rows (what accumulated while the
+# previous flush committed). Measured with bench e2e (writer_batch 1000): 4 x is
+# worth about 20% (fewer statements and commits per message); the inbound buffer is
+# 4 x batch too, so one flush can empty it.
+BATCH_GROWTH = 4
+
 
 @dataclass(frozen=True, slots=True)
 class CarrierRules:
@@ -188,11 +194,16 @@ class Writer:
             self._progress = trio.Event()
 
     async def _flush_rows(self) -> bool:
+        # ``batch`` rows or ``delay`` start a flush; under load more rows arrive while
+        # the previous one commits, and the flush takes them all, up to BATCH_GROWTH x
+        # batch: fewer, larger transactions (statements, COMMIT and the account lock
+        # are per flush) for the same latency.
+        cap = self.batch * BATCH_GROWTH
         # Share the batch when both kinds wait: outcomes alone could otherwise fill
         # every flush and starve receipts (whose buffer then stops the binds' readers).
-        take_results = min(len(self._results), max(self.batch - len(self._inbound), self.batch // 2))
+        take_results = min(len(self._results), max(cap - len(self._inbound), cap // 2))
         results = self._results[:take_results]
-        inbound = self._inbound[: self.batch - len(results)]
+        inbound = self._inbound[: cap - len(results)]
         del self._results[: len(results)]
         del self._inbound[: len(inbound)]
         self._first_at = trio.current_time() if self.pending else None
