@@ -146,13 +146,9 @@ def _cols(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object]]:
     return [[r[i] for r in rows] for i in range(width)]
 
 
-async def apply_results(
-    tx: Connection, results: Sequence[Result], out: Applied
-) -> tuple[set[int], set[int], list[tuple[str, str]]]:
-    """Submit outcomes; returns the message ids with an accepted part, those with a
-    failed part, and the (carrier, id_key) that just landed."""
+async def apply_results(tx: Connection, results: Sequence[Result], out: Applied) -> tuple[set[int], list[tuple[str, str]]]:
+    """Submit outcomes; returns touched message ids and the (carrier, id_key) that just landed."""
     touched: set[int] = set()
-    submitted: set[int] = set()
     accepted, failed, requeue = [], [], []
     for r in results:
         p = r.part
@@ -167,7 +163,7 @@ async def apply_results(
     if accepted:
         rows = await tx.fetch(_ACCEPT, *_cols(accepted, 7))
         out.accepted += len(rows)
-        submitted.update(row["message_id"] for row in rows)
+        touched.update(row["message_id"] for row in rows)
         landed = [(row["carrier"], row["id_key"]) for row in rows]
         riders = [r for r in results if r.riders and r.resolution is Resolution.ACCEPTED]
         if riders:
@@ -182,7 +178,7 @@ async def apply_results(
     if requeue:
         await tx.execute(_REQUEUE, *_cols(requeue, 7))
         out.requeued += len(requeue)
-    return submitted, touched, landed
+    return touched, landed
 
 
 async def apply_receipts(
@@ -294,12 +290,12 @@ async def apply_batch(
     """The whole flush, inside ``tx``: outcomes, parked receipts, receipts, messages, money, MO."""
     await tx.execute(PLANNER_SETTINGS)
     out = Applied()
-    submitted, touched, landed = await apply_results(tx, results, out)
+    touched, landed = await apply_results(tx, results, out)
     touched |= await apply_parked(tx, landed, out, table_for)
     more, _ = await apply_receipts(tx, receipts, out)
     touched |= more
     await apply_mo(tx, mos, out)
     out.sent, out.failed = await finalize_messages(
-        tx, touched, webhooks=webhooks, default_url=default_url, submitted_only=submitted
+        tx, touched, webhooks=webhooks, default_url=default_url
     )
     return out

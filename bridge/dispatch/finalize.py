@@ -47,15 +47,6 @@ WHERE m.id = a.message_id AND m.state NOT IN ('delivered', 'failed', 'invalid')
 RETURNING m.id, m.state::text AS state
 """
 
-# Messages whose only news in this transaction is an accepted part: nothing can
-# have made them final (a part failed earlier made the message failed then; a
-# final receipt in the same flush puts the message in the aggregated set), so
-# the aggregation over their parts would only ever say "submitted".
-_SUBMITTED = """
-UPDATE messages SET state = 'submitted', updated_at = now()
-WHERE id = ANY($1::bigint[]) AND state NOT IN ('submitted', 'delivered', 'failed', 'invalid')
-"""
-
 # A failed message is refunded at once: its parts still queued are not sent
 # (the handset could not show a message with a hole in it anyway).
 _CANCEL_QUEUED = """
@@ -84,23 +75,12 @@ async def finalize_messages(
     *,
     webhooks: bool = True,
     default_url: str | None = None,
-    submitted_only: Collection[int] = (),
 ) -> tuple[list[int], list[int]]:
-    """Move the messages of ``message_ids`` after their parts; returns (sent ids, failed ids).
-
-    ``submitted_only``: messages whose only change in this transaction is a part
-    accepted by the carrier (they go ``submitted`` without aggregating their parts).
-    """
-    aggregated = set(message_ids)
-    accepted = set(submitted_only) - aggregated
-    if not aggregated and not accepted:
+    """Move the messages of ``message_ids`` after their parts; returns (sent ids, failed ids)."""
+    if not message_ids:
         return [], []
-    await tx.execute(_LOCK, sorted(aggregated | accepted))
-    if accepted:
-        await tx.execute(_SUBMITTED, sorted(accepted))
-    if not aggregated:
-        return [], []
-    ids = sorted(aggregated)
+    ids = sorted(set(message_ids))
+    await tx.execute(_LOCK, ids)
     rows = await tx.fetch(_AGGREGATE, ids)
     sent = [r["id"] for r in rows if r["state"] == "delivered"]
     failed = [r["id"] for r in rows if r["state"] == "failed"]
