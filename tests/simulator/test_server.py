@@ -16,6 +16,7 @@ from bridge.simulator import (
     SimulatorConfig,
 )
 from bridge.simulator.deliveries import Delivery
+from bridge.simulator.link import ANSWER_SLICE
 from bridge.simulator.receipts import Verdict
 from bridge.smpp import BindReceiver, BindTransceiver, CommandStatus, SubmitSm, SubmitSmResp, Tag
 from bridge.smpp.codec import encode
@@ -487,6 +488,34 @@ async def test_answers_are_coalesced_into_few_writes(monkeypatch: pytest.MonkeyP
         # 1000 PDUs (500 resps, 500 receipts) left in a handful of writes, not 1000.
         # (8 here: the receipts go 64 at a time, the receipt window.)
         assert 1 <= len(writes) <= 50, writes
+
+
+async def test_a_window_of_submits_is_answered_in_slices_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A whole window answered in one write makes the ESME and the simulator take
+    # turns (each idle while the other handles 512 PDUs); answered ANSWER_SLICE
+    # at a time, the ESME works on the first answers while the rest are handled.
+    async with running() as sim:
+        writes: list[int] = []
+        original = trio.SocketStream.send_all
+
+        async def counting_send_all(self: trio.SocketStream, data: bytes) -> None:
+            if self.socket.getsockname()[1] == sim.port:  # the simulator's end
+                writes.append(len(data))
+            await original(self, data)
+
+        monkeypatch.setattr(trio.SocketStream, "send_all", counting_send_all)
+        with trio.fail_after(TIMEOUT):
+            esme = await bound(sim, "trx")
+            writes.clear()
+            sent = [esme.submit() for _ in range(512)]
+            await esme.flush()  # 512 submit_sm in one write
+            await esme.wait_until(lambda: len(esme.resps) == 512)
+        assert list(esme.resps) == sent  # answered in the order asked
+        assert len(writes) >= 512 // ANSWER_SLICE, writes
+        resp_size = len(encode(next(iter(esme.resps.values()))))
+        assert max(writes) <= ANSWER_SLICE * resp_size, writes
 
 
 async def test_a_byte_at_a_time_esme_is_understood() -> None:
