@@ -3,10 +3,12 @@
 Two tasks per connection and nothing per message:
 
 - the reader takes whatever the socket has (up to 64 KiB, hundreds of PDUs when an
-  ESME pipelines), feeds it to the Connection, handles every event, then writes all
-  the answers in one ``send_all`` (DESIGN.md performance rules: one send per PDU caps
-  a bind near 38k PDUs/s, coalesced sends go far beyond). It reads again only after
-  that write, so an ESME that stops reading is slowed down by TCP, not buffered for.
+  ESME pipelines), feeds it to the Connection, handles the events and writes the
+  answers ``ANSWER_SLICE`` requests per ``send_all`` (DESIGN.md performance rules: one
+  send per PDU caps a bind near 38k PDUs/s, coalesced sends go far beyond; a slice
+  rather than the whole chunk so the ESME works on the first answers meanwhile). It
+  reads again only after the chunk's last write, so an ESME that stops reading is
+  slowed down by TCP, not buffered for.
 - the timer sleeps until the earliest of: the next delivery due in this bind's heap
   (plus a few milliseconds of slack, so one wake-up serves many), the Connection's
   own timers (response timeouts of our deliver_sm, enquire_link); then it writes
