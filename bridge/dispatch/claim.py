@@ -35,9 +35,14 @@ __all__ = ["CLAIM_SQL", "Claimer"]
 
 log = structlog.get_logger("bridge.dispatch.claim")
 
+# The UPDATE finds the picked rows by ctid (a TID scan, ``ctid = ANY``): joined
+# on (message_id, seq) instead, the planner hashed every queued part on each
+# claim, a cost that grew with the queue (EXPLAIN ANALYZE, 100,000 queued:
+# 41 ms per 1,000 claimed, 15 ms by ctid). A locked row's ctid cannot change
+# before this statement ends, and the state guard is checked again anyway.
 CLAIM_SQL = """
 WITH picked AS MATERIALIZED (
-    SELECT message_id, seq FROM message_parts
+    SELECT ctid FROM message_parts
     WHERE state = 'queued' AND next_attempt_at <= now() AND route = ANY($3::text[])
       AND (seq = 1 OR route <> ALL($4::text[]))
     ORDER BY next_attempt_at
@@ -46,8 +51,8 @@ WITH picked AS MATERIALIZED (
 )
 UPDATE message_parts p
 SET state = 'submitting', owner_instance = $1, attempts = p.attempts + 1
-FROM picked, messages m, campaigns c
-WHERE p.message_id = picked.message_id AND p.seq = picked.seq AND p.state = 'queued'
+FROM messages m, campaigns c
+WHERE p.ctid = ANY (ARRAY(SELECT ctid FROM picked)) AND p.state = 'queued'
   AND m.id = p.message_id AND c.id = m.campaign_id
 RETURNING p.message_id, p.seq, p.total, p.body, p.route, p.attempts, p.carrier,
           m.destination, m.sender_id, m.sender_ton, m.sender_npi, m.concat_ref,
