@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 import dlr
-from bridge.dispatch.finalize import finalize_messages
+from bridge.dispatch.finalize import Touched, finalize_messages, note_parts
 from bridge.dispatch.inbound import MoRow, ReceiptRow
 from bridge.dispatch.parts import Resolution, Result
 from bridge.store.db import Connection
@@ -35,7 +35,27 @@ FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::int[], $5::text[], $6::te
      AS u(m, s, o, a, c, cid, k)
 WHERE p.message_id = u.m AND p.seq = u.s AND p.state::text = 'submitting'
   AND p.owner_instance = u.o AND p.attempts = u.a
-RETURNING p.message_id, p.carrier, p.id_key, p.total
+RETURNING p.message_id, p.carrier, p.id_key, p.total, 'submitted' AS state, NULL::text AS err
+"""
+
+# The error a failed part gives its message (shown by GET /sms/{id}).
+_PART_ERROR = "coalesce(p.receipt_stat, 'submit_error_' || p.error_code::text, 'failed')"
+
+# Accepted and its final receipt in the same flush (receipts arrive within
+# milliseconds of the submit_sm_resp): one UPDATE takes the part from
+# submitting to its final state with the carrier id, instead of an UPDATE to
+# submitted and a second one to the final state (each a new row version with
+# its index entries). Same guard as _ACCEPT.
+_ACCEPT_FINAL = """
+UPDATE message_parts p
+SET state = u.st::part_state, carrier = u.c, carrier_message_id = u.cid, id_key = u.k,
+    submitted_at = now(), final_at = now(), receipt_stat = u.stat, error_code = u.e
+FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::int[])
+     AS u(m, s, o, a, c, cid, k, st, stat, e)
+WHERE p.message_id = u.m AND p.seq = u.s AND p.state::text = 'submitting'
+  AND p.owner_instance = u.o AND p.attempts = u.a
+RETURNING p.message_id, p.carrier, p.id_key, p.total, p.state::text AS state, """ + _PART_ERROR + """ AS err
 """
 
 # concat = "payload": part 1 carried the whole message; the other parts of the
@@ -55,7 +75,7 @@ FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::int[], $5::text[], $6::in
      AS u(m, s, o, a, c, e, why)
 WHERE p.message_id = u.m AND p.seq = u.s AND p.state::text = 'submitting'
   AND p.owner_instance = u.o AND p.attempts = u.a
-RETURNING p.message_id
+RETURNING p.message_id, p.total, 'failed' AS state, """ + _PART_ERROR + """ AS err
 """
 
 # Back to the queue. A release did not send anything, so its attempt is not counted.
@@ -87,7 +107,7 @@ UPDATE message_parts p
 SET state = u.st::part_state, receipt_stat = u.stat, error_code = u.e, final_at = now()
 FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::int[]) AS u(m, s, st, stat, e)
 WHERE p.message_id = u.m AND p.seq = u.s AND p.state::text IN ('submitting', 'submitted')
-RETURNING p.message_id
+RETURNING p.message_id, p.total, p.state::text AS state, """ + _PART_ERROR + """ AS err
 """
 
 _PARK = """
@@ -146,9 +166,10 @@ def _cols(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object]]:
     return [[r[i] for r in rows] for i in range(width)]
 
 
-async def apply_results(tx: Connection, results: Sequence[Result], out: Applied) -> tuple[set[int], list[tuple[str, str]]]:
-    """Submit outcomes; returns touched message ids and the (carrier, id_key) that just landed."""
-    touched: set[int] = set()
+async def apply_results(
+    tx: Connection, results: Sequence[Result], out: Applied, touched: Touched
+) -> list[tuple[str, str]]:
+    """Submit outcomes; returns the (carrier, id_key) that just landed."""
     accepted, failed, requeue = [], [], []
     for r in results:
         p = r.part
@@ -163,7 +184,7 @@ async def apply_results(tx: Connection, results: Sequence[Result], out: Applied)
     if accepted:
         rows = await tx.fetch(_ACCEPT, *_cols(accepted, 7))
         out.accepted += len(rows)
-        touched.update(row["message_id"] for row in rows)
+        note_parts(touched, rows)
         landed = [(row["carrier"], row["id_key"]) for row in rows]
         riders = [r for r in results if r.riders and r.resolution is Resolution.ACCEPTED]
         if riders:
@@ -174,19 +195,82 @@ async def apply_results(tx: Connection, results: Sequence[Result], out: Applied)
     if failed:
         rows = await tx.fetch(_FAIL, *_cols(failed, 7))
         out.rejected += len(rows)
-        touched.update(row["message_id"] for row in rows)
+        note_parts(touched, rows)
     if requeue:
         await tx.execute(_REQUEUE, *_cols(requeue, 7))
         out.requeued += len(requeue)
-    return touched, landed
+    return landed
+
+
+async def apply_accepted_with_receipts(
+    tx: Connection,
+    results: Sequence[Result],
+    receipts: Sequence[ReceiptRow],
+    out: Applied,
+    touched: Touched,
+    table_for: Callable[[str], dlr.StatusTable | None],
+) -> tuple[list[Result], list[ReceiptRow]]:
+    """Accepted parts whose final receipt is in the same batch: one UPDATE for both (_ACCEPT_FINAL).
+
+    Returns the outcomes and receipts left for the ordinary path. A key with a
+    receipt parked earlier is left to it, so the first receipt still wins; the
+    parked receipts taken out here come back first among the receipts left.
+    """
+    first_final: dict[tuple[str, str], ReceiptRow] = {}
+    for receipt in receipts:
+        if receipt.status in _FINAL_PART_STATE:
+            first_final.setdefault((receipt.carrier, receipt.id_key), receipt)
+    if not first_final:
+        return list(results), list(receipts)
+    candidates: dict[tuple[str, str], Result] = {}
+    shared: set[tuple[str, str]] = set()  # one carrier id for two parts: left to _MATCH
+    for r in results:
+        if r.resolution is Resolution.ACCEPTED and not r.riders and r.carrier and r.id_key:
+            key = (r.carrier, r.id_key)
+            if key in candidates:
+                shared.add(key)
+            elif key in first_final:
+                candidates[key] = r
+    for key in shared:
+        candidates.pop(key, None)
+    if not candidates:
+        return list(results), list(receipts)
+    parked = await _unpark(tx, list(candidates), table_for)
+    out.parked_applied += len(parked)
+    for receipt in parked:
+        candidates.pop((receipt.carrier, receipt.id_key), None)
+    done: set[tuple[str, str]] = set()
+    if candidates:
+        rows_in = []
+        for key, r in candidates.items():
+            p, receipt = r.part, first_final[key]
+            rows_in.append((
+                p.message_id, p.seq, p.owner, p.attempts, r.carrier, r.carrier_message_id, r.id_key,
+                _FINAL_PART_STATE[receipt.status], receipt.stat, receipt.error_code,
+            ))  # fmt: skip
+        rows = await tx.fetch(_ACCEPT_FINAL, *_cols(rows_in, 10))
+        note_parts(touched, rows)
+        done = {(row["carrier"], row["id_key"]) for row in rows}
+        out.accepted += len(rows)
+        out.receipts_applied += len(rows)
+    folded = {id(candidates[key]) for key in done}
+    results_left = [r for r in results if id(r) not in folded]
+    receipts_left = list(parked)
+    for receipt in receipts:
+        key = (receipt.carrier, receipt.id_key)
+        if key not in done:
+            receipts_left.append(receipt)
+        elif receipt is not first_final[key]:
+            out.receipts_duplicate += 1  # pending, or a later receipt of a part already final
+    return results_left, receipts_left
 
 
 async def apply_receipts(
-    tx: Connection, receipts: Sequence[ReceiptRow], out: Applied, *, park: bool = True
-) -> tuple[set[int], list[ReceiptRow]]:
+    tx: Connection, receipts: Sequence[ReceiptRow], out: Applied, touched: Touched, *, park: bool = True
+) -> list[ReceiptRow]:
     """Match receipts on (carrier, id_key); final ones move their part; unknown ids are parked."""
     if not receipts:
-        return set(), []
+        return []
     rows = await tx.fetch(
         _MATCH, [r.carrier for r in receipts], [r.id_key for r in receipts], list(range(len(receipts)))
     )
@@ -204,7 +288,6 @@ async def apply_receipts(
                 finals[target] = receipt  # the first final receipt of a part in a batch wins
         else:
             out.receipts_duplicate += 1  # pending receipt, or a duplicate in this batch
-    touched: set[int] = set()
     if finals:
         items = list(finals.items())
         updated = await tx.fetch(
@@ -213,8 +296,8 @@ async def apply_receipts(
             [_FINAL_PART_STATE[r.status] for _, r in items], [r.stat for _, r in items],
             [r.error_code for _, r in items],
         )  # fmt: skip
+        note_parts(touched, updated)
         applied = {row["message_id"] for row in updated}
-        touched |= applied
         receipts_applied = len({id(r) for (m, _), r in items if m in applied})
         out.receipts_applied += receipts_applied
         out.receipts_duplicate += len({id(r) for _, r in items}) - receipts_applied
@@ -225,7 +308,7 @@ async def apply_receipts(
             [r.receipt for r in unmatched], [r.raw for r in unmatched],
         )  # fmt: skip
         out.receipts_parked += len(unmatched)
-    return touched, unmatched
+    return unmatched
 
 
 def receipt_from_parked(
@@ -241,25 +324,33 @@ def receipt_from_parked(
     )  # fmt: skip
 
 
+async def _unpark(
+    tx: Connection, keys: Sequence[tuple[str, str]], table_for: Callable[[str], dlr.StatusTable | None]
+) -> list[ReceiptRow]:
+    """Take the parked receipts of ``keys`` out of the parking, in arrival order."""
+    if not keys:
+        return []
+    rows = await tx.fetch(_UNPARK, [k[0] for k in keys], [k[1] for k in keys])
+    rows = sorted(rows, key=lambda row: row["id"])
+    return [
+        receipt_from_parked(row["carrier"], row["id_key"], row["receipt"], row["raw"], table_for)
+        for row in rows
+    ]
+
+
 async def apply_parked(
     tx: Connection,
     keys: Sequence[tuple[str, str]],
     out: Applied,
     table_for: Callable[[str], dlr.StatusTable | None],
-) -> set[int]:
+    touched: Touched | None = None,
+) -> Touched:
     """Parked receipts whose id just landed: take them out of the parking and apply them."""
-    if not keys:
-        return set()
-    rows = await tx.fetch(_UNPARK, [k[0] for k in keys], [k[1] for k in keys])
-    if not rows:
-        return set()
-    rows = sorted(rows, key=lambda row: row["id"])  # in arrival order
-    receipts = [
-        receipt_from_parked(row["carrier"], row["id_key"], row["receipt"], row["raw"], table_for)
-        for row in rows
-    ]
-    touched, _ = await apply_receipts(tx, receipts, out, park=True)
-    out.parked_applied += len(receipts)
+    touched = {} if touched is None else touched
+    receipts = await _unpark(tx, keys, table_for)
+    if receipts:
+        await apply_receipts(tx, receipts, out, touched, park=True)
+        out.parked_applied += len(receipts)
     return touched
 
 
@@ -290,10 +381,11 @@ async def apply_batch(
     """The whole flush, inside ``tx``: outcomes, parked receipts, receipts, messages, money, MO."""
     await tx.execute(PLANNER_SETTINGS)
     out = Applied()
-    touched, landed = await apply_results(tx, results, out)
-    touched |= await apply_parked(tx, landed, out, table_for)
-    more, _ = await apply_receipts(tx, receipts, out)
-    touched |= more
+    touched: Touched = {}
+    results, receipts = await apply_accepted_with_receipts(tx, results, receipts, out, touched, table_for)
+    landed = await apply_results(tx, results, out, touched)
+    await apply_parked(tx, landed, out, table_for, touched)
+    await apply_receipts(tx, receipts, out, touched)
     await apply_mo(tx, mos, out)
     out.sent, out.failed = await finalize_messages(
         tx, touched, webhooks=webhooks, default_url=default_url

@@ -10,12 +10,25 @@ delivered, otherwise pending (``submitted`` once a part has a carrier id).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
 
 from bridge.store.accounts import Outcome, settle
 from bridge.store.db import Connection
 
-__all__ = ["finalize_messages"]
+__all__ = ["PartNews", "Touched", "finalize_messages", "note_parts"]
+
+# What a flush learned about a message whose parts it changed: for a message of
+# one part, that part's new state and error (the message simply follows them,
+# no aggregation needed); None for a message of several parts.
+PartNews = tuple[str, str | None] | None
+Touched = dict[int, PartNews]
+
+
+def note_parts(touched: Touched, rows: Iterable[Any]) -> None:
+    """Record the parts an UPDATE ... RETURNING message_id, total, state, err changed, in order."""
+    for row in rows:
+        touched[row["message_id"]] = (row["state"], row["err"]) if row["total"] == 1 else None
 
 # Lock the messages in id order first: the writers of several daemons and the
 # sweeper then always lock in the same order and cannot deadlock on them.
@@ -47,6 +60,19 @@ WHERE m.id = a.message_id AND m.state NOT IN ('delivered', 'failed', 'invalid')
 RETURNING m.id, m.state::text AS state
 """
 
+# Messages of one part take their part's state (the aggregation above, for a
+# single row): the writer's common case, without reading the parts again.
+_FOLLOW_ONE_PART = """
+UPDATE messages m
+SET state = u.st::message_state,
+    final_at = CASE WHEN u.st IN ('delivered', 'failed') THEN now() END,
+    updated_at = now(),
+    error = CASE WHEN u.st = 'failed' THEN coalesce(m.error, u.err) ELSE m.error END
+FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, st, err)
+WHERE m.id = u.id AND m.state NOT IN ('delivered', 'failed', 'invalid') AND m.state::text <> u.st
+RETURNING m.id, m.state::text AS state
+"""
+
 # A failed message is refunded at once: its parts still queued are not sent
 # (the handset could not show a message with a hole in it anyway).
 _CANCEL_QUEUED = """
@@ -71,21 +97,35 @@ WHERE m.id = ANY($1::bigint[])
 
 async def finalize_messages(
     tx: Connection,
-    message_ids: Collection[int],
+    message_ids: Collection[int] | Mapping[int, PartNews],
     *,
     webhooks: bool = True,
     default_url: str | None = None,
 ) -> tuple[list[int], list[int]]:
-    """Move the messages of ``message_ids`` after their parts; returns (sent ids, failed ids)."""
+    """Move the messages of ``message_ids`` after their parts; returns (sent ids, failed ids).
+
+    With a mapping (``Touched``), messages of one part whose news is known take
+    it directly; every other message is aggregated over its parts.
+    """
     if not message_ids:
         return [], []
     ids = sorted(set(message_ids))
+    news = message_ids if isinstance(message_ids, Mapping) else {}
     await tx.execute(_LOCK, ids)
-    rows = await tx.fetch(_AGGREGATE, ids)
+    direct = [(i, n) for i in ids if (n := news.get(i)) is not None]
+    aggregate = [i for i in ids if news.get(i) is None]
+    rows = []
+    if direct:
+        rows += await tx.fetch(
+            _FOLLOW_ONE_PART, [i for i, _ in direct], [n[0] for _, n in direct], [n[1] for _, n in direct]
+        )
+    if aggregate:
+        rows += await tx.fetch(_AGGREGATE, aggregate)
     sent = [r["id"] for r in rows if r["state"] == "delivered"]
     failed = [r["id"] for r in rows if r["state"] == "failed"]
-    if failed:
-        await tx.execute(_CANCEL_QUEUED, failed)
+    several = [i for i in failed if news.get(i) is None]
+    if several:
+        await tx.execute(_CANCEL_QUEUED, several)
     if sent or failed:
         # The outbox first: settle locks the account rows, which every flush of every
         # writer needs, so they are held only for settle and the COMMIT that follows.

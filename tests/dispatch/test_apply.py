@@ -1,0 +1,114 @@
+"""One writer flush on real PostgreSQL: a response and its receipt in the same batch."""
+
+from __future__ import annotations
+
+import msgspec
+
+import dlr
+from bridge.dispatch.apply import apply_batch
+from bridge.dispatch.claim import CLAIM_SQL
+from bridge.dispatch.inbound import ReceiptRow
+from bridge.dispatch.parts import ClaimedPart, Resolution, Result
+from bridge.store.accounts import create_account, reconcile
+from bridge.store.db import Database
+from bridge.store.enqueue import SendRequest, enqueue
+from tests.dispatch.harness import MY_NUMBERS, make_config
+
+CONFIG = make_config(1)
+CARRIER = CONFIG.carriers[0]
+TABLE = CARRIER.status_table()
+
+
+async def _claimed(db: Database, count: int) -> list[ClaimedPart]:
+    await create_account(db, "acme", credits="10")
+    await enqueue(db, CONFIG, "acme", SendRequest(to=MY_NUMBERS[:count], message="Hi"))
+    owner = await db.fetchval(
+        "INSERT INTO daemon_instances (name, hostname, pid, lease_until)"
+        " VALUES ('t', 'h', 1, now() + interval '1 hour') RETURNING id"
+    )
+    rows = await db.fetch(CLAIM_SQL, owner, 100, [CONFIG.routes[0].label], [])
+    assert len(rows) == count
+    return sorted(
+        (
+            ClaimedPart(
+                message_id=r["message_id"], seq=r["seq"], total=r["total"], body=r["body"], route=r["route"],
+                attempts=r["attempts"], owner=owner, destination=r["destination"], sender_id=r["sender_id"],
+                sender_ton=r["sender_ton"], sender_npi=r["sender_npi"], concat_ref=r["concat_ref"],
+                campaign_body=r["campaign_body"], previous_carrier=r["carrier"],
+            )
+            for r in rows
+        ),
+        key=lambda p: p.message_id,
+    )  # fmt: skip
+
+
+def _accepted(part: ClaimedPart, carrier_id: str) -> Result:
+    key = dlr.id_key(carrier_id, CARRIER.response_id_form)
+    return Result(part, Resolution.ACCEPTED, carrier="sim", carrier_message_id=carrier_id, id_key=key)
+
+
+def _receipt(carrier_id: str, stat: str) -> ReceiptRow:
+    text = f"id:{carrier_id} sub:001 dlvrd:001 submit date:2611301200 done date:2611301201 stat:{stat} err:000 text:"
+    parsed = dlr.parse_receipt(text.encode(), None, 0x04)
+    return ReceiptRow(
+        carrier="sim", id_key=dlr.id_key(parsed.id, CARRIER.receipt_id_form),
+        status=dlr.status_for(parsed.state, TABLE), stat=parsed.stat, error_code=parsed.error_code,
+        receipt=msgspec.to_builtins(parsed), raw=text.encode(),
+    )  # fmt: skip
+
+
+async def _flush(db: Database, results: list[Result], receipts: list[ReceiptRow]):  # type: ignore[no-untyped-def]
+    async with db.transaction() as tx:
+        return await apply_batch(
+            tx, results, receipts, [], table_for=lambda _c: TABLE, webhooks=True, default_url="https://x.invalid/h"
+        )
+
+
+async def _states(db: Database) -> list[tuple[str, str, str | None, str | None]]:
+    rows = await db.fetch(
+        "SELECT p.state::text AS part, m.state::text AS message, p.carrier_message_id, m.error"
+        " FROM message_parts p JOIN messages m ON m.id = p.message_id ORDER BY m.id"
+    )
+    return [(r["part"], r["message"], r["carrier_message_id"], r["error"]) for r in rows]
+
+
+async def test_response_and_receipt_in_one_flush_end_final_billed_with_outbox_rows(db: Database) -> None:
+    parts = await _claimed(db, 3)
+    results = [_accepted(p, f"A{i}") for i, p in enumerate(parts)]
+    # Part 0: delivered; part 1: a pending receipt, then UNDELIV, then a late DELIVRD; part 2: no receipt yet.
+    receipts = [_receipt("A0", "DELIVRD"), _receipt("A1", "ENROUTE"), _receipt("A1", "UNDELIV"),
+                _receipt("A1", "DELIVRD")]  # fmt: skip
+    applied = await _flush(db, results, receipts)
+    assert (applied.accepted, applied.receipts_applied, applied.receipts_duplicate) == (3, 2, 2)
+    assert (applied.receipts_parked, len(applied.sent), len(applied.failed)) == (0, 1, 1)
+    assert await _states(db) == [
+        ("delivered", "delivered", "A0", None),
+        ("failed", "failed", "A1", "UNDELIV"),
+        ("submitted", "submitted", "A2", None),
+    ]
+    kinds = await db.fetch("SELECT kind::text FROM ledger WHERE kind IN ('charge', 'refund') ORDER BY message_id")
+    assert [r["kind"] for r in kinds] == ["charge", "refund"]
+    assert await db.fetchval("SELECT count(*) FROM webhook_outbox") == 2
+    assert (await reconcile(db, "acme")).ok
+    # The same rows again (a retried flush whose COMMIT got through): nothing changes.
+    again = await _flush(db, results, receipts)
+    assert (again.accepted, again.receipts_applied, again.sent, again.failed) == (0, 0, [], [])
+    assert await db.fetchval("SELECT count(*) FROM webhook_outbox") == 2
+
+
+async def test_a_receipt_parked_before_the_response_wins_over_one_in_the_batch(db: Database) -> None:
+    (part,) = await _claimed(db, 1)
+    first = await _flush(db, [], [_receipt("B7", "UNDELIV")])  # it overtook its submit_sm_resp
+    assert first.receipts_parked == 1
+    applied = await _flush(db, [_accepted(part, "B7")], [_receipt("B7", "DELIVRD")])
+    assert (applied.accepted, applied.parked_applied, applied.receipts_applied) == (1, 1, 1)
+    assert await _states(db) == [("failed", "failed", "B7", "UNDELIV")]
+    assert await db.fetchval("SELECT count(*) FROM parked_receipts") == 0
+
+
+async def test_a_response_for_a_part_no_longer_ours_leaves_its_receipt_parked(db: Database) -> None:
+    (part,) = await _claimed(db, 1)
+    await db.execute("UPDATE message_parts SET attempts = attempts + 1")  # recovered and claimed again elsewhere
+    applied = await _flush(db, [_accepted(part, "C1")], [_receipt("C1", "DELIVRD")])
+    assert (applied.accepted, applied.receipts_applied, applied.receipts_parked) == (0, 0, 1)
+    assert await _states(db) == [("submitting", "queued", None, None)]
