@@ -71,3 +71,41 @@ async def test_the_unique_settlement_still_stops_a_second_charge(db: Database) -
         await db.execute(
             "INSERT INTO ledger (account_id, message_id, kind, amount) VALUES ($1, $2, 'refund', 1)", account, message
         )
+
+
+async def test_the_check_probes_the_keys_instead_of_reading_the_whole_table(db: Database) -> None:
+    """Migration 0004: the check's plan must not grow with the messages table.
+
+    auto_explain (a contrib module shipped with every PostgreSQL) sends the plans of
+    the trigger's own queries to this connection as LOG notices; the old function
+    planned the messages check as a hashed subplan over a sequential scan.
+    """
+    _account, message = await _message(db)
+    await db.execute(
+        "INSERT INTO messages (public_id, campaign_id, account_id, destination, state)"
+        " SELECT 'msg_x' || g, campaign_id, account_id, destination, 'queued'"
+        " FROM messages, generate_series(1, 2000) AS g WHERE id = $1",
+        message,
+    )
+    await db.execute("ANALYZE messages")
+    plans: list[str] = []
+    def listen(_conn: object, message: object) -> None:
+        plans.append(str(message))
+
+    async with db.acquire() as conn:
+        conn.raw.add_log_listener(listen)
+        for setting in (
+            "LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0",
+            "SET auto_explain.log_nested_statements = on", "SET client_min_messages = log",
+        ):  # fmt: skip
+            await conn.execute(setting)
+        await conn.execute(
+            "INSERT INTO webhook_outbox (account_id, message_id, payload)"
+            " SELECT account_id, id, '{}' FROM messages ORDER BY id LIMIT 500"
+        )
+        await conn.execute("RESET client_min_messages")
+        conn.raw.remove_log_listener(listen)  # a pooled connection goes back without listeners
+    checks = [plan for plan in plans if "new_rows" in plan and "messages m" in plan]
+    assert checks, plans
+    assert "Seq Scan on messages" not in checks[0], checks[0]
+    assert "Index Only Scan using messages_pkey" in checks[0] or "Index Scan using messages_pkey" in checks[0], checks[0]
