@@ -152,6 +152,13 @@ _PENDING_PARTS = (
     "SELECT (SELECT count(*) FROM message_parts WHERE state = 'queued')"
     " + (SELECT count(*) FROM message_parts WHERE state IN ('submitting', 'submitted'))"
 )
+# Polled every 0.2 s: whether any part is pending at all, which stops at the first
+# index entry (counting 100,000 queued parts each time cost PostgreSQL about 2.4 s
+# of CPU in a 100,000-message run, taken from the daemon's two cores).
+_ANY_PENDING = (
+    "SELECT EXISTS (SELECT 1 FROM message_parts WHERE state = 'queued')"
+    " OR EXISTS (SELECT 1 FROM message_parts WHERE state IN ('submitting', 'submitted'))"
+)
 _FINAL = "SELECT count(*) FROM messages WHERE state IN ('delivered', 'failed')"
 _BACKENDS = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
 
@@ -169,10 +176,10 @@ async def _monitor(dsn: str, daemon: subprocess.Popen[bytes], limit: float) -> d
         pending0 = int(await conn.fetchval(_PENDING_PARTS))
         backends = {r["pid"]: _cpu_seconds(r["pid"]) for r in await conn.fetch(_BACKENDS)}
         cpu0 = dict(backends)
-        pending = pending0
+        pending = bool(pending0)
         while pending and time.perf_counter() - start < limit:
             await trio.sleep(0.2)
-            pending = int(await conn.fetchval(_PENDING_PARTS))
+            pending = bool(await conn.fetchval(_ANY_PENDING))
             for row in await conn.fetch(_BACKENDS):
                 backends.setdefault(row["pid"], 0.0)
                 cpu0.setdefault(row["pid"], 0.0)  # born during the run: all its CPU counts
@@ -185,8 +192,9 @@ async def _monitor(dsn: str, daemon: subprocess.Popen[bytes], limit: float) -> d
                 raise RuntimeError(f"the daemon exited with {daemon.returncode}")
         seconds = time.perf_counter() - start
         finished = int(await conn.fetchval(_FINAL)) - final0
+        left = int(await conn.fetchval(_PENDING_PARTS)) if pending else 0
     return {
-        "seconds": seconds, "pending_parts0": pending0, "pending_parts": pending,
+        "seconds": seconds, "pending_parts0": pending0, "pending_parts": left,
         "daemon_cpu": _cpu_seconds(daemon.pid) - daemon_cpu0,
         "pg_cpu": sum(backends[p] - cpu0[p] for p in backends), "final": finished,
     }  # fmt: skip
