@@ -259,10 +259,15 @@ class Writer:
                 with scope:
                     if results or receipts or mos:
                         async with self._db.transaction() as tx:
-                            outcome.append(await apply_batch(
+                            applied = await apply_batch(
                                 tx, results, receipts, mos, table_for=self._table_for,
                                 webhooks=self._webhooks, default_url=self._default_url,
-                            ))  # fmt: skip
+                            )  # fmt: skip
+                        # Only here, after the block: the COMMIT runs as it exits, and
+                        # a COMMIT that fails (connection reset, a deferred constraint)
+                        # must not count as stored: its receipts would be acknowledged
+                        # and never sent again.
+                        outcome.append(applied)
                     else:
                         await self._db.fetchval("SELECT 1")  # probing while the database is down
                         outcome.append(Applied())

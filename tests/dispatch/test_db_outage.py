@@ -71,3 +71,42 @@ async def test_database_cut_off_mid_run(db: Database, pg_dsn: str) -> None:
 async def _some_final(db: Database, n: int) -> bool:
     done: int = await db.fetchval("SELECT count(*) FROM messages WHERE state IN ('delivered', 'failed')")
     return done >= n
+
+
+async def test_a_commit_that_fails_acknowledges_nothing(db: Database, pg_dsn: str) -> None:
+    """The flush's COMMIT itself fails: its receipts are answered 0x64 and its outcomes retried.
+
+    A deferred constraint trigger (run at COMMIT, after every statement of the flush
+    went through) refuses the first commits that change parts. Acknowledging those
+    receipts would lose them for good: the SMSC never sends an acknowledged receipt again.
+    """
+    await db.execute(
+        """
+        CREATE SEQUENCE commit_faults;  -- nextval is not rolled back with the failed commit
+        CREATE FUNCTION fail_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF nextval('commit_faults') <= 3 THEN
+                RAISE EXCEPTION 'injected commit failure';
+            END IF;
+            RETURN NULL;
+        END $$;
+        CREATE CONSTRAINT TRIGGER fail_commit AFTER UPDATE ON message_parts
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+            WHEN (NEW.state IN ('delivered', 'failed')) EXECUTE FUNCTION fail_commit();
+        """
+    )
+    sim_config = SimulatorConfig(
+        handset_log=1_000, receipt_delay=(0.05, 0.2), receipt_retry_delay=0.2, receipt_max_attempts=50, seed=5
+    )
+    async with simulator(sim_config) as sim:
+        config = make_config(sim.port or 0)
+        await create_account(db, "acme", credits="100")
+        await enqueue_many(db, config, "acme", [SendRequest(to=MY_NUMBERS[:40], message="Your code is 1234")])
+        async with daemon(config, db, pg_dsn) as d:
+            await wait_until(lambda: all_final(db), limit=30)
+            stats = d.stats()
+    assert await db.fetchval("SELECT last_value FROM commit_faults") > 3  # the faults did happen
+    assert stats.writer_errors >= 3 and sim.stats.receipts_nacked > 0
+    rows = dict(await db.fetch("SELECT state::text, count(*) FROM messages GROUP BY state"))
+    assert rows == {"delivered": 40}
+    assert (await reconcile(db, "acme")).ok
