@@ -80,7 +80,9 @@ UPDATE message_parts SET state = 'failed', final_at = now(), receipt_stat = 'can
 WHERE message_id = ANY($1::bigint[]) AND state::text = 'queued'  -- see apply._ACCEPT
 """
 
-# Seed 000 "Delivery webhook" payload; the sender adds "attempt".
+# Seed 000 "Delivery webhook" payload; the sender adds "attempt". The timestamp
+# is one value per statement (now() is the transaction's time): as a subquery it
+# is formatted once, not once per row.
 _OUTBOX = """
 INSERT INTO webhook_outbox (account_id, message_id, url, payload)
 SELECT m.account_id, m.id, coalesce(a.webhook_url, $2::text),
@@ -89,7 +91,7 @@ SELECT m.account_id, m.id, coalesce(a.webhook_url, $2::text),
            'to', m.destination,
            'status', CASE m.state WHEN 'delivered' THEN 'sent' ELSE m.state::text END,
            'reference', c.reference,
-           'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+           'timestamp', (SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
 FROM messages m JOIN campaigns c ON c.id = m.campaign_id JOIN accounts a ON a.id = m.account_id
 WHERE m.id = ANY($1::bigint[])
 """
