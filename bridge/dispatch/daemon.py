@@ -308,8 +308,9 @@ class Daemon:
 
     def _dispatch(self, parts: list[ClaimedPart]) -> None:
         poll = self._config.daemon.poll_interval.seconds
+        pick = self._router.picker(self._runners)
         for part in parts:
-            runner = self._router.pick(part.route, self._runners)
+            runner = pick(part.route)
             if runner is None:
                 self._deliver(Result(part, Resolution.RELEASE, delay=poll, reason="no_carrier_up"))
                 continue

@@ -12,7 +12,7 @@ parts sent are the parts billed.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from bridge.dispatch.submit import CarrierRunner
 from bridge.store.routing import RouteTable
@@ -38,29 +38,53 @@ class Router:
             return None
         return runner
 
-    def pick(self, label: str | None, runners: Mapping[str, CarrierRunner]) -> CarrierRunner | None:
-        """A carrier for a part of route ``label``, or None when none of its carriers is up here."""
+    def _choices(
+        self, label: str | None, runners: Mapping[str, CarrierRunner]
+    ) -> tuple[list[tuple[CarrierRunner, float]], CarrierRunner | None]:
+        """The usable weighted primaries of a route, and the first usable failover."""
         if label is None or (route := self._routes.get(label)) is None:
-            return None
-        weighted = [
+            return [], None
+        weighted: list[tuple[CarrierRunner, float]] = [
             (runner, t.weight) for t in route.carriers
             if t.weight > 0 and (runner := self._usable(label, t.carrier, runners)) is not None
         ]  # fmt: skip
         if weighted:
-            if len(weighted) == 1:
-                return weighted[0][0]
-            total = sum(w for _, w in weighted)
-            point = self._rng.uniform(0, total)
-            for runner, weight in weighted:
-                point -= weight
-                if point <= 0:
-                    return runner
-            return weighted[-1][0]
+            return weighted, None
         for name in route.carrier_names:
             runner = self._usable(label, name, runners)
             if runner is not None:
+                return [], runner
+        return [], None
+
+    def _choose(self, weighted: list[tuple[CarrierRunner, float]]) -> CarrierRunner:
+        if len(weighted) == 1:
+            return weighted[0][0]
+        total = sum(w for _, w in weighted)
+        point = self._rng.uniform(0, total)
+        for runner, weight in weighted:
+            point -= weight
+            if point <= 0:
                 return runner
-        return None
+        return weighted[-1][0]
+
+    def pick(self, label: str | None, runners: Mapping[str, CarrierRunner]) -> CarrierRunner | None:
+        """A carrier for a part of route ``label``, or None when none of its carriers is up here."""
+        weighted, failover = self._choices(label, runners)
+        return self._choose(weighted) if weighted else failover
+
+    def picker(self, runners: Mapping[str, CarrierRunner]) -> Callable[[str | None], CarrierRunner | None]:
+        """``pick`` for one batch of claimed parts: which carriers are usable is worked out
+        once per route, the weighted draw is still made per part."""
+        known: dict[str | None, tuple[list[tuple[CarrierRunner, float]], CarrierRunner | None]] = {}
+
+        def pick(label: str | None) -> CarrierRunner | None:
+            found = known.get(label)
+            if found is None:
+                found = known[label] = self._choices(label, runners)
+            weighted, failover = found
+            return self._choose(weighted) if weighted else failover
+
+        return pick
 
     def ready_routes(self, runners: Mapping[str, CarrierRunner]) -> list[str]:
         """Labels of the routes with at least one carrier up here (what the claimers may take)."""

@@ -3,7 +3,7 @@
 The payload bytes come from the segmenter (DESIGN.md "Data flow"): the
 campaign body is segmented again with the route's profile, which gives exactly
 the parts enqueue stored and billed; the part's ``PartPayload`` is taken from
-that (cached per message, so a k-part message is segmented once). A part whose
+that (cached per body and profile, so a campaign's body is segmented once). A part whose
 text no longer matches (the profile changed since enqueue) is failed rather
 than sent differently from what was billed.
 """
@@ -59,34 +59,54 @@ def relative_validity(seconds: float) -> str:
 
 
 class PayloadCache:
-    """message_id -> the parts' payloads for one profile; bounded (oldest out first)."""
+    """Segmentations per (campaign body, profile), multi-part payloads per message; both bounded.
 
-    def __init__(self, size: int = 20_000) -> None:
+    A campaign's recipients share one body, so a body is segmented once per
+    profile however many messages it has; a one-part message's payload (no
+    concatenation header, so no reference) is shared too. Parts of a longer
+    message carry its concatenation reference: their payloads are built once
+    per message, until its last part is taken.
+    """
+
+    def __init__(self, size: int = 20_000, bodies: int = 1_024) -> None:
         self._size = size
-        self._cache: OrderedDict[tuple[int, segmenter.Profile], tuple[tuple[str, ...], tuple[segmenter.PartPayload, ...]]] = OrderedDict()
+        self._bodies_size = bodies
+        self._bodies: OrderedDict[tuple[str, segmenter.Profile], tuple[segmenter.Segmentation | None, segmenter.PartPayload | None]] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, segmenter.Profile], tuple[segmenter.PartPayload, ...]] = OrderedDict()
 
-    def payload(self, part: ClaimedPart, profile: segmenter.Profile) -> segmenter.PartPayload | None:
-        key = (part.message_id, profile)
-        found = self._cache.get(key)
+    def _segmentation(
+        self, body: str, profile: segmenter.Profile
+    ) -> tuple[segmenter.Segmentation | None, segmenter.PartPayload | None]:
+        key = (body, profile)
+        found = self._bodies.get(key)
         if found is None:
             try:
-                seg = segmenter.segment_for(part.campaign_body, profile)
-                # concat_refs allocates 16-bit references for every profile; an
-                # 8-bit reference (TS 23.040 9.2.3.24.1) takes the low octet, which
-                # still differs between consecutive messages to one handset.
-                ref = (part.concat_ref or 0) % (1 << seg.reference_bits)
-                found = (seg.parts, seg.payloads(ref, profile) if seg.segments == part.total else ())
+                seg = segmenter.segment_for(body, profile)
+                found = (seg, seg.payloads(0, profile)[0] if seg.segments == 1 else None)
             except (ValueError, segmenter.MessageTooLong):
-                found = ((), ())  # cannot be built with this profile: never sent, failed
-            self._cache[key] = found
+                found = (None, None)  # cannot be built with this profile: never sent, failed
+            self._bodies[key] = found
+            if len(self._bodies) > self._bodies_size:
+                self._bodies.popitem(last=False)
+        return found
+
+    def payload(self, part: ClaimedPart, profile: segmenter.Profile) -> segmenter.PartPayload | None:
+        seg, single = self._segmentation(part.campaign_body, profile)
+        if seg is None or len(seg.parts) != part.total or seg.parts[part.seq - 1] != part.body:
+            return None  # not what was billed: never send something else
+        if single is not None:
+            return single
+        key = (part.message_id, profile)
+        payloads = self._cache.get(key)
+        if payloads is None:
+            # concat_refs allocates 16-bit references for every profile; an
+            # 8-bit reference (TS 23.040 9.2.3.24.1) takes the low octet, which
+            # still differs between consecutive messages to one handset.
+            ref = (part.concat_ref or 0) % (1 << seg.reference_bits)
+            payloads = seg.payloads(ref, profile)
+            self._cache[key] = payloads
             if len(self._cache) > self._size:
                 self._cache.popitem(last=False)
-        texts, payloads = found
-        if part.total == 1 and len(payloads) == 1 and texts[0] == part.body:
-            self._cache.pop(key, None)
-            return payloads[0]
-        if len(texts) != part.total or texts[part.seq - 1] != part.body:
-            return None  # not what was billed: never send something else
         if profile.concat is segmenter.Concat.PAYLOAD and len(payloads) == 1 and part.seq == 1:
             self._cache.pop(key, None)
             return payloads[0]  # the whole message in one PDU; parts 2.. ride along (apply.py)

@@ -91,3 +91,23 @@ def test_a_16_bit_reference_on_an_8_bit_profile_uses_its_low_octet() -> None:
     part = _part(1, profile, campaign_body=body, body=seg.parts[0], total=seg.segments, concat_ref=0x1234)
     payload = PayloadCache().payload(part, profile)
     assert payload is not None and payload.short_message[:6] == bytes([5, 0, 3, 0x34, 2, 1])
+
+
+def test_a_body_is_segmented_once_per_profile_and_each_message_keeps_its_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    profile = CARRIER.segmentation
+    short = segmenter.segment_for(BODY[:20], profile).payloads(0, profile)[0]
+    one_part = [
+        _part(1, profile, message_id=m, total=1, body=BODY[:20], campaign_body=BODY[:20]) for m in range(5)
+    ]  # one campaign: five one-part messages, one body
+    long_parts = [_part(1, profile, message_id=10, concat_ref=0x0101), _part(1, profile, message_id=11, concat_ref=0x0202)]
+    calls: list[str] = []
+    real = segmenter.segment_for
+    monkeypatch.setattr(segmenter, "segment_for", lambda body, p: calls.append(body) or real(body, p))
+    cache = PayloadCache()
+    assert [cache.payload(part, profile) for part in one_part] == [short] * 5
+    first, second = (cache.payload(part, profile) for part in long_parts)
+    assert calls == [BODY[:20], BODY]
+    assert first is not None and second is not None
+    assert first.short_message[3:5] == b"\x01\x01" and second.short_message[3:5] == b"\x02\x02"
