@@ -305,7 +305,7 @@ async def apply_receipts(
         await tx.execute(
             _PARK,
             [r.carrier for r in unmatched], [r.id_key for r in unmatched],
-            [r.receipt for r in unmatched], [r.raw for r in unmatched],
+            [r.receipt_json() for r in unmatched], [r.raw for r in unmatched],
         )  # fmt: skip
         out.receipts_parked += len(unmatched)
     return unmatched

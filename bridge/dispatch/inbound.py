@@ -37,8 +37,16 @@ class ReceiptRow:
     status: dlr.Status  # after the carrier's status table
     stat: str | None
     error_code: int | None
-    receipt: dict[str, Any]  # msgspec.to_builtins(Receipt): parked as jsonb
+    # The parsed receipt, or its JSON form when it comes back from the parking; turned
+    # into JSON (receipt_json) only when it is parked, which few receipts are.
+    receipt: dlr.Receipt | dict[str, Any]
     raw: bytes
+
+    def receipt_json(self) -> dict[str, Any]:
+        """What ``parked_receipts.receipt`` (jsonb) stores: msgspec.to_builtins(Receipt), NUL-free."""
+        if isinstance(self.receipt, dict):
+            return self.receipt
+        return _clean(msgspec.to_builtins(self.receipt))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +99,7 @@ def classify(
         status=status,
         stat=_text(receipt.stat or receipt.state.name),
         error_code=int4(receipt.error_code),
-        receipt=_clean(msgspec.to_builtins(receipt)),
+        receipt=receipt,
         raw=raw,
     )
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import msgspec
-
 import dlr
 from bridge.dispatch.apply import apply_batch
 from bridge.dispatch.claim import CLAIM_SQL
@@ -53,7 +51,7 @@ def _receipt(carrier_id: str, stat: str) -> ReceiptRow:
     return ReceiptRow(
         carrier="sim", id_key=dlr.id_key(parsed.id, CARRIER.receipt_id_form),
         status=dlr.status_for(parsed.state, TABLE), stat=parsed.stat, error_code=parsed.error_code,
-        receipt=msgspec.to_builtins(parsed), raw=text.encode(),
+        receipt=parsed, raw=text.encode(),
     )  # fmt: skip
 
 
