@@ -57,6 +57,9 @@ BATCH_GROWTH = 4
 # is in a flush in flight wait for it (see _cut).
 FLUSHES_IN_FLIGHT = 2
 
+# Inbound items classified in a row before run_inbound lets other tasks run.
+INBOUND_DRAIN = 64
+
 Key = tuple[str, str]  # (carrier, id_key)
 Batch = tuple[list[Result], list[tuple[Inbound, "ReceiptRow | MoRow"]]]
 
@@ -131,35 +134,54 @@ class Writer:
         return rules.status_table if rules is not None else None
 
     async def run_inbound(self, receive: trio.MemoryReceiveChannel[Inbound]) -> None:
-        """Classify receipts / MO from every carrier and queue them for the next flush."""
-        async for item in receive:
-            if not self.db_up:
-                item.ack(ESME_RX_T_APPN)
-                self._stats.nacked_db_down += 1
-                continue
-            rules = self._rules(item.carrier)
-            if rules is None:  # carrier removed by a reload meanwhile: let the SMSC retry elsewhere
-                item.ack(ESME_RX_T_APPN)
-                continue
-            cfg = rules.config
+        """Classify receipts / MO from every carrier and queue them for the next flush.
+
+        Items already waiting are taken with ``receive_nowait``, up to INBOUND_DRAIN at
+        a time: ``receive()`` passes through the scheduler for every item even when
+        the channel is full, which cost more than classifying a receipt.
+        """
+        while True:
             try:
-                row = classify(
-                    item.carrier, item.pdu, detect=cfg.receipt_detect, id_form=cfg.receipt_id_form,
-                    table=rules.status_table,
-                )  # fmt: skip
-            except Exception:  # input from the wire must never stop the daemon
-                log.exception("cannot classify inbound PDU; answered ESME_RX_T_APPN", carrier=item.carrier)
-                item.ack(ESME_RX_T_APPN)
-                continue
-            if isinstance(row, ReceiptRow):
-                self._stats.receipts += 1
-            elif row.malformed_receipt:
-                self._stats.receipts_malformed += 1
-            while len(self._inbound) >= 4 * self.batch:
-                self._room = trio.Event()
-                await self._room.wait()  # backpressure: the bind's reader waits on its channel
-            self._inbound.append((item, row))
-            self._arrived()
+                item = await receive.receive()
+            except trio.EndOfChannel:
+                return
+            for _ in range(INBOUND_DRAIN):
+                await self._take_inbound(item)
+                try:
+                    item = receive.receive_nowait()
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            else:
+                await self._take_inbound(item)
+
+    async def _take_inbound(self, item: Inbound) -> None:
+        if not self.db_up:
+            item.ack(ESME_RX_T_APPN)
+            self._stats.nacked_db_down += 1
+            return
+        rules = self._rules(item.carrier)
+        if rules is None:  # carrier removed by a reload meanwhile: let the SMSC retry elsewhere
+            item.ack(ESME_RX_T_APPN)
+            return
+        cfg = rules.config
+        try:
+            row = classify(
+                item.carrier, item.pdu, detect=cfg.receipt_detect, id_form=cfg.receipt_id_form,
+                table=rules.status_table,
+            )  # fmt: skip
+        except Exception:  # input from the wire must never stop the daemon
+            log.exception("cannot classify inbound PDU; answered ESME_RX_T_APPN", carrier=item.carrier)
+            item.ack(ESME_RX_T_APPN)
+            return
+        if isinstance(row, ReceiptRow):
+            self._stats.receipts += 1
+        elif row.malformed_receipt:
+            self._stats.receipts_malformed += 1
+        while len(self._inbound) >= 4 * self.batch:
+            self._room = trio.Event()
+            await self._room.wait()  # backpressure: the bind's reader waits on its channel
+        self._inbound.append((item, row))
+        self._arrived()
 
     # --- flushing ----------------------------------------------------------------------
 
