@@ -38,7 +38,7 @@ import trio
 
 from bridge.logs import configure_logging
 from bridge.notify import Notifier
-from bridge.store.db import Database, open_database
+from bridge.store.db import Database, ensure_aio_loop, lone_exception, open_database
 from config.load import ConfigError, LoadedConfig, load_config
 from config.schema import Config
 
@@ -244,7 +244,6 @@ class _Service:
             return
         if new.config.database != self.loaded.config.database:
             log.warning("database settings changed: they apply at the next restart")
-        configure_logging(new.config.logging, stream=self.options.log_stream)
         # Replaced and added carriers bind with the passwords of the new file.
         passwords = {n: s.reveal() for n, s in new.carrier_passwords.items()}
         try:
@@ -253,6 +252,8 @@ class _Service:
             log.error("reload refused by the daemon: keeping the running configuration", error=repr(exc))
             self.notifier.reloaded(f"reload refused: {exc}")
             return
+        # The new logging settings only with the rest of the new file, once it is accepted.
+        configure_logging(new.config.logging, stream=self.options.log_stream)
         self.loaded, self.passwords = new, passwords
         log.info("reload done", file=str(path), carriers=[c.name for c in new.config.carriers])
         self.notifier.reloaded("reloaded; " + stats_line(self.daemon.stats()))
@@ -277,17 +278,36 @@ class _Service:
     # --- the whole life ----------------------------------------------------------------
 
     async def serve(self) -> int:
+        # The trio-asyncio loop is opened before the nursery: tasks started in it
+        # (reloads, the drain) reach the database through asyncpg.
+        async with ensure_aio_loop():
+            try:
+                return await self._serve()
+            except BaseExceptionGroup as group:
+                # The nursery wraps a start-up error (database unreachable, schema
+                # check); callers tell those apart by type, so a lone one is itself.
+                inner = lone_exception(group)
+                if inner is group:
+                    raise
+                raise inner from None
+
+    async def _serve(self) -> int:
         cfg = self.loaded.config
-        self.notifier.status("starting: connecting to the database")
-        async with open_database(self.dsn, min_size=cfg.database.pool_min, max_size=cfg.database.pool_max) as db:
-            if self.options.check_schema:
-                await check_schema(db)
-            self.daemon = self.options.daemon_factory(
-                cfg, db, dsn=self.dsn, passwords=self.passwords, instance_name=cfg.daemon.instance_name
-            )
-            with trio.open_signal_receiver(*self.options.signals) as receiver:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._handle_signals, receiver, nursery.cancel_scope, nursery)
+        # Signals are ours from the first moment: a SIGTERM while the database is
+        # still being reached stops cleanly (exit 0), and a SIGHUP then is ignored
+        # instead of killing the process (the default action of both).
+        with trio.open_signal_receiver(*self.options.signals) as receiver:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._handle_signals, receiver, nursery.cancel_scope, nursery)
+                self.notifier.status("starting: connecting to the database")
+                async with open_database(
+                    self.dsn, min_size=cfg.database.pool_min, max_size=cfg.database.pool_max
+                ) as db:
+                    if self.options.check_schema:
+                        await check_schema(db)
+                    self.daemon = self.options.daemon_factory(
+                        cfg, db, dsn=self.dsn, passwords=self.passwords, instance_name=cfg.daemon.instance_name
+                    )
                     self.notifier.status("starting: recovery, binding carriers")
                     await nursery.start(self._run_daemon)
                     log.info("ready", carriers=[c.name for c in cfg.carriers])
@@ -296,7 +316,10 @@ class _Service:
                     await self.daemon_done.wait()
                     nursery.cancel_scope.cancel()
         if self.stop_requested:
-            log.info("stopped", stats=stats_line(self.daemon.stats()))
+            if self.daemon is None:
+                log.info("stopped during start-up")
+            else:
+                log.info("stopped", stats=stats_line(self.daemon.stats()))
             return 0
         log.error("the daemon stopped without being asked to")
         return 1

@@ -75,12 +75,18 @@ async def ensure_aio_loop() -> AsyncIterator[None]:
         # open_loop runs the body inside its own nursery, which wraps whatever
         # the body raises in an ExceptionGroup. Callers expect the error they
         # raised (EnqueueError, a UniqueViolationError ...): unwrap a lone one.
-        inner: BaseException = group
-        while isinstance(inner, BaseExceptionGroup) and len(inner.exceptions) == 1:
-            inner = inner.exceptions[0]
+        inner = lone_exception(group)
         if inner is group:
             raise
         raise inner from None
+
+
+def lone_exception(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception inside (nested) groups of one, else the group itself."""
+    inner: BaseException = group
+    while isinstance(inner, BaseExceptionGroup) and len(inner.exceptions) == 1:
+        inner = inner.exceptions[0]
+    return inner
 
 
 class Connection:

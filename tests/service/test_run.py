@@ -6,6 +6,7 @@ The simulator runs in a thread of the test; the database is the test's own.
 from __future__ import annotations
 
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,3 +172,29 @@ def test_sigkill_mid_run_then_restart(pg_dsn_sync: str, sim: SimulatorThread, tm
     assert set(parts) <= {"delivered", "failed"}, parts
     # Nothing was submitted twice: on_unknown_outcome = "fail" never resubmits.
     assert sim.simulator.stats.submits <= sum(parts.values())
+
+
+def test_signals_while_the_database_is_still_being_reached(tmp_path: Path) -> None:
+    """SIGHUP is ignored and SIGTERM stops with exit 0 before the database answered.
+
+    The "database" accepts the TCP connection and never says a word, so the daemon
+    stays in its first start-up step; both signals would kill it by default.
+    """
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        dsn = f"postgresql://postgres@127.0.0.1:{silent.getsockname()[1]}/none"
+        (tmp_path / "c.toml").write_text(config_text(port=1))
+        daemon = DaemonProcess(tmp_path / "c.toml", dsn, tmp_path)
+        try:
+            status = daemon.until("STATUS", timeout=30)
+            assert status["STATUS"].startswith("starting: connecting to the database")
+            time.sleep(0.3)
+            daemon.signal(signal.SIGHUP)
+            time.sleep(0.3)
+            assert daemon.process.poll() is None, daemon.log_text()[-2000:]
+            daemon.signal(signal.SIGTERM)
+            assert daemon.wait(10) == 0, daemon.log_text()[-2000:]
+            assert "stopped during start-up" in daemon.log_text()
+        finally:
+            daemon.close()

@@ -26,7 +26,7 @@ from tests.service.helpers import write_config
 
 class StandIn:
     def __init__(self, *, hang_in_drain: bool = False, exit_alone: bool = False,
-                 hang_in_reload: bool = False) -> None:
+                 hang_in_reload: bool = False, refuse_reload: bool = False) -> None:
         self.stopped = trio.Event()
         self.drains: list[float] = []
         self.reloads: list[Config] = []
@@ -34,6 +34,7 @@ class StandIn:
         self.hang_in_drain = hang_in_drain
         self.exit_alone = exit_alone
         self.hang_in_reload = hang_in_reload
+        self.refuse_reload = refuse_reload
 
     def factory(self, config: Config, db: object, *, dsn: str, passwords: Any, instance_name: str | None) -> StandIn:
         self.passwords = passwords
@@ -54,6 +55,8 @@ class StandIn:
         self.reloads.append(new_config)
         if self.hang_in_reload:  # a replaced carrier that takes its whole drain_timeout
             await trio.sleep_forever()
+        if self.refuse_reload:
+            raise ValueError("refused")
         self.passwords = passwords
 
     def stats(self) -> dict[str, int]:
@@ -147,6 +150,25 @@ async def test_sighup_reloads_and_a_bad_file_is_kept_out(
 
         os.kill(os.getpid(), signal.SIGTERM)
     assert stand_in.drains
+
+
+async def test_a_reload_the_daemon_refuses_changes_no_setting(
+    env: str, systemd: Systemd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(tmp_path / "c.toml", level="info")
+    stand_in = StandIn(refuse_reload=True)
+    levels: list[str] = []
+    monkeypatch.setattr("bridge.service.configure_logging", lambda settings, **_kw: levels.append(settings.level))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve, load_config(config), env, _options(systemd, config, stand_in))
+        await systemd.until("READY")
+        write_config(config, level="error")
+        os.kill(os.getpid(), signal.SIGHUP)
+        refused = await systemd.until("READY")
+        assert refused["STATUS"].startswith("reload refused")
+        assert len(stand_in.reloads) == 1
+        assert "error" not in levels  # the refused file's logging settings were not applied
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 async def test_sigterm_during_a_slow_reload_abandons_it_and_drains(
