@@ -20,7 +20,7 @@ slow carrier window slows the claims instead of growing a buffer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 import trio
@@ -73,7 +73,7 @@ class Claimer:
         max_inflight: Callable[[], int],
         routes_ready: Callable[[], Sequence[str]],
         payload_routes: Callable[[], Sequence[str]],
-        dispatch: Callable[[list[ClaimedPart]], None],
+        dispatch: Callable[[list[ClaimedPart]], Awaitable[None]],
     ) -> None:
         self._db = db
         self._lease = lease
@@ -156,8 +156,10 @@ class Claimer:
             while not self.stopped:
                 room = self._max_inflight() - self.inflight
                 if room <= 0:
+                    waited = trio.current_time()
                     self._room = trio.Event()
                     await self._room.wait()
+                    log.debug("claim room", waited_ms=round((trio.current_time() - waited) * 1000, 1))
                     continue
                 if not self._lease.valid():
                     # Another daemon may be recovering our parts: claim nothing
@@ -171,7 +173,10 @@ class Claimer:
                     await self._sleep()
                     continue
                 try:
+                    started = trio.current_time()
                     parts = await self.claim(min(self.batch, room))
+                    log.debug("claimed", parts=len(parts), room=room,
+                              ms=round((trio.current_time() - started) * 1000, 1))  # fmt: skip
                 except Exception as exc:
                     # No (usable) answer: the claim may have been committed all the same.
                     log.warning("claim failed; claiming under a new instance row", error=repr(exc))
@@ -183,7 +188,7 @@ class Claimer:
                     self._by_owner[owner] = self._by_owner.get(owner, 0) + len(parts)
                     self.inflight += len(parts)
                     self._stats.claimed += len(parts)
-                    self._dispatch(parts)
+                    await self._dispatch(parts)
                 if len(parts) < min(self.batch, room):
                     await self._sleep()  # the queue is (nearly) empty: wait for NOTIFY or the poll
             nursery.cancel_scope.cancel()

@@ -31,7 +31,7 @@ from bridge.dispatch.router import Router
 from bridge.dispatch.stats import DaemonStats
 from bridge.dispatch.submit import CarrierRunner, PayloadCache, build_submit_sm
 from bridge.dispatch.sweeper import Sweeper
-from bridge.dispatch.writer import CarrierRules, Writer
+from bridge.dispatch.writer import LOOP_SLICE, CarrierRules, Writer
 from bridge.smpp import SubmitSm
 from bridge.store.db import Database
 from config.schema import Carrier as CarrierConfig
@@ -306,10 +306,14 @@ class Daemon:
             self._stats.released += 1
         self._writer.put(result)
 
-    def _dispatch(self, parts: list[ClaimedPart]) -> None:
+    async def _dispatch(self, parts: list[ClaimedPart]) -> None:
         poll = self._config.daemon.poll_interval.seconds
         pick = self._router.picker(self._runners)
-        for part in parts:
+        for i, part in enumerate(parts):
+            if i % LOOP_SLICE == LOOP_SLICE - 1:
+                # Building a claim's submit_sm PDUs takes tens of ms: let the other
+                # tasks (database results, binds) in between, see LOOP_SLICE.
+                await trio.lowlevel.checkpoint()
             runner = pick(part.route)
             if runner is None:
                 self._deliver(Result(part, Resolution.RELEASE, delay=poll, reason="no_carrier_up"))

@@ -60,6 +60,12 @@ FLUSHES_IN_FLIGHT = 2
 # Inbound items classified in a row before run_inbound lets other tasks run.
 INBOUND_DRAIN = 64
 
+# Work items done in a row in the daemon's long loops (a claim's PDUs, a flush's
+# acknowledgements) before other tasks may run. The daemon is one thread: a flush
+# waits for each of its statements' results to be picked up, and a loop of
+# thousands of items between two statements is a pause for that transaction.
+LOOP_SLICE = 128
+
 Key = tuple[str, str]  # (carrier, id_key)
 Batch = tuple[list[Result], list[tuple[Inbound, "ReceiptRow | MoRow"]]]
 
@@ -305,6 +311,7 @@ class Writer:
     async def _flush_rows(self, results: list[Result], inbound: list[tuple[Inbound, ReceiptRow | MoRow]]) -> bool:
         receipts = [row for _, row in inbound if isinstance(row, ReceiptRow)]
         mos = [row for _, row in inbound if isinstance(row, MoRow)]
+        started = trio.current_time()
         try:
             applied = await self._attempt(results, receipts, mos)
         except Exception as exc:
@@ -324,10 +331,16 @@ class Writer:
             if self._results and self._first_at is None:
                 self._first_at = trio.current_time()
             return False
+        # A timeline of the writer at level "debug" (docs/operations.md "Benchmark").
+        log.debug("flush committed", outcomes=len(results), receipts=len(receipts), mo=len(mos),
+                  ms=round((trio.current_time() - started) * 1000, 1), in_flight=self._in_flight,
+                  waiting=self.pending)  # fmt: skip
         if not self.db_up:
             log.info("database reachable again")
         self.db_up = self._stats.db_up = True
-        for item, _ in inbound:
+        for i, (item, _) in enumerate(inbound):
+            if i % LOOP_SLICE == LOOP_SLICE - 1:
+                await trio.lowlevel.checkpoint()  # thousands of acks: see LOOP_SLICE
             item.ack(ESME_ROK)
         self._count(applied)
         if results:
