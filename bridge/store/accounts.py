@@ -153,51 +153,25 @@ class Outcome(StrEnum):
     REFUND = "refund"  # the message failed: the reservation is released
 
 
-_SETTLE = """
-WITH wanted AS (
-    SELECT DISTINCT ON (o.message_id) o.message_id, o.kind
-    FROM unnest($1::bigint[], $2::ledger_kind[]) AS o(message_id, kind)
-    ORDER BY o.message_id
-), inserted AS (
-    INSERT INTO ledger (account_id, message_id, kind, amount)
-    SELECT r.account_id, r.message_id, w.kind, r.amount
-    FROM wanted w JOIN ledger r ON r.message_id = w.message_id AND r.kind = 'reservation'
-    ON CONFLICT (message_id) WHERE kind IN ('charge', 'refund') DO NOTHING
-    RETURNING account_id, kind, amount
-), sums AS (
-    SELECT account_id,
-           coalesce(sum(amount) FILTER (WHERE kind = 'charge'), 0) AS charged,
-           sum(amount) AS released,
-           count(*) AS settled
-    FROM inserted GROUP BY account_id
-)
-UPDATE accounts a
-SET charged = a.charged + s.charged, reserved = a.reserved - s.released
-FROM sums s WHERE a.id = s.account_id
-RETURNING s.settled
-"""
-
-
 async def settle(tx: Connection, outcomes: Iterable[tuple[int, Outcome]]) -> int:
-    """Charge or refund the reservations of messages (internal ids), idempotently, in one statement.
+    """Charge or refund the reservations of messages (internal ids), idempotently, in one call.
 
     Call it inside the transaction that moves those messages to their final
     state. A message already settled, or without a reservation (invalid, no
     route), is skipped, so a duplicate receipt never bills twice. Accounts are
     locked in id order first, so concurrent writers cannot deadlock on them.
-    Returns how many messages were settled now.
+    Returns how many messages were settled now. The rules are the SQL function
+    ``settle_messages`` (migration 0006), which the writer's ``finalize_messages``
+    calls too.
     """
     pairs = sorted(dict(outcomes).items())
     if not pairs:
         return 0
-    ids = [message_id for message_id, _ in pairs]
-    await tx.execute(
-        "SELECT 1 FROM accounts WHERE id IN (SELECT account_id FROM messages WHERE id = ANY($1::bigint[]))"
-        " ORDER BY id FOR NO KEY UPDATE",
-        ids,
-    )
-    rows = await tx.fetch(_SETTLE, ids, [str(kind) for _, kind in pairs])
-    return sum(row["settled"] for row in rows)
+    settled: int = await tx.fetchval(
+        "SELECT settle_messages($1::bigint[], $2::ledger_kind[])",
+        [message_id for message_id, _ in pairs], [str(kind) for _, kind in pairs],
+    )  # fmt: skip
+    return settled
 
 
 @dataclass(frozen=True, slots=True)
