@@ -24,12 +24,14 @@ leaves one inside a transaction.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import asyncpg
 import msgspec
+import structlog
 import trio
 import trio_asyncio
 from asyncpg import Record
@@ -40,9 +42,12 @@ __all__ = [
     "Database",
     "Record",
     "ensure_aio_loop",
+    "log_unawaited_asyncio_errors",
     "open_connection",
     "open_database",
 ]
+
+log = structlog.get_logger("bridge.store.db")
 
 _json_encoder = msgspec.json.Encoder(decimal_format="number")
 
@@ -62,6 +67,24 @@ async def _init_connection(raw: asyncpg.Connection) -> None:
 _SERVER_SETTINGS = {"application_name": "smpp-bridge"}
 
 
+def _log_unawaited(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    error = context.get("exception")
+    log.warning("asyncio error nobody awaited", message=context.get("message"),
+                error=repr(error) if error is not None else None)  # fmt: skip
+
+
+def log_unawaited_asyncio_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """Log errors of asyncio tasks that nobody awaits, instead of raising them.
+
+    trio-asyncio's default handler raises such an error in the loop's nursery,
+    which ends the whole trio run. asyncpg leaves one behind during a database
+    outage: ``Pool.release`` runs inside ``asyncio.shield``, and when the
+    connection died meanwhile its reset fails in the shielded task (the pool
+    drops that connection itself). An outage must not stop the daemon.
+    """
+    loop.set_exception_handler(_log_unawaited)
+
+
 @contextlib.asynccontextmanager
 async def ensure_aio_loop() -> AsyncIterator[None]:
     """Run the body with a trio-asyncio loop, opening one only if none is running."""
@@ -69,7 +92,8 @@ async def ensure_aio_loop() -> AsyncIterator[None]:
         yield
         return
     try:
-        async with trio_asyncio.open_loop():
+        async with trio_asyncio.open_loop() as loop:
+            log_unawaited_asyncio_errors(loop)
             yield
     except BaseExceptionGroup as group:
         # open_loop runs the body inside its own nursery, which wraps whatever

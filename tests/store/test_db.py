@@ -136,3 +136,25 @@ async def test_listen_channel_ends_when_its_connection_is_lost(db: Database) -> 
         with trio.fail_after(5), pytest.raises(trio.EndOfChannel):
             while True:
                 await channel.receive()
+
+
+def test_an_asyncio_error_nobody_awaits_is_logged_not_raised() -> None:
+    """asyncpg leaves one behind in an outage (Pool.release in asyncio.shield on a dead
+    connection); trio-asyncio's default handler would raise it and end the trio run."""
+    import structlog.testing
+    import trio_asyncio
+
+    from bridge.store.db import ensure_aio_loop
+
+    async def main() -> None:
+        async with ensure_aio_loop():
+            loop = trio_asyncio.current_loop.get()
+            loop.call_exception_handler(
+                {"message": "Task exception was never retrieved", "exception": ConnectionResetError(104, "reset")}
+            )
+            await trio.sleep(0.05)  # a raised error would end this block with it
+
+    with structlog.testing.capture_logs() as logs:
+        trio.run(main)
+    assert [e["event"] for e in logs] == ["asyncio error nobody awaited"]
+    assert "ConnectionResetError" in logs[0]["error"]
