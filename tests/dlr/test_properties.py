@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from datetime import datetime
 from typing import Any
 
@@ -155,7 +156,10 @@ def _parses_or_receipt_error(message: bytes, tlvs: dict[int, bytes] | None, esm:
     except ReceiptError:
         return
     assert isinstance(got, Receipt)
-    assert got.id and got.id == got.id.strip()
+    # No whitespace around the id, in the parser's sense: ASCII whitespace, as SMSCs
+    # write receipt text. Python's str.strip() also strips Unicode spaces such as
+    # U+0085 and U+00A0, which the parser (re.ASCII) keeps as part of a word.
+    assert got.id and got.id == got.id.strip(string.whitespace)
     assert isinstance(got.state, MessageState)
 
 
