@@ -467,17 +467,23 @@ async def test_smsc_initiated_unbind_and_drop() -> None:
             await sim.wait_bound(0)
 
 
+def _count_simulator_writes(monkeypatch: pytest.MonkeyPatch, port: int | None) -> list[int]:
+    """The sizes of the simulator's send_all calls (its end of each connection), as they happen."""
+    writes: list[int] = []
+    original = trio.SocketStream.send_all
+
+    async def counting_send_all(self: trio.SocketStream, data: bytes) -> None:
+        if self.socket.getsockname()[1] == port:
+            writes.append(len(data))
+        await original(self, data)
+
+    monkeypatch.setattr(trio.SocketStream, "send_all", counting_send_all)
+    return writes
+
+
 async def test_answers_are_coalesced_into_few_writes(monkeypatch: pytest.MonkeyPatch) -> None:
     async with running(receipt_window=64) as sim:
-        writes: list[int] = []
-        original = trio.SocketStream.send_all
-
-        async def counting_send_all(self: trio.SocketStream, data: bytes) -> None:
-            if self.socket.getsockname()[1] == sim.port:  # the simulator's end
-                writes.append(len(data))
-            await original(self, data)
-
-        monkeypatch.setattr(trio.SocketStream, "send_all", counting_send_all)
+        writes = _count_simulator_writes(monkeypatch, sim.port)
         with trio.fail_after(TIMEOUT):
             esme = await bound(sim, "trx")
             writes.clear()
@@ -497,15 +503,7 @@ async def test_a_window_of_submits_is_answered_in_slices_in_order(
     # turns (each idle while the other handles 512 PDUs); answered ANSWER_SLICE
     # at a time, the ESME works on the first answers while the rest are handled.
     async with running() as sim:
-        writes: list[int] = []
-        original = trio.SocketStream.send_all
-
-        async def counting_send_all(self: trio.SocketStream, data: bytes) -> None:
-            if self.socket.getsockname()[1] == sim.port:  # the simulator's end
-                writes.append(len(data))
-            await original(self, data)
-
-        monkeypatch.setattr(trio.SocketStream, "send_all", counting_send_all)
+        writes = _count_simulator_writes(monkeypatch, sim.port)
         with trio.fail_after(TIMEOUT):
             esme = await bound(sim, "trx")
             writes.clear()
