@@ -7,8 +7,10 @@ not at all (DESIGN.md "Reliability rules"). The step is the SQL function
 what were seven statements (lock, one-part update, aggregation, cancelling
 queued parts, outbox, account lock, settle). The aggregation is
 ``dlr.message_status`` written in SQL: failed as soon as any part failed, sent
-(``delivered``) when every part is delivered, otherwise pending (``submitted``
-once a part has a carrier id).
+(``delivered``) when every part is delivered. A message that is not final
+stays ``queued`` (public status ``pending``): where it is at the carrier is
+its parts' state, and moving the message row to ``submitted`` as well cost
+PostgreSQL about a sixth of its time per message (migration 0007).
 """
 
 from __future__ import annotations
@@ -27,10 +29,19 @@ PartNews = tuple[str, str | None] | None
 Touched = dict[int, PartNews]
 
 
+_FINAL_PART_STATES = frozenset({"delivered", "failed"})
+
+
 def note_parts(touched: Touched, rows: Iterable[Any]) -> None:
-    """Record the parts an UPDATE ... RETURNING message_id, total, state, err changed, in order."""
+    """Record the parts an UPDATE ... RETURNING message_id, total, state, err made final.
+
+    A message changes only when it becomes final (migration 0007), and that
+    happens only in a transaction where one of its parts became final; parts
+    that merely got their carrier id are not recorded.
+    """
     for row in rows:
-        touched[row["message_id"]] = (row["state"], row["err"]) if row["total"] == 1 else None
+        if row["state"] in _FINAL_PART_STATES:
+            touched[row["message_id"]] = (row["state"], row["err"]) if row["total"] == 1 else None
 
 
 _FINALIZE = """

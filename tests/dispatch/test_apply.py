@@ -82,7 +82,7 @@ async def test_response_and_receipt_in_one_flush_end_final_billed_with_outbox_ro
     assert await _states(db) == [
         ("delivered", "delivered", "A0", None),
         ("failed", "failed", "A1", "UNDELIV"),
-        ("submitted", "submitted", "A2", None),
+        ("submitted", "queued", "A2", None),
     ]
     kinds = await db.fetch("SELECT kind::text FROM ledger WHERE kind IN ('charge', 'refund') ORDER BY message_id")
     assert [r["kind"] for r in kinds] == ["charge", "refund"]
