@@ -28,7 +28,7 @@ from collections.abc import Callable
 import structlog
 import trio
 
-from bridge.dispatch.apply import Applied, apply_parked
+from bridge.dispatch.apply import apply_flush, take_parked
 from bridge.dispatch.finalize import finalize_messages
 from bridge.dispatch.instances import db_errors
 from bridge.dispatch.stats import DaemonStats
@@ -183,12 +183,15 @@ class Sweeper:
         with trio.fail_after(self.db_timeout):
             async with self._db.transaction() as tx:
                 keys = [(r["carrier"], r["id_key"]) for r in await tx.fetch(_LANDED_PARKED, self.batch)]
-                out = Applied()
-                touched = await apply_parked(tx, keys, out, self._table_for)
-                sent, failed = await finalize_messages(tx, touched, **self._finalize_kw())  # type: ignore[arg-type]
-        self._stats.parked_applied += out.parked_applied
+                receipts = await take_parked(tx, keys, self._table_for)
+                hooks = self._config().webhooks
+                out = await apply_flush(
+                    tx, [], receipts, [], webhooks=hooks.enabled, default_url=hooks.default_url
+                )
+        self._stats.parked_applied += len(receipts) - out.receipts_parked
         self._stats.receipts_applied += out.receipts_applied
-        self._count(0, sent, failed)
+        self._stats.sent += out.sent
+        self._stats.failed += out.failed
         return moved
 
     def _table_for(self, carrier: str):  # type: ignore[no-untyped-def]

@@ -27,7 +27,7 @@ import trio
 
 import dlr
 from bridge.carrier import Inbound
-from bridge.dispatch.apply import Applied, apply_batch
+from bridge.dispatch.apply import Applied, apply_flush
 from bridge.dispatch.inbound import MoRow, ReceiptRow, classify
 from bridge.dispatch.instances import db_errors
 from bridge.dispatch.parts import Resolution, Result
@@ -350,7 +350,7 @@ class Writer:
     async def _attempt(
         self, results: list[Result], receipts: list[ReceiptRow], mos: list[MoRow]
     ) -> Applied:
-        """One transaction, in its own task, given up after ``db_timeout``.
+        """One ``apply_flush``, in its own task, given up after ``db_timeout``.
 
         A black-holed connection does not fail, it hangs; and the rollback after a
         cancellation runs shielded (bridge.store.db), so it can hang as long. The
@@ -366,15 +366,14 @@ class Writer:
             try:
                 with scope:
                     if results or receipts or mos:
-                        async with self._db.transaction() as tx:
-                            applied = await apply_batch(
-                                tx, results, receipts, mos, table_for=self._table_for,
-                                webhooks=self._webhooks, default_url=self._default_url,
-                            )  # fmt: skip
-                        # Only here, after the block: the COMMIT runs as it exits, and
-                        # a COMMIT that fails (connection reset, a deferred constraint)
-                        # must not count as stored: its receipts would be acknowledged
-                        # and never sent again.
+                        # Each statement of apply_flush commits on its own; it returns
+                        # only once all of them did. A COMMIT that fails (connection
+                        # reset, a deferred constraint) raises here, so its receipts
+                        # are not acknowledged: the SMSC sends them again.
+                        applied = await apply_flush(
+                            self._db, results, receipts, mos,
+                            webhooks=self._webhooks, default_url=self._default_url,
+                        )  # fmt: skip
                         outcome.append(applied)
                     else:
                         await self._db.fetchval("SELECT 1")  # probing while the database is down
@@ -407,5 +406,5 @@ class Writer:
         s.receipts_duplicate += a.receipts_duplicate
         s.parked_applied += a.parked_applied
         s.mo += a.mo
-        s.sent += len(a.sent)
-        s.failed += len(a.failed)
+        s.sent += a.sent
+        s.failed += a.failed
