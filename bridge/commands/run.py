@@ -21,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
     import structlog
     import trio
 
+    from bridge.gc_tuning import tune_gc
     from bridge.logs import configure_logging
     from bridge.notify import Notifier
     from bridge.service import SchemaError, ServiceOptions, serve
@@ -43,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(loaded.config.logging)
     log = structlog.get_logger("bridge.run")
     options = ServiceOptions(config_path=Path(args.config), notifier=notifier)
+    tune_gc()  # after the imports and the configuration: see bridge/gc_tuning.py
     try:
         with database_dsn(loaded) as dsn:
             return trio.run(serve, loaded, dsn, options)

@@ -198,6 +198,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     import trio
 
+    from bridge.gc_tuning import tune_gc
+
+    tune_gc()  # a benchmark peer: the same settings as the daemon (bridge/gc_tuning.py)
     try:
         trio.run(_main, config, args.stats_interval)
     except OSError as exc:  # the port is taken, the address is not ours, ...
