@@ -36,11 +36,11 @@ __all__ = ["Applied", "apply_flush", "take_parked"]
 _APPLY = """
 SELECT * FROM apply_flush(
     $1::bigint[], $2::int[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::text[],
-    $8::boolean[], $9::int[],
-    $10::bigint[], $11::int[], $12::bigint[], $13::int[], $14::text[], $15::int[], $16::text[],
-    $17::bigint[], $18::int[], $19::bigint[], $20::int[], $21::text[], $22::int[], $23::float8[],
-    $24::text[], $25::text[], $26::text[], $27::text[], $28::int[],
-    $29::boolean, $30::text)
+    $8::boolean[], $9::int[], $10::text[], $11::text[], $12::int[],
+    $13::bigint[], $14::int[], $15::bigint[], $16::int[], $17::text[], $18::int[], $19::text[],
+    $20::bigint[], $21::int[], $22::bigint[], $23::int[], $24::text[], $25::int[], $26::float8[],
+    $27::text[], $28::text[], $29::text[], $30::text[], $31::int[],
+    $32::boolean, $33::text)
 """
 
 _PARK = """
@@ -81,32 +81,48 @@ class Applied:
     failed: int = 0  # messages that became failed (refunded)
 
 
-def _fold_positions(results: Sequence[Result], receipts: Sequence[ReceiptRow]) -> list[int | None]:
-    """For each accepted outcome: the 1-based position of its key's first final receipt, if it may fold.
+def _folds(
+    results: Sequence[Result], receipts: Sequence[ReceiptRow]
+) -> tuple[list[int | None], list[str | None], list[str | None], list[int | None]]:
+    """For each accepted outcome that may fold: its key's first final receipt (position, state, stat, error).
 
     One UPDATE then takes the part from submitting to its final state. Not for a
     key shared by two accepted parts of the batch (left to matching, which takes
     the newest), nor for riders (their receipt settles the whole message).
     """
     first_final: dict[tuple[str, str], int] = {}
-    for i, receipt in enumerate(receipts, 1):
+    for i, receipt in enumerate(receipts):
         if receipt.status is not dlr.Status.PENDING:
             first_final.setdefault((receipt.carrier, receipt.id_key), i)
-    if not first_final:
-        return [None] * len(results)
-    seen: dict[tuple[str, str], int] = {}
-    positions: list[int | None] = []
-    for n, r in enumerate(results):
-        key = (r.carrier or "", r.id_key or "")
-        found = first_final.get(key) if r.carrier and r.id_key and not r.riders else None
-        if found is not None:
+    positions: list[int | None] = [None] * len(results)
+    if first_final:
+        seen: dict[tuple[str, str], int] = {}
+        for n, r in enumerate(results):
+            if not (r.carrier and r.id_key) or r.riders:
+                continue
+            key = (r.carrier, r.id_key)
+            found = first_final.get(key)
+            if found is None:
+                continue
             if key in seen:  # one carrier id for two parts: neither folds
                 positions[seen[key]] = None
-                found = None
             else:
                 seen[key] = n
-        positions.append(found)
-    return positions
+                positions[n] = found
+    states: list[str | None] = []
+    stats: list[str | None] = []
+    errors: list[int | None] = []
+    for position in positions:
+        if position is None:
+            states.append(None)
+            stats.append(None)
+            errors.append(None)
+        else:
+            receipt = receipts[position]
+            states.append(_PART_STATE[receipt.status])
+            stats.append(receipt.stat)
+            errors.append(receipt.error_code)
+    return [None if i is None else i + 1 for i in positions], states, stats, errors
 
 
 async def apply_flush(
@@ -135,7 +151,7 @@ async def apply_flush(
             [r.part.message_id for r in accepted], [r.part.seq for r in accepted],
             [r.part.owner for r in accepted], [r.part.attempts for r in accepted],
             [r.carrier for r in accepted], [r.carrier_message_id for r in accepted],
-            [r.id_key for r in accepted], [r.riders for r in accepted], _fold_positions(accepted, receipts),
+            [r.id_key for r in accepted], [r.riders for r in accepted], *_folds(accepted, receipts),
             [r.part.message_id for r in failed], [r.part.seq for r in failed],
             [r.part.owner for r in failed], [r.part.attempts for r in failed],
             [r.carrier for r in failed], [r.status for r in failed], [r.reason for r in failed],

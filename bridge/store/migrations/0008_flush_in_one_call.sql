@@ -20,9 +20,12 @@ ALTER TABLE parked_receipts
 
 -- Arguments, one array per column:
 --   a_*: accepted submit outcomes (message, seq, owner, attempts, carrier, carrier
---        message id, id_key, riders = concat "payload" parts 2.. ride along, fold =
+--        message id, id_key, riders = concat "payload" parts 2.. ride along; fold =
 --        the 1-based position in r_* of this key's first final receipt, when the
---        key is this batch's only accepted part with it, else NULL);
+--        key is this batch's only accepted part with it, else NULL, and that
+--        receipt's state, stat and error code, passed along so that no statement
+--        subscripts r_*: an element of a text array, or of one with NULLs, is
+--        found by walking it from the start);
 --   f_*: permanent failures (..., error code, reason);  q_*: back to the queue
 --        (..., attempt to undo 0/1, delay s);
 --   r_*: receipts in arrival order (carrier, id_key, 'pending' | 'delivered' |
@@ -33,7 +36,7 @@ ALTER TABLE parked_receipts
 -- caller parks those (it has their parsed form) before it acknowledges them.
 CREATE FUNCTION apply_flush(
     a_m bigint[], a_s int[], a_o bigint[], a_a int[], a_c text[], a_cid text[], a_k text[],
-    a_riders boolean[], a_fold int[],
+    a_riders boolean[], a_fold int[], a_fold_st text[], a_fold_stat text[], a_fold_e int[],
     f_m bigint[], f_s int[], f_o bigint[], f_a int[], f_c text[], f_e int[], f_why text[],
     q_m bigint[], q_s int[], q_o bigint[], q_a int[], q_c text[], q_undo int[], q_d float8[],
     r_c text[], r_k text[], r_st text[], r_stat text[], r_e int[],
@@ -91,15 +94,15 @@ BEGIN
     -- receipt parked earlier is left to the ordinary path, so that receipt wins.
     IF cardinality(array_remove(a_fold, NULL)) > 0 THEN
         WITH cand AS (
-            SELECT u.* FROM unnest(a_m, a_s, a_o, a_a, a_c, a_cid, a_k, a_fold)
-                AS u(m, s, o, at, c, cid, k, fi)
+            SELECT u.* FROM unnest(a_m, a_s, a_o, a_a, a_c, a_cid, a_k, a_fold, a_fold_st, a_fold_stat, a_fold_e)
+                AS u(m, s, o, at, c, cid, k, fi, st, stat, e)
             WHERE u.fi IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM parked_receipts pr WHERE pr.carrier = u.c AND pr.id_key = u.k)
         ), upd AS (
             UPDATE message_parts p
-            SET state = r_st[cand.fi]::part_state, carrier = cand.c, carrier_message_id = cand.cid,
+            SET state = cand.st::part_state, carrier = cand.c, carrier_message_id = cand.cid,
                 id_key = cand.k, submitted_at = now(), final_at = now(),
-                receipt_stat = r_stat[cand.fi], error_code = r_e[cand.fi]
+                receipt_stat = cand.stat, error_code = cand.e
             FROM cand
             WHERE p.message_id = cand.m AND p.seq = cand.s AND p.state::text = 'submitting'
               AND p.owner_instance = cand.o AND p.attempts = cand.at
