@@ -355,10 +355,12 @@ class Carrier:
                     now = await throttle.wait(due)
                 session = slot.session
                 if session is None:
+                    throttle.give_back()  # nothing sent: the token is not spent
                     continue  # the bind went away while we waited for a token
                 try:
                     result = await session.submit(pdu, now)
                 except NotWritten:
+                    throttle.give_back()
                     continue
                 except LocalProtocolError as exc:  # does not encode: never will
                     return Rejected(status=int(exc.status), attempts=attempts + 1)

@@ -95,13 +95,17 @@ class Throttle:
             return await self.wait(due)
         return now
 
+    def give_back(self) -> None:
+        """A slot taken with ``reserve`` was not used (nothing was sent): return it."""
+        self._tat -= self.interval
+
     async def wait(self, due: float) -> float:
         """Sleep until a slot ``reserve`` returned in the future; the wake-up time."""
         try:
             await trio.sleep_until(due)
         except BaseException:
             # Cancelled while waiting: give the slot back so the rate holds.
-            self._tat -= self.interval
+            self.give_back()
             raise
         return self._clock()
 

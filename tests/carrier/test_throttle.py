@@ -109,3 +109,15 @@ def test_rejects_nonsense() -> None:
         Throttle(0)
     with pytest.raises(ValueError):
         Throttle(10, decrease=1.0)
+
+
+async def test_a_slot_given_back_goes_to_the_next_caller(autojump_clock: trio.testing.MockClock) -> None:
+    # A submit whose bind went away before the write (NotWritten) sent nothing:
+    # pool.py gives its token back, so the retry on another bind does not wait.
+    throttle = Throttle(1.0, burst=1)
+    assert throttle.reserve(trio.current_time()) <= trio.current_time()
+    throttle.give_back()
+    await throttle.acquire()
+    assert trio.current_time() == 0.0
+    await throttle.acquire()
+    assert trio.current_time() == pytest.approx(1.0)
