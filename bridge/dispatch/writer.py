@@ -1,14 +1,15 @@
 """The one batching writer: submit outcomes, receipts and MO -> PostgreSQL -> acks.
 
 Rows are collected from the submitters (``put``) and the carriers' inbound
-channel (``run_inbound``) and flushed in ONE transaction when ``batch`` rows
-are waiting or ``delay`` seconds after the first row arrived, whichever comes
+channel (``run_inbound``) and flushed by ONE call of the SQL function
+``apply_flush`` (apply.py; it commits on its own) when ``batch`` rows are waiting or ``delay`` seconds after the first row arrived, whichever comes
 first (config ``daemon.writer_batch`` / ``daemon.writer_delay``: 500 rows /
 20 ms, DESIGN.md "Performance rules").
 
 Receipts and MO are acknowledged (deliver_sm_resp / data_sm_resp ESME_ROK)
-only after that transaction committed, so an SMSC never forgets a receipt we
-have not stored (DESIGN.md "Reliability rules"). While the database is
+only after that call committed (and the parking of receipts whose id is not
+known yet, and the MO rows, each a statement of their own), so an SMSC never
+forgets a receipt we have not stored (DESIGN.md "Reliability rules"). While the database is
 unreachable they are answered ESME_RX_T_APPN (0x64, SMPP 3.4 section 5.1.3:
 "ESME receiver temporary app error"), the SMSC retries later, and the binds
 stay up. Submit outcomes are never answered to anyone: they stay in memory and
@@ -61,9 +62,9 @@ FLUSHES_IN_FLIGHT = 2
 INBOUND_DRAIN = 64
 
 # Work items done in a row in the daemon's long loops (a claim's PDUs, a flush's
-# acknowledgements) before other tasks may run. The daemon is one thread: a flush
-# waits for each of its statements' results to be picked up, and a loop of
-# thousands of items between two statements is a pause for that transaction.
+# acknowledgements) before other tasks may run. The daemon is one thread: a flush's
+# result waits until it is picked up, and a loop of thousands of items is a pause
+# for every flush (and claim) that has finished meanwhile.
 LOOP_SLICE = 128
 
 Key = tuple[str, str]  # (carrier, id_key)
