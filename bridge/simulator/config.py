@@ -141,8 +141,10 @@ class SimulatorConfig(_Base, frozen=True):
     # after its database commit, so window / commit latency bounds receipts per bind
     # (1024 / 20 ms = 51k/s). Real SMSCs use 10-100: set that to reproduce them.
     receipt_window: Annotated[int, msgspec.Meta(ge=1)] = 1024
-    # Receipts waiting for a receiver bind, per system_id; the oldest are dropped beyond.
-    receipt_queue_limit: Annotated[int, msgspec.Meta(ge=0)] = 100_000
+    # Receipts waiting for a receiver bind, per system_id, and deliveries waiting for
+    # window room on one bind; the oldest are dropped beyond. At least 1: every queue
+    # is bounded (DESIGN.md "Performance rules"), so there is no "0 = unbounded".
+    receipt_queue_limit: Annotated[int, msgspec.Meta(ge=1)] = 100_000
     # A deliver_sm answered with an error (e.g. ESME_RX_T_APPN) or not at all is sent
     # again after this delay, at most receipt_max_attempts times in all.
     receipt_retry_delay: NonNegative = 1.0

@@ -117,9 +117,6 @@ class Account:
         backlog = self.backlog
         stats = self.sim.stats
         limit = self.sim.config.receipt_queue_limit
-        if limit == 0:
-            stats.receipts_dropped += 1
-            return
         if len(backlog) >= limit:
             backlog.popleft()  # the oldest goes: a real SMSC expires those first
             stats.receipts_dropped += 1

@@ -268,7 +268,7 @@ class Link:
         if due <= now:
             ready = self._ready
             limit = self.sim.config.receipt_queue_limit
-            if limit and len(ready) >= limit:  # the ESME is not acknowledging: bounded
+            if len(ready) >= limit:  # the ESME is not acknowledging: bounded
                 ready.popleft()
                 self.sim.stats.receipts_dropped += 1
             ready.append(delivery)

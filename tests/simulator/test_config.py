@@ -159,6 +159,8 @@ def test_with_overrides_validates_again() -> None:
     assert config.receipt_delay == (0.0, 1.0)
     with pytest.raises(ConfigError):
         with_overrides(config, receipt_window=0)
+    with pytest.raises(ConfigError):  # every queue is bounded: there is no "0 = unbounded"
+        with_overrides(config, receipt_queue_limit=0)
 
 
 def test_simulate_command_serves_reports_and_stops_on_sigterm() -> None:
