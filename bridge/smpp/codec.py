@@ -384,6 +384,7 @@ def decode_tlvs(buf: bytes, i: int, end: int) -> P.Tlvs:
     out = []
     unpack = _TL.unpack_from
     int_lengths = _tlv.INT_LENGTHS
+    int_ranges = _tlv.INT_RANGES
     while i < end:
         if i + 4 > end:
             raise _BodyError(f"{end - i} stray octets where a TLV header was expected", S.ESME_RINVOPTPARSTREAM)
@@ -395,6 +396,9 @@ def decode_tlvs(buf: bytes, i: int, end: int) -> P.Tlvs:
         want = int_lengths.get(tag)
         if want is not None and want != n:
             raise _BodyError(f"TLV 0x{tag:04X} has length {n}, the spec says {want}", S.ESME_RINVPARLEN)
+        sizes = int_ranges.get(tag)
+        if sizes is not None and not sizes[0] <= n <= sizes[1]:
+            raise _BodyError(f"TLV 0x{tag:04X} has length {n}, allowed {sizes[0]}..{sizes[1]}", S.ESME_RINVPARLEN)
         out.append((tag, buf[i:j]))
         i = j
     return tuple(out)

@@ -39,6 +39,9 @@ HEADER = struct.Struct(">IIII")
 _TL = struct.Struct(">HH")
 _MAX_SM = 254  # section 4.4.1: sm_length 0..254
 _INT_LENGTHS: dict[int, int] = {int(tag): n for tag, n in _tlv.INT_LENGTHS.items()}
+# Integer tags a peer may size either way: the length does not equal any single
+# size, so the fast path leaves those PDUs to the generic decoder, which checks the range.
+_INT_LENGTHS.update({int(tag): -1 for tag in _tlv.INT_RANGES})
 _astuple = msgspec.structs.astuple
 
 # -- encode --------------------------------------------------------------------------------

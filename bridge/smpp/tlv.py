@@ -6,7 +6,7 @@ module knows the value type of every standard 3.4 tag (section 5.3.2, table
 5-7) and converts between raw values and typed ones:
 
 - integers of 1, 2 or 4 octets -> ``int`` (their length is checked on decode:
-  a wrong one is ESME_RINVPARLEN);
+  a wrong one is ESME_RINVPARLEN; source_telematics_id may be 1 or 2 octets);
 - C-octet strings (additional_status_info_text, receipted_message_id) -> ``str``;
   a missing NUL is tolerated on decode because the TLV length already delimits
   the value, and several SMSCs omit it;
@@ -41,7 +41,10 @@ TLV_TYPES: Mapping[int, tuple[Kind, int, int]] = {
     Tag.SOURCE_ADDR_SUBUNIT: _INT1,  # 5.3.2.2
     Tag.SOURCE_NETWORK_TYPE: _INT1,  # 5.3.2.4
     Tag.SOURCE_BEARER_TYPE: _INT1,  # 5.3.2.6
-    Tag.SOURCE_TELEMATICS_ID: _INT1,  # 5.3.2.8
+    # 5.3.2.8. Implementations disagree on its size (1 octet here, in line with
+    # dest_addr_subunit and friends; 2 in smpplib and node-smpp): sent as 1,
+    # accepted as 1 or 2, so such a peer is not answered ESME_RINVPARLEN.
+    Tag.SOURCE_TELEMATICS_ID: (Kind.INT, 1, 2),
     Tag.QOS_TIME_TO_LIVE: (Kind.INT, 4, 4),  # 5.3.2.9
     Tag.PAYLOAD_TYPE: _INT1,  # 5.3.2.10
     Tag.ADDITIONAL_STATUS_INFO_TEXT: (Kind.COCTET, 1, 256),  # 5.3.2.11
@@ -80,9 +83,13 @@ TLV_TYPES: Mapping[int, tuple[Kind, int, int]] = {
     Tag.ITS_SESSION_INFO: (Kind.OCTET, 2, 2),  # 5.3.2.43
 }
 
-#: tag -> exact value length, for the integer tags; the decoder checks these.
+#: tag -> exact value length, for the integer tags of one size; the decoders check these.
 INT_LENGTHS: Mapping[int, int] = {
-    tag: spec[1] for tag, spec in TLV_TYPES.items() if spec[0] is Kind.INT
+    tag: spec[1] for tag, spec in TLV_TYPES.items() if spec[0] is Kind.INT and spec[1] == spec[2]
+}
+#: tag -> (shortest, longest) value length, for the integer tags a peer may size either way.
+INT_RANGES: Mapping[int, tuple[int, int]] = {
+    tag: (spec[1], spec[2]) for tag, spec in TLV_TYPES.items() if spec[0] is Kind.INT and spec[1] != spec[2]
 }
 
 

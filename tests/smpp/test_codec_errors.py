@@ -9,6 +9,8 @@ error: a command_length that cannot delimit the frame.
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from bridge.smpp import (
@@ -19,6 +21,7 @@ from bridge.smpp import (
     RemoteProtocolError,
     decode,
     encode,
+    tlv,
 )
 from bridge.smpp import pdus as P
 from tests.smpp.codec_vectors import BY_NAME, frame
@@ -196,6 +199,8 @@ def test_sm_length_beyond_the_body() -> None:
         (b"\x14\x03\x00\x09abc", S.ESME_RINVOPTPARSTREAM),  # length overruns the PDU
         (b"\x02\x0c\x00\x01\x07", S.ESME_RINVPARLEN),  # sar_msg_ref_num is 2 octets
         (b"\x04\x27\x00\x02\x00\x02", S.ESME_RINVPARLEN),  # message_state is 1 octet
+        (b"\x00\x10\x00\x03\x00\x00\x01", S.ESME_RINVPARLEN),  # source_telematics_id: 1 or 2
+        (b"\x00\x10\x00\x00", S.ESME_RINVPARLEN),
     ],
 )
 def test_broken_tlv_stream(tail: bytes, status: int) -> None:
@@ -369,3 +374,14 @@ def test_none_goes_out_as_the_null_value() -> None:
     """An absent field (None) is encoded as its NULL value: an empty C-string or 0."""
     assert encode(P.SubmitSm(source_addr=None)) == encode(P.SubmitSm())  # type: ignore[arg-type]
     assert encode(P.QuerySmResp(message_id="m")) == frame(0x80000003, 0, 0, b"m\0\0\x00\x00")
+
+
+@pytest.mark.parametrize("raw", [b"\x01", b"\x00\x01"])
+def test_source_telematics_id_of_one_or_two_octets_is_accepted(raw: bytes) -> None:
+    """Peers disagree on its size (smpplib and node-smpp send 2 octets): both decode."""
+    tail = struct.pack(">HH", 0x0010, len(raw)) + raw
+    deliver = BY_NAME["deliver_sm_receipt"].wire[16:] + tail
+    pdu = decode(frame(0x00000005, 0, 13, deliver))
+    assert pdu.raw_tlvs[0x0010] == raw
+    assert tlv.unpack(0x0010, raw) == 1
+    assert tlv.pack(0x0010, 1) == (0x0010, b"\x01")  # what we send
