@@ -27,7 +27,7 @@ from bridge.smpp.pdus import (
     UnbindResp,
 )
 from bridge.smpp.state import BindMode, Role, State
-from tests.smpp.test_connection_helpers import Pair, drain, feed, frame, headers, wire
+from tests.smpp.connection_helpers import Pair, drain, feed, frame, headers, wire
 
 C = CommandId
 S = CommandStatus

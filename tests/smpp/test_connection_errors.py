@@ -25,8 +25,8 @@ from bridge.smpp.pdus import (
 )
 from bridge.smpp.sequence import MAX_SEQUENCE
 from bridge.smpp.state import Role, State
+from tests.smpp.connection_helpers import Pair, drain, feed, frame, headers, wire
 from tests.smpp.test_connection import esme_bound
-from tests.smpp.test_connection_helpers import Pair, drain, feed, frame, headers, wire
 
 C = CommandId
 S = CommandStatus

@@ -36,7 +36,7 @@ from bridge.smpp.state import (
     lookup,
     refusal_status,
 )
-from tests.smpp.test_connection_helpers import Pair, drain, feed, headers, wire
+from tests.smpp.connection_helpers import Pair, drain, feed, headers, wire
 
 C = CommandId
 BINDS = {
