@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
+import trio
 
 from bridge.carrier import BackoffPolicy, Inbound
+from bridge.dispatch import apply
 from bridge.simulator import MoConfig, SimulatorConfig
 from bridge.smpp import DeliverSm
 from bridge.store.accounts import create_account, get_account, reconcile
@@ -67,6 +70,44 @@ async def test_receipts_before_responses_are_parked_and_applied(db: Database, pg
         assert stats.receipts_applied == 40
         assert await db.fetchval("SELECT count(*) FROM parked_receipts") == 0
         assert (await reconcile(db, "acme")).ok
+
+
+async def test_a_response_waits_while_its_receipt_is_being_parked(
+    db: Database, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parking is a statement of its own after apply_flush committed (apply.py).
+
+    A response that landed in another flush meanwhile would not see the parked row,
+    and its receipt would wait for the sweeper. The writer keeps the receipt's key
+    busy until the parking committed, so the response's flush comes after it and
+    takes the receipt out. Here each parking takes 0.3 s, the responses arrive in
+    that window, and the sweeper (which would rescue a stranded receipt) never runs.
+    """
+    parkings: list[int] = []
+
+    async def slow_park(conn: Any, receipts: Any) -> None:
+        parkings.append(len(receipts))
+        await trio.sleep(0.3)
+        await real_park(conn, receipts)
+
+    real_park = apply.park
+    monkeypatch.setattr(apply, "park", slow_park)
+    # Receipts first, responses 0.1-0.2 s later: inside the parking of their receipts.
+    sim_config = SimulatorConfig(
+        handset_log=10_000, receipt_before_resp=1.0, late_resp=1.0, late_resp_delay=(0.1, 0.2), seed=5
+    )
+    async with simulator(sim_config) as sim:
+        config = make_config(sim.port or 0, carrier="binds = 2")
+        await create_account(db, "acme", credits="10")
+        await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:40], message="Hi"))
+        async with daemon(config, db, pg_dsn, sweep_interval=3600.0) as d:
+            await wait_until(lambda: all_final(db))
+            stats = d.stats()
+    assert sum(parkings) > 0 and stats.receipts_parked == sum(parkings)
+    assert await counts(db) == {"delivered": 40}
+    assert stats.parked_applied == stats.receipts_parked and stats.receipts_applied == 40
+    assert await db.fetchval("SELECT count(*) FROM parked_receipts") == 0
+    assert (await reconcile(db, "acme")).ok
 
 
 def _receipt_pdu(message_id: str, stat: str = "DELIVRD") -> DeliverSm:
