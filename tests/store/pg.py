@@ -160,6 +160,18 @@ async def pg_dsn(
 
 
 @pytest.fixture
+async def empty_dsn(aio_loop: trio_asyncio.TrioEventLoop, pg_server: PgServer) -> AsyncIterator[str]:
+    """DSN of a fresh database of this test only, not migrated (dropped afterwards)."""
+    name = _new_name()
+    await _admin(pg_server.admin_dsn, f'CREATE DATABASE "{name}"')
+    try:
+        yield pg_server.dsn_for(name)
+    finally:
+        with trio.CancelScope(shield=True):
+            await _admin(pg_server.admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
 async def db(pg_dsn: str) -> AsyncIterator[Database]:
     """A pool on this test's database."""
     async with open_database(pg_dsn, min_size=1, max_size=4) as database:

@@ -14,17 +14,6 @@ from bridge.store.migrate import Migration, MigrationError, load_migrations, mig
 from tests.store.pg import PgServer, _admin, _new_name
 
 
-@pytest.fixture
-async def empty_dsn(aio_loop: object, pg_server: PgServer) -> object:
-    name = _new_name()
-    await _admin(pg_server.admin_dsn, f'CREATE DATABASE "{name}"')
-    try:
-        yield pg_server.dsn_for(name)
-    finally:
-        with trio.CancelScope(shield=True):
-            await _admin(pg_server.admin_dsn, f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
 def test_migrations_are_numbered_from_one() -> None:
     migrations = load_migrations()
     assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
