@@ -214,6 +214,8 @@ def encode_tlvs(tlvs: P.Tlvs) -> bytes:
 _FAST_ENCODERS: dict[type[P.Pdu], Callable[[Any, int], bytes | None]] = {
     P.SubmitSm: _fast.encode_submit_sm,
     P.DeliverSm: _fast.encode_deliver_sm,
+    P.SubmitSmResp: _fast.encode_submit_sm_resp,
+    P.DeliverSmResp: _fast.encode_deliver_sm_resp,
 }
 
 

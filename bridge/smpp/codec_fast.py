@@ -115,6 +115,39 @@ def _encoder(command_id: int) -> Callable[[Any, int], bytes | None]:
 encode_submit_sm = _encoder(int(P.SubmitSm.command_id))
 encode_deliver_sm = _encoder(int(P.DeliverSm.command_id))
 
+_HEADER = struct.Struct(">IIII")
+_MAX_MESSAGE_ID = 64  # section 4.4.2: message_id, C-octet string of at most 65 octets
+
+
+def _resp_encoder(command_id: int, *, empty_ok: bool) -> Callable[[Any, int], bytes | None]:
+    def encode_resp(p: Any, seq: int) -> bytes | None:
+        """submit_sm_resp / deliver_sm_resp without TLVs; None for anything else.
+
+        The same bytes as the generic path: an error response, or an empty
+        deliver_sm_resp, without a message_id has no body (codec._encode_body).
+        """
+        try:
+            _, status, message_id, tlvs = _astuple(p)
+            if tlvs:
+                return None
+            if message_id is None:
+                body = b"" if status != 0 or empty_ok else b"\0"
+            elif type(message_id) is str and len(message_id) <= _MAX_MESSAGE_ID and "\0" not in message_id:
+                body = message_id.encode("latin-1") + b"\0"
+            else:
+                return None
+            return _HEADER.pack(16 + len(body), command_id, status, seq) + body
+        except (UnicodeEncodeError, OverflowError, TypeError, ValueError, struct.error):
+            return None
+
+    return encode_resp
+
+
+# The daemon answers every receipt with a deliver_sm_resp, the simulator every
+# submit_sm with a submit_sm_resp: one of each per message.
+encode_submit_sm_resp = _resp_encoder(int(P.SubmitSmResp.command_id), empty_ok=False)
+encode_deliver_sm_resp = _resp_encoder(int(P.DeliverSmResp.command_id), empty_ok=True)
+
 
 def encode_tlvs_fast(tlvs: P.Tlvs) -> bytes:
     """Wire bytes of plain (tag, bytes) pairs.

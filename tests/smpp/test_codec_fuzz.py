@@ -150,3 +150,14 @@ def test_fast_encode_agrees_with_the_generic_path(pdu: P.Pdu) -> None:
     fast = C._FAST_ENCODERS[type(pdu)](pdu, pdu.sequence_number)
     assert fast is not None
     assert fast[16:] == C._encode_body(pdu, C._LAYOUTS[pdu.command_id])
+
+
+@given(pdu=st.one_of(pdus_of(P.SubmitSmResp), pdus_of(P.DeliverSmResp)))
+def test_fast_response_encode_agrees_with_the_generic_path(pdu: P.Pdu) -> None:
+    """Whatever the response fast path writes, the generic path writes too (it takes no TLVs)."""
+    fast = C._FAST_ENCODERS[type(pdu)](pdu, pdu.sequence_number)
+    if fast is None:
+        assert pdu.tlvs  # type: ignore[attr-defined]
+        return
+    assert fast == C.HEADER.pack(len(fast), pdu.command_id, pdu.command_status, pdu.sequence_number) + fast[16:]
+    assert fast[16:] == C._encode_body(pdu, C._LAYOUTS[pdu.command_id])
