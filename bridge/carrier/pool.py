@@ -129,6 +129,7 @@ class Carrier:
         self._stop_requested = trio.Event()  # wakes parts sleeping between retries
         self._stopped = trio.Event()
         self._cancel: trio.CancelScope | None = None
+        self._nursery: trio.Nursery | None = None  # run()'s: retries of submit_nowait
         self.log = log.bind(carrier=cfg.name)
         # counters (health, metrics)
         self.late_responses = 0
@@ -181,11 +182,13 @@ class Carrier:
         try:
             async with trio.open_nursery() as nursery:
                 self._cancel = nursery.cancel_scope
+                self._nursery = nursery
                 for slot in self._slots:
                     nursery.start_soon(self._run_slot, slot, slot_started)
                 await first_done.wait()
                 task_status.started()
         finally:
+            self._nursery = None
             self._stopping = True
             self._stop_requested.set()
             self._fail_waiters()
@@ -339,8 +342,9 @@ class Carrier:
         new sequence_number from its bind's connection."""
         if not self._can_submit:
             raise CarrierClosed(f"{self.name} binds as receiver only")
-        attempts = 0
-        first_at = 0.0
+        return await self._submit_from(pdu, 0, 0.0)
+
+    async def _submit_from(self, pdu: SubmitSm, attempts: int, first_at: float) -> SubmitOutcome:
         throttle = self.throttle
         while True:
             # Fast paths inlined (no coroutine per step when nothing has to wait):
@@ -369,41 +373,113 @@ class Carrier:
             if attempts == 0:
                 first_at = now
             attempts += 1
-            if type(result) is SubmitSmResp and result.command_status == 0:
-                self.throttle.on_success()
-                return Accepted(message_id=result.message_id or "", attempts=attempts)
-            if isinstance(result, UnknownReason):
-                self.unknown += 1
-                return Unknown(reason=result, attempts=attempts)
-            if isinstance(result, TimedOut):
-                self.unknown += 1
-                return Unknown(reason=UnknownReason.TIMEOUT, attempts=attempts,
-                               ref=f"{session.serial}:{result.sequence_number}")
-            assert isinstance(result, Pdu)
-            status = result.command_status
-            if isinstance(result, GenericNack) and status == 0:
-                status = CommandStatus.ESME_RSYSERR  # a nack that says OK is still a nack
-            action = self.policy.classify(status)
-            if action is Action.PERMANENT:
-                return Rejected(status=status, attempts=attempts)
-            if action is Action.THROTTLE:
-                self.throttle.on_throttled()
-            elif action is Action.REBIND:
-                session.request_rebind(describe(status))
-            now = trio.current_time()
-            delay = self.policy.retry_delay(attempts, now - first_at, self._rng.random())
-            if delay is None:
-                return Rejected(status=status, attempts=attempts)
-            if self._stopping:
-                raise CarrierClosed(self.name)
-            # The backoff ends early on stop(): the part is not in flight, so it
-            # goes back to the daemon at once (CarrierClosed: requeue) rather than
-            # holding the drain for up to the backoff cap and being cut off there,
-            # which would leave it `submitting` for the next start's recovery.
-            with trio.move_on_after(delay):
-                await self._stop_requested.wait()
-            if self._stopping:
-                raise CarrierClosed(self.name)
+            judged = self._judge(result, session, attempts, first_at)
+            if not isinstance(judged, float):
+                return judged
+            await self._back_off(judged)
+
+    def _judge(
+        self, result: Pdu | UnknownReason | TimedOut, session: Session, attempts: int, first_at: float
+    ) -> SubmitOutcome | float:
+        """The outcome of one write, or the delay before the next attempt."""
+        if type(result) is SubmitSmResp and result.command_status == 0:
+            self.throttle.on_success()
+            return Accepted(message_id=result.message_id or "", attempts=attempts)
+        if isinstance(result, UnknownReason):
+            self.unknown += 1
+            return Unknown(reason=result, attempts=attempts)
+        if isinstance(result, TimedOut):
+            self.unknown += 1
+            return Unknown(reason=UnknownReason.TIMEOUT, attempts=attempts,
+                           ref=f"{session.serial}:{result.sequence_number}")
+        assert isinstance(result, Pdu)
+        status = result.command_status
+        if isinstance(result, GenericNack) and status == 0:
+            status = CommandStatus.ESME_RSYSERR  # a nack that says OK is still a nack
+        action = self.policy.classify(status)
+        if action is Action.PERMANENT:
+            return Rejected(status=status, attempts=attempts)
+        if action is Action.THROTTLE:
+            self.throttle.on_throttled()
+        elif action is Action.REBIND:
+            session.request_rebind(describe(status))
+        delay = self.policy.retry_delay(attempts, trio.current_time() - first_at, self._rng.random())
+        if delay is None:
+            return Rejected(status=status, attempts=attempts)
+        return float(delay)
+
+    async def _back_off(self, delay: float) -> None:
+        # The backoff ends early on stop(): the part is not in flight, so it
+        # goes back to the daemon at once (CarrierClosed: requeue) rather than
+        # holding the drain for up to the backoff cap and being cut off there,
+        # which would leave it `submitting` for the next start's recovery.
+        if self._stopping:
+            raise CarrierClosed(self.name)
+        with trio.move_on_after(delay):
+            await self._stop_requested.wait()
+        if self._stopping:
+            raise CarrierClosed(self.name)
+
+    def submit_nowait(self, pdu: SubmitSm, done: Callable[[SubmitOutcome | None], None]) -> bool:
+        """``submit`` without a task per PDU, when nothing has to wait (CARRIER_API.md).
+
+        True: the PDU was written (or does not encode) and ``done`` will be called
+        exactly once with its outcome, from the bind's reader or, after a retryable
+        error, from a task of this carrier that goes on as ``submit`` would; with
+        None when the carrier stopped before a retry was written (requeue it).
+        False: it would have to wait (no window place, a TPS token not due yet,
+        submitters already waiting, stopping); nothing was written and ``done``
+        is not called: use ``submit``.
+        """
+        nursery = self._nursery
+        if not self._can_submit or self._stopping or self._waiters or nursery is None:
+            return False
+        slot = self._free_slot()
+        if slot is None:
+            return False
+        throttle = self.throttle
+        now = trio.current_time()
+        session = slot.session
+        if session is None or throttle.reserve(now) > now:
+            throttle.give_back()
+            self._release(slot)
+            return False
+
+        def answered(result: Pdu | UnknownReason | TimedOut) -> None:
+            self._release(slot)
+            judged = self._judge(result, session, 1, now)
+            if isinstance(judged, float):
+                nursery.start_soon(self._retry, pdu, done, judged, now)
+            else:
+                done(judged)
+
+        try:
+            session.submit_nowait(pdu, now, answered)
+        except NotWritten:
+            throttle.give_back()
+            self._release(slot)
+            return False
+        except LocalProtocolError as exc:  # does not encode: never will
+            self._release(slot)
+            done(Rejected(status=int(exc.status), attempts=1))
+        return True
+
+    async def _retry(
+        self, pdu: SubmitSm, done: Callable[[SubmitOutcome | None], None], delay: float, first_at: float
+    ) -> None:
+        """A submit_nowait whose first write got a retryable error: the rest of ``submit``."""
+        try:
+            await self._back_off(delay)
+            result = await self._submit_from(pdu, 1, first_at)
+        except CarrierClosed:
+            done(None)
+        except BaseException:
+            # Cancelled with the carrier (or a fault): written once already, so
+            # whether the SMSC has it is not known.
+            done(Unknown(reason=UnknownReason.DISCONNECTED, attempts=1))
+            raise
+        else:
+            done(result)
 
     # --- stopping ------------------------------------------------------------------
     async def stop(self, timeout: float, *, unbind_timeout: float = 2.0) -> None:  # noqa: ASYNC109 (contract)

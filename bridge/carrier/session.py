@@ -69,6 +69,10 @@ from config.schema import Carrier as CarrierConfig
 
 log = structlog.get_logger("bridge.carrier")
 
+#: What a windowed request comes to: its response (or generic_nack), the bind
+#: closing with it outstanding, or no response within response_timeout.
+SubmitResult = Pdu | UnknownReason | TimedOut
+
 _BIND_PDUS: dict[ConfigBindMode, type[BindTransmitter | BindReceiver | BindTransceiver]] = {
     ConfigBindMode.TX: BindTransmitter,
     ConfigBindMode.RX: BindReceiver,
@@ -110,7 +114,9 @@ class Session:
         )
         self._rt = cfg.response_timeout.seconds
         self._enquire_interval = cfg.enquire_link_interval.seconds or None
-        self._waiters: dict[int, Task] = {}
+        # Outstanding requests: the submitter task waiting for each, or the callback
+        # of a submit_nowait (pool.py), by sequence_number.
+        self._waiters: dict[int, Task | Callable[[SubmitResult], None]] = {}
         self._writer_parked: Task | None = None
         self._timer_scope = trio.CancelScope()
         self._closed = trio.Event()
@@ -145,23 +151,14 @@ class Session:
         """Window places held by written submits whose caller was cancelled."""
         return len(self._orphaned)
 
-    async def submit(self, pdu: Pdu, now: float) -> Pdu | UnknownReason | TimedOut:
+    async def submit(self, pdu: Pdu, now: float) -> SubmitResult:
         """Write one windowed request. Returns its response PDU (or generic_nack),
         UnknownReason.DISCONNECTED, or TimedOut. Raises NotWritten when this bind
         cannot take it (the caller may go elsewhere) and LocalProtocolError when
         the PDU does not encode. The window is the caller's business (pool.py)."""
-        if not self.usable:
-            raise NotWritten(self.close_reason or "not bound")
-        seq = self.conn.send(pdu, now=now)
+        seq = self._write(pdu, now)
         task = current_task()
         self._waiters[seq] = task
-        writer = self._writer_parked
-        if writer is not None:
-            self._writer_parked = None
-            reschedule(writer)
-        deadline = now + self._rt
-        if deadline < self._timer_scope.deadline:  # only when the window was idle
-            self._timer_scope.deadline = deadline
 
         def abort(_: Any) -> Abort:
             # Cancelled: the PDU stays in flight; its response will be an orphan,
@@ -170,8 +167,36 @@ class Session:
                 self._orphaned.add(seq)
             return Abort.SUCCEEDED
 
-        result: Pdu | UnknownReason | TimedOut = await wait_task_rescheduled(abort)
+        result: SubmitResult = await wait_task_rescheduled(abort)
         return result
+
+    def submit_nowait(self, pdu: Pdu, now: float, on_result: Callable[[SubmitResult], None]) -> None:
+        """As ``submit``, without a task waiting: ``on_result`` gets what ``submit``
+        would return, once, from this bind's reader (response, timeout) or its
+        close (UnknownReason.DISCONNECTED). Raises as ``submit`` does."""
+        self._waiters[self._write(pdu, now)] = on_result
+
+    def _write(self, pdu: Pdu, now: float) -> int:
+        if not self.usable:
+            raise NotWritten(self.close_reason or "not bound")
+        seq = self.conn.send(pdu, now=now)
+        writer = self._writer_parked
+        if writer is not None:
+            self._writer_parked = None
+            reschedule(writer)
+        deadline = now + self._rt
+        if deadline < self._timer_scope.deadline:  # only when the window was idle
+            self._timer_scope.deadline = deadline
+        return seq
+
+    def _answer(self, waiter: Task | Callable[[SubmitResult], None], result: SubmitResult) -> None:
+        if type(waiter) is Task:
+            reschedule(waiter, outcome.Value(result))
+            return
+        try:
+            waiter(result)
+        except Exception:  # the reader must go on: the other requests' answers are in this chunk
+            self.log.exception("submit callback failed")
 
     def ack(self, seq: int, response: type[DeliverSmResp | DataSmResp], status: int) -> None:
         """Queue the *_resp to an inbound deliver_sm/data_sm; a no-op once gone."""
@@ -358,9 +383,9 @@ class Session:
             if kind is ResponseReceived:
                 assert isinstance(event, ResponseReceived)
                 pdu = event.pdu
-                task = waiters.pop(pdu.sequence_number, None)
-                if task is not None:
-                    reschedule(task, outcome.Value(pdu))
+                waiter = waiters.pop(pdu.sequence_number, None)
+                if waiter is not None:
+                    self._answer(waiter, pdu)
                 elif pdu.sequence_number == self._enquire_seq:
                     self._enquire_seq = None
                     self.enquire_link_rtt = event.rtt
@@ -429,9 +454,9 @@ class Session:
             self.log.warning("link_lost", after=self._rt)
             self._finish("enquire_link unanswered")
             return
-        task = self._waiters.pop(seq, None)
-        if task is not None:
-            reschedule(task, outcome.Value(TimedOut(seq)))
+        waiter = self._waiters.pop(seq, None)
+        if waiter is not None:
+            self._answer(waiter, TimedOut(seq))
         else:
             self._orphan_done(seq)
 
@@ -456,11 +481,11 @@ class Session:
 
     def _resolve_all(self, reason: UnknownReason) -> None:
         # Cleared in place: a reader suspended in _handle_events holds this dict.
-        tasks = list(self._waiters.values())
+        waiters = list(self._waiters.values())
         self._waiters.clear()
         self._orphaned.clear()  # the connection's window is gone with it
-        for task in tasks:
-            reschedule(task, outcome.Value(reason))
+        for waiter in waiters:
+            self._answer(waiter, reason)
 
     def _wake_writer(self) -> None:
         writer = self._writer_parked

@@ -328,6 +328,8 @@ class Daemon:
             if pdu is None:
                 self._deliver(Result(part, Resolution.INVALID, cfg.name, reason="segmentation_mismatch"))
                 continue
+            if runner.submit_nowait(part, pdu, self._deliver, self._on_submit, self._lease.valid):
+                continue  # written; its outcome comes back through _deliver
             try:
                 runner.send.send_nowait((part, pdu))
             except (trio.WouldBlock, trio.ClosedResourceError):

@@ -177,6 +177,37 @@ class CarrierRunner:
                           reason=f"unknown_{outcome.reason}")  # fmt: skip
         return Result(part, Resolution.UNKNOWN_FAIL, name, reason="unknown_outcome")
 
+    def submit_nowait(
+        self,
+        part: ClaimedPart,
+        pdu: SubmitSm,
+        deliver: Callable[[Result], None],
+        on_submit: Callable[[], None],
+        may_submit: Callable[[], bool],
+    ) -> bool:
+        """Write ``pdu`` now, without a submitter task, if nothing has to wait.
+
+        Most parts go this way: a place in a bind's window and a TPS token are
+        free, and the outcome comes back through a callback from the bind's
+        reader (Carrier.submit_nowait). Measured with py-spy, a submitter task
+        per part (a channel receive, then a wake-up per response) was a sixth of
+        the daemon's CPU. False: the part goes to the queue and a submitter, as
+        do all parts while some are queued (so that they keep their order).
+        """
+        if self.send.statistics().current_buffer_used or not may_submit():
+            return False
+
+        def done(outcome: SubmitOutcome | None) -> None:
+            if outcome is None:  # the carrier stopped before a retry was written
+                deliver(Result(part, Resolution.RELEASE, self.name, delay=0.0, reason="carrier_closed"))
+            else:
+                deliver(self.resolve(part, outcome))
+
+        if not self.carrier.submit_nowait(pdu, done):
+            return False
+        on_submit()
+        return True
+
     async def submitter(
         self,
         deliver: Callable[[Result], None],

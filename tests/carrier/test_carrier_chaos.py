@@ -89,9 +89,12 @@ class ChaosSmsc(FakeSmsc):
         await self.flush()
 
 
+@pytest.mark.parametrize("mode", ["submit", "submit_nowait"])
 @pytest.mark.parametrize("seed", range(12))
 async def test_accounting_holds_under_chaos(autojump_clock: trio.testing.MockClock,
-                                           seed: int) -> None:
+                                           seed: int, mode: str) -> None:
+    """``submit_nowait`` (the daemon's path, falling back to ``submit`` when it must
+    wait) is held to the same accounting as ``submit``."""
     rng = random.Random(seed)
     ok_by_body: Counter[bytes] = Counter()
     received_by_body: Counter[bytes] = Counter()
@@ -111,6 +114,7 @@ async def test_accounting_holds_under_chaos(autojump_clock: trio.testing.MockClo
     cfg = config(window=WINDOW, binds=2, response_timeout=Duration(5), max_attempts=4)
     send, _ = trio.open_memory_channel[Inbound](10)
     outcomes: dict[bytes, SubmitOutcome] = {}
+    nowait_count = [0]
     async with trio.open_nursery() as nursery:
         net = FakeNetwork(nursery, make=make)
         carrier = Carrier(cfg, password="p", inbound=send, connect=net.connect,
@@ -123,8 +127,21 @@ async def test_accounting_holds_under_chaos(autojump_clock: trio.testing.MockClo
         async def worker() -> None:
             for n in todo:
                 body = b"part %d" % n
-                outcomes[body] = await carrier.submit(
-                    SubmitSm(destination_addr="4479", short_message=body))
+                pdu = SubmitSm(destination_addr="4479", short_message=body)
+                if mode == "submit_nowait":
+                    answered = trio.Event()
+
+                    def done(result: SubmitOutcome | None, body: bytes = body, answered: trio.Event = answered) -> None:
+                        assert result is not None  # None only when the carrier stops
+                        assert body not in outcomes  # exactly once
+                        outcomes[body] = result
+                        answered.set()
+
+                    if carrier.submit_nowait(pdu, done):
+                        nowait_count[0] += 1
+                        await answered.wait()
+                        continue
+                outcomes[body] = await carrier.submit(pdu)
 
         async with trio.open_nursery() as workers:
             for _ in range(3 * WINDOW):
@@ -133,6 +150,7 @@ async def test_accounting_holds_under_chaos(autojump_clock: trio.testing.MockClo
         nursery.cancel_scope.cancel()
 
     assert len(outcomes) == PARTS  # every part has exactly one outcome
+    assert (nowait_count[0] > 0) == (mode == "submit_nowait")  # the callback path was taken
     kinds = Counter(type(o).__name__ for o in outcomes.values())
     assert kinds["Accepted"] > PARTS // 3
     assert all(s.outstanding_max <= WINDOW for s in smscs)  # the window held

@@ -1,0 +1,106 @@
+"""Carrier.submit_nowait: submit without a task per PDU (CARRIER_API.md), on the fake SMSC."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import trio
+import trio.testing
+
+from bridge.carrier import Accepted, Rejected, SubmitOutcome, Unknown, UnknownReason
+from bridge.smpp.constants import CommandStatus
+from bridge.smpp.pdus import SubmitSm
+from config.schema import Duration
+from tests.carrier.fakes import FakeSmsc, hold
+from tests.carrier.test_carrier_memory import config, part, running
+
+Clock = trio.testing.MockClock
+
+
+class Outcomes:
+    """The ``done`` callback of submit_nowait, checking that it comes exactly once per part."""
+
+    def __init__(self) -> None:
+        self.by_part: dict[int, SubmitOutcome | None] = {}
+        self.arrived = trio.Event()
+
+    def done_for(self, n: int) -> Callable[[SubmitOutcome | None], None]:
+        def done(outcome: SubmitOutcome | None) -> None:
+            assert n not in self.by_part, f"part {n} answered twice"
+            self.by_part[n] = outcome
+            self.arrived.set()
+            self.arrived = trio.Event()
+
+        return done
+
+    async def wait_for(self, count: int) -> None:
+        while len(self.by_part) < count:
+            await self.arrived.wait()
+
+
+async def test_accepted_through_the_callback_and_false_when_the_window_is_full(autojump_clock: Clock) -> None:
+    async with running(config(window=2, binds=1), make=lambda s: FakeSmsc(s, on_submit=hold)) as (carrier, net, _):
+        outcomes = Outcomes()
+        assert carrier.submit_nowait(part(0), outcomes.done_for(0))
+        assert carrier.submit_nowait(part(1), outcomes.done_for(1))
+        assert not carrier.submit_nowait(part(2), outcomes.done_for(2))  # no window place: nothing written
+        await trio.testing.wait_all_tasks_blocked()
+        smsc = net.smscs[0]
+        assert len(smsc.submits) == 2 and outcomes.by_part == {}
+        await smsc.answer_held(0)
+        await outcomes.wait_for(2)
+        assert all(isinstance(o, Accepted) and o.attempts == 1 for o in outcomes.by_part.values())
+        assert 2 not in outcomes.by_part
+        assert carrier.submit_nowait(part(2), outcomes.done_for(2))  # the places are free again
+
+
+async def test_a_retryable_error_goes_on_in_a_task_until_accepted(autojump_clock: Clock) -> None:
+    answers = iter([CommandStatus.ESME_RMSGQFUL, CommandStatus.ESME_RTHROTTLED, 0])
+
+    def on_submit(_: FakeSmsc, __: SubmitSm) -> int:
+        return next(answers)
+
+    async with running(config(), make=lambda s: FakeSmsc(s, on_submit=on_submit)) as (carrier, net, _):
+        outcomes = Outcomes()
+        assert carrier.submit_nowait(part(0), outcomes.done_for(0))
+        await outcomes.wait_for(1)
+        result = outcomes.by_part[0]
+        assert isinstance(result, Accepted) and result.attempts == 3
+        assert len(net.smscs[0].submits) == 3
+
+
+async def test_a_permanent_error_and_a_timeout_and_a_lost_bind(autojump_clock: Clock) -> None:
+    def on_submit(_: FakeSmsc, pdu: SubmitSm) -> int | None:
+        if pdu.short_message == b"body 0":
+            return CommandStatus.ESME_RINVDSTADR
+        return None  # held: times out, or is outstanding when the bind goes
+
+    cfg = config(response_timeout=Duration(2))
+    async with running(cfg, make=lambda s: FakeSmsc(s, on_submit=on_submit)) as (carrier, net, _):
+        outcomes = Outcomes()
+        assert carrier.submit_nowait(part(0), outcomes.done_for(0))
+        assert carrier.submit_nowait(part(1), outcomes.done_for(1))
+        await outcomes.wait_for(2)  # part 1 after the 2 s response timeout
+        rejected, timed_out = outcomes.by_part[0], outcomes.by_part[1]
+        assert isinstance(rejected, Rejected) and rejected.status == CommandStatus.ESME_RINVDSTADR
+        assert isinstance(timed_out, Unknown) and timed_out.reason is UnknownReason.TIMEOUT
+        assert carrier.submit_nowait(part(2), outcomes.done_for(2))
+        await trio.testing.wait_all_tasks_blocked()
+        await net.smscs[0].hang_up()
+        await outcomes.wait_for(3)
+        lost = outcomes.by_part[2]
+        assert isinstance(lost, Unknown) and lost.reason is UnknownReason.DISCONNECTED
+
+
+async def test_a_stop_during_the_retry_backoff_hands_the_part_back(autojump_clock: Clock) -> None:
+    def on_submit(_: FakeSmsc, __: SubmitSm) -> int:
+        return CommandStatus.ESME_RMSGQFUL  # retryable, forever
+
+    async with running(config(), make=lambda s: FakeSmsc(s, on_submit=on_submit)) as (carrier, _, __):
+        outcomes = Outcomes()
+        assert carrier.submit_nowait(part(0), outcomes.done_for(0))
+        await trio.testing.wait_all_tasks_blocked()
+        await carrier.stop(5.0)
+        await outcomes.wait_for(1)
+        assert outcomes.by_part[0] is None  # not written again: the caller requeues it
+        assert not carrier.submit_nowait(part(1), outcomes.done_for(1))  # stopped
