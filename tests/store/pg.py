@@ -19,6 +19,7 @@ Use from another test directory's conftest.py:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -145,30 +146,33 @@ async def aio_loop() -> AsyncIterator[trio_asyncio.TrioEventLoop]:
         yield loop
 
 
+@contextlib.asynccontextmanager
+async def _scratch_database(server: PgServer, template: str | None = None) -> AsyncIterator[str]:
+    """A database of one test only, copied from ``template`` if given; dropped afterwards."""
+    name = _new_name()
+    copy = f' TEMPLATE "{template}"' if template else ""
+    await _admin(server.admin_dsn, f'CREATE DATABASE "{name}"{copy}')
+    try:
+        yield server.dsn_for(name)
+    finally:
+        with trio.CancelScope(shield=True):
+            await _admin(server.admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 async def pg_dsn(
     aio_loop: trio_asyncio.TrioEventLoop, pg_server: PgServer, pg_template: str
 ) -> AsyncIterator[str]:
     """DSN of a fresh, migrated database of this test only (dropped afterwards)."""
-    name = _new_name()
-    await _admin(pg_server.admin_dsn, f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
-    try:
-        yield pg_server.dsn_for(name)
-    finally:
-        with trio.CancelScope(shield=True):
-            await _admin(pg_server.admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with _scratch_database(pg_server, pg_template) as dsn:
+        yield dsn
 
 
 @pytest.fixture
 async def empty_dsn(aio_loop: trio_asyncio.TrioEventLoop, pg_server: PgServer) -> AsyncIterator[str]:
     """DSN of a fresh database of this test only, not migrated (dropped afterwards)."""
-    name = _new_name()
-    await _admin(pg_server.admin_dsn, f'CREATE DATABASE "{name}"')
-    try:
-        yield pg_server.dsn_for(name)
-    finally:
-        with trio.CancelScope(shield=True):
-            await _admin(pg_server.admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with _scratch_database(pg_server) as dsn:
+        yield dsn
 
 
 @pytest.fixture
