@@ -8,6 +8,10 @@ dispatcher does. Figures:
 - ``carrier wN responses``: submit_sm -> submit_sm_resp round trips per second;
 - ``carrier wN receipts``: the same with registered_delivery, counting a message
   done when its receipt arrived on the inbound channel and was acked;
+- ``carrier wN responses, submit_nowait``: the round trips again through
+  ``Carrier.submit_nowait`` (the daemon's path since 64115c4: no task per PDU, the
+  outcome comes through a callback), one loop writing while window places are free
+  (no target: a figure to compare with the line above, in the same run);
 - ``cpu_us_per_msg``: time.process_time() of this (bridge) process per message;
 - ``smpplib wN pipelined``: smpplib's Client in a subprocess against the same
   simulator, pipelined by window (send N submit_sm, then read the N resps), the
@@ -55,7 +59,9 @@ def _submit_pdu(receipt: bool) -> Any:
                     registered_delivery=1 if receipt else 0)
 
 
-def _ours(port: int, window: int, count: int, receipts: bool) -> tuple[list[float], list[float]]:
+def _ours(
+    port: int, window: int, count: int, receipts: bool, nowait: bool = False
+) -> tuple[list[float], list[float]]:
     """(wall seconds, cpu seconds) per repeat, after one warm-up round."""
     import structlog
     import trio
@@ -99,11 +105,39 @@ def _ours(port: int, window: int, count: int, receipts: bool) -> tuple[list[floa
                     item.ack(ok)
                     acked += 1
 
+            async def writer() -> None:
+                # As the daemon's dispatch: write while places are free, else wait for an answer.
+                nonlocal left
+                answered = 0
+                failed: list[object] = []
+                room = trio.Event()
+
+                def done(outcome: object) -> None:
+                    nonlocal answered
+                    answered += 1
+                    if type(outcome) is not Accepted:
+                        failed.append(outcome)
+                    room.set()
+
+                while answered < n:
+                    if left > 0 and carrier.submit_nowait(pdu, done):
+                        left -= 1
+                        if left % 128 == 0:
+                            await trio.lowlevel.checkpoint()  # the bind's reader and writer run
+                        continue
+                    room = trio.Event()
+                    await room.wait()
+                if failed:
+                    raise RuntimeError(f"bench submit failed: {failed[0]!r}")
+
             async with trio.open_nursery() as nursery:
                 if receipts:
                     nursery.start_soon(acker)
-                for _ in range(window):
-                    nursery.start_soon(worker)
+                if nowait:
+                    nursery.start_soon(writer)
+                else:
+                    for _ in range(window):
+                        nursery.start_soon(worker)
 
         async with trio.open_nursery() as nursery:
             await nursery.start(carrier.run)
@@ -188,6 +222,12 @@ def run(quick: bool) -> dict[str, Any]:
                 figures.append(rate)
                 if not receipts:
                     ours = rate
+                    walls, cpus = _ours(port, window, count, False, nowait=True)
+                    figures.append(Rate(
+                        f"carrier w{window} responses, submit_nowait", count, tuple(walls),
+                        unit="messages/s",
+                        extra={"cpu_us_per_msg": round(statistics.median(cpus) / count * 1e6, 2)},
+                    ))
                     targets[f"w{window} round trips/s"] = target(30_000, rate.median)
                     # The same target in bridge CPU time, which a loaded shared
                     # machine disturbs far less than the wall clock.
