@@ -33,7 +33,7 @@ from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_resch
 from bridge.carrier.backoff import Backoff, BackoffPolicy
 from bridge.carrier.errors import BindLost, BindRefused, NotWritten, TimedOut
 from bridge.carrier.policy import Action, RetryPolicy
-from bridge.carrier.session import Session
+from bridge.carrier.session import Session, SubmitResult
 from bridge.carrier.throttle import Throttle
 from bridge.carrier.types import (
     Accepted,
@@ -379,7 +379,7 @@ class Carrier:
             await self._back_off(judged)
 
     def _judge(
-        self, result: Pdu | UnknownReason | TimedOut, session: Session, attempts: int, first_at: float
+        self, result: SubmitResult, session: Session, attempts: int, first_at: float
     ) -> SubmitOutcome | float:
         """The outcome of one write, or the delay before the next attempt."""
         if type(result) is SubmitSmResp and result.command_status == 0:
@@ -440,12 +440,15 @@ class Carrier:
         throttle = self.throttle
         now = trio.current_time()
         session = slot.session
-        if session is None or throttle.reserve(now) > now:
+        if session is None:  # _free_slot picks bound slots only; kept for the type
+            self._release(slot)
+            return False
+        if throttle.reserve(now) > now:
             throttle.give_back()
             self._release(slot)
             return False
 
-        def answered(result: Pdu | UnknownReason | TimedOut) -> None:
+        def answered(result: SubmitResult) -> None:
             self._release(slot)
             judged = self._judge(result, session, 1, now)
             if isinstance(judged, float):
