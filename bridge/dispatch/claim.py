@@ -40,6 +40,11 @@ log = structlog.get_logger("bridge.dispatch.claim")
 # claim, a cost that grew with the queue (EXPLAIN ANALYZE, 100,000 queued:
 # 41 ms per 1,000 claimed, 15 ms by ctid). A locked row's ctid cannot change
 # before this statement ends, and the state guard is checked again anyway.
+#
+# The owner is joined, not only named: parts are claimed only under this
+# daemon's instance row while it is live in PostgreSQL's eyes (not stopped,
+# lease not expired). This replaced the foreign key on owner_instance, whose
+# check cost about 3.5 us per claimed part (migration 0009).
 CLAIM_SQL = """
 WITH picked AS MATERIALIZED (
     SELECT ctid FROM message_parts
@@ -50,9 +55,10 @@ WITH picked AS MATERIALIZED (
     LIMIT $2
 )
 UPDATE message_parts p
-SET state = 'submitting', owner_instance = $1, attempts = p.attempts + 1
-FROM messages m, campaigns c
-WHERE p.ctid = ANY (ARRAY(SELECT ctid FROM picked)) AND p.state = 'queued'
+SET state = 'submitting', owner_instance = d.id, attempts = p.attempts + 1
+FROM daemon_instances d, messages m, campaigns c
+WHERE d.id = $1 AND d.stopped_at IS NULL AND d.lease_until > now()
+  AND p.ctid = ANY (ARRAY(SELECT ctid FROM picked)) AND p.state = 'queued'
   AND m.id = p.message_id AND c.id = m.campaign_id
 RETURNING p.message_id, p.seq, p.total, p.body, p.route, p.attempts, p.carrier,
           m.destination, m.sender_id, m.sender_ton, m.sender_npi, m.concat_ref,

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
 import dlr
 from bridge.dispatch.apply import apply_flush
 from bridge.dispatch.claim import CLAIM_SQL
@@ -135,3 +140,33 @@ async def test_two_parts_under_one_carrier_id_do_not_fold_and_the_newest_takes_t
     applied = await _flush(db, [_accepted(older, "E1"), _accepted(newer, "E1")], [_receipt("E1", "DELIVRD")])
     assert (applied.accepted, applied.receipts_applied, applied.sent) == (2, 1, 1)
     assert await _states(db) == [("submitted", "queued", "E1", None), ("delivered", "delivered", "E1", None)]
+
+
+async def test_parts_are_claimed_only_under_a_live_instance_row(db: Database) -> None:
+    """Migration 0009: the claim joins its owner's row instead of a foreign key checking it."""
+    await create_account(db, "acme", credits="10")
+    await enqueue(db, CONFIG, "acme", SendRequest(to=MY_NUMBERS[:2], message="Hi"))
+    route = [CONFIG.routes[0].label]
+    hour = timedelta(hours=1)
+    insert = (
+        "INSERT INTO daemon_instances (name, hostname, pid, lease_until, stopped_at)"
+        " VALUES ('t', 'h', 1, now() + $1, $2) RETURNING id"
+    )
+    stopped = await db.fetchval(insert, hour, datetime.now(UTC))
+    expired = await db.fetchval(insert, -timedelta(seconds=1), None)
+    live = await db.fetchval(insert, hour, None)
+    for owner in (stopped, expired, live + 100):  # stopped, lease expired, no such row
+        assert await db.fetch(CLAIM_SQL, owner, 100, route, []) == []
+    assert await db.fetchval("SELECT count(*) FROM message_parts WHERE state = 'queued'") == 2
+    assert len(await db.fetch(CLAIM_SQL, live, 100, route, [])) == 2
+    assert await db.fetchval("SELECT count(*) FROM message_parts WHERE owner_instance = $1", live) == 2
+
+
+async def test_an_instance_row_named_by_parts_cannot_be_deleted(db: Database) -> None:
+    (part,) = await _claimed(db, 1)
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        await db.execute("DELETE FROM daemon_instances WHERE id = $1", part.owner)
+    spare = await db.fetchval(
+        "INSERT INTO daemon_instances (name, hostname, pid, lease_until) VALUES ('s', 'h', 2, now()) RETURNING id"
+    )
+    await db.execute("DELETE FROM daemon_instances WHERE id = $1", spare)  # named by nothing: it may go
