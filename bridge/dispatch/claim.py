@@ -60,10 +60,13 @@ FROM daemon_instances d, messages m, campaigns c
 WHERE d.id = $1 AND d.stopped_at IS NULL AND d.lease_until > now()
   AND p.ctid = ANY (ARRAY(SELECT ctid FROM picked)) AND p.state = 'queued'
   AND m.id = p.message_id AND c.id = m.campaign_id
-RETURNING p.message_id, p.seq, p.total, p.body, p.route, p.attempts, p.carrier,
+RETURNING p.message_id, p.seq, p.total, p.body, p.route, p.attempts, d.id AS owner,
           m.destination, m.sender_id, m.sender_ton, m.sender_npi, m.concat_ref,
-          c.body AS campaign_body
+          c.body AS campaign_body, p.carrier
 """
+# The columns above are ClaimedPart's fields in their order (previous_carrier
+# last): a row becomes a part by position, ``ClaimedPart(*row)``, without a
+# lookup by name per field (two thirds of the claim's Python time).
 
 
 class Claimer:
@@ -143,17 +146,7 @@ class Claimer:
         owner = self._lease.id
         with trio.fail_after(self.db_timeout):
             rows = await self._db.fetch(CLAIM_SQL, owner, limit, routes, list(self._payload_routes()))
-        return [
-            ClaimedPart(
-                message_id=r["message_id"], seq=r["seq"], total=r["total"], body=r["body"],
-                route=r["route"], attempts=r["attempts"], owner=owner,
-                destination=r["destination"], sender_id=r["sender_id"],
-                sender_ton=r["sender_ton"], sender_npi=r["sender_npi"],
-                concat_ref=r["concat_ref"], campaign_body=r["campaign_body"],
-                previous_carrier=r["carrier"],
-            )
-            for r in rows
-        ]
+        return [ClaimedPart(*row) for row in rows]
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:

@@ -331,6 +331,6 @@ class Daemon:
             if runner.submit_nowait(part, pdu, self._deliver, self._on_submit, self._lease.valid):
                 continue  # written; its outcome comes back through _deliver
             try:
-                runner.send.send_nowait((part, pdu))
+                runner.enqueue(part, pdu)
             except (trio.WouldBlock, trio.ClosedResourceError):
                 self._deliver(Result(part, Resolution.RELEASE, delay=poll, reason="carrier_busy"))

@@ -146,6 +146,14 @@ class CarrierRunner:
     receive: trio.MemoryReceiveChannel[tuple[ClaimedPart, SubmitSm]]
     cancel: trio.CancelScope
     submitting: int = 0
+    # Parts in the submit queue (``send``), kept here: the channel's statistics()
+    # builds an object per call, 0.9 us for every part dispatched.
+    queued: int = 0
+
+    def enqueue(self, part: ClaimedPart, pdu: SubmitSm) -> None:
+        """Queue a part for the submitters (raises as ``send_nowait`` does)."""
+        self.send.send_nowait((part, pdu))
+        self.queued += 1
 
     @property
     def name(self) -> str:
@@ -194,7 +202,7 @@ class CarrierRunner:
         the daemon's CPU. False: the part goes to the queue and a submitter, as
         do all parts while some are queued (so that they keep their order).
         """
-        if self.send.statistics().current_buffer_used or not may_submit():
+        if self.queued or not may_submit():
             return False
 
         def done(outcome: SubmitOutcome | None) -> None:
@@ -215,6 +223,7 @@ class CarrierRunner:
         may_submit: Callable[[], bool],
     ) -> None:
         async for part, pdu in self.receive:
+            self.queued -= 1
             if not may_submit():
                 # Our lease may have lapsed: another daemon may be recovering this
                 # part right now. Do not write it; the release is applied only if

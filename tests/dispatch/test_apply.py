@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -170,3 +171,13 @@ async def test_an_instance_row_named_by_parts_cannot_be_deleted(db: Database) ->
         "INSERT INTO daemon_instances (name, hostname, pid, lease_until) VALUES ('s', 'h', 2, now()) RETURNING id"
     )
     await db.execute("DELETE FROM daemon_instances WHERE id = $1", spare)  # named by nothing: it may go
+
+
+async def test_a_claimed_row_holds_claimed_parts_fields_in_their_order(db: Database) -> None:
+    """Claimer.claim builds parts by position (``ClaimedPart(*row)``)."""
+    (part,) = await _claimed(db, 1)
+    await db.execute("UPDATE message_parts SET state = 'queued'")
+    (row,) = await db.fetch(CLAIM_SQL, part.owner, 100, [CONFIG.routes[0].label], [])
+    names = ["previous_carrier" if k == "carrier" else k for k in dict(row)]
+    assert names == [f.name for f in dataclasses.fields(ClaimedPart)]
+    assert ClaimedPart(*row) == dataclasses.replace(part, attempts=2)
