@@ -9,8 +9,6 @@ inbound message with its raw bytes (and counted) rather than lost.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -30,8 +28,7 @@ _LATIN1 = 0x03
 _BINARY_CODINGS = frozenset({0x02, 0x04})
 
 
-@dataclass(frozen=True, slots=True)
-class ReceiptRow:
+class ReceiptRow(msgspec.Struct, frozen=True):
     carrier: str
     id_key: str
     status: dlr.Status  # after the carrier's status table
@@ -49,8 +46,7 @@ class ReceiptRow:
         return _clean(msgspec.to_builtins(self.receipt))
 
 
-@dataclass(frozen=True, slots=True)
-class MoRow:
+class MoRow(msgspec.Struct, frozen=True):
     carrier: str
     source: str
     source_ton: int
@@ -91,7 +87,7 @@ def classify(
     except dlr.NotAReceipt:
         return _mo(carrier, pdu, raw)
     except (dlr.ReceiptError, dlr.MessageIdError):
-        return dataclasses.replace(_mo(carrier, pdu, raw), malformed_receipt=True)
+        return msgspec.structs.replace(_mo(carrier, pdu, raw), malformed_receipt=True)
     status = dlr.Status.PENDING if receipt.intermediate else dlr.status_for(receipt.state, table)
     return ReceiptRow(
         carrier=carrier,

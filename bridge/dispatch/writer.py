@@ -145,31 +145,41 @@ class Writer:
 
         Items already waiting are taken with ``receive_nowait``, up to INBOUND_DRAIN at
         a time: ``receive()`` passes through the scheduler for every item even when
-        the channel is full, which cost more than classifying a receipt.
+        the channel is full, which cost more than classifying a receipt. Classifying
+        is synchronous; this task awaits only for the scheduler and for room.
         """
         while True:
             try:
                 item = await receive.receive()
             except trio.EndOfChannel:
                 return
-            for _ in range(INBOUND_DRAIN):
-                await self._take_inbound(item)
+            taken = 0
+            while True:
+                row = self._classify(item)
+                if row is not None:
+                    while len(self._inbound) >= 4 * self.batch:
+                        self._room = trio.Event()
+                        await self._room.wait()  # backpressure: the bind's reader waits on its channel
+                    self._inbound.append((item, row))
+                    self._arrived()
+                taken += 1
+                if taken > INBOUND_DRAIN:
+                    break  # the next receive() lets the other tasks run
                 try:
                     item = receive.receive_nowait()
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
-            else:
-                await self._take_inbound(item)
 
-    async def _take_inbound(self, item: Inbound) -> None:
+    def _classify(self, item: Inbound) -> ReceiptRow | MoRow | None:
+        """The row to store for ``item``, or None when it was answered here already."""
         if not self.db_up:
             item.ack(ESME_RX_T_APPN)
             self._stats.nacked_db_down += 1
-            return
+            return None
         rules = self._rules(item.carrier)
         if rules is None:  # carrier removed by a reload meanwhile: let the SMSC retry elsewhere
             item.ack(ESME_RX_T_APPN)
-            return
+            return None
         cfg = rules.config
         try:
             row = classify(
@@ -179,16 +189,12 @@ class Writer:
         except Exception:  # input from the wire must never stop the daemon
             log.exception("cannot classify inbound PDU; answered ESME_RX_T_APPN", carrier=item.carrier)
             item.ack(ESME_RX_T_APPN)
-            return
+            return None
         if isinstance(row, ReceiptRow):
             self._stats.receipts += 1
         elif row.malformed_receipt:
             self._stats.receipts_malformed += 1
-        while len(self._inbound) >= 4 * self.batch:
-            self._room = trio.Event()
-            await self._room.wait()  # backpressure: the bind's reader waits on its channel
-        self._inbound.append((item, row))
-        self._arrived()
+        return row
 
     # --- flushing ----------------------------------------------------------------------
 
