@@ -1,8 +1,8 @@
 """One writer flush: every row of a batch applied by one SQL call, ``apply_flush``.
 
-The function (migration 0008) runs the statements this module used to send one
+The function (migrations 0008, 0009) runs the statements this module used to send one
 by one: accepted outcomes (folded with their final receipt when both are in the
-batch), riders, failures, requeues, parked receipts of the keys that landed,
+batch), riders, failures, requeues, late responses, parked receipts of the keys that landed,
 receipt matching, and ``finalize_messages``. Sent on a pool connection outside a
 transaction it commits on its own: one round trip from the daemon's one thread
 per flush, where about ten of them kept each flush waiting for that thread.
@@ -39,8 +39,9 @@ SELECT * FROM apply_flush(
     $8::boolean[], $9::int[], $10::text[], $11::text[], $12::int[],
     $13::bigint[], $14::int[], $15::bigint[], $16::int[], $17::text[], $18::int[], $19::text[],
     $20::bigint[], $21::int[], $22::bigint[], $23::int[], $24::text[], $25::int[], $26::float8[],
-    $27::text[], $28::text[], $29::text[], $30::text[], $31::int[],
-    $32::boolean, $33::text)
+    $27::bigint[], $28::int[], $29::int[], $30::text[], $31::text[], $32::text[],
+    $33::text[], $34::text[], $35::text[], $36::text[], $37::int[],
+    $38::boolean, $39::text)
 """
 
 _PARK = """
@@ -79,6 +80,7 @@ class Applied:
     mo: int = 0
     sent: int = 0  # messages that became sent (charged)
     failed: int = 0  # messages that became failed (refunded)
+    late_applied: int = 0  # late responses that gave their part its carrier id
 
 
 def _folds(
@@ -146,6 +148,7 @@ async def apply_flush(
         accepted = [r for r in results if r.resolution is Resolution.ACCEPTED]
         failed = [r for r in results if r.resolution in _FAILED_RESOLUTIONS]
         requeue = [r for r in results if r.resolution is Resolution.RESUBMIT or r.resolution is Resolution.RELEASE]
+        late = [r for r in results if r.resolution is Resolution.LATE_ACCEPT]
         row = await conn.fetchrow(
             _APPLY,
             [r.part.message_id for r in accepted], [r.part.seq for r in accepted],
@@ -159,6 +162,8 @@ async def apply_flush(
             [r.part.owner for r in requeue], [r.part.attempts for r in requeue],
             [r.carrier for r in requeue], [1 if r.resolution is Resolution.RELEASE else 0 for r in requeue],
             [r.delay for r in requeue],
+            [r.part.message_id for r in late], [r.part.seq for r in late], [r.part.attempts for r in late],
+            [r.carrier for r in late], [r.carrier_message_id for r in late], [r.id_key for r in late],
             [r.carrier for r in receipts], [r.id_key for r in receipts],
             [_PART_STATE[r.status] for r in receipts], [r.stat for r in receipts],
             [r.error_code for r in receipts],
@@ -167,7 +172,7 @@ async def apply_flush(
         assert row is not None
         out.accepted, out.rejected, out.requeued = row[0], row[1], row[2]
         out.receipts_applied, out.receipts_duplicate, out.parked_applied = row[3], row[4], row[5]
-        out.sent, out.failed = row[6], row[7]
+        out.sent, out.failed, out.late_applied = row[6], row[7], row[9]
         unknown = [receipts[i - 1] for i in row[8]]
         if unknown:
             await park(conn, unknown)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import socket
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,7 @@ import msgspec
 import structlog
 import trio
 
-from bridge.carrier import Carrier, Inbound
+from bridge.carrier import Carrier, Inbound, LateResponse
 from bridge.dispatch.claim import Claimer
 from bridge.dispatch.instances import BindSlots, Lease, db_errors
 from bridge.dispatch.parts import ClaimedPart, Resolution, Result
@@ -40,6 +41,12 @@ from config.schema import Config
 __all__ = ["Daemon", "DaemonStats"]
 
 log = structlog.get_logger("bridge.dispatch.daemon")
+
+# Parts whose submit ended Unknown after a timeout, kept by (carrier, ref) from the
+# commit of that outcome so that a late response can still be applied; the
+# oldest go first. A late response comes within seconds, and Unknown outcomes are
+# rare: 20,000 covers a carrier that times out everything for a while.
+LATE_REFS_KEPT = 20_000
 
 
 @dataclass(slots=True)
@@ -79,6 +86,7 @@ class Daemon:
         self._lives: dict[str, _Life] = {}
         self._waiting: dict[str, CarrierConfig] = {}  # carriers without a free bind slot yet
         self._payloads = PayloadCache()
+        self._late_refs: OrderedDict[tuple[str, str], ClaimedPart] = OrderedDict()
         self._stopped = trio.Event()
         self._draining = False
         self._reload_lock = trio.Lock()
@@ -100,7 +108,7 @@ class Daemon:
             db, stats=self._stats, rules=self._rules.get, batch=daemon.writer_batch,
             delay=daemon.writer_delay.seconds, db_timeout=db_timeout,
             webhooks=config.webhooks.enabled, default_url=config.webhooks.default_url,
-            on_resolved=self._claimer.resolved,
+            on_resolved=self._claimer.resolved, on_late_ref=self._keep_late_ref,
         )  # fmt: skip
         self._sweeper = Sweeper(
             db, stats=self._stats, config=lambda: self._config, rules=self._rules.get,
@@ -222,7 +230,7 @@ class Daemon:
             msgspec.structs.replace(cfg, binds=len(slots)),
             password=self._passwords.get(cfg.name, ""),
             inbound=self._inbound_send.clone(),
-            **self._carrier_options,
+            **{"on_late": self._on_late, **self._carrier_options},
         )
         capacity = len(slots) * cfg.window
         send, receive = trio.open_memory_channel[tuple[ClaimedPart, SubmitSm]](4 * capacity + 1000)
@@ -290,6 +298,26 @@ class Daemon:
                         await self._start_carrier(cfg)
             for cfg in list(self._waiting.values()):
                 await self._start_carrier(cfg)
+
+    # --- late responses (DESIGN.md "Reliability rules": a late resp is still applied) ---------
+
+    def _keep_late_ref(self, result: Result) -> None:
+        """A committed Unknown(timeout) outcome: remember its part for a late response."""
+        assert result.carrier is not None and result.late_ref is not None
+        refs = self._late_refs
+        refs[(result.carrier, result.late_ref)] = result.part
+        if len(refs) > LATE_REFS_KEPT:
+            refs.popitem(last=False)
+
+    def _on_late(self, late: LateResponse) -> None:
+        """A submit_sm_resp after its submit ended Unknown: an id goes to the writer (apply.py)."""
+        part = self._late_refs.pop((late.carrier, late.ref), None)
+        runner = self._runners.get(late.carrier)
+        if part is None or runner is None or late.status != 0 or not late.message_id:
+            return  # refused late, or not one of ours to apply: the carrier logged and counted it
+        self._stats.late_accepted += 1
+        key = runner.id_key(late.message_id)
+        self._writer.put(Result(part, Resolution.LATE_ACCEPT, late.carrier, late.message_id, key))
 
     # --- the hot path -----------------------------------------------------------------------
 

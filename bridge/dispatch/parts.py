@@ -35,6 +35,9 @@ class Resolution(Enum):
     UNKNOWN_FAIL = "unknown_fail"  # unknown outcome, carrier policy "fail"
     RELEASE = "release"  # not sent at all (no carrier up): back to the queue, attempt not counted
     INVALID = "invalid"  # cannot be built (segmentation changed since enqueue): the part fails
+    # A submit_sm_resp ESME_ROK after the submit ended Unknown (timeout): applied
+    # under that attempt if the part is still where the policy left it (apply.py).
+    LATE_ACCEPT = "late_accept"
 
 
 @dataclass(slots=True)
@@ -48,3 +51,5 @@ class Result:
     delay: float = 0.0  # seconds before a resubmit / release may be claimed again
     reason: str | None = None
     riders: bool = False  # concat = "payload": parts 2.. of the message follow this one
+    # Unknown after a timeout: the key its late response would carry (LateResponse.ref).
+    late_ref: str | None = None

@@ -18,6 +18,8 @@ class DaemonStats:
     rejected: int = 0  # permanent submit error (part failed)
     unknown: int = 0  # outcome unknown after the write (policy applied)
     resubmitted: int = 0  # unknown outcomes put back in the queue
+    late_accepted: int = 0  # submit_sm_resp OK after a timeout, handed to the writer
+    late_applied: int = 0  # of those, parts that took the id (see apply_flush, migration 0009)
     released: int = 0  # claimed but no carrier up: back to the queue untouched
     receipts: int = 0  # receipts received
     receipts_applied: int = 0  # matched a part and moved it

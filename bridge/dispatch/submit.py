@@ -164,26 +164,33 @@ class CarrierRunner:
         cfg = self.rules.config
         return max(1, len(self.slots)) * cfg.window
 
+    def id_key(self, message_id: str) -> str:
+        """The key a response's message id is stored under (the carrier's response_id_form)."""
+        try:
+            return dlr.id_key(message_id, self.rules.config.response_id_form)
+        except dlr.MessageIdError:
+            # An id of another form than configured: the receipt could never
+            # match; keep the id exactly so nothing is lost, and log it.
+            log.warning("response id not of the configured form", carrier=self.name)
+            return dlr.id_key(message_id, dlr.IdForm.EXACT)
+
     def resolve(self, part: ClaimedPart, outcome: SubmitOutcome) -> Result:
         cfg = self.rules.config
         name = cfg.name
+        riders = part.total > 1 and cfg.segmentation.concat is segmenter.Concat.PAYLOAD
         if isinstance(outcome, Accepted):
-            try:
-                key = dlr.id_key(outcome.message_id, cfg.response_id_form)
-            except dlr.MessageIdError:
-                # An id of another form than configured: the receipt could never
-                # match; keep the id exactly so nothing is lost, and log it.
-                log.warning("response id not of the configured form", carrier=name)
-                key = dlr.id_key(outcome.message_id, dlr.IdForm.EXACT)
-            riders = part.total > 1 and cfg.segmentation.concat is segmenter.Concat.PAYLOAD
+            key = self.id_key(outcome.message_id)
             return Result(part, Resolution.ACCEPTED, name, outcome.message_id, key, riders=riders)
         if isinstance(outcome, Rejected):
             return Result(part, Resolution.REJECTED, name, status=int4(outcome.status),
                           reason=f"submit_error_0x{outcome.status:02X}")  # fmt: skip
+        # A late response can still give the part its id (Daemon.on_late), except
+        # to a message sent as one PDU: its riders would need the id too.
+        late_ref = None if riders else outcome.ref
         if cfg.on_unknown_outcome == "resubmit" and part.attempts < cfg.max_attempts:
             return Result(part, Resolution.RESUBMIT, name, delay=min(10.0, 0.25 * part.attempts),
-                          reason=f"unknown_{outcome.reason}")  # fmt: skip
-        return Result(part, Resolution.UNKNOWN_FAIL, name, reason="unknown_outcome")
+                          reason=f"unknown_{outcome.reason}", late_ref=late_ref)  # fmt: skip
+        return Result(part, Resolution.UNKNOWN_FAIL, name, reason="unknown_outcome", late_ref=late_ref)
 
     def submit_nowait(
         self,

@@ -68,6 +68,8 @@ INBOUND_DRAIN = 64
 LOOP_SLICE = 128
 
 Key = tuple[str, str]  # (carrier, id_key)
+# Outcomes that give a part its carrier id (its key "lands"): receipts of that key wait for them.
+_ACCEPTED, _LATE_ACCEPT = Resolution.ACCEPTED, Resolution.LATE_ACCEPT
 Batch = tuple[list[Result], list[tuple[Inbound, "ReceiptRow | MoRow"]]]
 
 
@@ -96,6 +98,7 @@ class Writer:
         webhooks: bool,
         default_url: str | None,
         on_resolved: Callable[[list[int]], None],
+        on_late_ref: Callable[[Result], None] | None = None,
     ) -> None:
         self._db = db
         self._stats = stats
@@ -106,6 +109,7 @@ class Writer:
         self._webhooks = webhooks
         self._default_url = default_url
         self._on_resolved = on_resolved
+        self._on_late_ref = on_late_ref
         self._results: list[Result] = []
         self._inbound: list[tuple[Inbound, ReceiptRow | MoRow]] = []
         self._first_at: float | None = None
@@ -275,7 +279,9 @@ class Writer:
         kept_results: list[Result] = []
         for r in self._results:
             if len(results) >= take_results or (
-                busy and r.resolution is Resolution.ACCEPTED and (r.carrier or "", r.id_key or "") in busy
+                busy
+                and (r.resolution is _ACCEPTED or r.resolution is _LATE_ACCEPT)
+                and (r.carrier or "", r.id_key or "") in busy
             ):
                 kept_results.append(r)
             else:
@@ -298,7 +304,11 @@ class Writer:
 
     async def _flush_task(self, batch: Batch) -> bool:
         results, inbound = batch
-        keys = [(r.carrier or "", r.id_key or "") for r in results if r.resolution is Resolution.ACCEPTED]
+        keys = [
+            (r.carrier or "", r.id_key or "")
+            for r in results
+            if r.resolution is _ACCEPTED or r.resolution is _LATE_ACCEPT
+        ]
         keys += [(row.carrier, row.id_key) for _, row in inbound if isinstance(row, ReceiptRow)]
         self._busy.update(keys)
         self._in_flight += 1
@@ -353,8 +363,18 @@ class Writer:
                 await trio.lowlevel.checkpoint()  # thousands of acks: see LOOP_SLICE
             item.ack(ESME_ROK)
         self._count(applied)
-        if results:
-            self._on_resolved([r.part.owner for r in results])
+        # A late response is no claim of ours in flight: its claim was resolved
+        # when the submit ended Unknown.
+        owners = [r.part.owner for r in results if r.resolution is not _LATE_ACCEPT]
+        if owners:
+            self._on_resolved(owners)
+        on_late_ref = self._on_late_ref
+        if on_late_ref is not None:
+            # Only now that the Unknown outcome is committed may a late response
+            # change the part (an earlier one is ignored: the part is still submitting).
+            for r in results:
+                if r.late_ref is not None:
+                    on_late_ref(r)
         return True
 
     async def _attempt(
@@ -418,3 +438,4 @@ class Writer:
         s.mo += a.mo
         s.sent += a.sent
         s.failed += a.failed
+        s.late_applied += a.late_applied

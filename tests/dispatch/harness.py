@@ -19,7 +19,7 @@ MY_NUMBERS = [f"+6012{n:07d}" for n in range(3_000_000, 3_100_000)]
 
 def make_config(
     port: int, *, carrier: str = "", daemon: str = "", extra: str = "", window: int = 20,
-    poll: str = "0.2s",
+    poll: str = "0.2s", response_timeout: str = "3s",
 ) -> Config:
     """Carrier "sim" on the simulator's port; MY numbers route to it; 0.05 MYR a segment."""
     return parse_config(
@@ -32,7 +32,7 @@ system_id = "bridge"
 window = {window}
 tps = 100000
 enquire_link_interval = "5s"
-response_timeout = "3s"
+response_timeout = "{response_timeout}"
 {carrier}
 [carriers.source]
 default_sender_id = "Bridge"

@@ -181,3 +181,36 @@ async def test_a_claimed_row_holds_claimed_parts_fields_in_their_order(db: Datab
     names = ["previous_carrier" if k == "carrier" else k for k in dict(row)]
     assert names == [f.name for f in dataclasses.fields(ClaimedPart)]
     assert ClaimedPart(*row) == dataclasses.replace(part, attempts=2)
+
+
+def _late(part: ClaimedPart, carrier_id: str) -> Result:
+    key = dlr.id_key(carrier_id, CARRIER.response_id_form)
+    return Result(part, Resolution.LATE_ACCEPT, carrier="sim", carrier_message_id=carrier_id, id_key=key)
+
+
+async def test_a_late_response_submits_a_part_the_queue_has_not_given_out_again(db: Database) -> None:
+    """Policy "resubmit": the timed-out part is queued again; its late id lands instead of a second send."""
+    waiting, reclaimed = await _claimed(db, 2)
+    requeue = [Result(p, Resolution.RESUBMIT, "sim", delay=60.0, reason="unknown_timeout") for p in (waiting, reclaimed)]
+    await _flush(db, requeue, [])
+    # A receipt for the late id overtook its response: parked until the id lands.
+    assert (await _flush(db, [], [_receipt("L1", "DELIVRD")])).receipts_parked == 1
+    await db.execute("UPDATE message_parts SET attempts = attempts + 1 WHERE message_id = $1", reclaimed.message_id)
+    applied = await _flush(db, [_late(waiting, "L1"), _late(reclaimed, "L2")], [])
+    assert (applied.late_applied, applied.parked_applied, applied.sent) == (1, 1, 1)
+    assert await _states(db) == [("delivered", "delivered", "L1", None), ("queued", "queued", None, None)]
+    assert await db.fetchval("SELECT count(*) FROM parked_receipts") == 0
+    assert (await reconcile(db, "acme")).ok
+
+
+async def test_a_late_response_gives_a_part_failed_for_it_its_id_and_it_stays_failed(db: Database) -> None:
+    """Policy "fail": refunded already (a final state); the id lets its receipt be recognised."""
+    (part,) = await _claimed(db, 1)
+    await _flush(db, [Result(part, Resolution.UNKNOWN_FAIL, "sim", reason="unknown_outcome")], [])
+    applied = await _flush(db, [_late(part, "M1")], [_receipt("M1", "DELIVRD")])
+    assert (applied.late_applied, applied.receipts_duplicate, applied.receipts_parked) == (1, 1, 0)
+    assert await _states(db) == [("failed", "failed", "M1", "unknown_outcome")]
+    again = await _flush(db, [_late(part, "M2")], [])  # a second late id changes nothing
+    assert again.late_applied == 0
+    assert await db.fetchval("SELECT count(*) FROM ledger WHERE kind = 'refund'") == 1
+    assert (await reconcile(db, "acme")).ok

@@ -243,3 +243,34 @@ async def test_odd_inbound_is_stored_not_fatal(db: Database, pg_dsn: str) -> Non
         assert stats.receipts_malformed == 1 and stats.receipts_parked == 1
         parked = await db.fetchrow("SELECT id_key, receipt FROM parked_receipts")
         assert parked is not None and parked["id_key"] == "77" and parked["receipt"]["err"] == "FFFFFFFFFFFF"
+
+
+async def test_late_responses_are_applied(db: Database, pg_dsn: str) -> None:
+    """DESIGN.md: "a late resp is still applied".
+
+    Every submit_sm_resp comes 0.6-0.8 s after its submit_sm, the carrier gives up
+    after 0.3 s: each part ends Unknown (timeout) and, by the default policy, fails
+    and is refunded. Then its response arrives with the SMSC's id, and the part keeps
+    that id, so the receipt that follows is recognised instead of parked for days.
+    """
+    sim_config = SimulatorConfig(
+        handset_log=10_000, late_resp=1.0, late_resp_delay=(0.6, 0.8), receipt_delay=(1.5, 2.0), seed=9
+    )
+    async with simulator(sim_config) as sim:
+        config = make_config(sim.port or 0, response_timeout="0.3s")
+        await create_account(db, "acme", credits="10")
+        await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:10], message="Hi"))
+        async with daemon(config, db, pg_dsn, sweep_interval=3600.0) as d:
+            await wait_until(lambda: all_final(db))
+            await wait_until(lambda: _true(d.stats().receipts_duplicate == 10))
+            stats = d.stats()
+    assert await counts(db) == {"failed": 10}
+    assert stats.unknown == stats.late_accepted == stats.late_applied == 10
+    assert stats.receipts_parked == 0 and await db.fetchval("SELECT count(*) FROM parked_receipts") == 0
+    ids = {r[0] for r in await db.fetch("SELECT carrier_message_id FROM message_parts")}
+    assert None not in ids and len(ids) == 10
+    assert (await reconcile(db, "acme")).ok
+
+
+async def _true(value: bool) -> bool:
+    return value

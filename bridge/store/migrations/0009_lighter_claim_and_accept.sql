@@ -62,20 +62,40 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- 3. apply_flush as in version 8, with one change: the UPDATE of accepted
---    outcomes that did not fold no longer looks up the folded ones too (it
---    found them final and skipped them, at about 3 us each: 4.5 ms for a
---    flush of 947 folded outcomes, auto_explain).
-CREATE OR REPLACE FUNCTION apply_flush(
+-- 3. apply_flush as in version 8, with two changes:
+--    - the UPDATE of accepted outcomes that did not fold no longer looks up
+--      the folded ones too (it found them final and skipped them, at about
+--      3 us each: 4.5 ms for a flush of 947 folded outcomes, auto_explain);
+--    - late responses are applied (DESIGN.md "Reliability rules": "a late
+--      resp is still applied"), from the new l_* arrays: a submit_sm_resp
+--      ESME_ROK that came after its submit had ended Unknown (timeout), under
+--      the attempt that wrote it. A part the unknown-outcome policy put back
+--      in the queue ("resubmit") and not claimed again since becomes submitted
+--      under the late id, so no second copy is sent. A part that failed for
+--      the unknown outcome ("fail") stays failed (a final state) and keeps the
+--      id, so that its receipt is recognised (a duplicate) instead of parked
+--      until the TTL. Anything else (claimed again, sent again) is left alone.
+--      The keys that land here unpark their receipts as accepted ones do.
+--      New arguments and a new OUT column: the function is replaced.
+DROP FUNCTION apply_flush(
+    bigint[], int[], bigint[], int[], text[], text[], text[], boolean[], int[], text[], text[], int[],
+    bigint[], int[], bigint[], int[], text[], int[], text[],
+    bigint[], int[], bigint[], int[], text[], int[], float8[],
+    text[], text[], text[], text[], int[], boolean, text);
+
+-- l_*: late responses with an id (message, seq, attempt that wrote it, carrier,
+-- carrier message id, id_key); the other arguments as in version 8.
+CREATE FUNCTION apply_flush(
     a_m bigint[], a_s int[], a_o bigint[], a_a int[], a_c text[], a_cid text[], a_k text[],
     a_riders boolean[], a_fold int[], a_fold_st text[], a_fold_stat text[], a_fold_e int[],
     f_m bigint[], f_s int[], f_o bigint[], f_a int[], f_c text[], f_e int[], f_why text[],
     q_m bigint[], q_s int[], q_o bigint[], q_a int[], q_c text[], q_undo int[], q_d float8[],
+    l_m bigint[], l_s int[], l_a int[], l_c text[], l_cid text[], l_k text[],
     r_c text[], r_k text[], r_st text[], r_stat text[], r_e int[],
     p_webhooks boolean, p_default_url text,
     OUT accepted int, OUT rejected int, OUT requeued int, OUT receipts_applied int,
     OUT receipts_duplicate int, OUT parked_applied int, OUT sent int, OUT failed int,
-    OUT unmatched int[])
+    OUT unmatched int[], OUT late_applied int)
 LANGUAGE plpgsql
 -- Custom plans (the arrays' lengths are then known) looking each batch key up
 -- through an index: on freshly loaded tables, and with generic plans after five
@@ -118,7 +138,7 @@ DECLARE
     v_one_err text[];
     v_several bigint[];
 BEGIN
-    accepted := 0; rejected := 0; requeued := coalesce(cardinality(q_m), 0);
+    accepted := 0; rejected := 0; requeued := coalesce(cardinality(q_m), 0); late_applied := 0;
     receipts_applied := 0; receipts_duplicate := 0; parked_applied := 0; sent := 0; failed := 0;
 
     -- Accepted and its final receipt in the same flush: one UPDATE from
@@ -208,6 +228,25 @@ BEGIN
         FROM unnest(q_m, q_s, q_o, q_a, q_c, q_undo, q_d) AS u(m, s, o, at, c, undo, d)
         WHERE p.message_id = u.m AND p.seq = u.s AND p.state::text = 'submitting'
           AND p.owner_instance = u.o AND p.attempts = u.at;
+    END IF;
+
+    -- Late responses with an id, under the attempt that wrote them (see above).
+    -- The daemon passes none for a message sent as one PDU (concat "payload"):
+    -- its riders would need the id too; its receipt is parked as before.
+    IF cardinality(l_m) > 0 THEN
+        WITH upd AS (
+            UPDATE message_parts p
+            SET state = CASE WHEN p.state::text = 'queued' THEN 'submitted' ELSE p.state::text END::part_state,
+                submitted_at = CASE WHEN p.state::text = 'queued' THEN now() ELSE p.submitted_at END,
+                carrier = u.c, carrier_message_id = u.cid, id_key = u.k
+            FROM unnest(l_m, l_s, l_a, l_c, l_cid, l_k) AS u(m, s, at, c, cid, k)
+            WHERE p.message_id = u.m AND p.seq = u.s AND p.attempts = u.at AND p.carrier_message_id IS NULL
+              AND (p.state::text = 'queued' OR (p.state::text = 'failed' AND p.receipt_stat = 'unknown_outcome'))
+            RETURNING u.c, u.k
+        )
+        SELECT v_landed_c || coalesce(array_agg(c), '{}'), v_landed_k || coalesce(array_agg(k), '{}'),
+               count(*)
+        INTO v_landed_c, v_landed_k, late_applied FROM upd;
     END IF;
 
     -- Receipts parked for the keys that just landed come first, in arrival order.
