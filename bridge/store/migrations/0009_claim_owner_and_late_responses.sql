@@ -1,7 +1,9 @@
 -- smpp-bridge schema, version 9: three costs per message less in PostgreSQL
--- (docs/pipeline.md "Performance"). Measured on 20,000 messages claimed and
--- flushed by one backend (its CPU, alternating runs): about 6 us per message
--- of the 60-65 that claim and flush cost.
+-- (docs/store.md "The claim names its owner without a foreign key"), and late
+-- submit_sm_resp applied (section 3; docs/pipeline.md "Late responses").
+-- Measured on 20,000 messages claimed and flushed by one backend (its CPU,
+-- alternating runs): about 6 us per message of the 60-65 that claim and flush
+-- cost.
 --
 -- 1. The foreign key message_parts.owner_instance -> daemon_instances goes.
 --    Its check ran once per claimed part (a row lock on the instance row
