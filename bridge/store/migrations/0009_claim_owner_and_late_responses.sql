@@ -16,7 +16,9 @@
 --    - the claim is the only statement that sets owner_instance to a value
 --      (recovery and requeues set NULL or keep it);
 --    - an instance row still named by a part cannot be deleted (the trigger
---      below; nothing deletes instance rows today).
+--      below; nothing deletes instance rows today). Like the key's own check
+--      on delete, it reads message_parts without an index on owner_instance
+--      for all parts: a scan, for an operator's rare clean-up.
 ALTER TABLE message_parts DROP CONSTRAINT message_parts_owner;
 
 CREATE FUNCTION instance_still_owns_parts() RETURNS trigger LANGUAGE plpgsql AS $$
