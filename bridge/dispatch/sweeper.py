@@ -71,9 +71,13 @@ SELECT id, carrier, id_key, receipt, raw, received_at FROM moved
 # pass catches the race where the id landed in another daemon's flush while the
 # receipt was being parked here. That race is a matter of seconds, so only
 # recent receipts are looked at (the received_at index), not the whole parking.
+# Receipts parked by releases before migration 0008 have no status, and the
+# writer leaves them to this pass: those are looked at whatever their age
+# (index parked_receipts_without_status, migration 0009), until they match or
+# reach the TTL; new rows always have a status, so their number only shrinks.
 _LANDED_PARKED = """
 SELECT DISTINCT r.carrier, r.id_key FROM parked_receipts r
-WHERE r.received_at > now() - interval '10 minutes'
+WHERE (r.received_at > now() - interval '10 minutes' OR r.status IS NULL)
   AND EXISTS (SELECT 1 FROM message_parts p WHERE p.carrier = r.carrier AND p.id_key = r.id_key)
 LIMIT $1
 """

@@ -66,6 +66,12 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- 2b. Receipts parked by releases before migration 0008 have no status; the
+--    sweeper applies them when their id lands, and looked only at those of the
+--    last 10 minutes: an older one waited for the TTL. It now looks at every
+--    row without a status through this index (new rows always have one).
+CREATE INDEX parked_receipts_without_status ON parked_receipts (id) WHERE status IS NULL;
+
 -- 3. apply_flush as in version 8, with two changes:
 --    - the UPDATE of accepted outcomes that did not fold no longer looks up
 --      the folded ones too (it found them final and skipped them, at about
