@@ -1,4 +1,4 @@
-"""Everything at once: two daemons, dropped connections, early receipts, a database reset."""
+"""Everything at once: two daemons, dropped connections, early receipts, late responses, a database reset."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ FAST = {"reconnect": BackoffPolicy(base=0.05, factor=1.0, cap=0.05)}
 async def test_two_daemons_faults_and_an_outage_still_reconcile(db: Database, pg_dsn: str) -> None:
     sim_config = SimulatorConfig(
         handset_log=0, disconnect=0.01, receipt_before_resp=0.2, receipt_delay=(0.0, 0.4),
+        late_resp=0.02, late_resp_delay=(0.6, 0.9),  # after the carrier's 0.5 s: applied late
         receipt_retry_delay=0.2, receipt_max_attempts=100,
         outcomes=(Outcome(stat="DELIVRD", weight=0.8), Outcome(stat="UNDELIV", weight=0.2)),
         destination_rules=(DestinationRule(suffix="99", submit_status=0x0B),), seed=21,
@@ -26,14 +27,17 @@ async def test_two_daemons_faults_and_an_outage_still_reconcile(db: Database, pg
     async with trio.open_nursery() as nursery, simulator(sim_config) as sim:
         await nursery.start(proxy.serve)
         proxied = pg_dsn.replace(":5432/", f":{proxy.port}/")
-        config = make_config(sim.port or 0, carrier='binds = 2\non_unknown_outcome = "resubmit"\nmax_attempts = 50')
+        config = make_config(
+            sim.port or 0, carrier='binds = 2\non_unknown_outcome = "resubmit"\nmax_attempts = 50',
+            response_timeout="0.5s",
+        )
         await create_account(db, "acme", credits="1000")
         bodies = ["Hi", "x" * 300, "ж" * 100]
         requests = [SendRequest(to=MY_NUMBERS[i : i + 100], message=bodies[(i // 100) % 3]) for i in range(0, 1000, 100)]
         async with (
             open_database(proxied, max_size=6) as db_b,
-            daemon(config, db, pg_dsn, name="a", max_binds=1, carrier_options=FAST),
-            daemon(config, db_b, proxied, name="b", max_binds=1, carrier_options=FAST, db_timeout=1.0),
+            daemon(config, db, pg_dsn, name="a", max_binds=1, carrier_options=FAST) as a,
+            daemon(config, db_b, proxied, name="b", max_binds=1, carrier_options=FAST, db_timeout=1.0) as b,
         ):
             await enqueue_many(db, config, "acme", requests[:5])
             await trio.sleep(0.5)
@@ -42,7 +46,9 @@ async def test_two_daemons_faults_and_an_outage_still_reconcile(db: Database, pg
             await trio.sleep(1.0)
             proxy.restore()
             await wait_until(lambda: all_final(db), limit=60)
+            late = a.stats().late_accepted + b.stats().late_accepted
         nursery.cancel_scope.cancel()
+    assert late > 0 and sim.stats.late_resps > 0  # the late path ran amid the faults
     states = dict(await db.fetch("SELECT state::text, count(*) FROM messages GROUP BY state"))
     assert set(states) <= {"delivered", "failed"} and sum(states.values()) == 1000
     rec = await reconcile(db, "acme")
