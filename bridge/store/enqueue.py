@@ -11,12 +11,19 @@ One call is one campaign of 1..100 recipients. Per number:
   max_parts) is stored as ``failed`` and not charged;
 - priced: segments x rate(country), exact Decimal.
 
-Then one transaction: reserve the total (a guarded UPDATE: insufficient
-balance raises and changes nothing), insert the campaign, messages, parts and
-ledger reservations with one statement each (unnest arrays), allocate
-concatenation references, and ``pg_notify('smpp_bridge_queued', ...)``, which
-PostgreSQL delivers only when the transaction commits (NOTIFY semantics), so a
-claimer never wakes up for rows it cannot see yet.
+Then one transaction: insert the campaign, messages, parts and ledger
+reservations with one statement each (unnest arrays), allocate concatenation
+references, reserve the total (a guarded UPDATE: insufficient balance raises
+and the transaction changes nothing), and ``pg_notify('smpp_bridge_queued',
+...)``, which PostgreSQL delivers only when the transaction commits (NOTIFY
+semantics), so a claimer never wakes up for rows it cannot see yet.
+
+The reservation is the transaction's last write on purpose: it locks the
+account row until the commit, and the daemon's writer needs that row to settle
+every flush (``settle_messages``). Taken first, it was held while thousands of
+rows were inserted, and a busy account's flushes waited for it past the
+writer's ``db_timeout`` (docs/store.md "Enqueue and the account row (and a cold start)"). A
+balance that is visibly too small is refused before the transaction starts.
 """
 
 from __future__ import annotations
@@ -157,18 +164,10 @@ async def enqueue_many(
     total = sum((s.total for s in sends), Decimal(0))
     items = [p for s in sends for p in s.items]
 
+    short = EnqueueError("insufficient_balance", f"This send costs {total} MYR; the balance cannot cover it.")
+    if total > found.balance:
+        raise short  # as read just now; the guarded UPDATE below is what counts
     async with db.transaction() as tx:
-        if total > 0:
-            left = await tx.fetchval(
-                "UPDATE accounts SET reserved = reserved + $2"
-                " WHERE id = $1 AND credits - charged - reserved >= $2"
-                " RETURNING credits - charged - reserved",
-                found.id, total,
-            )  # fmt: skip
-            if left is None:
-                raise EnqueueError(
-                    "insufficient_balance", f"This send costs {total} MYR; the balance cannot cover it."
-                )
         rows = await tx.fetch(
             _INSERT_CAMPAIGNS, found.id, [s.public_id for s in sends],
             [s.request.reference for s in sends], [s.kind for s in sends],
@@ -206,6 +205,16 @@ async def enqueue_many(
                     _RESERVE_LEDGER, found.id,
                     [ids[p.public_id] for p in charged], [p.cost for p in charged],
                 )  # fmt: skip
+        if total > 0:  # last: the account row stays locked from here to the commit only
+            left = await tx.fetchval(
+                "UPDATE accounts SET reserved = reserved + $2"
+                " WHERE id = $1 AND credits - charged - reserved >= $2"
+                " RETURNING credits - charged - reserved",
+                found.id, total,
+            )  # fmt: skip
+            if left is None:
+                raise short  # the transaction rolls back: nothing of this call is stored
+        if queued:
             # Delivered by PostgreSQL only when this transaction commits.
             await tx.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, sends[0].public_id)
     return [s.result() for s in sends]

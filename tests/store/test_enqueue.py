@@ -11,7 +11,7 @@ import trio
 
 import segmenter
 from bridge.store.accounts import Outcome, balance, create_account, reconcile, settle
-from bridge.store.db import Database
+from bridge.store.db import Database, open_connection
 from bridge.store.enqueue import NOTIFY_CHANNEL, EnqueueError, SendRequest, enqueue, enqueue_many
 from bridge.store.models import to_json
 from bridge.store.queries import get_message
@@ -362,3 +362,70 @@ async def test_enqueue_many_is_one_atomic_batch(db: Database) -> None:
             await enqueue_many(db, CONFIG, "bulk", batch)
     assert await _count(db, "messages") == before
     assert (await reconcile(db, "bulk")).ok
+
+
+
+async def _until_one_waits_on_a_lock(db: Database) -> None:
+    with trio.fail_after(10):
+        while True:
+            waiting = await db.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if waiting:
+                return
+            await trio.sleep(0.01)  # a backend's wait is not an event we can await
+
+
+async def test_enqueue_locks_the_account_row_only_at_its_end(db: Database, pg_dsn: str) -> None:
+    """The daemon's writer settles every flush on the account row: an enqueue must not
+    hold that row while it inserts (it did, and a busy account's flushes then waited
+    past the writer's db_timeout)."""
+    await create_account(db, "busy", credits="10")
+    account = await db.fetchval("SELECT id FROM accounts WHERE name = 'busy'")
+    sent: list[object] = []
+    async with open_connection(pg_dsn) as blocker, open_connection(pg_dsn) as settler:
+        await blocker.execute("BEGIN")
+        # An INSERT INTO campaigns waits for this: the enqueue stops inside its transaction.
+        await blocker.execute("LOCK TABLE campaigns IN SHARE ROW EXCLUSIVE MODE")
+        async with trio.open_nursery() as nursery:
+
+            async def send() -> None:
+                sent.append(await enqueue(db, CONFIG, "busy", req([MY, MY2])))
+
+            nursery.start_soon(send)
+            await _until_one_waits_on_a_lock(db)
+            await settler.execute("BEGIN")
+            await settler.execute("SET LOCAL lock_timeout = '200ms'")
+            # What settle_messages takes: LockNotAvailableError if the enqueue held it.
+            await settler.fetch("SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE", account)
+            await settler.execute("COMMIT")
+            await blocker.execute("COMMIT")
+    assert len(sent) == 1
+    assert (await balance(db, "busy")).balance == Decimal("9.9000")
+    assert (await reconcile(db, "busy")).ok
+
+
+async def test_a_balance_taken_meanwhile_refuses_the_send_and_stores_nothing(db: Database, pg_dsn: str) -> None:
+    """The balance read before the transaction is a hint; the guarded UPDATE at its end decides."""
+    await create_account(db, "thin", credits="0.10")
+    before = {t: await _count(db, t) for t in ("campaigns", "messages", "message_parts", "ledger")}
+    codes: list[str] = []
+    async with open_connection(pg_dsn) as blocker:
+        await blocker.execute("BEGIN")
+        await blocker.execute("LOCK TABLE campaigns IN SHARE ROW EXCLUSIVE MODE")
+        async with trio.open_nursery() as nursery:
+
+            async def send() -> None:
+                with pytest.raises(EnqueueError) as info:
+                    await enqueue(db, CONFIG, "thin", req([MY, MY2]))  # 0.10: fits as read
+                codes.append(info.value.code)
+
+            nursery.start_soon(send)
+            await _until_one_waits_on_a_lock(db)
+            # another send's reservation commits first
+            await db.execute("UPDATE accounts SET reserved = reserved + 0.05 WHERE name = 'thin'")
+            await blocker.execute("COMMIT")
+    assert codes == ["insufficient_balance"]
+    assert {t: await _count(db, t) for t in before} == before
+    assert await db.fetchval("SELECT count(*) FROM concat_refs") == 0
