@@ -6,6 +6,7 @@ import asyncpg
 import pytest
 
 from bridge.store.db import Database
+from tests.store.plans import logged_plans
 
 
 async def _message(db: Database) -> tuple[int, int]:
@@ -76,9 +77,8 @@ async def test_the_unique_settlement_still_stops_a_second_charge(db: Database) -
 async def test_the_check_probes_the_keys_instead_of_reading_the_whole_table(db: Database) -> None:
     """Migration 0004: the check's plan must not grow with the messages table.
 
-    auto_explain (a contrib module shipped with every PostgreSQL) sends the plans of
-    the trigger's own queries to this connection as LOG notices; the old function
-    planned the messages check as a hashed subplan over a sequential scan.
+    The old function planned the messages check as a hashed subplan over a
+    sequential scan (the plans of the trigger's own queries: tests/store/plans.py).
     """
     _account, message = await _message(db)
     await db.execute(
@@ -88,23 +88,11 @@ async def test_the_check_probes_the_keys_instead_of_reading_the_whole_table(db: 
         message,
     )
     await db.execute("ANALYZE messages")
-    plans: list[str] = []
-    def listen(_conn: object, message: object) -> None:
-        plans.append(str(message))
-
-    async with db.acquire() as conn:
-        conn.raw.add_log_listener(listen)
-        for setting in (
-            "LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0",
-            "SET auto_explain.log_nested_statements = on", "SET client_min_messages = log",
-        ):  # fmt: skip
-            await conn.execute(setting)
+    async with logged_plans(db) as (conn, plans):
         await conn.execute(
             "INSERT INTO webhook_outbox (account_id, message_id, payload)"
             " SELECT account_id, id, '{}' FROM messages ORDER BY id LIMIT 500"
         )
-        await conn.execute("RESET client_min_messages")
-        conn.raw.remove_log_listener(listen)  # a pooled connection goes back without listeners
     checks = [plan for plan in plans if "new_rows" in plan and "messages m" in plan]
     assert checks, plans
     assert "Seq Scan on messages" not in checks[0], checks[0]

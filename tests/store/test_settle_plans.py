@@ -6,7 +6,7 @@ one row and messages for a few, scanned every reservation for each message being
 settled and every message of the account to find its id, and flushes of a few
 thousand rows took seconds. Here the statistics say "empty" while 3,000
 reservations exist, and the plans of settle_messages' own statements are read
-back through auto_explain (LOG notices to this connection).
+back (tests/store/plans.py).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 from bridge.store.accounts import Outcome, create_account, reconcile, settle
 from bridge.store.db import Database
 from bridge.store.enqueue import SendRequest, enqueue_many
+from tests.store.plans import logged_plans
 from tests.store.test_enqueue import CONFIG
 
 NUMBERS = [f"+60123{n:06d}" for n in range(100)]
@@ -26,23 +27,8 @@ async def test_settling_thousands_is_driven_by_the_batch_on_stale_statistics(db:
     await enqueue_many(db, CONFIG, "bulk", requests)
     ids = [r["id"] for r in await db.fetch("SELECT id FROM messages ORDER BY id")]
     assert len(ids) == 3000
-    plans: list[str] = []
-
-    def listen(_conn: object, message: object) -> None:
-        plans.append(str(message))
-
-    async with db.acquire() as conn:
-        conn.raw.add_log_listener(listen)
-        for setting in (
-            "LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0",
-            "SET auto_explain.log_nested_statements = on", "SET auto_explain.log_analyze = on",
-            "SET auto_explain.log_timing = off", "SET client_min_messages = log",
-        ):  # fmt: skip
-            await conn.execute(setting)
-        async with conn.transaction():
-            settled = await settle(conn, [(i, Outcome.CHARGE) for i in ids])
-        await conn.execute("RESET client_min_messages")
-        conn.raw.remove_log_listener(listen)  # a pooled connection goes back without listeners
+    async with logged_plans(db, analyze=True) as (conn, plans), conn.transaction():
+        settled = await settle(conn, [(i, Outcome.CHARGE) for i in ids])
     assert settled == 3000
     insert = [p for p in plans if "Insert on ledger" in p and "wanted" in p]
     lock = [p for p in plans if "LockRows" in p and "accounts" in p]
