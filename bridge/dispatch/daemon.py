@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import random
 import socket
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ import trio
 from bridge.carrier import Carrier, Inbound, LateResponse
 from bridge.dispatch.claim import Claimer
 from bridge.dispatch.instances import BindSlots, Lease, db_errors
+from bridge.dispatch.late import LateResponses
 from bridge.dispatch.parts import ClaimedPart, Resolution, Result
 from bridge.dispatch.router import Router
 from bridge.dispatch.stats import DaemonStats
@@ -41,13 +41,6 @@ from config.schema import Config
 __all__ = ["Daemon", "DaemonStats"]
 
 log = structlog.get_logger("bridge.dispatch.daemon")
-
-# Parts whose submit ended Unknown after a timeout, kept by (carrier, ref) from the
-# commit of that outcome so that a late response can still be applied; the
-# oldest go first. A late response comes within seconds, and Unknown outcomes are
-# rare: 20,000 covers a carrier that times out everything for a while.
-LATE_REFS_KEPT = 20_000
-
 
 @dataclass(slots=True)
 class _Life:
@@ -86,7 +79,7 @@ class Daemon:
         self._lives: dict[str, _Life] = {}
         self._waiting: dict[str, CarrierConfig] = {}  # carriers without a free bind slot yet
         self._payloads = PayloadCache()
-        self._late_refs: OrderedDict[tuple[str, str], ClaimedPart] = OrderedDict()
+        self._late = LateResponses()
         self._stopped = trio.Event()
         self._draining = False
         self._reload_lock = trio.Lock()
@@ -302,19 +295,22 @@ class Daemon:
     # --- late responses (DESIGN.md "Reliability rules": a late resp is still applied) ---------
 
     def _keep_late_ref(self, result: Result) -> None:
-        """A committed Unknown(timeout) outcome: remember its part for a late response."""
+        """A committed Unknown(timeout) outcome: its late response may now be applied (late.py)."""
         assert result.carrier is not None and result.late_ref is not None
-        refs = self._late_refs
-        refs[(result.carrier, result.late_ref)] = result.part
-        if len(refs) > LATE_REFS_KEPT:
-            refs.popitem(last=False)
+        late = self._late.outcome_committed(result.carrier, result.late_ref, result.part)
+        if late is not None:  # it came before the commit
+            self._apply_late(result.part, late)
 
     def _on_late(self, late: LateResponse) -> None:
         """A submit_sm_resp after its submit ended Unknown: an id goes to the writer (apply.py)."""
-        part = self._late_refs.pop((late.carrier, late.ref), None)
+        part = self._late.response(late)
+        if part is not None:
+            self._apply_late(part, late)
+
+    def _apply_late(self, part: ClaimedPart, late: LateResponse) -> None:
         runner = self._runners.get(late.carrier)
-        if part is None or runner is None or late.status != 0 or not late.message_id:
-            return  # refused late, or not one of ours to apply: the carrier logged and counted it
+        if runner is None or late.message_id is None:
+            return  # the carrier was removed meanwhile: its ids mean nothing to us now
         self._stats.late_accepted += 1
         key = runner.id_key(late.message_id)
         self._writer.put(Result(part, Resolution.LATE_ACCEPT, late.carrier, late.message_id, key))

@@ -19,7 +19,7 @@ MY_NUMBERS = [f"+6012{n:07d}" for n in range(3_000_000, 3_100_000)]
 
 def make_config(
     port: int, *, carrier: str = "", daemon: str = "", extra: str = "", window: int = 20,
-    poll: str = "0.2s", response_timeout: str = "3s",
+    poll: str = "0.2s", response_timeout: str = "3s", writer_delay: str = "20ms",
 ) -> Config:
     """Carrier "sim" on the simulator's port; MY numbers route to it; 0.05 MYR a segment."""
     return parse_config(
@@ -53,7 +53,7 @@ default_url = "https://example.invalid/hook"
 heartbeat_interval = "0.3s"
 lease = "1.5s"
 poll_interval = "{poll}"
-writer_delay = "20ms"
+writer_delay = "{writer_delay}"
 {daemon}
 {extra}
 """,

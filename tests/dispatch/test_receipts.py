@@ -143,6 +143,31 @@ async def test_duplicate_and_conflicting_receipts_change_nothing(db: Database, p
         assert (await reconcile(db, "acme")).ok
 
 
+async def test_late_responses_that_overtake_their_outcome_are_applied(db: Database, pg_dsn: str) -> None:
+    """A response just after the timeout can come before the Unknown outcome is committed.
+
+    The carrier gives up after 0.3 s, the responses come 0.35-0.45 s after their
+    submit_sm, and the writer holds rows for 0.5 s: every response arrives while its
+    outcome still waits for its flush. Each is kept until that commit and then
+    applied (bridge/dispatch/late.py); before, they were dropped and the receipts parked.
+    """
+    sim_config = SimulatorConfig(
+        handset_log=10_000, late_resp=1.0, late_resp_delay=(0.35, 0.45), receipt_delay=(2.5, 3.0), seed=11
+    )
+    async with simulator(sim_config) as sim:
+        config = make_config(sim.port or 0, response_timeout="0.3s", writer_delay="0.5s")
+        await create_account(db, "acme", credits="10")
+        await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:10], message="Hi"))
+        async with daemon(config, db, pg_dsn, sweep_interval=3600.0) as d:
+            await wait_until(lambda: all_final(db))
+            await wait_until(lambda: _true(d.stats().receipts_duplicate == 10))
+            stats = d.stats()
+    assert await counts(db) == {"failed": 10}
+    assert stats.unknown == stats.late_accepted == stats.late_applied == 10
+    assert stats.receipts_parked == 0 and await db.fetchval("SELECT count(*) FROM parked_receipts") == 0
+    assert (await reconcile(db, "acme")).ok
+
+
 async def _true(value: bool) -> bool:
     return value
 
