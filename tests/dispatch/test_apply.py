@@ -214,3 +214,35 @@ async def test_a_late_response_gives_a_part_failed_for_it_its_id_and_it_stays_fa
     assert again.late_applied == 0
     assert await db.fetchval("SELECT count(*) FROM ledger WHERE kind = 'refund'") == 1
     assert (await reconcile(db, "acme")).ok
+
+
+@pytest.mark.parametrize("resolution", [Resolution.RESUBMIT, Resolution.RELEASE])
+async def test_a_part_in_flight_when_its_message_failed_is_cancelled_not_requeued(
+    db: Database, resolution: Resolution
+) -> None:
+    """Migration 0010: part 1 fails while part 2 is at the carrier; part 2's Unknown does not queue it again."""
+    await create_account(db, "acme", credits="10")
+    await enqueue(db, CONFIG, "acme", SendRequest(to=MY_NUMBERS[:1], message="x" * 300))
+    owner = await db.fetchval(
+        "INSERT INTO daemon_instances (name, hostname, pid, lease_until)"
+        " VALUES ('t', 'h', 1, now() + interval '1 hour') RETURNING id"
+    )
+    first, second = sorted(
+        (ClaimedPart(*row) for row in await db.fetch(CLAIM_SQL, owner, 100, [CONFIG.routes[0].label], [])),
+        key=lambda p: p.seq,
+    )
+    failed = await _flush(db, [_accepted(first, "F1")], [_receipt("F1", "UNDELIV")])
+    assert failed.failed == 1
+    requeue = await _flush(db, [Result(second, resolution, "sim", delay=0.0, reason="unknown_timeout")], [])
+    assert requeue.requeued == 1
+    parts = await db.fetch("SELECT seq, state::text, receipt_stat FROM message_parts ORDER BY seq")
+    assert [tuple(r) for r in parts] == [(1, "failed", "UNDELIV"), (2, "failed", "cancelled")]
+    assert await db.fetch(CLAIM_SQL, owner, 100, [CONFIG.routes[0].label], []) == []
+    assert (await reconcile(db, "acme")).ok
+
+
+async def test_a_requeued_part_of_a_message_still_pending_goes_back_to_the_queue(db: Database) -> None:
+    """The trigger of migration 0010 leaves every other requeue alone."""
+    (part,) = await _claimed(db, 1)
+    await _flush(db, [Result(part, Resolution.RESUBMIT, "sim", delay=0.0, reason="unknown_timeout")], [])
+    assert await _states(db) == [("queued", "queued", None, None)]
