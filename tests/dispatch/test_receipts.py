@@ -143,31 +143,6 @@ async def test_duplicate_and_conflicting_receipts_change_nothing(db: Database, p
         assert (await reconcile(db, "acme")).ok
 
 
-async def test_late_responses_that_overtake_their_outcome_are_applied(db: Database, pg_dsn: str) -> None:
-    """A response just after the timeout can come before the Unknown outcome is committed.
-
-    The carrier gives up after 0.3 s, the responses come 0.35-0.45 s after their
-    submit_sm, and the writer holds rows for 0.5 s: every response arrives while its
-    outcome still waits for its flush. Each is kept until that commit and then
-    applied (bridge/dispatch/late.py); before, they were dropped and the receipts parked.
-    """
-    sim_config = SimulatorConfig(
-        handset_log=10_000, late_resp=1.0, late_resp_delay=(0.35, 0.45), receipt_delay=(2.5, 3.0), seed=11
-    )
-    async with simulator(sim_config) as sim:
-        config = make_config(sim.port or 0, response_timeout="0.3s", writer_delay="0.5s")
-        await create_account(db, "acme", credits="10")
-        await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:10], message="Hi"))
-        async with daemon(config, db, pg_dsn, sweep_interval=3600.0) as d:
-            await wait_until(lambda: all_final(db))
-            await wait_until(lambda: _true(d.stats().receipts_duplicate == 10))
-            stats = d.stats()
-    assert await counts(db) == {"failed": 10}
-    assert stats.unknown == stats.late_accepted == stats.late_applied == 10
-    assert stats.receipts_parked == 0 and await db.fetchval("SELECT count(*) FROM parked_receipts") == 0
-    assert (await reconcile(db, "acme")).ok
-
-
 async def _true(value: bool) -> bool:
     return value
 
@@ -270,19 +245,31 @@ async def test_odd_inbound_is_stored_not_fatal(db: Database, pg_dsn: str) -> Non
         assert parked is not None and parked["id_key"] == "77" and parked["receipt"]["err"] == "FFFFFFFFFFFF"
 
 
-async def test_late_responses_are_applied(db: Database, pg_dsn: str) -> None:
+@pytest.mark.parametrize(
+    ("late_resp_delay", "writer_delay"),
+    [
+        pytest.param((0.6, 0.8), "20ms", id="after-the-commit"),
+        # The writer holds the Unknown outcomes for 0.5 s, the responses come 0.05-0.15 s
+        # after the timeout: each overtakes its outcome's commit and waits for it
+        # (bridge/dispatch/late.py). Dropped before that: the receipts were parked.
+        pytest.param((0.35, 0.45), "0.5s", id="before-the-commit"),
+    ],
+)
+async def test_late_responses_are_applied(
+    db: Database, pg_dsn: str, late_resp_delay: tuple[float, float], writer_delay: str
+) -> None:
     """DESIGN.md: "a late resp is still applied".
 
-    Every submit_sm_resp comes 0.6-0.8 s after its submit_sm, the carrier gives up
-    after 0.3 s: each part ends Unknown (timeout) and, by the default policy, fails
-    and is refunded. Then its response arrives with the SMSC's id, and the part keeps
-    that id, so the receipt that follows is recognised instead of parked for days.
+    Every submit_sm_resp comes after its submit_sm has timed out (0.3 s): each part
+    ends Unknown (timeout) and, by the default policy, fails and is refunded. Then its
+    response arrives with the SMSC's id, and the part keeps that id, so the receipt
+    that follows is recognised instead of parked for days.
     """
     sim_config = SimulatorConfig(
-        handset_log=10_000, late_resp=1.0, late_resp_delay=(0.6, 0.8), receipt_delay=(1.5, 2.0), seed=9
+        handset_log=10_000, late_resp=1.0, late_resp_delay=late_resp_delay, receipt_delay=(2.0, 2.5), seed=9
     )
     async with simulator(sim_config) as sim:
-        config = make_config(sim.port or 0, response_timeout="0.3s")
+        config = make_config(sim.port or 0, response_timeout="0.3s", writer_delay=writer_delay)
         await create_account(db, "acme", credits="10")
         await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:10], message="Hi"))
         async with daemon(config, db, pg_dsn, sweep_interval=3600.0) as d:
@@ -295,7 +282,3 @@ async def test_late_responses_are_applied(db: Database, pg_dsn: str) -> None:
     ids = {r[0] for r in await db.fetch("SELECT carrier_message_id FROM message_parts")}
     assert None not in ids and len(ids) == 10
     assert (await reconcile(db, "acme")).ok
-
-
-async def _true(value: bool) -> bool:
-    return value
