@@ -104,8 +104,10 @@ SET state = u.st::part_state, owner_instance = CASE WHEN u.st = 'queued' THEN NU
     final_at = CASE WHEN u.st = 'failed' THEN now() END
 FROM unnest($1::bigint[], $2::int[], $3::text[]) AS u(m, s, st)
 WHERE p.message_id = u.m AND p.seq = u.s AND p.state = 'submitting'
-RETURNING p.message_id, u.st
+RETURNING p.message_id, p.state::text AS st
 """
+# The state as stored, not as decided: a part of a message that failed meanwhile is
+# cancelled instead of queued (migration 0010), and is not counted as resubmitted.
 
 
 class Sweeper:

@@ -13,6 +13,10 @@ import trio
 import dlr
 from bridge.carrier import Inbound
 from bridge.dispatch import Daemon
+from bridge.dispatch.apply import apply_flush
+from bridge.dispatch.claim import CLAIM_SQL
+from bridge.dispatch.inbound import ReceiptRow
+from bridge.dispatch.parts import ClaimedPart, Resolution, Result
 from bridge.simulator import SimulatorConfig
 from bridge.smpp import DeliverSm
 from bridge.store.accounts import create_account, get_account, reconcile
@@ -105,6 +109,38 @@ async def test_startup_recovery_of_our_previous_run(db: Database, pg_dsn: str, p
         assert (await reconcile(db, "acme")).ok
         stopped = await db.fetchval("SELECT stopped_at IS NOT NULL FROM daemon_instances WHERE id = $1", previous)
         assert stopped
+
+
+async def test_recovery_cancels_a_part_whose_message_failed_meanwhile(db: Database, pg_dsn: str) -> None:
+    """Migration 0010: policy "resubmit", but part 1 failed while part 2 was in flight: part 2 is not sent."""
+    async with simulator() as sim:
+        config = make_config(sim.port or 0, carrier='on_unknown_outcome = "resubmit"')
+        await create_account(db, "acme", credits="10")
+        await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:1], message="x" * 300))
+        dead = await trio.lowlevel.open_process(["true"])
+        await dead.wait()
+        previous = await db.fetchval(
+            "INSERT INTO daemon_instances (name, hostname, pid, lease_until)"
+            " VALUES ('d1', $1, $2, now() + interval '1 hour') RETURNING id",
+            socket.gethostname(), dead.pid,
+        )  # fmt: skip
+        first, _ = sorted(
+            (ClaimedPart(*row) for row in await db.fetch(CLAIM_SQL, previous, 10, [config.routes[0].label], [])),
+            key=lambda p: p.seq,
+        )
+        key = dlr.id_key("F1", config.carriers[0].response_id_form)
+        undelivered = ReceiptRow(carrier="sim", id_key=key, status=dlr.Status.FAILED, stat="UNDELIV",
+                                 error_code=0, receipt={}, raw=b"")  # fmt: skip
+        accepted = Result(first, Resolution.ACCEPTED, "sim", carrier_message_id="F1", id_key=key)
+        await apply_flush(db, [accepted], [undelivered], [], webhooks=False, default_url=None)
+        async with daemon(config, db, pg_dsn, name="d1") as d:
+            await wait_until(lambda: _scalar(db, "SELECT count(*) FROM message_parts WHERE state = 'submitting'", 0))
+            stats = d.stats()
+        assert stats.recovered == 1 and sim.stats.submits == 0
+        rows = await db.fetch("SELECT seq, state::text, receipt_stat FROM message_parts ORDER BY seq")
+        assert [tuple(r) for r in rows] == [(1, "failed", "UNDELIV"), (2, "failed", "cancelled")]
+        assert await counts(db) == {"failed": 1}
+        assert (await reconcile(db, "acme")).ok
 
 
 async def test_drain_finishes_in_flight_and_marks_the_instance_stopped(db: Database, pg_dsn: str) -> None:
