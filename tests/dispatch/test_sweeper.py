@@ -79,6 +79,18 @@ async def _scalar(db: Database, sql: str, expected: int) -> bool:
     return value == expected
 
 
+async def _crashed_instance_on_this_host(db: Database) -> int:
+    """The instance row of a previous run on this host whose process is gone, lease still running."""
+    dead = await trio.lowlevel.open_process(["true"])
+    await dead.wait()
+    instance: int = await db.fetchval(
+        "INSERT INTO daemon_instances (name, hostname, pid, lease_until)"
+        " VALUES ('d1', $1, $2, now() + interval '1 hour') RETURNING id",
+        socket.gethostname(), dead.pid,
+    )  # fmt: skip
+    return instance
+
+
 @pytest.mark.parametrize("policy", ["fail", "resubmit"])
 async def test_startup_recovery_of_our_previous_run(db: Database, pg_dsn: str, policy: str) -> None:
     async with simulator() as sim:
@@ -87,13 +99,7 @@ async def test_startup_recovery_of_our_previous_run(db: Database, pg_dsn: str, p
         await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:4], message="Hi"))
         # A crashed previous run on this host left its claimed parts 'submitting',
         # its lease still running for an hour; its process is gone.
-        dead = await trio.lowlevel.open_process(["true"])
-        await dead.wait()
-        previous = await db.fetchval(
-            "INSERT INTO daemon_instances (name, hostname, pid, lease_until)"
-            " VALUES ('d1', $1, $2, now() + interval '1 hour') RETURNING id",
-            socket.gethostname(), dead.pid,
-        )  # fmt: skip
+        previous = await _crashed_instance_on_this_host(db)
         await db.execute(
             "UPDATE message_parts SET state = 'submitting', owner_instance = $1, attempts = 1", previous
         )
@@ -117,13 +123,7 @@ async def test_recovery_cancels_a_part_whose_message_failed_meanwhile(db: Databa
         config = make_config(sim.port or 0, carrier='on_unknown_outcome = "resubmit"')
         await create_account(db, "acme", credits="10")
         await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:1], message="x" * 300))
-        dead = await trio.lowlevel.open_process(["true"])
-        await dead.wait()
-        previous = await db.fetchval(
-            "INSERT INTO daemon_instances (name, hostname, pid, lease_until)"
-            " VALUES ('d1', $1, $2, now() + interval '1 hour') RETURNING id",
-            socket.gethostname(), dead.pid,
-        )  # fmt: skip
+        previous = await _crashed_instance_on_this_host(db)
         first, _ = sorted(
             (ClaimedPart(*row) for row in await db.fetch(CLAIM_SQL, previous, 10, [config.routes[0].label], [])),
             key=lambda p: p.seq,
