@@ -67,6 +67,35 @@ def _plot(all_results: dict[str, dict[str, Any]], path: Path) -> bool:
     return True
 
 
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _python_loop_mops() -> float:
+    """A fixed pure-Python loop, best of 5: how fast this machine runs Python right now.
+
+    The same code gave 12,900-13,600 end-to-end msg/s on one session's machine and
+    16,100-17,600 on the next one's (docs/operations.md): figures from different
+    machines compare only next to a reference like this one.
+    """
+    n = 2_000_000
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        total = 0
+        for i in range(n):
+            total += i & 7
+        best = min(best, time.perf_counter() - start)
+    return round(n / best / 1e6, 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     names = available()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
@@ -81,11 +110,17 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "python": platform.python_version(),
         "machine": platform.machine(),
+        "cpu_model": _cpu_model(),
         "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "python_loop_mops": _python_loop_mops(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "quick": args.quick,
     }
-    print(f"smpp-bridge benchmarks on Python {meta['python']}, {meta['cpus']} CPUs")
+    print(
+        f"smpp-bridge benchmarks on Python {meta['python']}, {meta['cpus']} CPUs ({meta['cpu_model']}); "
+        f"load {meta['load_average_1m']}; reference loop {meta['python_loop_mops']} M iterations/s"
+    )
     results: dict[str, dict[str, Any]] = {}
     missed = []
     for name in chosen:
