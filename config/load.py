@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from config.schema import Carrier as CarrierConfig
 from config.schema import Config, Duration
 
 __all__ = [
@@ -160,6 +161,7 @@ def _check_whole(config: Config, text: str, source: str) -> None:
         if carrier.name in names:
             raise _fail(text, source, ("carriers", i, "name"), f"duplicate carrier name {carrier.name!r}")
         names[carrier.name] = i
+        _check_receives(carrier, i, text, source)
 
     seen_match: dict[tuple[str, str], int] = {}
     for r, route in enumerate(config.routes):
@@ -193,6 +195,21 @@ def _check_whole(config: Config, text: str, source: str) -> None:
                 "profile, so the parts billed are the parts sent: "
                 + ", ".join(route.carrier_names),
             )
+
+
+def _check_receives(carrier: CarrierConfig, i: int, text: str, source: str) -> None:
+    """Every submit_sm asks for a final receipt (registered_delivery 0x01,
+    bridge/dispatch/submit.py), and an SMSC sends receipts only on a receiver or
+    transceiver bind (SMPP 3.4 sections 2.2.2, 2.3). A carrier that submits
+    without such a bind would have every part failed and refunded at
+    receipt_timeout although it was delivered."""
+    if carrier.transmits and not carrier.receives:
+        raise _fail(
+            text, source, ("carriers", i, "binds"),
+            f"carrier {carrier.name!r} asks for delivery receipts but has no rx or trx bind to"
+            " receive them: use bind_mode = \"trx\", or binds = [{ mode = \"tx\", count = 1 },"
+            " { mode = \"rx\", count = 1 }]",
+        )  # fmt: skip
 
 
 # --- mapping a key path to a line -------------------------------------------

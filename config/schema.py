@@ -25,6 +25,8 @@ from dlr import IdForm, MessageState, ReceiptDetect, Status, StatusTable
 from segmenter import Profile
 
 __all__ = [
+    "MAX_BINDS",
+    "BindGroup",
     "BindMode",
     "Carrier",
     "Classify",
@@ -140,6 +142,27 @@ class BindMode(StrEnum):
     RX = "rx"
     TRX = "trx"
 
+    @property
+    def transmits(self) -> bool:
+        """May submit (SMPP 3.4 section 2.2.1: transmitter and transceiver)."""
+        return self is not BindMode.RX
+
+    @property
+    def receives(self) -> bool:
+        """Gets deliver_sm, receipts and MO (SMPP 3.4 section 2.2.2: receiver and transceiver)."""
+        return self is not BindMode.TX
+
+
+# Binds of one carrier in all, whatever their modes (one session and one task each).
+MAX_BINDS = 64
+
+
+class BindGroup(_Base, frozen=True, kw_only=True):
+    """``count`` binds of one mode: ``{ mode = "tx", count = 2 }``."""
+
+    mode: BindMode
+    count: Annotated[int, Meta(ge=1, le=MAX_BINDS)] = 1
+
 
 # Receipt state names of SMPP 3.4 section 5.2.28 (dlr.MessageState), the keys of
 # a carrier's status_overrides.
@@ -186,8 +209,11 @@ class Carrier(_Base, frozen=True, kw_only=True):
     tls: bool = False
     tls_verify: bool = True
     tls_ca_file: str | None = None
-    bind_mode: BindMode = BindMode.TRX
-    binds: Annotated[int, Meta(ge=1, le=64)] = 1
+    # The binds: a list of groups (``[{ mode = "tx", count = 2 }, { mode = "rx" }]``),
+    # or the shorthand ``binds = N`` of ``bind_mode`` (default trx). Receipts and MO
+    # of every bind belong to the carrier; submits go to tx and trx binds only.
+    bind_mode: BindMode | None = None
+    binds: Annotated[int, Meta(ge=1, le=MAX_BINDS)] | list[BindGroup] = 1
     window: Annotated[int, Meta(ge=1, le=1000)] = 10
     tps: Annotated[float, Meta(gt=0)] = 100.0
     # SMPP 3.4 section 4.1.1: system_id C-Octet String max 16 (15 + NUL),
@@ -228,6 +254,16 @@ class Carrier(_Base, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         if self.password_env is not None and self.password_file is not None:
             raise ValueError(f"carrier {self.name}: give password_env or password_file, not both")
+        if isinstance(self.binds, list):
+            if self.bind_mode is not None:
+                raise ValueError(
+                    f"carrier {self.name}: bind_mode is for the shorthand binds = N; with a list"
+                    " of binds each group names its mode"
+                )
+            if not self.binds:
+                raise ValueError(f"carrier {self.name}: binds is an empty list")
+            if (total := sum(g.count for g in self.binds)) > MAX_BINDS:
+                raise ValueError(f"carrier {self.name}: {total} binds in all, at most {MAX_BINDS}")
         unknown = sorted(set(self.status_overrides) - MESSAGE_STATES)
         if unknown:
             raise ValueError(
@@ -242,6 +278,28 @@ class Carrier(_Base, frozen=True, kw_only=True):
                     f"carrier {self.name}: status_actions key {key!r} is neither a command_status"
                     " number (0x58, 88) nor an SMPP 3.4 ESME_* name"
                 )
+
+    @property
+    def bind_groups(self) -> tuple[BindGroup, ...]:
+        """The binds as groups, whichever form the file used."""
+        if isinstance(self.binds, list):
+            return tuple(self.binds)
+        return (BindGroup(mode=self.bind_mode or BindMode.TRX, count=self.binds),)
+
+    @property
+    def slot_modes(self) -> tuple[BindMode, ...]:
+        """The mode of each bind slot, slot i at index i (groups in file order)."""
+        return tuple(g.mode for g in self.bind_groups for _ in range(g.count))
+
+    @property
+    def receives(self) -> bool:
+        """Some bind gets deliver_sm (rx or trx): receipts can arrive."""
+        return any(g.mode.receives for g in self.bind_groups)
+
+    @property
+    def transmits(self) -> bool:
+        """Some bind may submit (tx or trx)."""
+        return any(g.mode.transmits for g in self.bind_groups)
 
     def status_table(self) -> StatusTable:
         """dlr's state -> status table with this carrier's overrides (build once per carrier)."""
