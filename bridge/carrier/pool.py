@@ -6,6 +6,13 @@ sequential, so a slot never has two live binds (gosmpp's duplicate-bind bug):
 the next connect starts only after the previous session's nursery ended and its
 stream was closed.
 
+Modes. Each slot has its bind mode (config ``binds``, SMPP 3.4 section 2.2):
+submits go only to tx and trx slots (``submit_slots``; a receiver may not submit,
+section 2.2.2), and receipts and MO come in on rx and trx slots
+(``receive_slots``), all of them the carrier's. Every window place handed out
+(``_free_slot``, ``_take``) is on a tx or trx slot, so anything written through
+the submit path (query_sm too) goes to a bind that may transmit.
+
 Submit path. ``submit`` takes a window slot on a usable bind (at most ``window``
 outstanding per bind), then a token from the throttle, then writes. With every
 window full, submitters park in one FIFO queue and a freed slot is handed to the
@@ -22,7 +29,7 @@ from __future__ import annotations
 import random
 import ssl
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import outcome
@@ -69,14 +76,16 @@ class _Slot:
         "binds",
         "connect_failures",
         "index",
+        "mode",
         "reserved",
         "session",
         "started",
         "state",
     )
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, mode: ConfigBindMode) -> None:
         self.index = index
+        self.mode = mode
         self.session: Session | None = None  # set while bound and able to submit
         self.reserved = 0  # submits holding a window place on this slot
         self.state = "down"
@@ -103,7 +112,10 @@ class Carrier:
         ssl_context: ssl.SSLContext | None = None,
         on_late: Callable[[LateResponse], None] | None = None,
         connect_timeout: float | None = None,
+        slots: Sequence[int] | None = None,
     ) -> None:
+        """``slots``: the indices of the configured bind slots this pool runs (all by
+        default; a daemon runs those whose lease it holds, bridge/dispatch/instances.py)."""
         self.cfg = cfg
         self.name = cfg.name
         self._password = password
@@ -118,9 +130,12 @@ class Carrier:
         # TCP + TLS handshake (name lookup too); the carrier's config unless a test overrides it
         self._connect_timeout = cfg.connect_timeout.seconds if connect_timeout is None else connect_timeout
         self._serial = 0
-        self._slots = [_Slot(i) for i in range(cfg.binds)]
+        modes = cfg.slot_modes
+        self._slots = [_Slot(i, modes[i]) for i in (range(len(modes)) if slots is None else slots)]
+        # The slots a submit may take a window place on: tx and trx binds only.
+        self._transmitters = [s for s in self._slots if s.mode.transmits]
         self._window = cfg.window
-        self._can_submit = cfg.bind_mode is not ConfigBindMode.RX
+        self._can_submit = bool(self._transmitters)
         self._rr = 0
         self._waiters: deque[Task] = deque()  # submitters parked for a window place
         self._in_flight = 0  # window places taken, all slots
@@ -139,8 +154,23 @@ class Carrier:
     # --- status ------------------------------------------------------------------
     @property
     def up(self) -> bool:
-        """At least one bind is bound (the router fails over when False)."""
+        """At least one bind is bound, of any mode."""
         return any(s.session is not None and s.session.alive for s in self._slots)
+
+    @property
+    def submit_slots(self) -> tuple[int, ...]:
+        """The slots whose binds may submit (tx, trx), bound or not."""
+        return tuple(s.index for s in self._transmitters)
+
+    @property
+    def receive_slots(self) -> tuple[int, ...]:
+        """The slots whose binds get deliver_sm, receipts and MO (rx, trx)."""
+        return tuple(s.index for s in self._slots if s.mode.receives)
+
+    @property
+    def can_submit(self) -> bool:
+        """A bind that may submit is bound now (the router fails over when False)."""
+        return any(s.session is not None and s.session.usable for s in self._transmitters)
 
     def health(self) -> CarrierHealth:
         binds = []
@@ -148,6 +178,7 @@ class Carrier:
             session = slot.session
             binds.append(BindHealth(
                 slot=slot.index,
+                mode=slot.mode.value,
                 state=session.conn.state.value if session is not None else slot.state,
                 bound=session is not None and session.usable,
                 enquire_link_rtt=session.enquire_link_rtt if session is not None else None,
@@ -158,7 +189,7 @@ class Carrier:
                 connect_failures=slot.connect_failures,
             ))
         return CarrierHealth(
-            carrier=self.name, up=self.up, binds=tuple(binds),
+            carrier=self.name, up=self.up, can_submit=self.can_submit, binds=tuple(binds),
             throttle_rate=self.throttle.rate, max_rate=self.throttle.max_rate,
             throttled=self.throttle.throttled, late_responses=self.late_responses,
             unknown=self.unknown,
@@ -211,7 +242,7 @@ class Carrier:
                 session = Session(cfg, stream, password=self._password, inbound=self._inbound,
                                   on_late=self._on_late,
                                   on_orphan_done=lambda: self._orphan_done(slot),
-                                  slot=slot.index, serial=self._serial)
+                                  slot=slot.index, serial=self._serial, mode=slot.mode)
                 try:
                     await session.run(on_bound=lambda s: self._on_bound(slot, s, started))
                 except BindRefused as exc:
@@ -237,7 +268,7 @@ class Carrier:
         slot.binds += 1
         slot.state = "bound"
         slot.session = session
-        if self._can_submit:
+        if slot.mode.transmits:
             self._hand_out(slot)
         started(slot)  # a bound slot has finished its first attempt
 
@@ -265,7 +296,7 @@ class Carrier:
         return slot.reserved + session.orphans_in_flight < self._window
 
     def _free_slot(self) -> _Slot | None:
-        slots = self._slots
+        slots = self._transmitters
         n = len(slots)
         start = self._rr
         for k in range(n):
@@ -341,7 +372,7 @@ class Carrier:
         """See CARRIER_API.md. The body is kept across retries; each write gets a
         new sequence_number from its bind's connection."""
         if not self._can_submit:
-            raise CarrierClosed(f"{self.name} binds as receiver only")
+            raise CarrierClosed(f"{self.name}: no bind here may submit (receiver only)")
         return await self._submit_from(pdu, 0, 0.0)
 
     async def _submit_from(self, pdu: SubmitSm, attempts: int, first_at: float) -> SubmitOutcome:

@@ -97,8 +97,11 @@ class Session:
         on_orphan_done: Callable[[], None] | None = None,
         slot: int = 0,
         serial: int = 0,
+        mode: ConfigBindMode | None = None,
     ) -> None:
         self.cfg = cfg
+        # SMPP 3.4 section 2.2: this bind's mode (the pool gives each slot its own).
+        self.mode = mode if mode is not None else cfg.slot_modes[0]
         self.stream = stream
         self._password = password
         self._inbound = inbound
@@ -263,7 +266,7 @@ class Session:
 
     async def _bind(self) -> Exception | None:
         cfg = self.cfg
-        bind = _BIND_PDUS[cfg.bind_mode](
+        bind = _BIND_PDUS[self.mode](
             system_id=cfg.system_id,
             password=self._password,
             system_type=cfg.system_type,

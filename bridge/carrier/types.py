@@ -81,6 +81,7 @@ class BindHealth:
     """One bind slot of a carrier."""
 
     slot: int
+    mode: str  # "tx", "rx" or "trx" (config ``binds``)
     state: str  # "down", "connecting", or the connection's State value ("bound_trx", ...)
     bound: bool
     enquire_link_rtt: float | None  # seconds, the last enquire_link round trip seen
@@ -96,7 +97,8 @@ class CarrierHealth:
     """A snapshot for `status`, metrics and the router's failover."""
 
     carrier: str
-    up: bool
+    up: bool  # a bind of any mode is bound
+    can_submit: bool  # a tx or trx bind is bound (what the router needs)
     binds: tuple[BindHealth, ...]
     throttle_rate: float  # current AIMD send rate, messages/s
     max_rate: float  # the configured tps

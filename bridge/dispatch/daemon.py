@@ -19,13 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 import structlog
 import trio
 
 from bridge.carrier import Carrier, Inbound, LateResponse
 from bridge.dispatch.claim import Claimer
-from bridge.dispatch.instances import BindSlots, Lease, db_errors
+from bridge.dispatch.instances import BindSlots, Lease, db_errors, slot_order
 from bridge.dispatch.late import LateResponses
 from bridge.dispatch.parts import ClaimedPart, Resolution, Result
 from bridge.dispatch.router import Router
@@ -208,9 +207,10 @@ class Daemon:
 
     async def _start_carrier(self, cfg: CarrierConfig) -> None:
         assert self._nursery is not None
-        limit = cfg.binds if self._max_binds is None else min(cfg.binds, self._max_binds)
+        modes = cfg.slot_modes
+        limit = len(modes) if self._max_binds is None else min(len(modes), self._max_binds)
         try:
-            slots = await self._slots.take(cfg.name, cfg.binds, limit)
+            slots = sorted(await self._slots.take(cfg.name, slot_order(modes), limit))
         except db_errors() as exc:
             log.warning("bind slots unavailable", carrier=cfg.name, error=repr(exc))
             slots = []
@@ -220,12 +220,15 @@ class Daemon:
             return
         self._waiting.pop(cfg.name, None)
         carrier = Carrier(
-            msgspec.structs.replace(cfg, binds=len(slots)),
+            cfg, slots=slots,
             password=self._passwords.get(cfg.name, ""),
             inbound=self._inbound_send.clone(),
             **{"on_late": self._on_late, **self._carrier_options},
-        )
-        capacity = len(slots) * cfg.window
+        )  # fmt: skip
+        if not carrier.submit_slots:
+            log.info("only receiver bind slots here; this daemon does not submit to the carrier",
+                     carrier=cfg.name, slots=slots)  # fmt: skip
+        capacity = len(carrier.submit_slots) * cfg.window
         send, receive = trio.open_memory_channel[tuple[ClaimedPart, SubmitSm]](4 * capacity + 1000)
         runner = CarrierRunner(
             rules=self._rules[cfg.name], carrier=carrier, slots=slots, send=send,

@@ -18,20 +18,28 @@ daemons. Slot i of carrier c is the session advisory lock
 ``(hashtext('smpp-bridge:' || c), i)`` held on ONE dedicated, unpooled
 connection (``bridge.store.db.open_connection``); PostgreSQL releases it when
 that connection ends, so a crashed daemon frees its slots by itself.
+
+Each slot has the mode of its bind (``Carrier.slot_modes``: slot i is the i-th
+bind of the configuration, groups in file order, so ``binds = N`` keeps the keys
+it always had). A daemon tries a carrier's slots in ``slot_order``: one that may
+submit, then one that receives, and so on, so a daemon limited to a few binds
+gets both kinds where it can; one that holds only rx slots receives the
+carrier's receipts and MO and never submits to it (the router sees no tx bind).
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 import trio
 
 from bridge.store.db import Connection, Database, open_connection
+from config.schema import BindMode
 
-__all__ = ["BindSlots", "Lease", "db_errors"]
+__all__ = ["BindSlots", "Lease", "db_errors", "slot_order"]
 
 log = structlog.get_logger("bridge.dispatch.instances")
 
@@ -197,8 +205,22 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def slot_order(modes: Sequence[BindMode]) -> list[int]:
+    """The order to try slots in: transmitters (trx first, they also receive) and
+    receivers (rx) alternating, then the rest of either."""
+    send = [i for i, m in enumerate(modes) if m is BindMode.TRX]
+    send += [i for i, m in enumerate(modes) if m is BindMode.TX]
+    receive = [i for i, m in enumerate(modes) if m is BindMode.RX]
+    order: list[int] = []
+    for k in range(max(len(send), len(receive))):
+        order += send[k : k + 1] + receive[k : k + 1]
+    return order
+
+
+# The rows of unnest come in array order and LIMIT stops the scan, so a lock is
+# tried only until ``limit`` are held, in the order given.
 _TRY_SLOTS = """
-SELECT s FROM generate_series(0, $2 - 1) AS s
+SELECT s FROM unnest($2::int[]) AS s
 WHERE pg_try_advisory_lock(hashtext('smpp-bridge:' || $1), s)
 LIMIT $3
 """
@@ -267,12 +289,12 @@ class BindSlots:
             await self._close()
         self._conn = None
 
-    async def take(self, carrier: str, binds: int, limit: int) -> list[int]:
-        """Take up to ``limit`` free slots of ``carrier`` (which has ``binds`` in all)."""
+    async def take(self, carrier: str, order: Sequence[int], limit: int) -> list[int]:
+        """Take up to ``limit`` free slots of ``carrier``, tried in ``order`` (``slot_order``)."""
         if self._conn is None:
             return []
         with trio.fail_after(self.db_timeout):
-            rows = await self._conn.fetch(_TRY_SLOTS, carrier, binds, limit)
+            rows = await self._conn.fetch(_TRY_SLOTS, carrier, list(order), limit)
         slots = [int(r["s"]) for r in rows]
         self.held.setdefault(carrier, []).extend(slots)
         return slots

@@ -2,8 +2,9 @@
 
 The part's route was chosen at enqueue (``message_parts.route`` is the route's
 label) and its parts were billed with that route's segmentation profile. The
-router picks among the route's carriers that run here and are up: the
-weighted primaries first (weighted random), else the failover list in order.
+router picks among the route's carriers that run here and have a tx or trx
+bind bound (``Carrier.can_submit``; a daemon holding only rx bind slots of a
+carrier receives its receipts but never submits to it): the weighted primaries first (weighted random), else the failover list in order.
 A carrier whose segmentation profile differs from the route's is never used
 (``config.load`` refuses such files; a reload could still produce one), so the
 parts sent are the parts billed.
@@ -32,7 +33,7 @@ class Router:
 
     def _usable(self, label: str, name: str, runners: Mapping[str, CarrierRunner]) -> CarrierRunner | None:
         runner = runners.get(name)
-        if runner is None or not runner.carrier.up:
+        if runner is None or not runner.carrier.can_submit:  # a tx or trx bind is bound
             return None
         if runner.rules.config.segmentation != self._profiles[label]:
             return None

@@ -161,8 +161,8 @@ class CarrierRunner:
 
     @property
     def capacity(self) -> int:
-        cfg = self.rules.config
-        return max(1, len(self.slots)) * cfg.window
+        """Window places of the binds here that may submit (tx, trx); 0 with rx binds only."""
+        return len(self.carrier.submit_slots) * self.rules.config.window
 
     def id_key(self, message_id: str) -> str:
         """The key a response's message id is stored under (the carrier's response_id_form)."""
