@@ -87,6 +87,7 @@ class Link:
         self.throttle: TpsWindow | None = None  # set at bind: this bind's or the account's
         self.can_receive = False
         self._sendable: frozenset[State] = frozenset()
+        self.deliveries = 0  # deliver_sm written on this bind (receipts, MO), retries included
         # Timed work: deliveries, and responses held back by the late_resp fault.
         self._heap: list[tuple[float, int, Delivery | Pdu]] = []
         self._ready: deque[Delivery] = deque()
@@ -322,6 +323,7 @@ class Link:
                 log.warning("delivery dropped", error=str(exc))
                 continue
             outstanding[seq] = delivery
+            self.deliveries += 1
             if delivery.mo is None:
                 stats.receipts_sent += 1
             else:
