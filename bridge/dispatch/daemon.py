@@ -205,15 +205,19 @@ class Daemon:
             return 0
         return sum(2 * r.capacity for r in self._runners.values())
 
-    async def _start_carrier(self, cfg: CarrierConfig) -> None:
+    def _slot_limit(self, cfg: CarrierConfig) -> int:
+        total = len(cfg.slot_modes)
+        return total if self._max_binds is None else min(total, self._max_binds)
+
+    async def _start_carrier(self, cfg: CarrierConfig, held: list[int] | None = None) -> None:
+        """Take bind slots (or run the ``held`` ones) and start the carrier on them."""
         assert self._nursery is not None
-        modes = cfg.slot_modes
-        limit = len(modes) if self._max_binds is None else min(len(modes), self._max_binds)
-        try:
-            slots = sorted(await self._slots.take(cfg.name, slot_order(modes), limit))
-        except db_errors() as exc:
-            log.warning("bind slots unavailable", carrier=cfg.name, error=repr(exc))
-            slots = []
+        slots = held or []
+        if held is None:
+            try:
+                slots = sorted(await self._slots.take(cfg.name, slot_order(cfg.slot_modes), self._slot_limit(cfg)))
+            except db_errors() as exc:
+                log.warning("bind slots unavailable", carrier=cfg.name, error=repr(exc))
         if not slots:
             self._waiting[cfg.name] = cfg
             log.info("no free bind slot; carrier waits", carrier=cfg.name)
@@ -252,7 +256,7 @@ class Daemon:
         self._lives[cfg.name] = life
         self._claimer.wake_room()  # room for claims
 
-    async def _stop_carrier(self, name: str, timeout: float) -> None:  # noqa: ASYNC109
+    async def _stop_carrier(self, name: str, timeout: float, *, release: bool = True) -> None:  # noqa: ASYNC109
         life = self._lives.pop(name, None)
         self._runners.pop(name, None)
         if life is None:
@@ -263,10 +267,31 @@ class Daemon:
         with trio.move_on_after(timeout + 1.0):
             await life.done.wait()
         runner.cancel.cancel()
+        if not release:
+            return
         try:
             await self._slots.release(name)
         except db_errors():
             pass
+
+    async def _take_freed_slots(self, runner: CarrierRunner) -> None:
+        """Slots another daemon held and freed (it stopped or died): take them, and run
+        the carrier on all it holds now. Without this, a daemon left with only rx
+        slots would never submit to the carrier again."""
+        cfg = runner.rules.config
+        if self._slot_limit(cfg) <= len(runner.slots):
+            return
+        async with self._reload_lock:  # a reload may be replacing this carrier
+            room = self._slot_limit(cfg) - len(runner.slots)
+            if self._runners.get(cfg.name) is not runner or self._draining or room <= 0:
+                return
+            order = [i for i in slot_order(cfg.slot_modes) if i not in runner.slots]
+            got = await self._slots.take(cfg.name, order, room)
+            if got:
+                log.info("bind slots freed elsewhere; restarting carrier with them", carrier=cfg.name,
+                         slots=sorted(runner.slots), added=got)  # fmt: skip
+                await self._stop_carrier(cfg.name, 5.0, release=False)
+                await self._start_carrier(cfg, held=sorted(runner.slots + got))
 
     async def _watch_slots(self) -> None:
         """Keep the bind-slot connection; after losing it, stop binds whose slots went elsewhere."""
@@ -294,6 +319,11 @@ class Daemon:
                         await self._start_carrier(cfg)
             for cfg in list(self._waiting.values()):
                 await self._start_carrier(cfg)
+            for runner in list(self._runners.values()):
+                try:
+                    await self._take_freed_slots(runner)
+                except self._slot_errors as exc:
+                    log.warning("bind slots unavailable", carrier=runner.name, error=repr(exc))
 
     # --- late responses (DESIGN.md "Reliability rules": a late resp is still applied) ---------
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import trio
 
 from bridge.carrier import BackoffPolicy
+from bridge.dispatch import Daemon
 from bridge.simulator import Simulator, SimulatorConfig
 from bridge.store.accounts import create_account, get_account, reconcile
 from bridge.store.db import Database
@@ -109,6 +110,31 @@ async def test_receipts_wait_at_the_smsc_until_the_receiver_binds(db: Database, 
             async with daemon(config, db, pg_dsn, name="b", max_binds=1):
                 await wait_until(lambda: all_final(db))
         assert await counts(db) == {"delivered": 10}
+        assert (await reconcile(db, "acme")).ok
+
+
+async def test_a_receiver_only_daemon_takes_the_transmitter_another_daemon_freed(
+    db: Database, pg_dsn: str
+) -> None:
+    async with simulator() as sim, trio.open_nursery() as nursery:
+        config = make_config(
+            sim.port or 0, carrier='binds = [{ mode = "tx", count = 1 }, { mode = "rx", count = 1 }]'
+        )
+        await create_account(db, "acme", credits="100")
+        a = Daemon(config, db, dsn=pg_dsn, passwords={}, instance_name="a", max_binds=1,
+                   sweep_interval=0.5, db_timeout=2.0)  # fmt: skip
+        await nursery.start(a.run)
+        async with daemon(config, db, pg_dsn, name="b") as b:  # no max_binds: all it can get
+            assert [x.mode for x in a.stats().carriers["sim"].binds] == ["tx"]
+            assert [x.mode for x in b.stats().carriers["sim"].binds] == ["rx"]
+            await a.drain(5.0)  # the transmitter's daemon stops
+            # b takes the freed transmitter at its next heartbeat and submits from then on.
+            await wait_until(lambda: _true([x.mode for x in b.stats().carriers["sim"].binds] == ["tx", "rx"]))
+            await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:20], message="Hi"))
+            await wait_until(lambda: all_final(db))
+            sb = b.stats()
+        assert await counts(db) == {"delivered": 20}
+        assert (sb.submitted, sb.receipts) == (20, 20)
         assert (await reconcile(db, "acme")).ok
 
 
