@@ -15,7 +15,7 @@ import trio
 from bridge.carrier import Accepted, Carrier, Inbound, TimedOut
 from bridge.smpp.constants import CommandId, CommandStatus
 from bridge.smpp.pdus import DeliverSm, QuerySm, SubmitSm
-from config.schema import BindMode, Duration
+from config.schema import BindGroup, BindMode, Duration
 from config.schema import Carrier as CarrierConfig
 from tests.interop.peers import NetSmppSmsc, NodeSmsc
 
@@ -123,14 +123,15 @@ async def test_node_throttle_is_retried_and_many_submits_are_windowed(
 async def test_node_receiver_bind_gets_receipts_of_a_transmitter(
     node_smsc: NodeSmsc,
 ) -> None:
-    tx = config(node_smsc.host, node_smsc.port, bind_mode=BindMode.TX)
-    rx = config(node_smsc.host, node_smsc.port, bind_mode=BindMode.RX, name="peer-rx")
-    async with carrier_on(rx) as (_, inbound), carrier_on(tx) as (sender, _):
+    # One carrier, a transmitter and a receiver bind (config binds groups).
+    groups = [BindGroup(mode=BindMode.TX), BindGroup(mode=BindMode.RX)]
+    async with carrier_on(config(node_smsc.host, node_smsc.port, binds=groups)) as (carrier, inbound):
+        assert [b.mode for b in carrier.health().binds] == ["tx", "rx"]
         with trio.fail_after(WAIT):
-            outcome = await sender.submit(part())
+            outcome = await carrier.submit(part())
             receipt = await inbound.receive()
         assert isinstance(outcome, Accepted)
-        assert receipt.pdu.tlv(0x001E) == outcome.message_id
+        assert receipt.carrier == "peer" and receipt.pdu.tlv(0x001E) == outcome.message_id
         receipt.ack(CommandStatus.ESME_ROK)
 
 
