@@ -86,7 +86,7 @@ class _Slot:
     def __init__(self, index: int, mode: ConfigBindMode) -> None:
         self.index = index
         self.mode = mode
-        self.session: Session | None = None  # set while bound and able to submit
+        self.session: Session | None = None  # set while bound (a tx or trx one may submit)
         self.reserved = 0  # submits holding a window place on this slot
         self.state = "down"
         self.binds = 0

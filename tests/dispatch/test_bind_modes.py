@@ -10,11 +10,13 @@ import trio
 
 from bridge.carrier import BackoffPolicy
 from bridge.dispatch import Daemon
+from bridge.dispatch.instances import slot_order
 from bridge.simulator import Simulator, SimulatorConfig
 from bridge.store.accounts import create_account, get_account, reconcile
 from bridge.store.db import Database
 from bridge.store.enqueue import SendRequest, enqueue
 from config.load import parse_config
+from config.schema import BindMode
 from tests.dispatch.harness import (
     MY_NUMBERS,
     all_final,
@@ -192,6 +194,14 @@ heartbeat_interval = "0.3s"
 lease = "1.5s"
 poll_interval = "0.2s"
 """
+
+
+def test_slot_order_alternates_transmitters_and_receivers() -> None:
+    tx, rx, trx = BindMode.TX, BindMode.RX, BindMode.TRX
+    assert slot_order([trx, trx, trx]) == [0, 1, 2]  # binds = N: the order it always had
+    assert slot_order([tx, tx, rx]) == [0, 2, 1]
+    assert slot_order([rx, tx]) == [1, 0]  # a daemon allowed one bind can still submit
+    assert slot_order([rx, rx, tx, trx]) == [3, 0, 2, 1]
 
 
 async def _true(value: bool) -> bool:
