@@ -34,6 +34,7 @@ __all__ = [
     "parse_config",
     "read_secret_file",
     "resolve_secrets",
+    "shared_accounts",
 ]
 
 
@@ -210,6 +211,20 @@ def _check_receives(carrier: CarrierConfig, i: int, text: str, source: str) -> N
             " receive them: use bind_mode = \"trx\", or binds = [{ mode = \"tx\", count = 1 },"
             " { mode = \"rx\", count = 1 }]",
         )  # fmt: skip
+
+
+def shared_accounts(config: Config) -> list[tuple[str, ...]]:
+    """Names of carriers that bind one SMSC account (host, port, system_id) and of
+    which one receives: the SMSC may write a receipt on the receiver of either,
+    and receipts match only the parts of the carrier they came on. Give such an
+    account one carrier with several binds instead (`config check` warns)."""
+    by_account: dict[tuple[str, int, str], list[CarrierConfig]] = {}
+    for carrier in config.carriers:
+        by_account.setdefault((carrier.host.lower(), carrier.port, carrier.system_id), []).append(carrier)
+    return [
+        tuple(c.name for c in group) for group in by_account.values()
+        if len(group) > 1 and any(c.receives for c in group)
+    ]  # fmt: skip
 
 
 # --- mapping a key path to a line -------------------------------------------

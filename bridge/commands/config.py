@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from config.load import ConfigError, example_text, load_config
+    from config.load import ConfigError, example_text, load_config, shared_accounts
 
     if args.config_action == "example":
         sys.stdout.write(example_text())
@@ -34,6 +34,13 @@ def run(args: argparse.Namespace) -> int:
         f"{args.file}: ok ({len(cfg.carriers)} carrier(s), {len(cfg.routes)} route(s), "
         f"{len(cfg.rates.countries)} country rate(s))"
     )
+    for names in shared_accounts(cfg):
+        print(
+            f"warning: carriers {', '.join(names)} bind the same SMSC account (host, port, system_id):"
+            " a receipt may come on the receiver of another one than the part was sent through, and"
+            " then never matches; make them one carrier with several binds"
+            ' (binds = [{ mode = "tx", count = 1 }, { mode = "rx", count = 1 }])'
+        )
     if not cfg.database.configured:
         print("note: no [database] dsn/dsn_env/dsn_file/embedded: `run` and `migrate` will refuse to start")
     return 0

@@ -99,3 +99,23 @@ def test_the_example_default_carrier_transmits_and_receives() -> None:
     glob = cfg.carrier("global")
     assert glob.slot_modes == (BindMode.TX, BindMode.TX, BindMode.RX)
     assert all(c.receives for c in cfg.carriers)
+
+
+def test_config_check_warns_of_two_carriers_on_one_smsc_account(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The old workaround for a tx + rx account: receipts of "split-tx" parts come on
+    # "split-rx" and would never match. (A tx-only carrier is refused outright.)
+    text = "".join(
+        f'[[carriers]]\nname = "{name}"\nhost = "SMSC.example"\nsystem_id = "acct"\nbind_mode = "{mode}"\n'
+        for name, mode in (("split-trx", "trx"), ("split-rx", "rx"))
+    ) + '[[carriers]]\nname = "other"\nhost = "smsc.example"\nport = 2776\nsystem_id = "acct"\n'
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    assert main(["config", "check", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    warnings = [line for line in out if line.startswith("warning:")]
+    assert len(warnings) == 1 and "split-trx, split-rx" in warnings[0], out
+    path.write_text(example_text())
+    assert main(["config", "check", str(path)]) == 0
+    assert "warning" not in capsys.readouterr().out

@@ -56,8 +56,13 @@ async def test_tx_and_rx_binds_of_one_carrier_match_every_receipt(db: Database, 
             by_mode = _deliveries_by_mode(sim)
         parts = 60 + 2 * 20
         assert await counts(db) == {"delivered": 80}
-        assert stats.accepted == parts and stats.receipts_applied + stats.parked_applied == parts
+        assert stats.accepted == parts and stats.receipts == parts
         assert stats.unmatched == 0 and stats.swept == 0
+        # Every part was made final by its own receipt (not by the receipt timeout).
+        stats_of_parts = dict(await db.fetch(
+            "SELECT state::text || ':' || coalesce(receipt_stat, '-'), count(*) FROM message_parts GROUP BY 1"
+        ))  # fmt: skip
+        assert stats_of_parts == {"delivered:DELIVRD": parts}
         assert await db.fetchval("SELECT count(*) FROM parked_receipts") == 0
         assert await db.fetchval("SELECT count(*) FROM unmatched_receipts") == 0
         # The SMSC wrote every receipt on the receiver, none on a transmitter.
