@@ -119,3 +119,13 @@ def test_config_check_warns_of_two_carriers_on_one_smsc_account(
     path.write_text(example_text())
     assert main(["config", "check", str(path)]) == 0
     assert "warning" not in capsys.readouterr().out
+
+
+def test_run_refuses_a_transmit_only_carrier_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[database]\ndsn = "postgresql://127.0.0.1:1/none"\n' + HEAD + 'bind_mode = "tx"\n')
+    assert main(["run", "-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "carriers[0].binds" in err and "'c1'" in err and "no rx or trx bind" in err
