@@ -155,7 +155,6 @@ class Writer:
         # The writer reads only ``ack`` of an item once it is classified: the PDU
         # is an empty placeholder.
         self._inbound.append((Inbound(carrier=row.carrier, pdu=_NO_PDU, ack=ack), row))
-        self._stats.receipts += 1
         self._arrived()
 
     def _table_for(self, carrier: str) -> dlr.StatusTable | None:

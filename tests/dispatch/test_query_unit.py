@@ -1,0 +1,97 @@
+"""query.py without I/O: the query_sm we write (SMPP 3.4 section 4.8.1) and how answers map."""
+
+from __future__ import annotations
+
+import struct
+from datetime import UTC, datetime
+
+import pytest
+from msgspec.structs import replace
+
+import dlr
+import segmenter
+from bridge.dispatch.parts import ClaimedPart
+from bridge.dispatch.query import Candidate, answer_row, build_query_sm
+from bridge.dispatch.submit import build_submit_sm
+from bridge.smpp import QuerySmResp
+from bridge.smpp.codec import encode
+from config.schema import Carrier as CarrierConfig
+from config.schema import SourceRules
+
+
+def _candidate(**kw: object) -> Candidate:
+    base: dict[str, object] = dict(
+        message_id=10, seq=1, carrier_message_id="0A1b-c3", id_key="a1bc3",
+        submitted_at=datetime(2026, 1, 1, tzinfo=UTC), sender_id="Bridge", sender_ton=5, sender_npi=0,
+    )
+    base.update(kw)
+    return Candidate(**base)  # type: ignore[arg-type]
+
+
+def _carrier(**kw: object) -> CarrierConfig:
+    return CarrierConfig(name="sim", host="127.0.0.1", system_id="bridge", **kw)  # type: ignore[arg-type]
+
+
+def test_query_sm_is_laid_out_as_section_4_8_1_byte_for_byte() -> None:
+    pdu = build_query_sm(_candidate(), _carrier())
+    body = (
+        b"0A1b-c3\x00"  # message_id: C-Octet String, exactly as the submit_sm_resp gave it
+        + bytes([5, 0])  # source_addr_ton (section 5.2.5), source_addr_npi (5.2.6)
+        + b"Bridge\x00"  # source_addr: C-Octet String
+    )
+    header = struct.pack(">IIII", 16 + len(body), 0x00000003, 0, 7)  # query_sm, section 5.1.2.1
+    assert encode(replace(pdu, sequence_number=7)) == header + body
+
+
+def test_query_source_is_the_submit_source() -> None:
+    """The query names the message by the submit_sm's own source address (section 4.8.1)."""
+    payload = segmenter.PartPayload(short_message=b"hi", esm_class=0, data_coding=0, tlvs=())
+    for source in (SourceRules(), SourceRules(force_ton=1, force_npi=1)):
+        cfg = _carrier(source=source)
+        for ton, npi, sender in ((5, 0, "Bridge"), (None, None, None), (1, 1, "60123456789")):
+            part = ClaimedPart(
+                message_id=1, seq=1, total=1, body="hi", route=None, attempts=1, owner=1,
+                destination="+60123000000", sender_id=sender, sender_ton=ton, sender_npi=npi,
+                concat_ref=None, campaign_body="hi", previous_carrier=None,
+            )  # fmt: skip
+            submit = build_submit_sm(part, payload, cfg)
+            query = build_query_sm(_candidate(sender_id=sender, sender_ton=ton, sender_npi=npi), cfg)
+            assert (query.source_addr_ton, query.source_addr_npi, query.source_addr) == (
+                submit.source_addr_ton, submit.source_addr_npi, submit.source_addr
+            )
+
+
+FINAL = {
+    dlr.MessageState.DELIVERED: dlr.Status.SENT,
+    dlr.MessageState.EXPIRED: dlr.Status.FAILED,
+    dlr.MessageState.DELETED: dlr.Status.FAILED,
+    dlr.MessageState.UNDELIVERABLE: dlr.Status.FAILED,
+    dlr.MessageState.ACCEPTED: dlr.Status.PENDING,  # the carrier's table decides (dlr/states.py)
+    dlr.MessageState.REJECTED: dlr.Status.FAILED,
+}
+
+
+@pytest.mark.parametrize("state", list(dlr.MessageState))
+def test_answer_states_map_through_the_status_table(state: dlr.MessageState) -> None:
+    resp = QuerySmResp(message_id="0A1b-c3", final_date="260101120030000+", message_state=int(state),
+                       error_code=11)  # fmt: skip
+    row = answer_row("sim", _candidate(), resp, dlr.StatusTable())
+    if state not in FINAL:  # ENROUTE, UNKNOWN: section 5.2.28 says not final
+        assert row is None
+        return
+    assert row is not None
+    assert row.status is FINAL[state]
+    assert (row.carrier, row.id_key, row.stat, row.error_code) == ("sim", "a1bc3", dlr.STAT_WORD_OF[state], 11)
+    assert isinstance(row.receipt, dlr.Receipt)
+    assert row.receipt.id == "0A1b-c3" and row.receipt.done_date == datetime(2026, 1, 1, 12, 0, 30)
+
+
+def test_a_carrier_table_override_applies_to_answers() -> None:
+    table = _carrier(status_overrides={"ACCEPTED": dlr.Status.SENT}).status_table()
+    row = answer_row("sim", _candidate(), QuerySmResp(message_state=6, error_code=0), table)
+    assert row is not None and row.status is dlr.Status.SENT
+
+
+@pytest.mark.parametrize("value", [None, 0, 9, 255])
+def test_a_state_outside_section_5_2_28_is_not_applied(value: int | None) -> None:
+    assert answer_row("sim", _candidate(), QuerySmResp(message_state=value), dlr.StatusTable()) is None
