@@ -123,3 +123,24 @@ async def test_a_part_not_final_is_asked_at_most_three_times(db: Database, pg_ds
 
 async def _not_final_queries(d: Daemon, n: int) -> bool:
     return d.stats().queries_not_final >= n
+
+
+async def test_two_daemons_each_ask_about_their_own_parts(db: Database, pg_dsn: str) -> None:
+    async with simulator(SimulatorConfig(handset_log=10_000, lose_receipts=1.0)) as sim:
+        config = make_config(sim.port or 0, carrier=f"{QUERY}\nbinds = 2")
+        await create_account(db, "acme", credits="100")
+        async with (
+            daemon(config, db, pg_dsn, name="a", max_binds=1) as a,
+            daemon(config, db, pg_dsn, name="b", max_binds=1) as b,
+        ):
+            for chunk in range(0, 200, 50):
+                await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[chunk : chunk + 50], message="Hi"))
+                await trio.sleep(0.05)
+            await wait_until(lambda: all_final(db), limit=40)
+            sa, sb = a.stats(), b.stats()
+        assert await counts(db) == {"delivered": 200}
+        assert sa.claimed > 0 and sb.claimed > 0
+        # the owner of each part asks; no part is asked twice
+        assert (sa.queries, sb.queries) == (sa.accepted, sb.accepted)
+        assert sim.stats.queries == 200 == sa.queries_final + sb.queries_final
+        assert (await reconcile(db, "acme")).ok
