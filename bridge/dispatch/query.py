@@ -167,7 +167,8 @@ class Querier:
         self._rate = Throttle(rate, burst=1.0, min_rate=rate)
         self.batch = max(10, min(1000, int(rate * 10)))
         self.interval = max(0.05, min(30.0, self.after / 4))
-        self._in_flight = trio.Semaphore(max(1, cfg.window))
+        # Queries in flight at once: at most half of one bind's window, so submits keep room.
+        self._in_flight = trio.Semaphore(max(1, cfg.window // 2))
         self._marks: dict[tuple[int, int], _Mark] = {}
         self._seen: set[tuple[int, int]] = set()
         self._cursor: tuple[datetime, int, int] | None = None
@@ -252,20 +253,20 @@ class Querier:
         stats = self._stats
         try:
             pdu = build_query_sm(c, self._rules.config)
-            stats.queries += 1
             try:
                 result = await self._carrier.query(pdu)
             except CarrierClosed:
                 mark.queries -= 1  # not written: not an attempt
                 mark.next_at = float("-inf")
-                stats.queries -= 1
                 return
             except LocalProtocolError as exc:  # does not encode (an id too long): never will
                 log.warning("query_sm not sent", carrier=self._carrier.name, error=str(exc))
                 mark.done = True
-                stats.queries_failed += 1
                 return
+            stats.queries += 1
             await self._answered(c, mark, result)
+        except Exception:  # one odd answer must not stop the carrier's task group
+            log.exception("query_sm failed", carrier=self._carrier.name)
         finally:
             self._in_flight.release()
 

@@ -47,7 +47,9 @@ async def test_query_sm_resolves_lost_receipts(db: Database, pg_dsn: str, bind_m
         config = make_config(sim.port or 0, carrier=f'{QUERY}\nbind_mode = "{bind_mode}"')
         await _send(db, config, 40)
         async with daemon(config, db, pg_dsn) as d:
-            await wait_until(lambda: all_final(db), limit=40)
+            # every part, not only every message: a message fails with its first failed part
+            await wait_until(lambda: _parts_are(db, 0), limit=40)
+            await wait_until(lambda: all_final(db))
             stats = d.stats()
         parts = await db.fetch("SELECT carrier_message_id, state::text FROM message_parts")
     assert len(parts) == 45
