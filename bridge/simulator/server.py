@@ -74,6 +74,7 @@ class Simulator:
         self._delay_low, self._delay_high = config.receipt_delay
         self._rewrites = config.sender_rewrites
         self.store = MessageStore(config.message_store)
+        self._store_on = config.message_store > 0
         self.lose_p = config.lose_receipts
         self._log_handsets = config.handset_log > 0
 
@@ -174,10 +175,11 @@ class Simulator:
 
     def remember(self, submit: SubmitSm, message_id: str, verdict: Verdict, final_at: float) -> None:
         """Keep an accepted message for query_sm (store.py)."""
-        self.store.remember(
-            message_id, source_ton=submit.source_addr_ton, source_npi=submit.source_addr_npi,
-            source_addr=submit.source_addr, verdict=verdict, final_at=final_at,
-        )  # fmt: skip
+        if self._store_on:
+            self.store.remember(
+                message_id,
+                (submit.source_addr_ton, submit.source_addr_npi, submit.source_addr, verdict, final_at),
+            )
 
     def lose(self) -> bool:
         """Whether this final receipt is lost (``lose_receipts``); counted."""

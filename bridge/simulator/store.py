@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 
 from bridge.simulator.receipts import Verdict
 from bridge.smpp.constants import CommandStatus, MessageState
@@ -22,14 +21,10 @@ from bridge.smpp.pdus import QuerySm, QuerySmResp
 _QUERY_FAIL = int(CommandStatus.ESME_RQUERYFAIL)
 
 
-@dataclass(slots=True)
-class Stored:
-    source_ton: int
-    source_npi: int
-    source_addr: str
-    verdict: Verdict
-    final_at: float  # trio clock: when the receipt is (was) due
-    final_date: str = ""  # section 7.1.1 absolute time, set when first reported final
+# (source_addr_ton, source_addr_npi, source_addr, verdict, final_at): a plain tuple,
+# built once per accepted submit (a dataclass with keywords cost twice as much).
+# final_at is on the trio clock: when the receipt is (was) due.
+Stored = tuple[int, int, str, Verdict, float]
 
 
 def absolute_time(seconds: float) -> str:
@@ -48,14 +43,12 @@ class MessageStore:
     def __len__(self) -> int:
         return len(self._messages)
 
-    def remember(
-        self, message_id: str, *, source_ton: int, source_npi: int, source_addr: str,
-        verdict: Verdict, final_at: float,
-    ) -> None:  # fmt: skip
-        if not self.limit:
-            return
+    def get(self, message_id: str) -> Stored | None:
+        return self._messages.get(message_id)
+
+    def remember(self, message_id: str, stored: Stored) -> None:
         messages = self._messages
-        messages[message_id] = Stored(source_ton, source_npi, source_addr, verdict, final_at)
+        messages[message_id] = stored
         if len(messages) > self.limit:
             messages.popitem(last=False)
 
@@ -64,17 +57,15 @@ class MessageStore:
         known here or the source address is not the one it was submitted with."""
         seq = query.sequence_number
         stored = self._messages.get(query.message_id)
-        if stored is None or (query.source_addr_ton, query.source_addr_npi, query.source_addr) != (
-            stored.source_ton, stored.source_npi, stored.source_addr
-        ):
+        if stored is None or (query.source_addr_ton, query.source_addr_npi, query.source_addr) != stored[:3]:
             return QuerySmResp(sequence_number=seq, command_status=_QUERY_FAIL)
-        if now < stored.final_at:
+        verdict, final_at = stored[3], stored[4]
+        if now < final_at:
             state, final_date, error = MessageState.ENROUTE, "", 0
         else:
-            if not stored.final_date:
-                stored.final_date = absolute_time(time.time())
-            verdict = stored.verdict
-            state, final_date, error = verdict.state, stored.final_date, min(verdict.err, 255)
+            # The wall-clock time the receipt was due: the same at every answer.
+            final_date = absolute_time(time.time() - (now - final_at))
+            state, error = verdict.state, min(verdict.err, 255)
         # error_code: 1 octet (section 4.8.2); the Appendix B err goes in when it fits.
         return QuerySmResp(
             sequence_number=seq, message_id=query.message_id, final_date=final_date,

@@ -55,8 +55,9 @@ async def test_query_sm_resolves_lost_receipts(db: Database, pg_dsn: str, bind_m
     assert len(parts) == 45
     # Every part ended as the SMSC decided: delivered exactly when its verdict was DELIVRD.
     for row in parts:
-        stored = sim.store._messages[row["carrier_message_id"]]
-        assert row["state"] == ("delivered" if stored.verdict.stat == "DELIVRD" else "failed"), row
+        stored = sim.store.get(row["carrier_message_id"])
+        assert stored is not None
+        assert row["state"] == ("delivered" if stored[3].stat == "DELIVRD" else "failed"), row
     final = await counts(db)
     assert final.get("delivered", 0) + final.get("failed", 0) == 40 and final.get("failed", 0) > 0
     lost = 45 if bind_mode == "tx" else sim.stats.receipts_lost

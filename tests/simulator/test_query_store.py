@@ -83,8 +83,7 @@ def test_store_is_bounded_and_forgets_the_oldest() -> None:
 
     store = MessageStore(2)
     for n in range(3):
-        store.remember(str(n), source_ton=0, source_npi=0, source_addr="S", verdict=Verdict("DELIVRD", 0),
-                       final_at=0.0)  # fmt: skip
+        store.remember(str(n), (0, 0, "S", Verdict("DELIVRD", 0), 0.0))
     assert len(store) == 2
     assert store.answer(QuerySm(message_id="0", source_addr="S"), 1.0).command_status == 0x67
     assert store.answer(QuerySm(message_id="2", source_addr="S"), 1.0).message_state == 2
