@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -10,10 +11,14 @@ from msgspec.structs import replace
 
 import dlr
 import segmenter
+from bridge.carrier import CarrierClosed, TimedOut, UnknownReason
+from bridge.dispatch.inbound import ReceiptRow
 from bridge.dispatch.parts import ClaimedPart
-from bridge.dispatch.query import Candidate, answer_row, build_query_sm
+from bridge.dispatch.query import Candidate, Querier, _Mark, answer_row, build_query_sm
+from bridge.dispatch.stats import DaemonStats
 from bridge.dispatch.submit import build_submit_sm
-from bridge.smpp import QuerySmResp
+from bridge.dispatch.writer import CarrierRules
+from bridge.smpp import GenericNack, QuerySm, QuerySmResp
 from bridge.smpp.codec import encode
 from config.schema import Carrier as CarrierConfig
 from config.schema import SourceRules
@@ -95,3 +100,88 @@ def test_a_carrier_table_override_applies_to_answers() -> None:
 @pytest.mark.parametrize("value", [None, 0, 9, 255])
 def test_a_state_outside_section_5_2_28_is_not_applied(value: int | None) -> None:
     assert answer_row("sim", _candidate(), QuerySmResp(message_state=value), dlr.StatusTable()) is None
+
+
+class _FakeCarrier:
+    """Carrier.query answering from a script."""
+
+    name = "sim"
+
+    def __init__(self, answer: object) -> None:
+        self.answer = answer
+        self.written: list[QuerySm] = []
+
+    async def query(self, pdu: QuerySm) -> object:
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        self.written.append(pdu)
+        return self.answer
+
+
+def _querier(answer: object, ack: int = 0) -> tuple[Querier, DaemonStats, list[ReceiptRow]]:
+    stats = DaemonStats()
+    rows: list[ReceiptRow] = []
+
+    async def put(row: ReceiptRow, done: Callable[[int], None]) -> None:
+        rows.append(row)
+        done(ack)
+
+    q = Querier(
+        None,  # type: ignore[arg-type]  # _ask reads no database
+        rules=CarrierRules.of(_carrier(query_sm=True)), carrier=_FakeCarrier(answer),  # type: ignore[arg-type]
+        stats=stats, put_receipt=put, instance_ids=list, db_timeout=1.0,
+    )  # fmt: skip
+    return q, stats, rows
+
+
+def _asked(mark: _Mark) -> _Mark:
+    mark.queries, mark.next_at = 1, 100.0  # as Querier.round leaves it before _ask
+    return mark
+
+
+async def _ask(q: Querier, mark: _Mark) -> None:
+    await q._in_flight.acquire()
+    await q._ask(_candidate(), mark)
+
+
+async def test_a_final_answer_goes_to_the_writer_and_counts() -> None:
+    q, stats, rows = _querier(QuerySmResp(message_id="0A1b-c3", message_state=5, error_code=1))
+    mark = _asked(_Mark())
+    await _ask(q, mark)
+    assert [r.status for r in rows] == [dlr.Status.FAILED]
+    assert (stats.queries, stats.queries_final, mark.queries, mark.done) == (1, 1, 1, False)
+
+
+async def test_an_answer_the_writer_could_not_store_does_not_count() -> None:
+    q, _, rows = _querier(QuerySmResp(message_state=2), ack=0x64)  # ESME_RX_T_APPN: database down
+    mark = _asked(_Mark())
+    await _ask(q, mark)
+    assert len(rows) == 1 and mark.queries == 0 and mark.next_at == float("-inf")
+
+
+@pytest.mark.parametrize(
+    ("answer", "done", "counter"),
+    [
+        (QuerySmResp(command_status=0x67), True, "queries_failed"),  # ESME_RQUERYFAIL
+        (QuerySmResp(command_status=0x0C), True, "queries_failed"),  # ESME_RINVMSGID
+        (QuerySmResp(command_status=0x08), False, "queries_failed"),  # ESME_RSYSERR: ask again later
+        (GenericNack(command_status=0x03), False, "queries_failed"),
+        (TimedOut(1), False, "queries_unanswered"),
+        (UnknownReason.DISCONNECTED, False, "queries_unanswered"),
+        (QuerySmResp(message_state=1), False, "queries_not_final"),  # ENROUTE
+        (QuerySmResp(message_state=7), False, "queries_not_final"),  # UNKNOWN
+    ],
+)
+async def test_answers_that_settle_nothing(answer: object, done: bool, counter: str) -> None:
+    q, stats, rows = _querier(answer)
+    mark = _asked(_Mark())
+    await _ask(q, mark)
+    assert rows == [] and mark.done is done and mark.queries == 1
+    assert stats.queries == 1 and getattr(stats, counter) == 1
+
+
+async def test_a_query_not_written_is_not_an_attempt() -> None:
+    q, stats, rows = _querier(CarrierClosed("sim"))
+    mark = _asked(_Mark())
+    await _ask(q, mark)
+    assert (stats.queries, mark.queries, mark.next_at, rows) == (0, 0, float("-inf"), [])
