@@ -149,13 +149,18 @@ class Writer:
         if not self.db_up:
             ack(ESME_RX_T_APPN)
             return
-        while len(self._inbound) >= 4 * self.batch:
-            self._room = trio.Event()
-            await self._room.wait()
+        await self._wait_room()
         # The writer reads only ``ack`` of an item once it is classified: the PDU
         # is an empty placeholder.
         self._inbound.append((Inbound(carrier=row.carrier, pdu=_NO_PDU, ack=ack), row))
         self._arrived()
+
+    async def _wait_room(self) -> None:
+        """Until the inbound buffer has room. Waiters share one event (``_cut`` sets it)."""
+        while len(self._inbound) >= 4 * self.batch:
+            if self._room.is_set():
+                self._room = trio.Event()
+            await self._room.wait()
 
     def _table_for(self, carrier: str) -> dlr.StatusTable | None:
         rules = self._rules(carrier)
@@ -178,9 +183,7 @@ class Writer:
             while True:
                 row = self._classify(item)
                 if row is not None:
-                    while len(self._inbound) >= 4 * self.batch:
-                        self._room = trio.Event()
-                        await self._room.wait()  # backpressure: the bind's reader waits on its channel
+                    await self._wait_room()  # backpressure: the bind's reader waits on its channel
                     self._inbound.append((item, row))
                     self._arrived()
                 taken += 1

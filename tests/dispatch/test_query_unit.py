@@ -7,18 +7,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+import trio
+import trio.testing
 from msgspec.structs import replace
 
 import dlr
 import segmenter
-from bridge.carrier import CarrierClosed, TimedOut, UnknownReason
+from bridge.carrier import CarrierClosed, Inbound, TimedOut, UnknownReason
 from bridge.dispatch.inbound import ReceiptRow
 from bridge.dispatch.parts import ClaimedPart
 from bridge.dispatch.query import Candidate, Querier, _Mark, answer_row, build_query_sm
 from bridge.dispatch.stats import DaemonStats
 from bridge.dispatch.submit import build_submit_sm
-from bridge.dispatch.writer import CarrierRules
-from bridge.smpp import GenericNack, QuerySm, QuerySmResp
+from bridge.dispatch.writer import CarrierRules, Writer
+from bridge.smpp import DeliverSm, GenericNack, QuerySm, QuerySmResp
 from bridge.smpp.codec import encode
 from config.schema import Carrier as CarrierConfig
 from config.schema import SourceRules
@@ -185,3 +187,29 @@ async def test_a_query_not_written_is_not_an_attempt() -> None:
     mark = _asked(_Mark())
     await _ask(q, mark)
     assert (stats.queries, mark.queries, mark.next_at, rows) == (0, 0, float("-inf"), [])
+
+
+async def test_query_answers_and_deliver_sm_readers_share_the_writer_buffer() -> None:
+    """Both wait for room in the writer's bounded inbound buffer; one flush cut wakes both."""
+    writer = Writer(
+        None,  # type: ignore[arg-type]  # nothing is flushed here
+        stats=DaemonStats(), rules=lambda _: CarrierRules.of(_carrier()), batch=1, delay=0.01,
+        db_timeout=1.0, webhooks=False, default_url=None, on_resolved=lambda _: None,
+    )  # fmt: skip
+    row = answer_row("sim", _candidate(), QuerySmResp(message_state=2), dlr.StatusTable())
+    assert row is not None
+    for _ in range(4):  # 4 x batch: full
+        await writer.put_receipt(row, lambda _: None)
+    send, receive = trio.open_memory_channel[Inbound](1)
+    receipt = DeliverSm(esm_class=0x04, short_message=b"id:1 sub:001 dlvrd:001 submit date:2601010000"
+                        b" done date:2601010000 stat:DELIVRD err:000 text:")  # fmt: skip
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(writer.run_inbound, receive)
+        await send.send(Inbound(carrier="sim", pdu=receipt, ack=lambda _: None))
+        nursery.start_soon(writer.put_receipt, row, lambda _: None)
+        await trio.testing.wait_all_tasks_blocked()
+        assert writer.pending == 4  # both wait
+        assert writer._cut() is not None  # a flush takes the buffer
+        await trio.testing.wait_all_tasks_blocked()
+        assert writer.pending == 2  # both got in
+        await send.aclose()
