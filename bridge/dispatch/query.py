@@ -169,8 +169,8 @@ class Querier:
         self.interval = max(0.05, min(30.0, self.after / 4))
         # Queries in flight at once: at most half of one bind's window, so submits keep room.
         self._in_flight = trio.Semaphore(max(1, cfg.window // 2))
-        self._marks: dict[tuple[int, int], _Mark] = {}
-        self._seen: set[tuple[int, int]] = set()
+        self._marks: dict[str, _Mark] = {}  # by carrier_message_id
+        self._seen: set[str] = set()
         self._cursor: tuple[datetime, int, int] | None = None
         self._full_logged = False
 
@@ -204,31 +204,28 @@ class Querier:
         if more:
             last = candidates[-1]
             self._cursor = (last.submitted_at, last.message_id, last.seq)
-        asked: set[str] = set()
-        now = trio.current_time()
         for c in candidates:
-            key = (c.message_id, c.seq)
+            # Marks are per carrier id: a payload message's riders share part 1's id,
+            # and one answer settles them all (apply_flush matches every part of the key).
+            key = c.carrier_message_id
             self._seen.add(key)
-            if c.carrier_message_id in asked:
-                continue  # a payload message's riders share part 1's id: one query answers all
             mark = self._mark(key)
-            if mark is None or mark.done or mark.queries >= MAX_QUERIES or mark.next_at > now:
+            if mark is None or mark.done or mark.queries >= MAX_QUERIES or mark.next_at > trio.current_time():
                 continue
-            asked.add(c.carrier_message_id)
-            mark.queries += 1
-            mark.next_at = now + self.after * 2 ** (mark.queries - 1)
             await self._in_flight.acquire()
             try:
                 await self._rate.acquire()
             except BaseException:
                 self._in_flight.release()
                 raise
+            mark.queries += 1
+            mark.next_at = trio.current_time() + self.after * 2 ** (mark.queries - 1)
             nursery.start_soon(self._ask, c, mark)
         if not more:
             self._end_pass()
         return more
 
-    def _mark(self, key: tuple[int, int]) -> _Mark | None:
+    def _mark(self, key: str) -> _Mark | None:
         mark = self._marks.get(key)
         if mark is None:
             if len(self._marks) >= MAX_MARKS:
