@@ -21,10 +21,12 @@ would wait ``receipt_timeout`` (72 h by default) and then be settled blindly. Wi
   ENROUTE and UNKNOWN are not final: asked again later. ESME_RQUERYFAIL (0x67) and
   ESME_RINVMSGID (0x0C): the SMSC does not know the id; never asked again. Any
   other error, a timeout or a lost bind: asked again later.
-- Bounds: at most MAX_QUERIES per part, the n-th no sooner than
-  ``query_after * 2**(n-1)`` after the one before; then the part is left to
-  ``receipt_timeout``. The marks are kept in memory (a restart forgets them: a
-  part may then be asked up to MAX_QUERIES times more), at most MAX_MARKS of them.
+- Bounds: at most MAX_QUERIES per carrier message id, the (n+1)-th no sooner
+  than ``query_after * 2**(n-1)`` after the n-th; then the part is left to
+  ``receipt_timeout``. At most half a bind's window of queries in flight. The
+  marks are kept in memory (a restart forgets them: a part may then be asked up
+  to MAX_QUERIES times more), at most MAX_MARKS of them; a pass forgets the ids
+  it did not see (final, or past their timeout).
 """
 
 from __future__ import annotations
