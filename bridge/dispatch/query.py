@@ -175,6 +175,7 @@ class Querier:
         self._seen: set[str] = set()
         self._cursor: tuple[datetime, int, int] | None = None
         self._full_logged = False
+        self._asked = 0  # queries started in this pass (logged at its end)
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -222,6 +223,7 @@ class Querier:
                 raise
             mark.queries += 1
             mark.next_at = trio.current_time() + self.after * 2 ** (mark.queries - 1)
+            self._asked += 1
             nursery.start_soon(self._ask, c, mark)
         if not more:
             self._end_pass()
@@ -240,6 +242,10 @@ class Querier:
         return mark
 
     def _end_pass(self) -> None:
+        if self._asked:
+            log.info("query_sm pass", carrier=self._carrier.name, asked=self._asked,
+                     awaiting=len(self._seen))  # fmt: skip
+            self._asked = 0
         # Parts not seen in a whole pass are final (or past their timeout): forget them.
         self._marks = {k: m for k, m in self._marks.items() if k in self._seen}
         self._seen = set()
