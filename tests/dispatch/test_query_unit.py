@@ -48,6 +48,12 @@ def test_query_sm_is_laid_out_as_section_4_8_1_byte_for_byte() -> None:
     )
     header = struct.pack(">IIII", 16 + len(body), 0x00000003, 0, 7)  # query_sm, section 5.1.2.1
     assert encode(replace(pdu, sequence_number=7)) == header + body
+    # and an independent codec writes the same bytes (smpplib, tests/smpp/test_codec_smpplib.py)
+    from tests.smpp.test_codec_smpplib import smpplib_make
+
+    theirs = smpplib_make("query_sm", 7, message_id="0A1b-c3", source_addr_ton=5, source_addr_npi=0,
+                          source_addr="Bridge")  # fmt: skip
+    assert theirs == header + body
 
 
 def test_query_source_is_the_submit_source() -> None:
