@@ -250,6 +250,13 @@ class Carrier(_Base, frozen=True, kw_only=True):
     enquire_link_interval: Duration = field(default_factory=lambda: Duration(30))
     response_timeout: Duration = field(default_factory=lambda: Duration(30))
     segmentation: SegmentationProfile = field(default_factory=SegmentationProfile)
+    # query_sm (SMPP 3.4 section 4.8) for parts whose final receipt does not come
+    # (an SMSC that lost its receipts): off by default; the first query goes
+    # query_after after the submit; query_rate queries/s come out of ``tps``
+    # (default a tenth of it). See docs/carrier.md "Receipts that never come".
+    query_sm: bool = False
+    query_after: Duration = field(default_factory=lambda: Duration(600))
+    query_rate: Annotated[float, Meta(gt=0)] | None = None
 
     def __post_init__(self) -> None:
         if self.password_env is not None and self.password_file is not None:
@@ -272,6 +279,7 @@ class Carrier(_Base, frozen=True, kw_only=True):
             )
         if self.tls_ca_file is not None and not self.tls:
             raise ValueError(f"carrier {self.name}: tls_ca_file given but tls = false")
+        self._check_query_sm()
         for key in self.status_actions:
             if _command_status(key) is None:
                 raise ValueError(
@@ -300,6 +308,31 @@ class Carrier(_Base, frozen=True, kw_only=True):
     def transmits(self) -> bool:
         """Some bind may submit (tx or trx)."""
         return any(g.mode.transmits for g in self.bind_groups)
+    def _check_query_sm(self) -> None:
+        if self.query_rate is not None and self.query_rate > self.tps:
+            raise ValueError(
+                f"carrier {self.name}: query_rate {self.query_rate:g} is above tps {self.tps:g}"
+                " (queries are taken out of the carrier's TPS budget)"
+            )
+        if not self.query_sm:
+            return
+        if self.query_after.seconds <= 0:
+            raise ValueError(f"carrier {self.name}: query_after must be above zero")
+        if self.query_after.seconds >= self.receipt_timeout.seconds:
+            raise ValueError(
+                f"carrier {self.name}: query_after ({self.query_after.seconds:g}s) must be shorter"
+                f" than receipt_timeout ({self.receipt_timeout.seconds:g}s), or no query is ever sent"
+            )
+        if not self.transmits:
+            raise ValueError(
+                f"carrier {self.name}: query_sm needs a bind that can transmit (tx or trx);"
+                " SMPP 3.4 section 2.3: a receiver bind cannot send query_sm"
+            )
+
+    @property
+    def query_rate_effective(self) -> float:
+        """Queries per second: ``query_rate``, or a tenth of ``tps`` when not set."""
+        return self.query_rate if self.query_rate is not None else self.tps / 10
 
     def status_table(self) -> StatusTable:
         """dlr's state -> status table with this carrier's overrides (build once per carrier)."""

@@ -55,7 +55,7 @@ from bridge.carrier.types import (
 )
 from bridge.smpp.constants import CommandStatus, describe
 from bridge.smpp.errors import LocalProtocolError
-from bridge.smpp.pdus import GenericNack, Pdu, SubmitSm, SubmitSmResp
+from bridge.smpp.pdus import GenericNack, Pdu, QuerySm, SubmitSm, SubmitSmResp
 from config.schema import BindMode as ConfigBindMode
 from config.schema import Carrier as CarrierConfig
 
@@ -497,6 +497,48 @@ class Carrier:
             self._release(slot)
             done(Rejected(status=int(exc.status), attempts=1))
         return True
+
+    # --- query_sm --------------------------------------------------------------------
+    def can_query(self) -> bool:
+        """Whether query_sm may go at all: SMPP 3.4 section 2.3, only a bind that can
+        transmit (tx, trx) sends it. The slots ``submit`` uses are those binds."""
+        return self._can_submit
+
+    async def query(self, pdu: QuerySm) -> SubmitResult:
+        """One query_sm (SMPP 3.4 section 4.8.1), written once, never retried here.
+
+        It takes a window place on a transmit-capable bind and a token from the
+        carrier's TPS bucket, as a submit does: queries and submits together never
+        go faster than ``tps``. Returns the query_sm_resp (or generic_nack),
+        UnknownReason.DISCONNECTED or TimedOut; raises CarrierClosed when the
+        carrier cannot take it (stopping, receiver binds only).
+        """
+        if not self.can_query():
+            raise CarrierClosed(f"{self.name} binds as receiver only")
+        throttle = self.throttle
+        while True:
+            slot = None if self._waiters or self._stopping else self._free_slot()
+            if slot is None:
+                slot = await self._take()
+            try:
+                now = trio.current_time()
+                due = throttle.reserve(now)
+                if due > now:
+                    now = await throttle.wait(due)
+                session = slot.session
+                if session is None:
+                    throttle.give_back()
+                    continue
+                try:
+                    result = await session.submit(pdu, now)
+                except NotWritten:
+                    throttle.give_back()
+                    continue
+            finally:
+                self._release(slot)
+            if isinstance(result, Pdu) and result.command_status == CommandStatus.ESME_RTHROTTLED:
+                throttle.on_throttled()  # one budget: a throttled query slows the submits too
+            return result
 
     async def _retry(
         self, pdu: SubmitSm, done: Callable[[SubmitOutcome | None], None], delay: float, first_at: float

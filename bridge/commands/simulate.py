@@ -76,6 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds a late resp is held (default 1,5)")
     parser.add_argument("--no-resp", type=float, metavar="P",
                         help="probability that a submit_sm is never answered")
+    parser.add_argument("--lose-receipts", type=float, metavar="FRACTION",
+                        help="fraction of final receipts never sent (state stays queryable)")
+    parser.add_argument("--message-store", type=int, metavar="N",
+                        help="messages remembered for query_sm (default 100000; 0: none)")
     parser.add_argument(
         "--rewrite-sender", action="append", metavar="PREFIX=SENDER",
         help="alphanumeric senders to destinations starting with PREFIX arrive as SENDER",
@@ -127,6 +131,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         "receipt_window": "receipt_window", "throttle_tps": "throttle_tps",
         "queue_full": "queue_full", "disconnect": "disconnect", "seed": "seed",
         "late_resp": "late_resp", "no_resp": "no_resp",
+        "lose_receipts": "lose_receipts", "message_store": "message_store",
         "enquire_link": "enquire_link_interval",
     }  # fmt: skip
     for flag, key in simple.items():

@@ -6,9 +6,9 @@
         await daemon.drain(30)        # run() returns
 
 Tasks (one nursery, house rule 5): the lease heartbeat, the bind-slot
-connection and its watcher, one task per carrier (its binds and its bounded
-submitters), the claimer (+ its LISTEN task), the writer and its inbound
-reader, the sweeper. See docs/pipeline.md.
+connection and its watcher, one task per carrier (its binds, its bounded
+submitters and, with ``query_sm``, its querier: query.py), the claimer
+(+ its LISTEN task), the writer and its inbound reader, the sweeper. See docs/pipeline.md.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from bridge.dispatch.claim import Claimer
 from bridge.dispatch.instances import BindSlots, Lease, db_errors, slot_order
 from bridge.dispatch.late import LateResponses
 from bridge.dispatch.parts import ClaimedPart, Resolution, Result
+from bridge.dispatch.query import Querier
 from bridge.dispatch.router import Router
 from bridge.dispatch.stats import DaemonStats
 from bridge.dispatch.submit import CarrierRunner, PayloadCache, build_submit_sm
@@ -239,11 +240,20 @@ class Daemon:
             receive=receive, cancel=trio.CancelScope(),
         )  # fmt: skip
         life = _Life(runner, trio.Event())
+        querier = None
+        if cfg.query_sm and carrier.can_query():
+            querier = Querier(
+                self._db, rules=self._rules[cfg.name], carrier=carrier, stats=self._stats,
+                put_receipt=self._writer.put_receipt, instance_ids=lambda: sorted(self._lease.live_ids),
+                db_timeout=self.db_timeout,
+            )  # fmt: skip
 
         async def live(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
             with runner.cancel:
                 async with trio.open_nursery() as inner:
                     await inner.start(carrier.run)
+                    if querier is not None:
+                        inner.start_soon(querier.run)
                     async with trio.open_nursery() as submitters:
                         for _ in range(capacity):
                             submitters.start_soon(runner.submitter, self._deliver, self._on_submit, self._lease.valid)

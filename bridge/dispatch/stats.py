@@ -33,6 +33,14 @@ class DaemonStats:
     failed: int = 0  # messages that became failed (refunded)
     swept: int = 0  # parts resolved by the receipt timeout
     recovered: int = 0  # 'submitting' parts of dead instances resolved
+    # query_sm (query.py): written; answered with a final state (handed to the writer as
+    # a receipt); answered not final (ENROUTE, UNKNOWN); refused (error status, e.g.
+    # 0x67 ESME_RQUERYFAIL); not answered (timeout, bind lost)
+    queries: int = 0
+    queries_final: int = 0
+    queries_not_final: int = 0
+    queries_failed: int = 0
+    queries_unanswered: int = 0
     nacked_db_down: int = 0  # receipts / MO answered ESME_RX_T_APPN while the database was down
     writer_flushes: int = 0
     writer_errors: int = 0

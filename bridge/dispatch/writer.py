@@ -33,7 +33,7 @@ from bridge.dispatch.inbound import MoRow, ReceiptRow, classify
 from bridge.dispatch.instances import db_errors
 from bridge.dispatch.parts import Resolution, Result
 from bridge.dispatch.stats import DaemonStats
-from bridge.smpp import CommandStatus
+from bridge.smpp import CommandStatus, DeliverSm
 from bridge.store.db import Database
 from config.schema import Carrier as CarrierConfig
 
@@ -66,6 +66,8 @@ INBOUND_DRAIN = 64
 # result waits until it is picked up, and a loop of thousands of items is a pause
 # for every flush (and claim) that has finished meanwhile.
 LOOP_SLICE = 128
+
+_NO_PDU = DeliverSm()  # see put_receipt
 
 Key = tuple[str, str]  # (carrier, id_key)
 # Outcomes that give a part its carrier id (its key "lands"): receipts of that key wait for them.
@@ -140,6 +142,26 @@ class Writer:
         self._results.append(result)
         self._arrived()
 
+    async def put_receipt(self, row: ReceiptRow, ack: Callable[[int], None]) -> None:
+        """A receipt that did not come as a deliver_sm (a query_sm_resp, query.py): applied
+        by the same flush and SQL as the others. ``ack`` gets ESME_ROK once committed,
+        ESME_RX_T_APPN when not (database down). Waits while the inbound buffer is full."""
+        if not self.db_up:
+            ack(ESME_RX_T_APPN)
+            return
+        await self._wait_room()
+        # The writer reads only ``ack`` of an item once it is classified: the PDU
+        # is an empty placeholder.
+        self._inbound.append((Inbound(carrier=row.carrier, pdu=_NO_PDU, ack=ack), row))
+        self._arrived()
+
+    async def _wait_room(self) -> None:
+        """Until the inbound buffer has room. Waiters share one event (``_cut`` sets it)."""
+        while len(self._inbound) >= 4 * self.batch:
+            if self._room.is_set():
+                self._room = trio.Event()
+            await self._room.wait()
+
     def _table_for(self, carrier: str) -> dlr.StatusTable | None:
         rules = self._rules(carrier)
         return rules.status_table if rules is not None else None
@@ -161,9 +183,7 @@ class Writer:
             while True:
                 row = self._classify(item)
                 if row is not None:
-                    while len(self._inbound) >= 4 * self.batch:
-                        self._room = trio.Event()
-                        await self._room.wait()  # backpressure: the bind's reader waits on its channel
+                    await self._wait_room()  # backpressure: the bind's reader waits on its channel
                     self._inbound.append((item, row))
                     self._arrived()
                 taken += 1

@@ -165,6 +165,12 @@ class SimulatorConfig(_Base, frozen=True):
     late_resp: Probability = 0.0
     late_resp_delay: tuple[NonNegative, NonNegative] = (1.0, 5.0)
     no_resp: Probability = 0.0
+    # Receipts lost (an SMSC restart that loses its outgoing queue): this fraction of
+    # the final receipts is never sent, while the message's state stays queryable.
+    lose_receipts: Probability = 0.0
+    # Messages remembered for query_sm (SMPP 3.4 section 4.8): id, source, final
+    # state; the oldest are forgotten beyond (0: none, every query_sm fails 0x67).
+    message_store: Annotated[int, msgspec.Meta(ge=0)] = 100_000
     sender_rewrites: tuple[SenderRewrite, ...] = ()
     mo: MoConfig = MoConfig()
 

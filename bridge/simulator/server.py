@@ -27,9 +27,10 @@ from bridge.simulator.config import SimulatorConfig
 from bridge.simulator.deliveries import Account, Delivery
 from bridge.simulator.ids import make_id_generator
 from bridge.simulator.link import Link
-from bridge.simulator.receipts import OutcomePicker, ReceiptClock, build_mo
+from bridge.simulator.receipts import OutcomePicker, ReceiptClock, Verdict, build_mo
 from bridge.simulator.session import Session
 from bridge.simulator.stats import SimulatorStats
+from bridge.simulator.store import MessageStore
 from bridge.smpp.constants import CommandStatus, Ton
 from bridge.smpp.pdus import SubmitSm
 
@@ -72,6 +73,9 @@ class Simulator:
         self.no_resp_p = config.no_resp
         self._delay_low, self._delay_high = config.receipt_delay
         self._rewrites = config.sender_rewrites
+        self.store = MessageStore(config.message_store)
+        self._store_on = config.message_store > 0
+        self.lose_p = config.lose_receipts
         self._log_handsets = config.handset_log > 0
 
     # --- serving -------------------------------------------------------------------
@@ -168,6 +172,21 @@ class Simulator:
     def late_resp_delay(self) -> float:
         low, high = self.config.late_resp_delay
         return low if low == high else self.rng.uniform(low, high)
+
+    def remember(self, submit: SubmitSm, message_id: str, verdict: Verdict, final_at: float) -> None:
+        """Keep an accepted message for query_sm (store.py)."""
+        if self._store_on:
+            self.store.remember(
+                message_id,
+                (submit.source_addr_ton, submit.source_addr_npi, submit.source_addr, verdict, final_at),
+            )
+
+    def lose(self) -> bool:
+        """Whether this final receipt is lost (``lose_receipts``); counted."""
+        if self.lose_p and self.rng.random() < self.lose_p:
+            self.stats.receipts_lost += 1
+            return True
+        return False
 
     def record_handset(self, submit: SubmitSm, message_id: str) -> None:
         """Apply sender rewriting and log what the handset saw."""

@@ -3,9 +3,10 @@
 bind_* -> accepted or refused by account (section 4.1); submit_sm -> the faults
 (disconnect, throttle, queue full), the outcome, a fresh message id, and a receipt
 when registered_delivery asks (section 5.2.17); data_sm and submit_multi the same
-way; query_sm, cancel_sm and replace_sm are refused with their section 5.1.3
-failure status (the simulator keeps no message store). The I/O lives in
-:class:`~bridge.simulator.link.Link`.
+way; query_sm (section 4.8) is answered from the message store (store.py);
+cancel_sm and replace_sm are refused with their section 5.1.3 failure status.
+``lose_receipts`` drops final receipts (the state stays queryable). The I/O
+lives in :class:`~bridge.simulator.link.Link`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bridge.smpp.pdus import (
     DataSmResp,
     Pdu,
     QuerySm,
+    QuerySmResp,
     ReplaceSm,
     Request,
     SmeAddress,
@@ -62,7 +64,6 @@ def _address_status(submit: SubmitSm) -> int:
 
 # Requests we accept but do not implement: answered with their section 5.1.3 failure.
 _REFUSED: dict[type[Pdu], int] = {
-    QuerySm: CommandStatus.ESME_RQUERYFAIL,
     CancelSm: CommandStatus.ESME_RCANCELFAIL,
     ReplaceSm: CommandStatus.ESME_RREPLACEFAIL,
 }
@@ -76,6 +77,8 @@ class Session(Link):
             self._on_data_sm(pdu, now)
         elif type(pdu) is SubmitMulti:
             self._on_submit_multi(pdu, now)
+        elif type(pdu) is QuerySm:
+            self._on_query(pdu, now)
         elif isinstance(pdu, Request):
             status = _REFUSED.get(type(pdu), CommandStatus.ESME_RSYSERR)
             self.conn.send(
@@ -156,6 +159,7 @@ class Session(Link):
         enroute = registered & 0x10 and sim.config.intermediate_notifications
         wanted = registered & 0x03  # section 5.2.17
         if not wanted or (wanted == 0x02 and verdict.delivered):
+            sim.remember(pdu, message_id, verdict, now + sim.config.receipt_delay[0])
             self._answer(resp, now)
             if enroute:
                 self._notify_enroute(pdu, message_id, now)
@@ -167,17 +171,37 @@ class Session(Link):
         account = self.account
         assert account is not None
         if sim.before_resp_p and sim.rng.random() < sim.before_resp_p:
+            sim.remember(pdu, message_id, verdict, now)
             if enroute:
                 self._notify_enroute(pdu, message_id, now)
-            target = account.route(delivery, due=now, now=now, urgent=True)
-            if target is not None and target is not self:
-                self._urgent.append(target)
+            if not sim.lose():
+                target = account.route(delivery, due=now, now=now, urgent=True)
+                if target is not None and target is not self:
+                    self._urgent.append(target)
             self._answer(resp, now)
         else:
             self._answer(resp, now)
             if enroute:
                 self._notify_enroute(pdu, message_id, now)
-            account.route(delivery, due=now + sim.receipt_delay(), now=now)
+            due = now + sim.receipt_delay()
+            sim.remember(pdu, message_id, verdict, due)
+            if not sim.lose():
+                account.route(delivery, due=due, now=now)
+
+    def _on_query(self, pdu: QuerySm, now: float) -> None:
+        """query_sm (section 4.8.1): the message's state from the store; the TPS limit
+        counts queries as it counts submits."""
+        sim = self.sim
+        sim.stats.queries += 1
+        throttle = self.throttle
+        if throttle is not None and not throttle.allow(now):
+            sim.stats.throttled += 1
+            resp = QuerySmResp(sequence_number=pdu.sequence_number, command_status=_THROTTLED)
+        else:
+            resp = sim.store.answer(pdu, now)
+        if resp.command_status:
+            sim.stats.queries_failed += resp.command_status != _THROTTLED
+        self.conn.send(resp, now=now)
 
     def _notify_enroute(self, submit: SubmitSm, message_id: str, now: float) -> None:
         """An intermediate notification, routed like a receipt (and before it)."""
@@ -274,11 +298,15 @@ class Session(Link):
             verdict = sim.picker.pick(submit.destination_addr)
         wanted = submit.registered_delivery & 0x03
         if not wanted or (wanted == 0x02 and verdict.delivered):
+            sim.remember(submit, message_id, verdict, now + sim.config.receipt_delay[0])
             return
         sim.stats.receipts_scheduled += 1
         delivery = Delivery(
             submit=submit, message_id=message_id, verdict=verdict, submit_date=sim.clock.now()
         )
         assert self.account is not None
-        self.account.route(delivery, due=now + sim.receipt_delay(), now=now)
+        due = now + sim.receipt_delay()
+        sim.remember(submit, message_id, verdict, due)
+        if not sim.lose():
+            self.account.route(delivery, due=due, now=now)
 

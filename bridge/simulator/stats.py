@@ -28,6 +28,9 @@ class SimulatorStats:
     receipts_retried: int = 0  # receipts queued again after a nack, timeout or drop
     receipts_dropped: int = 0  # given up (queue limit or attempts exhausted)
     receipts_queued: int = 0  # now waiting for a receiver bind
+    receipts_lost: int = 0  # never sent on purpose (lose_receipts)
+    queries: int = 0  # query_sm received
+    queries_failed: int = 0  # answered ESME_RQUERYFAIL (id unknown, or another source)
     mo_sent: int = 0
     mo_acked: int = 0
     senders_rewritten: int = 0
