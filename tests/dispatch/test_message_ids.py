@@ -144,3 +144,13 @@ async def test_resolve_never_raises(message_id: str, form: str, key: str | None)
     result = runner.resolve(_part(), Accepted(message_id=message_id, attempts=1))
     assert result.resolution is Resolution.ACCEPTED
     assert result.carrier_message_id == message_id and result.id_key == key
+
+
+async def test_every_octet_survives_a_text_column(db: Database) -> None:
+    """message_parts.carrier_message_id is text: an id of any octets 0x01-0xFF comes back as sent."""
+    octets = bytes(range(1, 256))
+    message_id = octets.decode("latin-1")
+    await db.execute("CREATE TABLE ids_roundtrip (id text)")
+    await db.execute("INSERT INTO ids_roundtrip VALUES ($1)", message_id)
+    back = await db.fetchval("SELECT id FROM ids_roundtrip")
+    assert dlr.id_octets(back) == octets
