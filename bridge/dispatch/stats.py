@@ -133,11 +133,13 @@ class ParkedWatch:
         self.share = share
         self.min_receipts = min_receipts
         self._emit = emit or log.warning
-        self._next = clock() + interval
+        self._next: float | None = None  # the first check starts the first interval
         self._seen: dict[str, tuple[int, int]] = {}
 
     def check(self) -> None:
         now = self._clock()
+        if self._next is None:
+            self._next = now + self.interval
         if now < self._next:
             return
         self._next = now + self.interval

@@ -36,6 +36,7 @@ class _Clock:
 def test_parked_watch_warns_once_per_carrier_per_interval() -> None:
     stats, clock, lines = DaemonStats(), _Clock(), []
     watch = ParkedWatch(stats, clock, emit=lambda event, **kw: lines.append(kw))
+    watch.check()  # the first flush starts the first interval
     a, b = stats.carrier("a"), stats.carrier("b")
     a.receipts, a.parked = 300, 200  # 67 % parked
     b.receipts, b.parked = 300, 100  # 33 %: fine
