@@ -94,9 +94,9 @@ def response_key(message_id: str | None, form: IdForm | str = IdForm.NORMALIZED)
 
     The id of ``form`` gives ``id_key``. An id of another form keeps itself as
     its key (``exact``): a receipt of the configured form can never produce it
-    (hex and decimal keys are digits only, and a normalized key differs only in
-    case, zeros and spaces), so it never meets another part's key, and the id is
-    not lost. None for an id that cannot have a key (None, empty, longer than
+    (hex and decimal keys are digits only; under ``normalized`` only an id of
+    spaces is not of its form), so it never meets another part's key, and the id
+    is not lost. None for an id that cannot have a key (None, empty, longer than
     ``MAX_ID_LENGTH``): the part is stored with no key and no receipt matches it.
     """
     if not message_id or len(message_id) > MAX_ID_LENGTH:
