@@ -15,7 +15,7 @@ import pytest
 import trio
 
 import dlr
-from bridge.carrier import Accepted
+from bridge.carrier import Accepted, Carrier
 from bridge.dispatch.parts import ClaimedPart, Resolution
 from bridge.dispatch.submit import CarrierRunner
 from bridge.dispatch.writer import CarrierRules
@@ -63,8 +63,24 @@ def _check_ids(parts: list[Any], sim_ids: set[str], id_format: str, carrier: str
 
 
 @pytest.mark.parametrize("id_format", ["hex70", "hex255", "empty", "latin1"])
-async def test_fast_and_queued_paths(db: Database, pg_dsn: str, id_format: str) -> None:
+async def test_fast_and_queued_paths(
+    db: Database, pg_dsn: str, id_format: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Window 1: the first part goes the fast path, the others the queued one."""
+    paths = {"fast": 0, "queued": 0}
+    submit, submit_nowait = Carrier.submit, Carrier.submit_nowait
+
+    async def queued(self: Carrier, pdu: Any) -> Any:
+        paths["queued"] += 1
+        return await submit(self, pdu)
+
+    def fast(self: Carrier, pdu: Any, done: Any) -> bool:
+        written = submit_nowait(self, pdu, done)
+        paths["fast"] += written
+        return written
+
+    monkeypatch.setattr(Carrier, "submit", queued)
+    monkeypatch.setattr(Carrier, "submit_nowait", fast)
     async with simulator(_sim(id_format, receipt_delay=(0.2, 0.3))) as sim:
         config = make_config(sim.port or 0, window=1, carrier='receipt_timeout = "2s"')
         await create_account(db, "acme", credits="10")
@@ -78,6 +94,7 @@ async def test_fast_and_queued_paths(db: Database, pg_dsn: str, id_format: str) 
         parts = await _parts(db)
         _check_ids(parts, {h.message_id for h in sim.handsets}, id_format)
         assert stats.accepted == N and stats.submitted == N
+        assert paths["fast"] >= 1 and paths["queued"] >= 1 and paths["fast"] + paths["queued"] == N
         if id_format == "empty":
             assert stats.ids_unusable == N and stats.by_carrier["sim"].ids_unusable == N
             assert {p["receipt_stat"] for p in parts} == {"receipt_timeout"}
