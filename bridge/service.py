@@ -116,7 +116,12 @@ def _as_dict(stats: Any) -> dict[str, Any]:
     return {k: v for k, v in vars(stats).items() if not k.startswith("_")}
 
 
-_STATUS_KEYS = ("claimed", "submitted", "accepted", "rejected", "unknown", "sent", "failed")
+_STATUS_KEYS = (
+    "claimed", "submitted", "accepted", "rejected", "unknown", "sent", "failed",
+    "receipts", "receipts_parked", "mo",
+)  # fmt: skip
+# DaemonStats.by_carrier, each non-zero one as ``parked.NAME=3``.
+_CARRIER_KEYS = ("receipts", "parked", "mo", "ids_unusable")
 
 
 def stats_line(stats: Any) -> str:
@@ -126,6 +131,12 @@ def stats_line(stats: Any) -> str:
     except Exception:  # a status line must never take the service down
         return "running"
     parts = [f"{k}={values[k]}" for k in _STATUS_KEYS if isinstance(values.get(k), int)]
+    by_carrier = values.get("by_carrier")
+    if isinstance(by_carrier, Mapping):
+        for name in sorted(by_carrier):
+            counts = by_carrier[name]
+            if isinstance(counts, Mapping):
+                parts += [f"{k}.{name}={counts[k]}" for k in _CARRIER_KEYS if isinstance(counts.get(k), int) and counts[k]]
     return " ".join(parts) if parts else "running"
 
 

@@ -239,8 +239,9 @@ class Carrier(_Base, frozen=True, kw_only=True):
     max_attempts: Annotated[int, Meta(ge=1, le=100)] = 5
     max_age: Duration = field(default_factory=lambda: Duration(600))
     # submit_sm_resp command_status -> what the carrier session does with it,
-    # replacing the defaults of bridge/carrier/policy.py (0x58 throttle; 0x14,
-    # 0x08, 0x64 retry; 0x04 rebind; anything else permanent). Keys are status
+    # replacing the defaults of bridge/carrier/policy.py (0x58, 0x14 throttle: not
+    # counted toward max_attempts; 0x08, 0x64 retry; 0x04 rebind; anything else
+    # permanent). Keys are status
     # numbers ("0x58", "88") or SMPP 3.4 names ("ESME_RSYSERR").
     status_actions: dict[str, Literal["throttle", "retry", "rebind", "permanent"]] = field(
         default_factory=dict

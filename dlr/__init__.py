@@ -13,7 +13,15 @@ See docs/dlr.md for the formats accepted and the rules.
 
 from dlr.aggregate import message_status
 from dlr.errors import MessageIdError, NotAReceipt, ReceiptError
-from dlr.ids import MAX_ID_LENGTH, IdForm, id_key, propose_id_forms
+from dlr.ids import (
+    MAX_ID_LENGTH,
+    SPEC_ID_LENGTH,
+    IdForm,
+    id_key,
+    id_octets,
+    propose_id_forms,
+    response_key,
+)
 from dlr.parse import is_receipt, parse_receipt, state_of_word
 from dlr.receipt import NetworkError, Receipt, ReceiptDetect
 from dlr.states import (
@@ -36,6 +44,7 @@ __all__ = [
     "MESSAGE_STATE",
     "NETWORK_ERROR_CODE",
     "RECEIPTED_MESSAGE_ID",
+    "SPEC_ID_LENGTH",
     "STAT_WORDS",
     "STAT_WORD_OF",
     "IdForm",
@@ -51,12 +60,14 @@ __all__ = [
     "format_receipt",
     "format_receipt_date",
     "id_key",
+    "id_octets",
     "is_receipt",
     "message_status",
     "parse_receipt",
     "parse_receipt_date",
     "parse_text",
     "propose_id_forms",
+    "response_key",
     "state_of_word",
     "status_for",
 ]

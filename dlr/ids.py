@@ -21,6 +21,17 @@ key the part is stored and looked up under, so both sides meet on one key:
 An id that is not of its configured form raises ``MessageIdError``; nothing
 is ever matched across forms by guessing. ``propose_id_forms`` looks at pairs
 seen in practice and proposes configurations; a human applies one.
+
+Length and octets. SMPP 3.4 allows 64 characters, but SMSCs exceed it and the
+codec accepts C-Octet Strings up to 255 octets: every id up to ``MAX_ID_LENGTH``
+(255) has a key. An id is the SMSC's octets read as Latin-1, one character per
+octet (octets 0x01-0xFF; a C-Octet String has no NUL inside), so it is stored
+losslessly in a ``text`` column and ``id_octets`` gives the octets back.
+
+The daemon never calls ``id_key`` on a response id: it calls ``response_key``,
+which returns None instead of raising, for an id that cannot have a key (empty,
+or longer than ``MAX_ID_LENGTH``). Such a part keeps the id as returned and no
+key: no receipt can match it (docs/dlr.md "Message ids").
 """
 
 from __future__ import annotations
@@ -32,8 +43,12 @@ from enum import StrEnum
 from dlr.errors import MessageIdError
 
 # SMPP 3.4 section 4.4.2 / 5.2.23: message_id is a C-Octet String of at most
-# 65 octets including the NUL. Bounding the length also bounds int() below.
-MAX_ID_LENGTH = 64
+# 65 octets including the NUL, i.e. 64 characters.
+SPEC_ID_LENGTH = 64
+# The longest id that has a key: what the codec accepts in a C-Octet String
+# (bridge.smpp.codec.Decoder.max_c_octet_string). SMSCs exceed the spec's 64;
+# bounding the length still bounds int() below.
+MAX_ID_LENGTH = 255
 
 _HEX = re.compile(r"(?:0[xX])?([0-9a-fA-F]+)", re.ASCII)
 _DECIMAL = re.compile(r"[0-9]+", re.ASCII)
@@ -72,6 +87,29 @@ def id_key(message_id: str, form: IdForm | str = IdForm.NORMALIZED) -> str:
     if _DECIMAL.fullmatch(text) is None:
         raise MessageIdError(message_id, form, "not decimal")
     return text.lstrip("0") or "0"
+
+
+def response_key(message_id: str | None, form: IdForm | str = IdForm.NORMALIZED) -> str | None:
+    """The key a part is stored under for the id of its submit_sm_resp; never raises.
+
+    The id of ``form`` gives ``id_key``. An id of another form keeps itself as
+    its key (``exact``): a receipt of the configured form can never produce it
+    (hex and decimal keys are digits only; under ``normalized`` only an id of
+    spaces is not of its form), so it never meets another part's key, and the id
+    is not lost. None for an id that cannot have a key (None, empty, longer than
+    ``MAX_ID_LENGTH``): the part is stored with no key and no receipt matches it.
+    """
+    if not message_id or len(message_id) > MAX_ID_LENGTH:
+        return None
+    try:
+        return id_key(message_id, form)
+    except MessageIdError:
+        return message_id
+
+
+def id_octets(message_id: str) -> bytes:
+    """The octets the SMSC sent for ``message_id`` (decoded as Latin-1 by the codec)."""
+    return message_id.encode("latin-1")
 
 
 # The order proposals are offered in: the default first, then the plainest

@@ -1,17 +1,20 @@
 """What to do with a submit_sm_resp that is not ESME_ROK, and when to give up.
 
-Default classification (issue 5), by command_status (SMPP 3.4 section 5.1.3):
+Default classification, by command_status (SMPP 3.4 section 5.1.3):
 
-- ESME_RTHROTTLED 0x58: the carrier's rate limit. Slow down (AIMD, throttle.py)
-  and resubmit the same part after a backoff.
-- ESME_RMSGQFUL 0x14, ESME_RSYSERR 0x08, ESME_RX_T_APPN 0x64: temporary on the
-  SMSC side. Resubmit after a backoff.
+- ESME_RTHROTTLED 0x58, ESME_RMSGQFUL 0x14: the SMSC asks us to slow down (its
+  rate limit; its queue is full). Slow the carrier down (AIMD, throttle.py) and
+  resubmit the same part after a backoff. These answers do not count toward
+  ``max_attempts`` (the part did nothing wrong); ``max_age`` still bounds them,
+  since 0x14 may also mean one handset's queue is full: that part fails then.
+- ESME_RSYSERR 0x08, ESME_RX_T_APPN 0x64: temporary on the SMSC side. Resubmit
+  after a backoff.
 - ESME_RINVBNDSTS 0x04: the SMSC no longer considers the bind bound (seen after
   SMSC fail-overs). Rebind, then resubmit.
 - anything else: permanent, the part fails.
 
-A part gets at most ``max_attempts`` submits within ``max_age`` of the first one
-(config.schema.Carrier); after that the last status is final.
+A part gets at most ``max_attempts`` counted submits within ``max_age`` of the
+first one (config.schema.Carrier); after that the last status is final.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class Action(enum.Enum):
 DEFAULT_ACTIONS: Mapping[int, Action] = MappingProxyType(
     {
         CommandStatus.ESME_RTHROTTLED: Action.THROTTLE,
-        CommandStatus.ESME_RMSGQFUL: Action.RETRY,
+        CommandStatus.ESME_RMSGQFUL: Action.THROTTLE,
         CommandStatus.ESME_RSYSERR: Action.RETRY,
         CommandStatus.ESME_RX_T_APPN: Action.RETRY,
         CommandStatus.ESME_RINVBNDSTS: Action.REBIND,
@@ -101,11 +104,20 @@ class RetryPolicy:
     def classify(self, status: int) -> Action:
         return self.actions.get(status, Action.PERMANENT)
 
-    def retry_delay(self, attempts: int, age: float, rng_value: float) -> float | None:
+    def retry_delay(
+        self, attempts: int, age: float, rng_value: float, *, counted: int | None = None
+    ) -> float | None:
         """The delay before the next submit of a part that has had ``attempts``
         submits (the first ``age`` seconds ago), or None when it must fail now.
+
+        ``counted``: how many of those count toward ``max_attempts`` (default:
+        all). The carrier leaves out throttling answers (``Action.THROTTLE``),
+        so a throttled part is bounded by ``max_age`` alone. The backoff grows
+        with every submit, counted or not (capped at ``backoff.cap``).
         ``rng_value`` in [0, 1) jitters the delay (equal jitter, backoff.py)."""
-        if attempts >= self.max_attempts:
+        if counted is None:
+            counted = attempts
+        if counted >= self.max_attempts:
             return None
         ceiling = self.backoff.ceiling(attempts - 1)
         delay = ceiling / 2 + rng_value * ceiling / 2

@@ -65,6 +65,17 @@ Connect = Callable[[str, int], Awaitable[trio.abc.Stream]]
 RECONNECT_BACKOFF = BackoffPolicy(base=1.0, factor=2.0, cap=60.0)
 
 
+class _Retry:
+    """_judge's answer when the part is to be submitted again after ``delay``;
+    ``throttled`` is 1 when this answer was a throttling one (policy.py)."""
+
+    __slots__ = ("delay", "throttled")
+
+    def __init__(self, delay: float, throttled: int) -> None:
+        self.delay = delay
+        self.throttled = throttled
+
+
 class CarrierClosed(Exception):
     """The carrier is stopping (or stopped) and the part was NOT written (or its
     last answer was a temporary refusal): requeue it."""
@@ -375,7 +386,11 @@ class Carrier:
             raise CarrierClosed(f"{self.name}: no bind here may submit (receiver only)")
         return await self._submit_from(pdu, 0, 0.0)
 
-    async def _submit_from(self, pdu: SubmitSm, attempts: int, first_at: float) -> SubmitOutcome:
+    async def _submit_from(
+        self, pdu: SubmitSm, attempts: int, first_at: float, throttled: int = 0
+    ) -> SubmitOutcome:
+        """Submit until an outcome; ``throttled``: how many of ``attempts`` got a
+        throttling answer (not counted toward max_attempts, policy.py)."""
         throttle = self.throttle
         while True:
             # Fast paths inlined (no coroutine per step when nothing has to wait):
@@ -404,15 +419,17 @@ class Carrier:
             if attempts == 0:
                 first_at = now
             attempts += 1
-            judged = self._judge(result, session, attempts, first_at)
-            if not isinstance(judged, float):
+            judged = self._judge(result, session, attempts, first_at, throttled)
+            if not isinstance(judged, _Retry):
                 return judged
-            await self._back_off(judged)
+            throttled += judged.throttled
+            await self._back_off(judged.delay)
 
     def _judge(
-        self, result: SubmitResult, session: Session, attempts: int, first_at: float
-    ) -> SubmitOutcome | float:
-        """The outcome of one write, or the delay before the next attempt."""
+        self, result: SubmitResult, session: Session, attempts: int, first_at: float, throttled: int = 0
+    ) -> SubmitOutcome | _Retry:
+        """The outcome of one write, or the delay before the next attempt.
+        ``throttled``: throttling answers among the ``attempts`` before this one."""
         if type(result) is SubmitSmResp and result.command_status == 0:
             self.throttle.on_success()
             return Accepted(message_id=result.message_id or "", attempts=attempts)
@@ -430,14 +447,18 @@ class Carrier:
         action = self.policy.classify(status)
         if action is Action.PERMANENT:
             return Rejected(status=status, attempts=attempts)
-        if action is Action.THROTTLE:
+        now_throttled = action is Action.THROTTLE
+        if now_throttled:
             self.throttle.on_throttled()
+            throttled += 1
         elif action is Action.REBIND:
             session.request_rebind(describe(status))
-        delay = self.policy.retry_delay(attempts, trio.current_time() - first_at, self._rng.random())
+        delay = self.policy.retry_delay(
+            attempts, trio.current_time() - first_at, self._rng.random(), counted=attempts - throttled
+        )
         if delay is None:
             return Rejected(status=status, attempts=attempts)
-        return float(delay)
+        return _Retry(float(delay), int(now_throttled))
 
     async def _back_off(self, delay: float) -> None:
         # The backoff ends early on stop(): the part is not in flight, so it
@@ -482,8 +503,8 @@ class Carrier:
         def answered(result: SubmitResult) -> None:
             self._release(slot)
             judged = self._judge(result, session, 1, now)
-            if isinstance(judged, float):
-                nursery.start_soon(self._retry, pdu, done, judged, now)
+            if isinstance(judged, _Retry):
+                nursery.start_soon(self._retry, pdu, done, judged.delay, now, judged.throttled)
             else:
                 done(judged)
 
@@ -541,12 +562,13 @@ class Carrier:
             return result
 
     async def _retry(
-        self, pdu: SubmitSm, done: Callable[[SubmitOutcome | None], None], delay: float, first_at: float
+        self, pdu: SubmitSm, done: Callable[[SubmitOutcome | None], None], delay: float, first_at: float,
+        throttled: int = 0,
     ) -> None:
         """A submit_nowait whose first write got a retryable error: the rest of ``submit``."""
         try:
             await self._back_off(delay)
-            result = await self._submit_from(pdu, 1, first_at)
+            result = await self._submit_from(pdu, 1, first_at, throttled)
         except CarrierClosed:
             done(None)
         except BaseException:

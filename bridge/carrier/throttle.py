@@ -8,8 +8,8 @@ served in the order they arrived: no polling, no per-message task. When nothing
 has been sent for a while, up to ``burst`` messages may go back to back (SMSCs
 count TPS per second window; a small burst is what they tolerate).
 
-AIMD (as TCP congestion control, RFC 5681 section 3.1): on ESME_RTHROTTLED
-(SMPP 3.4 section 5.1.3, 0x58) the rate is multiplied by ``decrease`` (at most
+AIMD (as TCP congestion control, RFC 5681 section 3.1): on a throttling answer
+(SMPP 3.4 section 5.1.3: ESME_RTHROTTLED 0x58, ESME_RMSGQFUL 0x14; policy.py) the rate is multiplied by ``decrease`` (at most
 once per ``decrease_interval``: a whole window of throttled responses arriving
 together is one congestion signal, not 512); while responses succeed the rate
 grows by ``increase`` messages/s per second, never above the configured TPS.

@@ -102,6 +102,6 @@ class CarrierHealth:
     binds: tuple[BindHealth, ...]
     throttle_rate: float  # current AIMD send rate, messages/s
     max_rate: float  # the configured tps
-    throttled: int  # 0x58 responses seen
+    throttled: int  # throttling responses seen (0x58, 0x14: policy.py)
     late_responses: int  # responses that came after their ResponseTimeout
     unknown: int  # submits resolved Unknown (timeout or disconnect)

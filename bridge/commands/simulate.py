@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-binds", type=int, metavar="N", help="binds per system_id (0: any)")
     parser.add_argument(
-        "--id-format", choices=("decimal", "hex", "uuid", "hex64"), help="message id format"
+        "--id-format", choices=("decimal", "hex", "uuid", "hex64", "hex70", "hex255", "empty", "latin1"),
+        help="message id format (the last four break SMPP 3.4 section 4.4.2, see docs/simulator.md)",
     )
     parser.add_argument(
         "--receipt-delay", metavar="MIN[,MAX]",

@@ -22,7 +22,7 @@ of them waits and finds it parked (writer.py ``_cut``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -81,6 +81,16 @@ class Applied:
     sent: int = 0  # messages that became sent (charged)
     failed: int = 0  # messages that became failed (refunded)
     late_applied: int = 0  # late responses that gave their part its carrier id
+    # Per carrier, for DaemonStats.by_carrier: built only from the rows parked / stored.
+    parked_by: dict[str, int] = field(default_factory=dict)
+    mo_by: dict[str, int] = field(default_factory=dict)
+
+
+def _per_carrier(rows: Sequence[ReceiptRow] | Sequence[MoRow]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for row in rows:
+        out[row.carrier] = out.get(row.carrier, 0) + 1
+    return out
 
 
 def _folds(
@@ -177,6 +187,7 @@ async def apply_flush(
         if unknown:
             await park(conn, unknown)
             out.receipts_parked = len(unknown)
+            out.parked_by = _per_carrier(unknown)
     if mos:
         await apply_mo(conn, mos, out)
     return out
@@ -235,3 +246,5 @@ async def apply_mo(conn: Database | Connection, mos: Sequence[MoRow], out: Appli
         [m.concat_seq for m in mos], [m.concat_total for m in mos],
     )  # fmt: skip
     out.mo += len(mos)
+    for name, n in _per_carrier(mos).items():
+        out.mo_by[name] = out.mo_by.get(name, 0) + n

@@ -355,8 +355,14 @@ class Daemon:
         if runner is None or late.message_id is None:
             return  # the carrier was removed meanwhile: its ids mean nothing to us now
         self._stats.late_accepted += 1
-        key = runner.id_key(late.message_id)
+        key = runner.id_key(late.message_id)  # None: applied without a key (docs/dlr.md "Message ids")
+        if key is None:
+            self._count_unusable(late.carrier)
         self._writer.put(Result(part, Resolution.LATE_ACCEPT, late.carrier, late.message_id, key))
+
+    def _count_unusable(self, carrier: str) -> None:
+        self._stats.ids_unusable += 1
+        self._stats.carrier(carrier).ids_unusable += 1
 
     # --- the hot path -----------------------------------------------------------------------
 
@@ -371,6 +377,8 @@ class Daemon:
             self._stats.unknown += 1
         elif result.resolution is Resolution.RELEASE:
             self._stats.released += 1
+        elif result.id_key is None and result.resolution is Resolution.ACCEPTED:
+            self._count_unusable(result.carrier or "")
         self._writer.put(result)
 
     async def _dispatch(self, parts: list[ClaimedPart]) -> None:

@@ -1,11 +1,46 @@
-"""Counters of one daemon (``Daemon.stats()``): plain integers, read by the service and tests."""
+"""Counters of one daemon (``Daemon.stats()``): plain integers, read by the service and tests.
+
+Also the two rate-limited warnings the counters feed: a carrier whose receipts are
+mostly parked (``ParkedWatch``: usually a wrong ``receipt_id_form`` /
+``response_id_form``), and ``WarnEvery``, at most one line per key per interval.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DaemonStats"]
+import structlog
+
+__all__ = [
+    "PARKED_WARN_INTERVAL",
+    "PARKED_WARN_MIN_RECEIPTS",
+    "PARKED_WARN_SHARE",
+    "CarrierCounts",
+    "DaemonStats",
+    "ParkedWatch",
+    "WarnEvery",
+]
+
+log = structlog.get_logger("bridge.dispatch.stats")
+
+# A carrier is warned about when, over one interval, more than PARKED_WARN_SHARE of
+# its receipts were parked (their id matched no part) and it sent at least
+# PARKED_WARN_MIN_RECEIPTS receipts: one line per carrier per interval at most.
+PARKED_WARN_INTERVAL = 60.0
+PARKED_WARN_SHARE = 0.5
+PARKED_WARN_MIN_RECEIPTS = 100
+
+
+@dataclass(slots=True)
+class CarrierCounts:
+    """One carrier's inbound counters since start (``DaemonStats.by_carrier``)."""
+
+    receipts: int = 0  # receipts received (parsed, with a key)
+    parked: int = 0  # of those, parked: their id matched no part (yet)
+    mo: int = 0  # mobile-originated messages stored
+    ids_unusable: int = 0  # submit_sm_resp OK with an id that has no key (docs/dlr.md)
 
 
 @dataclass(slots=True)
@@ -29,6 +64,7 @@ class DaemonStats:
     parked_applied: int = 0  # parked receipts applied when their id landed
     unmatched: int = 0  # parked receipts moved to unmatched_receipts after the TTL
     mo: int = 0  # mobile-originated messages stored
+    ids_unusable: int = 0  # accepted parts whose message_id has no key (no receipt can match)
     sent: int = 0  # messages that became sent (charged)
     failed: int = 0  # messages that became failed (refunded)
     swept: int = 0  # parts resolved by the receipt timeout
@@ -47,3 +83,82 @@ class DaemonStats:
     db_up: bool = True
     instance_id: int | None = None
     carriers: dict[str, Any] = field(default_factory=dict)  # name -> CarrierHealth
+    by_carrier: dict[str, CarrierCounts] = field(default_factory=dict)  # name -> inbound counters
+
+    def carrier(self, name: str) -> CarrierCounts:
+        """The counters of carrier ``name`` (created at its first use)."""
+        counts = self.by_carrier.get(name)
+        if counts is None:
+            counts = self.by_carrier[name] = CarrierCounts()
+        return counts
+
+
+class WarnEvery:
+    """At most one warning per key per ``interval`` seconds; the ones held back are counted."""
+
+    __slots__ = ("_held", "_last", "interval")
+
+    def __init__(self, interval: float = PARKED_WARN_INTERVAL) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def ready(self, key: str, now: float) -> int | None:
+        """None: hold this one back. Else log now; the value is how many were held back since."""
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval:
+            self._held[key] = self._held.get(key, 0) + 1
+            return None
+        self._last[key] = now
+        return self._held.pop(key, 0)
+
+
+class ParkedWatch:
+    """Warns when a carrier's receipts are mostly parked over an interval.
+
+    Reads the cumulative ``CarrierCounts`` (no work per receipt): ``check`` runs
+    after each writer flush, and once per interval compares each carrier's
+    receipts and parkings since the previous look. Receipts that came before
+    their response are parked too, then applied; a carrier where that is the
+    majority for a whole minute is worth a look as well.
+    """
+
+    __slots__ = ("_clock", "_emit", "_next", "_seen", "_stats", "interval", "min_receipts", "share")
+
+    def __init__(
+        self,
+        stats: DaemonStats,
+        clock: Callable[[], float],
+        *,
+        interval: float = PARKED_WARN_INTERVAL,
+        share: float = PARKED_WARN_SHARE,
+        min_receipts: int = PARKED_WARN_MIN_RECEIPTS,
+        emit: Callable[..., Any] | None = None,
+    ) -> None:
+        self._stats = stats
+        self._clock = clock
+        self.interval = interval
+        self.share = share
+        self.min_receipts = min_receipts
+        self._emit = emit or log.warning
+        self._next: float | None = None  # the first check starts the first interval
+        self._seen: dict[str, tuple[int, int]] = {}
+
+    def check(self) -> None:
+        now = self._clock()
+        if self._next is None:
+            self._next = now + self.interval
+        if now < self._next:
+            return
+        self._next = now + self.interval
+        seen = self._seen
+        for name, counts in self._stats.by_carrier.items():
+            receipts0, parked0 = seen.get(name, (0, 0))
+            receipts, parked = counts.receipts - receipts0, counts.parked - parked0
+            seen[name] = (counts.receipts, counts.parked)
+            if receipts >= self.min_receipts and parked > self.share * receipts:
+                self._emit(
+                    "most receipts of this carrier match no part; check its receipt_id_form"
+                    " and response_id_form (docs/dlr.md)",
+                    carrier=name, receipts=receipts, parked=parked, seconds=self.interval,
+                )  # fmt: skip

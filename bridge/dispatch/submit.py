@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 import trio
@@ -30,6 +30,7 @@ from bridge.carrier import (
 )
 from bridge.dispatch.inbound import int4
 from bridge.dispatch.parts import ClaimedPart, Resolution, Result
+from bridge.dispatch.stats import WarnEvery
 from bridge.dispatch.writer import CarrierRules
 from bridge.smpp import SubmitSm
 from config.schema import Carrier as CarrierConfig
@@ -149,6 +150,7 @@ class CarrierRunner:
     # Parts in the submit queue (``send``), kept here: the channel's statistics()
     # builds an object per call, 0.9 us for every part dispatched.
     queued: int = 0
+    warnings: WarnEvery = field(default_factory=WarnEvery)
 
     def enqueue(self, part: ClaimedPart, pdu: SubmitSm) -> None:
         """Queue a part for the submitters (raises as ``send_nowait`` does)."""
@@ -164,15 +166,29 @@ class CarrierRunner:
         """Window places of the binds here that may submit (tx, trx); 0 with rx binds only."""
         return len(self.carrier.submit_slots) * self.rules.config.window
 
-    def id_key(self, message_id: str) -> str:
-        """The key a response's message id is stored under (the carrier's response_id_form)."""
+    def id_key(self, message_id: str) -> str | None:
+        """The key a response's message id is stored under, or None (docs/dlr.md "Message ids").
+
+        The rule is dlr.response_key: an id of another form than the carrier's
+        ``response_id_form`` is its own key, an id that cannot have one (empty,
+        longer than dlr.MAX_ID_LENGTH) gives None and the part is stored without
+        a key. Either is logged with the carrier, at most once a minute; never
+        an exception (the caller may be a bind's reader or a submitter task).
+        """
+        form = self.rules.config.response_id_form
         try:
-            return dlr.id_key(message_id, self.rules.config.response_id_form)
+            return dlr.id_key(message_id, form)
         except dlr.MessageIdError:
-            # An id of another form than configured: the receipt could never
-            # match; keep the id exactly so nothing is lost, and log it.
-            log.warning("response id not of the configured form", carrier=self.name)
-            return dlr.id_key(message_id, dlr.IdForm.EXACT)
+            key = dlr.response_key(message_id, form)
+        held = self.warnings.ready("no_key" if key is None else "form", trio.current_time())
+        if held is not None:
+            log.warning(
+                "response id has no key: no receipt can match the part" if key is None
+                else "response id not of the configured form: kept as its own key",
+                carrier=self.name, response_id_form=str(form), id=message_id[:80],
+                length=len(message_id), held_back=held,
+            )  # fmt: skip
+        return key
 
     def resolve(self, part: ClaimedPart, outcome: SubmitOutcome) -> Result:
         cfg = self.rules.config

@@ -32,7 +32,7 @@ from bridge.dispatch.apply import Applied, apply_flush
 from bridge.dispatch.inbound import MoRow, ReceiptRow, classify
 from bridge.dispatch.instances import db_errors
 from bridge.dispatch.parts import Resolution, Result
-from bridge.dispatch.stats import DaemonStats
+from bridge.dispatch.stats import DaemonStats, ParkedWatch
 from bridge.smpp import CommandStatus, DeliverSm
 from bridge.store.db import Database
 from config.schema import Carrier as CarrierConfig
@@ -125,6 +125,7 @@ class Writer:
         self._busy: Counter[Key] = Counter()
         self._attempts: trio.Nursery | None = None
         self._progress = trio.Event()  # set (and replaced) after every flush attempt
+        self.parked_watch = ParkedWatch(stats, trio.current_time)
 
     def set_webhooks(self, enabled: bool, default_url: str | None) -> None:
         """After a reload: outbox rows follow the new [webhooks] settings."""
@@ -216,6 +217,7 @@ class Writer:
             return None
         if isinstance(row, ReceiptRow):
             self._stats.receipts += 1
+            self._stats.carrier(item.carrier).receipts += 1
         elif row.malformed_receipt:
             self._stats.receipts_malformed += 1
         return row
@@ -300,8 +302,9 @@ class Writer:
         for r in self._results:
             if len(results) >= take_results or (
                 busy
+                and r.id_key is not None
                 and (r.resolution is _ACCEPTED or r.resolution is _LATE_ACCEPT)
-                and (r.carrier or "", r.id_key or "") in busy
+                and (r.carrier or "", r.id_key) in busy
             ):
                 kept_results.append(r)
             else:
@@ -325,9 +328,9 @@ class Writer:
     async def _flush_task(self, batch: Batch) -> bool:
         results, inbound = batch
         keys = [
-            (r.carrier or "", r.id_key or "")
+            (r.carrier or "", r.id_key)
             for r in results
-            if r.resolution is _ACCEPTED or r.resolution is _LATE_ACCEPT
+            if r.id_key is not None and (r.resolution is _ACCEPTED or r.resolution is _LATE_ACCEPT)
         ]
         keys += [(row.carrier, row.id_key) for _, row in inbound if isinstance(row, ReceiptRow)]
         self._busy.update(keys)
@@ -459,3 +462,8 @@ class Writer:
         s.sent += a.sent
         s.failed += a.failed
         s.late_applied += a.late_applied
+        for name, n in a.parked_by.items():
+            s.carrier(name).parked += n
+        for name, n in a.mo_by.items():
+            s.carrier(name).mo += n
+        self.parked_watch.check()

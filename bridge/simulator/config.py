@@ -34,7 +34,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-IdFormat = Literal["decimal", "hex", "uuid", "hex64"]
+# The last four break SMPP 3.4 section 4.4.2 as some SMSCs do (bridge/simulator/ids.py):
+# 70 and 255 characters (more than its 64), empty, and octets that are not UTF-8.
+IdFormat = Literal["decimal", "hex", "uuid", "hex64", "hex70", "hex255", "empty", "latin1"]
 
 #: The Appendix B ``stat:`` words (SMPP 3.4 Appendix B, table B-2) a receipt may carry.
 Stat = Literal["DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "DELETED", "UNKNOWN", "ACCEPTD"]
@@ -157,6 +159,9 @@ class SimulatorConfig(_Base, frozen=True):
     # "account": one limit shared by every bind of a system_id (most carriers);
     # "bind": each bind has its own.
     throttle_scope: Literal["account", "bind"] = "account"
+    # The status a submit_sm over throttle_tps gets: ESME_RTHROTTLED 0x58, or
+    # ESME_RMSGQFUL 0x14 as SMPPSim answers when its queue is full under load.
+    throttle_status: Literal[0x58, 0x14] = 0x58
     queue_full: Probability = 0.0  # ESME_RMSGQFUL per submit_sm
     disconnect: Probability = 0.0  # drop the TCP connection instead of answering
     # Responses that come late: with probability late_resp a submit_sm_resp is written

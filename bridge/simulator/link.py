@@ -33,6 +33,7 @@ import structlog
 import trio
 
 from bridge.simulator.deliveries import Account, Delivery
+from bridge.simulator.ids import oversized_resp
 from bridge.simulator.throttle import TpsWindow
 from bridge.smpp.connection import Connection
 from bridge.smpp.errors import LocalProtocolError
@@ -94,6 +95,7 @@ class Link:
         self._outstanding: dict[int, Delivery] = {}
         self._window = config.receipt_window
         self._send_lock = trio.Lock()
+        self._raw = bytearray()  # frames bridge.smpp will not encode (send_response), in order
         self._wake = trio.Event()
         self._sleep_until = -math.inf  # when the timer task will wake up by itself
         self._in_reader = False  # the reader flushes on its own at the end of a chunk
@@ -161,6 +163,9 @@ class Link:
         """Write everything the Connection has queued, in one send_all."""
         async with self._send_lock:
             data = self.conn.data_to_send()
+            if self._raw:
+                data = bytes(self._raw) + data
+                self._raw.clear()
             if data:
                 await self.stream.send_all(data)
 
@@ -296,6 +301,15 @@ class Link:
         # Responses may still be written while unbinding (SMPP 3.4 section 4.2);
         # after the session closed there is nobody to answer.
         if self.conn.state is not State.CLOSED:
+            self.send_response(resp, now)
+
+    def send_response(self, resp: Pdu, now: float) -> None:
+        """A successful submit_sm_resp / data_sm_resp; with the hex70 / hex255 id
+        formats written raw after what the Connection queued so far (order kept)."""
+        if self.sim.oversized_ids:
+            self._raw += self.conn.data_to_send()
+            self._raw += oversized_resp(resp)
+        else:
             self.conn.send(resp, now=now)
 
     def _pump(self, now: float) -> None:

@@ -46,6 +46,9 @@ NETWORK_TYPE_GSM = 3
 _RECEIPT_ESM_CLASS = int(EsmClass.SMSC_DELIVERY_RECEIPT)
 _INTERMEDIATE_ESM_CLASS = int(EsmClass.INTERMEDIATE_DELIVERY_NOTIFICATION)
 _RECEIPTED_MESSAGE_ID = int(Tag.RECEIPTED_MESSAGE_ID)
+_MESSAGE_PAYLOAD = int(Tag.MESSAGE_PAYLOAD)
+_MAX_SHORT_MESSAGE = 254  # SMPP 3.4 section 5.2.22: sm_length 0-254
+_MAX_TLV_ID = 64  # section 5.3.2.12: receipted_message_id, a C-octet string of 65
 _PREVIEW_CHARS = 20  # Appendix B: "the first 20 characters of the short message"
 # Data codings whose octets are characters we can quote as text (section 5.2.19):
 # SMSC default (GSM 7-bit in octets, ASCII for the printable range), IA5, Latin-1.
@@ -178,11 +181,13 @@ def build_receipt(
     text = receipt_text(message_id, verdict, submit_date, done_date, preview(submit))
     options: tuple[tuple[int, bytes], ...] = ()
     if tlvs:
-        options = (
-            (_RECEIPTED_MESSAGE_ID, message_id.encode("ascii") + b"\0"),
-            verdict.state_tlv,
-            verdict.network_error_tlv,
-        )
+        options = (verdict.state_tlv, verdict.network_error_tlv)
+        if len(message_id) <= _MAX_TLV_ID:  # longer ids (hex70, hex255) go in the text only
+            options = ((_RECEIPTED_MESSAGE_ID, message_id.encode("latin-1") + b"\0"), *options)
+    body = text.encode("latin-1")  # ids of the latin1 format: one octet per character
+    if len(body) > _MAX_SHORT_MESSAGE:  # a hex255 id: the text goes in message_payload
+        options += ((_MESSAGE_PAYLOAD, body),)
+        body = b""
     # Positional, in pdus.py field order (see its docstring: keyword matching costs
     # about 1 us per PDU); test_receipts checks this against a keyword-built one.
     return DeliverSm(
@@ -190,7 +195,7 @@ def build_receipt(
         submit.dest_addr_ton, submit.dest_addr_npi, submit.destination_addr,
         submit.source_addr_ton, submit.source_addr_npi, submit.source_addr,
         verdict.esm_class, 0, 0, "", "", 0, 0, 0, 0,
-        text.encode("ascii"),
+        body,
         options,
     )
 

@@ -68,6 +68,9 @@ class Simulator:
         # Hot-path copies of the fault knobs (0.0 = off, no random draw).
         self.disconnect_p = config.disconnect
         self.queue_full_p = config.queue_full
+        self.throttle_status = config.throttle_status
+        # Ids longer than bridge.smpp encodes: their responses are written raw (ids.py).
+        self.oversized_ids = config.message_id_format in ("hex70", "hex255")
         self.before_resp_p = config.receipt_before_resp
         self.late_resp_p = config.late_resp
         self.no_resp_p = config.no_resp

@@ -40,7 +40,6 @@ from bridge.smpp.state import BindMode, State
 
 log = structlog.get_logger("bridge.simulator")
 
-_THROTTLED = CommandStatus.ESME_RTHROTTLED
 _QUEUE_FULL = CommandStatus.ESME_RMSGQFUL
 _BIND_TYPES = (BindTransmitter, BindReceiver, BindTransceiver)
 # section 5.3.2.25: the SMSC's interface version in bind_resp
@@ -132,7 +131,7 @@ class Session(Link):
         throttle = self.throttle
         if throttle is not None and not throttle.allow(now):
             sim.stats.throttled += 1
-            return _THROTTLED
+            return sim.throttle_status
         if sim.queue_full_p and sim.rng.random() < sim.queue_full_p:
             sim.stats.queue_full += 1
             return _QUEUE_FULL
@@ -196,11 +195,11 @@ class Session(Link):
         throttle = self.throttle
         if throttle is not None and not throttle.allow(now):
             sim.stats.throttled += 1
-            resp = QuerySmResp(sequence_number=pdu.sequence_number, command_status=_THROTTLED)
+            resp = QuerySmResp(sequence_number=pdu.sequence_number, command_status=sim.throttle_status)
         else:
             resp = sim.store.answer(pdu, now)
         if resp.command_status:
-            sim.stats.queries_failed += resp.command_status != _THROTTLED
+            sim.stats.queries_failed += resp.command_status != sim.throttle_status
         self.conn.send(resp, now=now)
 
     def _notify_enroute(self, submit: SubmitSm, message_id: str, now: float) -> None:
@@ -226,7 +225,7 @@ class Session(Link):
             stats.late_resps += 1
             self.hold_response(resp, now + sim.late_resp_delay())
         else:
-            self.conn.send(resp, now=now)
+            self.send_response(resp, now)
 
     def _on_data_sm(self, pdu: DataSm, now: float) -> None:
         """data_sm (section 4.7) from the ESME: handled as a submit_sm of its payload."""

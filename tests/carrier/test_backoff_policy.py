@@ -45,7 +45,7 @@ def test_invalid_backoff() -> None:
     ("status", "action"),
     [
         (CommandStatus.ESME_RTHROTTLED, Action.THROTTLE),
-        (CommandStatus.ESME_RMSGQFUL, Action.RETRY),
+        (CommandStatus.ESME_RMSGQFUL, Action.THROTTLE),  # like 0x58: slow down, not counted
         (CommandStatus.ESME_RSYSERR, Action.RETRY),
         (CommandStatus.ESME_RX_T_APPN, Action.RETRY),
         (CommandStatus.ESME_RINVBNDSTS, Action.REBIND),
@@ -101,3 +101,12 @@ def test_retry_stops_at_max_attempts_and_max_age() -> None:
     assert policy.retry_delay(2, age=0.0, rng_value=0.999) == pytest.approx(2.0, abs=0.01)
     assert policy.retry_delay(3, age=0.0, rng_value=0.0) is None  # attempts used up
     assert policy.retry_delay(1, age=9.8, rng_value=0.0) is None  # would pass max_age
+
+
+def test_uncounted_submits_are_bounded_by_max_age_alone() -> None:
+    policy = RetryPolicy(max_attempts=3, max_age=100.0)
+    # 10 submits, 9 of them throttled: one counted, so the part goes on, and the
+    # backoff has grown with every submit (capped at 30 s).
+    assert policy.retry_delay(10, age=0.0, rng_value=0.0, counted=1) == 15.0
+    assert policy.retry_delay(10, age=0.0, rng_value=0.0, counted=3) is None  # counted ones used up
+    assert policy.retry_delay(10, age=90.0, rng_value=0.0, counted=0) is None  # would pass max_age

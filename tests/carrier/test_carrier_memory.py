@@ -246,11 +246,31 @@ async def test_throttling_storm_slows_the_send_rate(autojump_clock: Clock) -> No
 
 async def test_temporary_errors_retry_until_max_attempts(autojump_clock: Clock) -> None:
     async with running(config(max_attempts=3)) as (carrier, net, _):
-        net.smscs[0].on_submit = lambda *_: CommandStatus.ESME_RMSGQFUL
+        net.smscs[0].on_submit = lambda *_: CommandStatus.ESME_RSYSERR
         start = trio.current_time()
-        assert await carrier.submit(part()) == Rejected(status=0x14, attempts=3)
+        assert await carrier.submit(part()) == Rejected(status=0x08, attempts=3)
         assert len(net.smscs[0].submits) == 3
         assert trio.current_time() - start >= 0.5 + 1.0  # backoff between attempts
+
+
+@pytest.mark.parametrize("status", [CommandStatus.ESME_RMSGQFUL, CommandStatus.ESME_RTHROTTLED])
+async def test_throttling_answers_do_not_count_toward_max_attempts(
+    autojump_clock: Clock, status: int
+) -> None:
+    """0x14 and 0x58 slow the carrier down and resubmit; max_age alone ends them (policy.py)."""
+    answers = iter([status] * 6 + [CommandStatus.ESME_RSYSERR, status, 0])
+    async with running(config(max_attempts=2, max_age=Duration(600))) as (carrier, net, _):
+        net.smscs[0].on_submit = lambda *_: next(answers)
+        rate = carrier.throttle.rate
+        outcome = await carrier.submit(part())
+        assert outcome == Accepted(message_id=outcome.message_id, attempts=9)  # type: ignore[union-attr]
+        assert carrier.throttle.rate < rate and carrier.throttle.throttled == 7
+
+        net.smscs[0].on_submit = lambda *_: status  # queue full for good: max_age ends it
+        start = trio.current_time()
+        outcome = await carrier.submit(part(1))
+        assert isinstance(outcome, Rejected) and outcome.status == status and outcome.attempts > 2
+        assert 500 <= trio.current_time() - start <= 600
 
 
 async def test_stop_ends_a_retry_backoff_with_carrier_closed(autojump_clock: Clock) -> None:

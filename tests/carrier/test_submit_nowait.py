@@ -69,6 +69,23 @@ async def test_a_retryable_error_goes_on_in_a_task_until_accepted(autojump_clock
         assert len(net.smscs[0].submits) == 3
 
 
+async def test_a_throttled_first_answer_is_not_counted_on_the_task_either(autojump_clock: Clock) -> None:
+    # max_attempts 2: 0x14, 0x58, 0x14 are not counted, 0x08 is the first counted
+    # answer; the part is accepted at the fifth submit.
+    answers = iter([CommandStatus.ESME_RMSGQFUL, CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFUL,
+                    CommandStatus.ESME_RSYSERR, 0])  # fmt: skip
+
+    def on_submit(_: FakeSmsc, __: SubmitSm) -> int:
+        return next(answers)
+
+    async with running(config(max_attempts=2), make=lambda s: FakeSmsc(s, on_submit=on_submit)) as (carrier, _, __):
+        outcomes = Outcomes()
+        assert carrier.submit_nowait(part(0), outcomes.done_for(0))
+        await outcomes.wait_for(1)
+        result = outcomes.by_part[0]
+        assert isinstance(result, Accepted) and result.attempts == 5
+
+
 async def test_a_permanent_error_and_a_timeout_and_a_lost_bind(autojump_clock: Clock) -> None:
     def on_submit(_: FakeSmsc, pdu: SubmitSm) -> int | None:
         if pdu.short_message == b"body 0":

@@ -164,3 +164,44 @@ def test_proposals_only_contain_fitting_forms(pairs: list[tuple[str, str]]) -> N
     for response_form, receipt_form in propose_id_forms(pairs):
         for response_id, receipt_id in pairs:
             assert id_key(response_id, response_form) == id_key(receipt_id, receipt_form)
+
+
+def test_ids_longer_than_the_spec_have_keys() -> None:
+    from dlr import SPEC_ID_LENGTH
+
+    assert SPEC_ID_LENGTH == 64 and MAX_ID_LENGTH == 255  # the codec's C-octet ceiling
+    assert id_key("A" * 70) == "a" * 70
+    assert id_key("0" * 200 + "FF", F.HEX) == "255"
+    assert id_key("7" * 255, F.DECIMAL) == "7" * 255
+
+
+@pytest.mark.parametrize(
+    ("message_id", "form", "key"),
+    [
+        ("00AB", F.NORMALIZED, "ab"),
+        ("A" * 255, F.EXACT, "A" * 255),
+        ("12G", F.HEX, "12G"),  # not of its form: its own key (never digits only)
+        ("12a", F.DECIMAL, "12a"),
+        ("  ", F.NORMALIZED, "  "),
+        ("", F.NORMALIZED, None),  # no key: no receipt can match the part
+        ("", F.EXACT, None),
+        (None, F.HEX, None),
+        ("A" * 256, F.EXACT, None),
+    ],
+)
+def test_response_key_never_raises(message_id: str | None, form: IdForm, key: str | None) -> None:
+    from dlr import response_key
+
+    assert response_key(message_id, form) == key
+
+
+@given(st.binary(min_size=1, max_size=255).filter(lambda b: b"\0" not in b), st.sampled_from(list(IdForm)))
+def test_every_c_octet_string_keeps_its_octets_and_has_a_key(octets: bytes, form: IdForm) -> None:
+    from dlr import id_octets, response_key
+
+    message_id = octets.decode("latin-1")  # as bridge.smpp.codec decodes a C-octet string
+    assert id_octets(message_id) == octets
+    key = response_key(message_id, form)
+    assert key is not None  # 1-255 octets: always a key, of the form or the id itself
+    if form is IdForm.EXACT:
+        assert key == message_id
