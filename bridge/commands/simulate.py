@@ -9,7 +9,7 @@ when it stops.
 from __future__ import annotations
 
 import argparse
-import sys
+import errno
 from typing import Any
 
 _STATS = ("submits", "receipts_sent", "receipts_acked", "throttled", "queue_full", "mo_sent")
@@ -189,13 +189,13 @@ def build_config(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bridge.commands.common import CliError, first_error
     from bridge.simulator import ConfigError
 
     try:
         config = build_config(args)
     except (ConfigError, ValueError) as exc:
-        print(f"smpp-bridge simulate: {exc}", file=sys.stderr)
-        return 2
+        raise CliError(str(exc)) from None
     import trio
 
     from bridge.gc_tuning import tune_gc
@@ -203,9 +203,14 @@ def run(args: argparse.Namespace) -> int:
     tune_gc()  # a benchmark peer: the same settings as the daemon (bridge/gc_tuning.py)
     try:
         trio.run(_main, config, args.stats_interval)
-    except OSError as exc:  # the port is taken, the address is not ours, ...
-        print(f"smpp-bridge simulate: cannot listen: {exc}", file=sys.stderr)
-        return 1
+    except Exception as exc:  # trio wraps what the nursery's tasks raise in a group
+        error = first_error(exc, OSError)
+        if error is None:
+            raise
+        hint = "stop what listens there or choose another --port" if error.errno == errno.EADDRINUSE else (
+            "choose an address of this machine with --host"
+        )
+        raise CliError(f"cannot listen on {config.host}:{config.port}: {error.strerror or error}; {hint}") from None
     return 0
 
 
