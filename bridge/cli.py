@@ -74,13 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130  # 128 + SIGINT, as a shell reports it
     except Exception as exc:
-        from bridge.commands.common import explain
+        from bridge.commands.common import explain, report
 
         message = explain(exc)
         if message is None:
             raise
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+        return report(message)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ __all__ = [
     "first_error",
     "load",
     "parse_money",
+    "report",
     "run_database",
     "with_database",
 ]
@@ -51,6 +52,12 @@ CONFIG_ENV = "SMPP_BRIDGE_CONFIG"
 
 class CliError(Exception):
     """An expected failure: printed as ``error: MESSAGE`` (saying what to do), exit status 2."""
+
+
+def report(message: str) -> int:
+    """Print ``error: MESSAGE`` as ``cli.main`` does for a ``CliError``; returns the exit status 2."""
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 # --- options and the configuration ----------------------------------------------------

@@ -189,13 +189,13 @@ def build_config(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge.commands.common import CliError, first_error
+    from bridge.commands.common import first_error, report
     from bridge.simulator import ConfigError
 
     try:
         config = build_config(args)
     except (ConfigError, ValueError) as exc:
-        raise CliError(str(exc)) from None
+        return report(str(exc))
     import trio
 
     from bridge.gc_tuning import tune_gc
@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
         hint = "stop what listens there or choose another --port" if error.errno == errno.EADDRINUSE else (
             "choose an address of this machine with --host"
         )
-        raise CliError(f"cannot listen on {config.host}:{config.port}: {error.strerror or error}; {hint}") from None
+        return report(f"cannot listen on {config.host}:{config.port}: {error.strerror or error}; {hint}")
     return 0
 
 
