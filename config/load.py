@@ -200,7 +200,7 @@ def _check_whole(config: Config, text: str, source: str) -> None:
             )
         seen_match[match] = r
         # Enqueue bills the parts of the route's profile; failover may only go
-        # to carriers that would send exactly those parts (issue 6).
+        # to carriers that would send exactly those parts.
         profiles = {config.carriers[names[n]].segmentation for n in route.carrier_names}
         if len(profiles) > 1:
             raise _fail(

@@ -1,4 +1,4 @@
-"""`smpp-bridge simulate`: run our SMSC simulator (issue 5) until Ctrl-C or SIGTERM.
+"""`smpp-bridge simulate`: run our SMSC simulator until Ctrl-C or SIGTERM.
 
 Settings come from the defaults, then ``--config FILE`` (TOML, see docs/simulator.md),
 then the flags given on the command line. It prints the address it listens on, one

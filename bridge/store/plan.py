@@ -150,7 +150,7 @@ def _recipients(request: SendRequest) -> list[str]:
 def _sender_for(
     request: SendRequest, account_default: str | None, table: RouteTable, route: Route, config: Config
 ) -> str | None:
-    # Issue 6: the request's, else the account's default, then the carrier's
+    # The request's, else the account's default, then the carrier's
     # (first carrier of the route with one), then the global default.
     if request.sender_id and request.sender_id.strip():
         return request.sender_id

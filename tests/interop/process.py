@@ -4,7 +4,7 @@ Every peer runs in its own process group (``start_new_session``) so that
 :meth:`PeerProcess.stop` also reaches what it forked (Net::SMPP's smsc.pl forks
 per connection; Kannel runs two boxes). A missing tool skips the test with the
 install command on a developer machine and fails it in CI (``CI=true``): the
-interop suite must not silently vanish from the pipeline (issue 5).
+interop suite must not silently vanish from the pipeline.
 """
 
 from __future__ import annotations
