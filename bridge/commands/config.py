@@ -14,18 +14,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--secrets",
         action="store_true",
-        help="also resolve the secrets `run` uses (bind passwords, the DSN, and the webhook "
-        "secret when webhooks are enabled) from the environment/files",
+        help="also resolve passwords, the DSN and the webhook secret from the environment/files",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from config.load import example_text, load_config
+    from config.load import ConfigError, example_text, load_config
 
     if args.config_action == "example":
         sys.stdout.write(example_text())
         return 0
-    cfg = load_config(args.file, resolve=args.secrets).config  # ConfigError: cli.main reports it
+    try:
+        loaded = load_config(args.file, resolve=args.secrets)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    cfg = loaded.config
     print(
         f"{args.file}: ok ({len(cfg.carriers)} carrier(s), {len(cfg.routes)} route(s), "
         f"{len(cfg.rates.countries)} country rate(s))"
