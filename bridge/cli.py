@@ -3,6 +3,10 @@
 Each sub-command lives in its own module under ``bridge.commands``. Those
 modules import their heavy dependencies (trio, asyncpg) inside ``run()``, so
 building the parser stays cheap and `smpp-bridge segment` pays for neither.
+
+Errors an operator can act on are reported here, once, for every command:
+``error: WHAT; WHAT TO DO`` on one line and exit status 2 (see
+``bridge.commands.common.explain``); only a bug shows a traceback.
 """
 
 from __future__ import annotations
@@ -65,7 +69,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    return int(module.run(args))  # type: ignore[attr-defined]
+    try:
+        return int(module.run(args))  # type: ignore[attr-defined]
+    except KeyboardInterrupt:
+        return 130  # 128 + SIGINT, as a shell reports it
+    except Exception as exc:
+        from bridge.commands.common import explain, report
+
+        message = explain(exc)
+        if message is None:
+            raise
+        return report(message)
 
 
 if __name__ == "__main__":

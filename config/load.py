@@ -9,6 +9,7 @@ key (``carriers[0].port``) and, where it can be found, the file line.
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 import stat
@@ -27,6 +28,7 @@ __all__ = [
     "ConfigError",
     "LoadedConfig",
     "Secret",
+    "Secrets",
     "example_path",
     "example_text",
     "load_config",
@@ -81,6 +83,20 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+class Secrets(enum.Flag):
+    """Which secrets a command resolves: each command asks only for the ones it uses.
+
+    `migrate`, `accounts`, `balance`, `status` and `send` talk to the database
+    only (``DATABASE``); `run` needs everything. The webhook secret is never
+    asked for while ``[webhooks] enabled = false``.
+    """
+
+    DATABASE = enum.auto()
+    CARRIERS = enum.auto()
+    WEBHOOKS = enum.auto()
+    ALL = DATABASE | CARRIERS | WEBHOOKS
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +203,7 @@ def _check_whole(config: Config, text: str, source: str) -> None:
             )
         seen_match[match] = r
         # Enqueue bills the parts of the route's profile; failover may only go
-        # to carriers that would send exactly those parts (issue 6).
+        # to carriers that would send exactly those parts.
         profiles = {config.carriers[names[n]].segmentation for n in route.carrier_names}
         if len(profiles) > 1:
             raise _fail(
@@ -304,7 +320,13 @@ def read_secret_file(path: str | os.PathLike[str], *, key: str = "") -> str:
             f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {p}",
             key=key or None,
         )
-    return p.read_text(encoding="utf-8").rstrip("\r\n")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:  # e.g. mode 0600 but another user's file
+        raise ConfigError(f"cannot read secret file {p}: {exc.strerror}", key=key or None) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"secret file {p} is not UTF-8 text", key=key or None) from None
+    return text.rstrip("\r\n")
 
 
 def _secret(
@@ -321,13 +343,20 @@ def _secret(
 
 
 def resolve_secrets(
-    config: Config, *, environ: Mapping[str, str] | None = None, path: Path | None = None
+    config: Config,
+    *,
+    environ: Mapping[str, str] | None = None,
+    path: Path | None = None,
+    secrets: Secrets = Secrets.ALL,
 ) -> LoadedConfig:
+    """Resolve the ``secrets`` asked for; the others stay unset (None / empty)."""
     env = os.environ if environ is None else environ
     db = config.database
-    dsn = Secret(db.dsn) if db.dsn is not None else _secret(db.dsn_env, db.dsn_file, env, "database.dsn")
+    dsn = None
+    if Secrets.DATABASE in secrets:
+        dsn = Secret(db.dsn) if db.dsn is not None else _secret(db.dsn_env, db.dsn_file, env, "database.dsn")
     passwords: dict[str, Secret] = {}
-    for i, carrier in enumerate(config.carriers):
+    for i, carrier in enumerate(config.carriers if Secrets.CARRIERS in secrets else ()):
         key = f"carriers[{i}].password"
         secret = _secret(carrier.password_env, carrier.password_file, env, key)
         if secret is None:
@@ -343,7 +372,9 @@ def resolve_secrets(
             raise ConfigError("bind password longer than 8 characters (SMPP 3.4 4.1.1)", key=key)
         passwords[carrier.name] = secret
     hooks = config.webhooks
-    webhook_secret = _secret(hooks.secret_env, hooks.secret_file, env, "webhooks.secret")
+    webhook_secret = None
+    if Secrets.WEBHOOKS in secrets and hooks.enabled:
+        webhook_secret = _secret(hooks.secret_env, hooks.secret_file, env, "webhooks.secret")
     return LoadedConfig(
         config=config, path=path, database_dsn=dsn,
         carrier_passwords=passwords, webhook_secret=webhook_secret,
@@ -354,19 +385,22 @@ def load_config(
     path: str | os.PathLike[str],
     *,
     resolve: bool = True,
+    secrets: Secrets = Secrets.ALL,
     environ: Mapping[str, str] | None = None,
 ) -> LoadedConfig:
-    """Read, validate and (unless ``resolve=False``) resolve the secrets of a config file."""
+    """Read, validate and (unless ``resolve=False``) resolve the ``secrets`` of a config file."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read configuration: {exc.strerror}", file=str(p)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=str(p)) from None
     config = parse_config(text, source=str(p))
     if not resolve:
         return LoadedConfig(config=config, path=p)
     try:
-        return resolve_secrets(config, environ=environ, path=p)
+        return resolve_secrets(config, environ=environ, path=p, secrets=secrets)
     except ConfigError as exc:
         key_path = _path_segments("." + exc.key) if exc.key else ()
         exc.file = str(p)

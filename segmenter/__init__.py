@@ -3,10 +3,12 @@
 ``segment(text)`` chooses the encoding and splits the text into the fewest
 parts that never cut an escape sequence or a surrogate pair;
 ``Segmentation.payloads(ref, profile)`` gives each part's submit_sm fields for
-a carrier's ``Profile``; ``price`` bills the segments in exact Decimal.
+a carrier's ``Profile``; ``price`` bills the segments in exact Decimal;
+``check_body`` is the rule for which characters a message may hold.
 See docs/segmenter.md.
 """
 
+from segmenter.body import ForbiddenCharacter, check_body
 from segmenter.core import Encoding, MessageTooLong, Segmentation, capacity, price, segment
 from segmenter.payload import (
     MESSAGE_PAYLOAD,
@@ -25,11 +27,13 @@ __all__ = [
     "SAR_TOTAL_SEGMENTS",
     "Concat",
     "Encoding",
+    "ForbiddenCharacter",
     "MessageTooLong",
     "PartPayload",
     "Profile",
     "Segmentation",
     "capacity",
+    "check_body",
     "decode_payload",
     "price",
     "segment",

@@ -10,7 +10,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="config_action", metavar="ACTION", required=True)
     sub.add_parser("example", help="print a complete, commented example configuration")
     check = sub.add_parser("check", help="validate a configuration file (exit 0 or 2)")
-    check.add_argument("file", metavar="FILE")
+    check.add_argument("file", metavar="FILE", help="the configuration file to validate")
     check.add_argument(
         "--secrets",
         action="store_true",

@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from bridge.commands.common import add_database_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-c", "--config", metavar="FILE", help="configuration file")
-    parser.add_argument("--dsn", help="database DSN (instead of the configuration's)")
+    add_database_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    import trio
+    from bridge.commands.common import database_dsn_of, run_database
+    from bridge.store.migrate import migrate
 
-    from bridge.store.connect import ConnectError, configured_dsn
-    from bridge.store.migrate import MigrationError, migrate
-
-    try:
-        with configured_dsn(args.config, args.dsn) as dsn:
-            applied = trio.run(migrate, dsn)
-    except (ConnectError, MigrationError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    with database_dsn_of(args) as dsn:
+        applied = run_database(dsn, migrate)
     for migration in applied:
         print(f"applied {migration.version:04d}_{migration.name}")
     if not applied:

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _error(str(exc))
     if not loaded.config.database.configured:
-        # Issue 6: `run` never guesses a database (only `demo` and the tests do).
+        # `run` never guesses a database (only `demo` and the tests do).
         return _error(
             f"{args.config}: no database configured: set [database] dsn, dsn_env or dsn_file, "
             "or embedded = true"

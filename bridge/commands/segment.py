@@ -32,16 +32,20 @@ def _rate(value: str) -> Decimal:
 
 
 def run(args: argparse.Namespace) -> int:
-    from segmenter import Encoding, MessageTooLong, price, segment
+    from segmenter import Encoding, ForbiddenCharacter, MessageTooLong, check_body, price, segment
     from segmenter.tables import LANGUAGES
 
     text = sys.stdin.read() if args.text == "-" else args.text
     tables = tuple(code.strip() for code in args.shift_tables.split(",") if code.strip())
     try:
         rate = _rate(args.rate) if args.rate is not None else None
+        check_body(text)  # what enqueue refuses, refused here too (segmenter/body.py)
         seg = segment(text, reference_bits=args.reference_bits, shift_tables=tables)
     except MessageTooLong as exc:
         print(f"error: too long: {exc}", file=sys.stderr)
+        return 2
+    except ForbiddenCharacter as exc:
+        print(f"error: the text has {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

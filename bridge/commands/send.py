@@ -1,13 +1,17 @@
 """`smpp-bridge send --account NAME --to +6012... --message TEXT`: queue a send (seed 000 POST /sms/send).
 
-Prints the seed's 201 body as JSON. The daemon (`smpp-bridge run`) picks the
-messages up; `smpp-bridge status MESSAGE_ID` follows one.
+Prints the seed's 201 body as JSON; a recipient that will not be sent has
+``error`` and ``reason`` saying why. The daemon (`smpp-bridge run`) picks the
+messages up; `smpp-bridge status MESSAGE_ID` follows one. The routes, rates
+and carriers come from the configuration file (the daemon's); the database
+from ``--dsn`` or that file.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+
+from bridge.commands.common import add_database_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,42 +27,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--type", choices=("otp", "marketing", "transactional"),
         help="message type (default: classified from the text, as seed 000 says)",
     )  # fmt: skip
-    parser.add_argument("-c", "--config", metavar="FILE", required=True,
-                        help="configuration file (routes, rates, database)")  # fmt: skip
-    parser.add_argument("--dsn", help="database DSN (instead of the configuration's)")
+    add_database_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    import trio
+    import contextlib
 
-    from bridge.store.connect import ConnectError, database_dsn
+    from bridge.commands.common import load, run_database
+    from bridge.store.connect import database_dsn
     from bridge.store.db import open_database
-    from bridge.store.enqueue import EnqueueError, SendRequest, enqueue
+    from bridge.store.enqueue import SendRequest, enqueue
     from bridge.store.models import SendResult, to_json
-    from config.load import ConfigError, load_config
+    from config.load import Secrets
 
     request = SendRequest(
         to=args.to[0] if len(args.to) == 1 else list(args.to),
         message=args.message, sender_id=args.sender_id, reference=args.reference, type=args.type,
+    )  # fmt: skip
+    # The routes and rates are in the configuration; of its secrets only the
+    # database's is used, and none with --dsn.
+    loaded = load(
+        args.config, secrets=None if args.dsn else Secrets.DATABASE,
+        what=" (the daemon's: send needs its routes and rates)",
     )  # fmt: skip
 
     async def main(dsn: str) -> SendResult:
         async with open_database(dsn, min_size=1, max_size=1) as db:
             return await enqueue(db, loaded.config, args.account, request)
 
-    try:
-        # Secrets are needed only for the database: a --dsn skips resolving them.
-        loaded = load_config(args.config, resolve=not args.dsn)
-        if args.dsn:
-            result = trio.run(main, args.dsn)
-        else:
-            with database_dsn(loaded) as dsn:
-                result = trio.run(main, dsn)
-    except (ConfigError, ConnectError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except EnqueueError as exc:
-        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
-        return 2
+    with contextlib.ExitStack() as stack:
+        dsn = args.dsn or stack.enter_context(database_dsn(loaded))
+        result = run_database(dsn, main)
     print(to_json(result).decode())
     return 0

@@ -1,4 +1,4 @@
-"""`smpp-bridge simulate`: run our SMSC simulator (issue 5) until Ctrl-C or SIGTERM.
+"""`smpp-bridge simulate`: run our SMSC simulator until Ctrl-C or SIGTERM.
 
 Settings come from the defaults, then ``--config FILE`` (TOML, see docs/simulator.md),
 then the flags given on the command line. It prints the address it listens on, one
@@ -9,7 +9,7 @@ when it stops.
 from __future__ import annotations
 
 import argparse
-import sys
+import errno
 from typing import Any
 
 _STATS = ("submits", "receipts_sent", "receipts_acked", "throttled", "queue_full", "mo_sent")
@@ -195,13 +195,13 @@ def build_config(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bridge.commands.common import first_error, report
     from bridge.simulator import ConfigError
 
     try:
         config = build_config(args)
     except (ConfigError, ValueError) as exc:
-        print(f"smpp-bridge simulate: {exc}", file=sys.stderr)
-        return 2
+        return report(str(exc))
     import trio
 
     from bridge.gc_tuning import tune_gc
@@ -209,9 +209,14 @@ def run(args: argparse.Namespace) -> int:
     tune_gc()  # a benchmark peer: the same settings as the daemon (bridge/gc_tuning.py)
     try:
         trio.run(_main, config, args.stats_interval)
-    except OSError as exc:  # the port is taken, the address is not ours, ...
-        print(f"smpp-bridge simulate: cannot listen: {exc}", file=sys.stderr)
-        return 1
+    except Exception as exc:  # trio wraps what the nursery's tasks raise in a group
+        error = first_error(exc, OSError)
+        if error is None:
+            raise
+        hint = "stop what listens there or choose another --port" if error.errno == errno.EADDRINUSE else (
+            "choose an address of this machine with --host"
+        )
+        return report(f"cannot listen on {config.host}:{config.port}: {error.strerror or error}; {hint}")
     return 0
 
 

@@ -1,37 +1,32 @@
-"""`smpp-bridge status MESSAGE_ID`: one message as seed 000's GET /sms/{id} returns it."""
+"""`smpp-bridge status MESSAGE_ID`: one message as seed 000's GET /sms/{id} returns it.
+
+A message that failed or is invalid carries ``error`` (a code) and ``reason``
+(what it means, in words); see bridge/store/reasons.py.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
+
+from bridge.commands.common import add_database_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("message_id", metavar="MESSAGE_ID", help="msg_... as returned by send")
-    parser.add_argument("-c", "--config", metavar="FILE", help="configuration file")
-    parser.add_argument("--dsn", help="database DSN (instead of the configuration's)")
+    add_database_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    import trio
-
-    from bridge.store.connect import ConnectError, configured_dsn
-    from bridge.store.db import open_database
+    from bridge.commands.common import CliError, with_database
+    from bridge.store.db import Database
     from bridge.store.models import MessageView, to_json
     from bridge.store.queries import get_message
 
-    async def main(dsn: str) -> MessageView | None:
-        async with open_database(dsn, min_size=1, max_size=1) as db:
-            return await get_message(db, args.message_id)
+    async def main(db: Database) -> MessageView | None:
+        return await get_message(db, args.message_id)
 
-    try:
-        with configured_dsn(args.config, args.dsn) as dsn:
-            view = trio.run(main, dsn)
-    except ConnectError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    view = with_database(args, main)
     if view is None:
-        print(f"error: not_found: no message {args.message_id}", file=sys.stderr)
-        return 2
+        raise CliError(f"not_found: no message {args.message_id}")
     print(to_json(view).decode())
     return 0

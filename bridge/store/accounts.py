@@ -58,7 +58,10 @@ def money(value: Decimal | str | int) -> Decimal:
     """An exact MYR amount with at most 4 decimal places (no float, no rounding)."""
     if isinstance(value, float):
         raise TypeError("money is never a float; pass a Decimal or a string")
-    amount = Decimal(value)
+    try:
+        amount = Decimal(value)
+    except ArithmeticError:  # decimal.InvalidOperation: "abc", ""
+        raise ValueError(f"{value!r} is not an amount") from None
     if not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT:
         raise ValueError(f"invalid amount {value!r}")
     if amount != amount.quantize(CENT):

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 from bridge.store.embedded import start_embedded
-from config.load import ConfigError, LoadedConfig, load_config
+from config.load import ConfigError, LoadedConfig, Secrets, load_config
 
 __all__ = ["ConnectError", "configured_dsn", "database_dsn"]
 
@@ -21,7 +21,7 @@ def database_dsn(loaded: LoadedConfig, *, default_embedded: bool = False) -> Ite
 
     ``default_embedded`` is for `demo` and the tests only: with no [database]
     settings they use the embedded server in ``database.data_dir``. `run` and
-    `migrate` refuse to guess (issue 6).
+    `migrate` refuse to guess.
     """
     db = loaded.config.database
     if loaded.database_dsn is not None:
@@ -47,7 +47,7 @@ def configured_dsn(config_path: str | None, dsn: str | None = None) -> Iterator[
     if not config_path:
         raise ConnectError("give -c FILE (a configuration with a [database] table) or --dsn DSN")
     try:
-        loaded = load_config(config_path)
+        loaded = load_config(config_path, secrets=Secrets.DATABASE)  # the DSN, no other secret
     except ConfigError as exc:
         raise ConnectError(str(exc)) from None
     with database_dsn(loaded) as resolved:

@@ -45,6 +45,7 @@ from bridge.store.plan import (
     parse_number,
     plan,
 )
+from bridge.store.reasons import describe
 from bridge.store.routing import RouteTable
 from config.schema import Config
 
@@ -249,7 +250,7 @@ class _Send:
             recipients=tuple(
                 Recipient(
                     id=p.public_id, to=p.to, status=_STATUS[p.state], carrier_ref=None,
-                    cost=p.cost, country=p.country,
+                    cost=p.cost, country=p.country, error=p.error, reason=describe(p.error, p.detail),
                 )
                 for p in self.items
             ),

@@ -61,13 +61,17 @@ class Totals(_Shape, frozen=True, kw_only=True):
     invalid: int
 
 
-class Recipient(_Shape, frozen=True, kw_only=True):
+class Recipient(_Shape, frozen=True, kw_only=True, omit_defaults=True):
+    """One recipient of a send; ``error`` and ``reason`` only when it will not be sent."""
+
     id: str
     to: str
     status: PublicStatus
     carrier_ref: str | None
     cost: Decimal
     country: str | None
+    error: str | None = None  # a code (bridge/store/reasons.py)
+    reason: str | None = None  # the code in words
 
 
 class SendResult(_Shape, frozen=True, kw_only=True):
@@ -82,8 +86,8 @@ class SendResult(_Shape, frozen=True, kw_only=True):
     recipients: tuple[Recipient, ...]
 
 
-class MessageView(_Shape, frozen=True, kw_only=True):
-    """GET /sms/{id}, 200 OK."""
+class MessageView(_Shape, frozen=True, kw_only=True, omit_defaults=True):
+    """GET /sms/{id}, 200 OK; ``error`` and ``reason`` only when it failed or is invalid."""
 
     id: str
     campaign_id: str
@@ -95,6 +99,8 @@ class MessageView(_Shape, frozen=True, kw_only=True):
     country: str | None
     charged: bool
     created_at: str
+    error: str | None = None
+    reason: str | None = None
 
 
 class Balance(_Shape, frozen=True, kw_only=True):

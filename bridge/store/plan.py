@@ -54,6 +54,7 @@ class EnqueueError(Exception):
 
     HTTP_STATUS: ClassVar[dict[str, int]] = {
         "missing_message": 400,
+        "invalid_message": 400,
         "missing_to": 400,
         "no_valid_recipients": 400,
         "invalid_sender_id": 400,
@@ -119,7 +120,8 @@ class Planned:
     to: str
     country: str | None
     state: str  # queued | failed | invalid
-    error: str | None = None
+    error: str | None = None  # a code: bridge/store/reasons.py
+    detail: str | None = None  # for this send's answer only (not stored)
     route: Route | None = None
     seg: segmenter.Segmentation | None = None
     cost: Decimal = Decimal(0)
@@ -129,6 +131,10 @@ class Planned:
 def _recipients(request: SendRequest) -> list[str]:
     if request.message is None or not request.message.strip():
         raise EnqueueError("missing_message", "The message body is empty.")
+    try:
+        segmenter.check_body(request.message)  # the one rule (segmenter/body.py)
+    except segmenter.ForbiddenCharacter as exc:
+        raise EnqueueError("invalid_message", f"The message has {exc}.") from None
     to = request.to
     numbers = [to] if isinstance(to, str) else list(to or [])
     numbers = [n for n in numbers if n and n.strip()]
@@ -144,7 +150,7 @@ def _recipients(request: SendRequest) -> list[str]:
 def _sender_for(
     request: SendRequest, account_default: str | None, table: RouteTable, route: Route, config: Config
 ) -> str | None:
-    # Issue 6: the request's, else the account's default, then the carrier's
+    # The request's, else the account's default, then the carrier's
     # (first carrier of the route with one), then the global default.
     if request.sender_id and request.sender_id.strip():
         return request.sender_id
@@ -176,6 +182,7 @@ def plan(
         rate = config.rates.rate_for(number.country)
         if route is None or rate is None:
             item.state, item.error = "failed", "no_route" if route is None else "no_rate"
+            item.detail = f"country {number.country}" if number.country else None
             continue
         profile = table.profile(route)
         if profile not in segmentations:
@@ -186,6 +193,8 @@ def plan(
         seg = segmentations[profile]
         if seg is None or seg.segments > profile.max_parts:
             item.state, item.error = "failed", "too_long"
+            needs = f"{seg.segments} {seg.encoding} parts" if seg else f"over {segmenter.core.MAX_PARTS} parts"
+            item.detail = f"needs {needs}; route {route.label} allows {profile.max_parts}"
             continue
         sender_id = _sender_for(request, account_default_sender, table, route, config)
         if sender_id is None:
@@ -201,6 +210,7 @@ def plan(
         sender = senders[sender_id]
         if not all(sender.allowed_by(c.source) for c in table.carriers(route)):
             item.state, item.error = "failed", f"sender_{sender.kind}_not_allowed"
+            item.detail = f"sender id {sender_id!r}, route {route.label}"
             continue
         item.route, item.seg, item.sender = route, seg, sender
         item.cost = segmenter.price(seg, rate)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bridge.store.db import Connection, Database
 from bridge.store.models import STATUS_OF_STATE, MessageView, iso_millis
+from bridge.store.reasons import describe
 
 __all__ = ["get_message"]
 
@@ -11,7 +12,7 @@ __all__ = ["get_message"]
 # submit_sm_resp is stored (seed 000 shows it once known).
 _GET_MESSAGE = """
 SELECT m.public_id, c.public_id AS campaign_public_id, m.destination, c.body, m.state::text,
-       m.cost, m.country, m.created_at,
+       m.cost, m.country, m.created_at, m.error,
        (SELECT p.carrier_message_id FROM message_parts p
          WHERE p.message_id = m.id AND p.seq = 1) AS carrier_ref,
        EXISTS (SELECT 1 FROM ledger l WHERE l.message_id = m.id AND l.kind = 'charge') AS charged
@@ -38,4 +39,7 @@ async def get_message(
         country=row["country"].strip() if row["country"] else None,
         charged=row["charged"],
         created_at=iso_millis(row["created_at"]),
+        # A reason only for a final failure: a part's error while it is retried is not one.
+        error=row["error"] if row["state"] in ("failed", "invalid") else None,
+        reason=describe(row["error"]) if row["state"] in ("failed", "invalid") else None,
     )

@@ -7,24 +7,54 @@
 
 Every peer started through a fixture is stopped at teardown, process group and
 all, even when the test failed. A missing tool skips (developer machine) or
-fails (CI=true), see ``peers.tool_missing``.
+fails (CI=true), see ``peers.tool_missing``: the factories check their tool when
+the fixture is set up, before the test starts anything, and every skip's
+summary line (``pytest -ra``) carries its reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.interop.kannel import KannelEsme, start_kannel
-from tests.interop.peers import NetSmppSmsc, NodeSmsc, start_netsmpp_smsc, start_node_smsc
+from tests.interop.kannel import KannelEsme, kannel_available, start_kannel
+from tests.interop.peers import (
+    NetSmppSmsc,
+    NodeSmsc,
+    node_smsc_available,
+    start_netsmpp_smsc,
+    start_node_smsc,
+)
+from tests.interop.process import skip_reason
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    skip_reason(clear=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """Give back the reason pytest-trio drops from a skip raised inside a trio nursery.
+
+    pytest-trio turns a group holding one ``Skipped`` into a bare ``pytest.skip()``,
+    so the summary said only "Skipped" at a line of pytest's own code.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    reason = skip_reason()
+    longrepr = report.longrepr
+    if report.skipped and reason and isinstance(longrepr, tuple) and longrepr[2] == "Skipped":
+        path, lineno = item.location[0], (item.location[1] or 0) + 1
+        report.longrepr = (path, lineno, f"Skipped: {reason}")
 
 
 @pytest.fixture
 def node_smsc_factory(tmp_path: Path) -> Iterator[Callable[..., NodeSmsc]]:
     """Start node-smpp SMSCs: ``factory(system_id=..., password=..., options=[...])``."""
+    node_smsc_available()  # skip (or fail in CI) here, not inside the test's nursery
     started: list[NodeSmsc] = []
 
     def factory(**kwargs: Any) -> NodeSmsc:
@@ -65,6 +95,7 @@ def kannel_esme(tmp_path: Path) -> Iterator[Callable[..., KannelEsme]]:
     ``wait_online``, ``timeout``). Each Kannel gets its own directory for its
     configuration and logs under the test's tmp_path.
     """
+    kannel_available()  # skip (or fail in CI) here, not inside the test's nursery
     started: list[KannelEsme] = []
 
     def factory(host: str, port: int, system_id: str, password: str, **kwargs: Any) -> KannelEsme:

@@ -74,3 +74,13 @@ def test_bad_reference_bits_is_an_argparse_error(capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit) as exc:
         main(["segment", "x", "--reference-bits", "12"])
     assert exc.value.code == 2
+
+
+def test_a_forbidden_character_is_the_error_enqueue_gives(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["segment", "ring\x07"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "error: the text has U+0007 (BEL, a control character) at character 5: "
+        "of the control characters only LF, CR and FF can be sent (GSM 03.38)\n"
+    )

@@ -63,6 +63,10 @@ def test_send_then_status(
     assert body["estimatedCost"] == 0.17 and body["currency"] == "MYR"
     by_to = {r["to"]: r for r in body["recipients"]}
     assert by_to["12345"]["status"] == "invalid" and by_to["12345"]["cost"] == 0
+    assert by_to["12345"]["error"] == "invalid_number" and "E.164" in by_to["12345"]["reason"]
+    assert main(["status", by_to["12345"]["id"], "-c", config]) == 0
+    invalid = json.loads(capsys.readouterr().out)
+    assert invalid["error"] == "invalid_number" and invalid["reason"] == by_to["12345"]["reason"]
     assert by_to["+60123456789"] == {
         "id": by_to["+60123456789"]["id"], "to": "+60123456789", "status": "pending",
         "carrierRef": None, "cost": 0.05, "country": "MY",
