@@ -103,3 +103,4 @@ class CarrierHealth:
     throttled: int  # 0x58 responses seen
     late_responses: int  # responses that came after their ResponseTimeout
     unknown: int  # submits resolved Unknown (timeout or disconnect)
+    internal_errors: int = 0  # faults caught at a bind or a callback (logged; the bind reconnects)
