@@ -291,6 +291,18 @@ def oversized(length: int) -> Scenario:
     return Scenario(f"oversized_{length}", after_bind=after_bind)
 
 
+def combined(*scenarios: Scenario) -> Scenario:
+    """Every ``after_bind`` in turn; the last scenario's ``on_submit``."""
+
+    async def after_bind(peer: Peer) -> None:
+        for scenario in scenarios:
+            if scenario.after_bind is not None:
+                await scenario.after_bind(peer)
+
+    name = "+".join(s.name for s in scenarios)
+    return Scenario(name, after_bind=after_bind, on_submit=scenarios[-1].on_submit)
+
+
 # --- the server -------------------------------------------------------------------------------
 
 class HostileSmsc:
