@@ -301,7 +301,10 @@ class Daemon:
         assert result.carrier is not None and result.late_ref is not None
         late = self._late.outcome_committed(result.carrier, result.late_ref, result.part)
         if late is not None:  # it came before the commit
-            self._apply_late(result.part, late)
+            try:
+                self._apply_late(result.part, late)
+            except Exception as exc:  # called from the writer's flush: never its end
+                self._late_dropped(late, exc)
 
     def _on_late(self, late: LateResponse) -> None:
         """A submit_sm_resp after its submit ended Unknown: an id goes to the writer (apply.py).
