@@ -23,6 +23,7 @@ import msgspec
 import structlog
 import trio
 
+import dlr
 from bridge.carrier import Carrier, Inbound, LateResponse
 from bridge.dispatch.claim import Claimer
 from bridge.dispatch.instances import BindSlots, Lease, db_errors
@@ -317,16 +318,25 @@ class Daemon:
             if part is not None:
                 self._apply_late(part, late)
         except Exception as exc:
-            self._stats.late_dropped += 1
-            _limited.error("late response not applied", key=late.carrier, carrier=late.carrier,
-                           ref=late.ref, error=repr(exc), exc_info=exc)
+            self._late_dropped(late, exc)
+
+    def _late_dropped(self, late: LateResponse, exc: Exception) -> None:
+        self._stats.late_dropped += 1
+        _limited.error("late response not applied", key=late.carrier, carrier=late.carrier,
+                       ref=late.ref, error=repr(exc), exc_info=exc)
 
     def _apply_late(self, part: ClaimedPart, late: LateResponse) -> None:
         runner = self._runners.get(late.carrier)
         if runner is None or late.message_id is None:
             return  # the carrier was removed meanwhile: its ids mean nothing to us now
+        try:
+            key = runner.id_key(late.message_id)
+        except dlr.MessageIdError as exc:  # an id no key can be made of: the Unknown outcome stands
+            self._stats.late_dropped += 1
+            _limited.warning("late response id unusable; not applied", key=late.carrier,
+                             carrier=late.carrier, ref=late.ref, error=str(exc))
+            return
         self._stats.late_accepted += 1
-        key = runner.id_key(late.message_id)
         self._writer.put(Result(part, Resolution.LATE_ACCEPT, late.carrier, late.message_id, key))
 
     # --- the hot path -----------------------------------------------------------------------

@@ -201,12 +201,15 @@ class CarrierRunner:
         submitting task, a bind's reader, must not die of it either)."""
         try:
             return self.resolve(part, outcome)
+        except dlr.MessageIdError as exc:  # the SMSC's data, not a fault: no traceback
+            limited.warning("response id unusable; outcome taken as unknown", key=self.name,
+                            carrier=self.name, error=str(exc))
         except Exception as exc:
             limited.error("cannot resolve a submit outcome; taken as unknown", key=self.name,
                           carrier=self.name, outcome=type(outcome).__name__, error=repr(exc),
                           exc_info=exc)  # fmt: skip
-            attempts = max(1, outcome.attempts)
-            return self.resolve(part, Unknown(reason=UnknownReason.DISCONNECTED, attempts=attempts))
+        attempts = max(1, outcome.attempts)
+        return self.resolve(part, Unknown(reason=UnknownReason.DISCONNECTED, attempts=attempts))
 
     def submit_nowait(
         self,
