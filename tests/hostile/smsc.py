@@ -226,6 +226,17 @@ def message_id(raw: bytes | None) -> Scenario:
     return Scenario(f"message_id_{raw!r:.20}", on_submit=on_submit)
 
 
+def submit_status(status: int, times: int = 1) -> Scenario:
+    """The first ``times`` submit_sm answered with ``status`` (no body), the rest OK."""
+    count = [0]
+
+    async def on_submit(peer: Peer, seq: int) -> None:
+        count[0] += 1
+        await peer.answer(seq, status=status if count[0] <= times else 0)
+
+    return Scenario(f"submit_status_0x{status:08X}", on_submit=on_submit)
+
+
 def late_answers(delay: float, raw: bytes | None = b"late-1") -> Scenario:
     """Every submit_sm accepted ``delay`` seconds later (after the ESME's timeout)."""
 

@@ -272,3 +272,16 @@ async def test_a_bind_task_that_raises_is_logged_and_the_slot_reconnects(autojum
             nursery.cancel_scope.cancel()
     [error] = events(logs, "bind_failed_internally")
     assert error["log_level"] == "error" and "transport fault" in error["error"]
+
+
+async def test_a_rebind_is_a_warning_with_its_reason_and_the_part_goes_on(autojump_clock: Clock) -> None:
+    with structlog.testing.capture_logs() as logs:
+        async with against([hostile.submit_status(0x04)]) as (carrier, smsc, _):  # ESME_RINVBNDSTS
+            outcome = await carrier.submit(part(1))
+            assert isinstance(outcome, Accepted) and outcome.attempts == 2
+            assert len(smsc.peers) == 2 and carrier.up
+    [rebind] = events(logs, "rebind")
+    assert rebind["log_level"] == "warning" and "ESME_RINVBNDSTS" in rebind["reason"]
+    closed = events(logs, "bind_closed")[0]
+    assert closed["log_level"] == "warning" and closed["reason"] == "unbound"
+    assert closed["leaving"].startswith("rebind: ESME_RINVBNDSTS")
