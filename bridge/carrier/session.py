@@ -529,7 +529,7 @@ class Session:
     def _finish(self, reason: str, error: RemoteProtocolError | None = None) -> None:
         if self._closed.is_set():
             return
-        in_flight = len(self._waiters) + len(self._orphaned)  # these end Unknown(DISCONNECTED)
+        in_flight = len(self._waiters) + len(self._orphaned)  # written, unanswered, now unknown
         self.close_reason = reason
         self.usable = False
         self._closed.set()

@@ -285,3 +285,22 @@ async def test_a_rebind_is_a_warning_with_its_reason_and_the_part_goes_on(autoju
     closed = events(logs, "bind_closed")[0]
     assert closed["log_level"] == "warning" and closed["reason"] == "unbound"
     assert closed["leaving"].startswith("rebind: ESME_RINVBNDSTS")
+
+
+async def test_a_callback_that_raises_after_a_retry_is_logged_not_raised_into_the_carrier(
+    autojump_clock: Clock,
+) -> None:
+    calls: list[SubmitOutcome | None] = []
+
+    def broken(outcome: SubmitOutcome | None) -> None:
+        calls.append(outcome)
+        raise RuntimeError("dispatcher bug")
+
+    with structlog.testing.capture_logs() as logs:
+        async with against([hostile.submit_status(0x58)]) as (carrier, smsc, _):  # ESME_RTHROTTLED
+            assert carrier.submit_nowait(part(1), broken)
+            await trio.sleep(5)  # the retry task wrote it again and called back
+            assert [type(c) for c in calls] == [Accepted]
+            assert carrier.up and len(smsc.peers) == 1 and carrier.health().internal_errors == 1
+    [error] = events(logs, "submit callback failed")
+    assert error["log_level"] == "error" and isinstance(error["exc_info"], RuntimeError)
