@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import outcome
@@ -270,9 +270,9 @@ class Session:
         bind_error: Exception | None = None
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._reader)
+                nursery.start_soon(self._guarded, self._reader, "reader")
                 nursery.start_soon(self._writer)
-                nursery.start_soon(self._timer)
+                nursery.start_soon(self._guarded, self._timer, "timer")
                 bind_error = await self._bind()
                 if bind_error is None:
                     self.bound = self.usable = True
@@ -324,13 +324,15 @@ class Session:
             return BindRefused(result.status)
         return BindLost(self.close_reason or "closed before the bind_resp")
 
-    async def _reader(self) -> None:
+    async def _guarded(self, task: Callable[[], Awaitable[None]], where: str) -> None:
+        # What the peer sends is handled in these tasks: a fault there is this
+        # bind's incident, not an exception into the carrier's nursery.
         try:
-            await self._read()
+            await task()
         except Exception as exc:
-            self._incident("reader", exc)
+            self._incident(where, exc)
 
-    async def _read(self) -> None:
+    async def _reader(self) -> None:
         conn = self.conn
         receive = self.stream.receive_some
         while conn.state is not State.CLOSED:
@@ -375,12 +377,6 @@ class Session:
         return Abort.SUCCEEDED
 
     async def _timer(self) -> None:
-        try:
-            await self._run_timers()
-        except Exception as exc:
-            self._incident("timer", exc)
-
-    async def _run_timers(self) -> None:
         conn = self.conn
         while True:
             with self._timer_scope:

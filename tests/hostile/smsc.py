@@ -206,6 +206,15 @@ def unsolicited_responses(count: int = 100) -> Scenario:
     return flood(lambda i: submit_sm_resp(2_000_000 + i, b"ghost"), count, "unsolicited_responses")
 
 
+# deliver_sm (SMPP 3.4 section 4.6.1) with empty addresses and no short_message.
+EMPTY_DELIVER_SM = b"\0" + b"\0\0\0" + b"\0\0\0" + b"\0\0\0" + b"\0\0" + b"\0\0\0\0\0"
+
+
+def deliver(count: int = 1, body: bytes = EMPTY_DELIVER_SM) -> Scenario:
+    """``count`` deliver_sm after the bind (an MO, a receipt, or a malformed body)."""
+    return flood(lambda i: pdu(DELIVER_SM, 0x100 + i, body), count, "deliver")
+
+
 def duplicate_responses() -> Scenario:
     """Every submit_sm answered twice (the second is unsolicited)."""
 

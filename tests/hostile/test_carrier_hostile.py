@@ -304,3 +304,28 @@ async def test_a_callback_that_raises_after_a_retry_is_logged_not_raised_into_th
             assert carrier.up and len(smsc.peers) == 1 and carrier.health().internal_errors == 1
     [error] = events(logs, "submit callback failed")
     assert error["log_level"] == "error" and isinstance(error["exc_info"], RuntimeError)
+
+
+class _BrokenInbound:
+    """An inbound channel that fails in a way nobody planned for."""
+
+    def send_nowait(self, item: Inbound) -> None:
+        raise RuntimeError("inbound fault")
+
+
+async def test_a_fault_in_the_reader_ends_the_bind_and_the_slot_reconnects(autojump_clock: Clock) -> None:
+    with structlog.testing.capture_logs() as logs:
+        async with trio.open_nursery() as nursery:
+            smsc = HostileSmsc(nursery, [hostile.deliver()])
+            carrier = Carrier(config(), password="pw", inbound=_BrokenInbound(),  # type: ignore[arg-type]
+                              connect=smsc.connect, rng=random.Random(1), reconnect=FAST)  # fmt: skip
+            await nursery.start(carrier.run)
+            await smsc.wait_bound(2)
+            await trio.sleep(0.1)
+            assert carrier.up and carrier.health().internal_errors == 1
+            await carrier.stop(1.0)
+            nursery.cancel_scope.cancel()
+    [error] = events(logs, "bind_internal_error")
+    assert error["where"] == "reader" and isinstance(error["exc_info"], RuntimeError)
+    closed = events(logs, "bind_closed")[0]
+    assert closed["log_level"] == "warning" and closed["reason"] == "internal error in reader: RuntimeError"
