@@ -43,7 +43,7 @@ from config.schema import Config
 __all__ = ["Daemon", "DaemonStats"]
 
 log = structlog.get_logger("bridge.dispatch.daemon")
-_limited = LogLimiter(log, clock=trio.current_time)  # lines a carrier's PDUs trigger
+_limited = LogLimiter(log)  # lines a carrier's PDUs trigger (per carrier and kind)
 
 @dataclass(slots=True)
 class _Life:

@@ -39,7 +39,7 @@ __all__ = ["CarrierRunner", "PayloadCache", "build_submit_sm", "relative_validit
 
 log = structlog.get_logger("bridge.dispatch.submit")
 # Lines a carrier's responses can trigger for every part, per carrier.
-limited = LogLimiter(log, clock=trio.current_time)
+limited = LogLimiter(log)
 
 # SMPP 3.4 section 5.2.17: registered_delivery bits 1-0 = 01, an SMSC delivery
 # receipt on final outcome, success or failure.

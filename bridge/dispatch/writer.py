@@ -41,7 +41,7 @@ from config.schema import Carrier as CarrierConfig
 __all__ = ["CarrierRules", "Writer"]
 
 log = structlog.get_logger("bridge.dispatch.writer")
-_limited = LogLimiter(log, clock=trio.current_time)  # lines a carrier's PDUs trigger
+_limited = LogLimiter(log)  # lines a carrier's PDUs trigger (per carrier and kind)
 
 ESME_ROK = int(CommandStatus.ESME_ROK)
 ESME_RX_T_APPN = int(CommandStatus.ESME_RX_T_APPN)
