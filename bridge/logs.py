@@ -16,13 +16,19 @@ whoever wrote the log call:
   ``msisdn``, ...) goes through ``mask_number`` unless ``mask_numbers = false``.
 
 Call ``mask_number`` yourself when a number ends up inside another value.
+
+A peer can make a line per PDU it sends (an unsolicited response, a malformed
+frame): such lines go through a ``LogLimiter`` (one per bind or per carrier),
+which writes the first few of each kind per interval and then one summary line
+with the number it held back.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable, MutableMapping
+import time
+from collections.abc import Callable, Hashable, Iterable, MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -32,6 +38,7 @@ from config.schema import Logging
 __all__ = [
     "BODY_KEYS",
     "NUMBER_KEYS",
+    "LogLimiter",
     "configure_logging",
     "mask_number",
     "redact_event",
@@ -118,6 +125,95 @@ class _Redactor:
 
     def __call__(self, _logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         return redact_event(event, log_bodies=self.log_bodies, mask_numbers=self.mask_numbers)
+
+
+class _Kind:
+    __slots__ = ("fields", "logged", "since", "suppressed")
+
+    def __init__(self, since: float) -> None:
+        self.since = since
+        self.logged = 0
+        self.suppressed = 0
+        self.fields: dict[str, Any] = {}
+
+
+class LogLimiter:
+    """Bounds the log lines a peer can trigger at will, per kind (an event name,
+    optionally with a ``key`` such as the carrier).
+
+    In each ``interval`` seconds the first ``burst`` lines of a kind are written
+    as they come; the rest are counted, and one summary line (the same event and
+    level, ``suppressed=N``, ``interval``, and the fields of the last line held
+    back) is written with the first line of that kind after the interval, or by
+    ``flush`` (a bind calls it when it closes). So a flood of 10,000 unsolicited
+    responses is ``burst`` lines plus a summary, not 10,000 lines.
+
+    ``exc_info`` goes with the lines written, never into a summary. The clock is
+    the caller's (``trio.current_time`` in the daemon, so tests with a mock clock
+    are exact).
+    """
+
+    __slots__ = ("_clock", "_kinds", "_log", "burst", "interval")
+
+    def __init__(
+        self,
+        logger: Any,
+        *,
+        burst: int = 5,
+        interval: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._log = logger
+        self._clock = clock
+        self._kinds: dict[tuple[str, str, Hashable], _Kind] = {}
+        self.burst = burst
+        self.interval = interval
+
+    def warning(self, event: str, *, key: Hashable = None, **fields: Any) -> bool:
+        return self.log("warning", event, key=key, **fields)
+
+    def info(self, event: str, *, key: Hashable = None, **fields: Any) -> bool:
+        return self.log("info", event, key=key, **fields)
+
+    def error(self, event: str, *, key: Hashable = None, **fields: Any) -> bool:
+        return self.log("error", event, key=key, **fields)
+
+    def log(self, level: str, event: str, *, key: Hashable = None, **fields: Any) -> bool:
+        """Write the line or count it; True when it was written."""
+        now = self._clock()
+        kinds = self._kinds
+        ident = (level, event, key)
+        kind = kinds.get(ident)
+        if kind is None:
+            kind = kinds[ident] = _Kind(now)
+        elif now - kind.since >= self.interval:
+            self._summary(level, event, kind)
+            kind.since, kind.logged = now, 0
+        if kind.logged < self.burst:
+            kind.logged += 1
+            getattr(self._log, level)(event, **fields)
+            return True
+        kind.suppressed += 1
+        fields.pop("exc_info", None)
+        kind.fields = fields
+        return False
+
+    @property
+    def suppressed(self) -> int:
+        """Lines held back and not yet summarised."""
+        return sum(k.suppressed for k in self._kinds.values())
+
+    def flush(self) -> None:
+        """Write the summary of every kind with lines held back."""
+        for (level, event, _), kind in self._kinds.items():
+            self._summary(level, event, kind)
+
+    def _summary(self, level: str, event: str, kind: _Kind) -> None:
+        if kind.suppressed:
+            fields = {**kind.fields, "suppressed": kind.suppressed, "interval": self.interval}
+            getattr(self._log, level)(event, **fields)
+            kind.suppressed = 0
+            kind.fields = {}
 
 
 # Tracebacks as JSON without the frames' local variables (structlog's default

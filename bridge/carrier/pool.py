@@ -22,6 +22,13 @@ dispatcher sees. Nothing is buffered here: a part waits in its submitter's frame
 Outcomes and retries follow policy.py; a part that was written and not answered
 is Unknown (the daemon decides), and a part that was never written raises
 CarrierClosed during a stop (requeue it).
+
+Faults. No exception from one bind ends the carrier: a bind whose tasks raise
+is logged (error, with the traceback), counted in ``internal_errors`` and
+closed, and its slot reconnects after the backoff like after any disconnect
+(session.py handles what its peer's PDUs trigger; the slot loop is the net
+under it). A dispatcher callback that raises from a retry task is logged and
+counted, never raised into this nursery.
 """
 
 from __future__ import annotations
@@ -161,6 +168,7 @@ class Carrier:
         self.late_responses = 0
         self.unknown = 0
         self.throttled = 0
+        self.internal_errors = 0  # exceptions caught at a bind or callback (logged, never raised)
 
     # --- status ------------------------------------------------------------------
     @property
@@ -203,7 +211,8 @@ class Carrier:
             carrier=self.name, up=self.up, can_submit=self.can_submit, binds=tuple(binds),
             throttle_rate=self.throttle.rate, max_rate=self.throttle.max_rate,
             throttled=self.throttle.throttled, late_responses=self.late_responses,
-            unknown=self.unknown,
+            unknown=self.unknown, internal_errors=self.internal_errors + sum(
+                s.session.internal_errors for s in self._slots if s.session is not None),
         )
 
     # --- running -----------------------------------------------------------------
@@ -248,6 +257,11 @@ class Carrier:
             except (OSError, trio.TooSlowError, trio.BrokenResourceError) as exc:
                 slot.connect_failures += 1
                 slog.warning("connect_failed", error=repr(exc), failures=slot.connect_failures)
+            except Exception as exc:  # a fault, not the network: logged, and tried again
+                slot.connect_failures += 1
+                self.internal_errors += 1
+                slog.error("connect_failed", error=repr(exc), failures=slot.connect_failures,
+                           exc_info=exc)
             else:
                 self._serial += 1
                 session = Session(cfg, stream, password=self._password, inbound=self._inbound,
@@ -263,9 +277,16 @@ class Carrier:
                 except BindLost as exc:
                     slot.bind_failures += 1
                     slog.warning("bind_lost", reason=str(exc), failures=slot.bind_failures)
+                except Exception as exc:
+                    # A task of this bind raised past session.py's own handling:
+                    # the bind is over (its stream closed, its submits resolved),
+                    # the carrier and the daemon go on, the slot reconnects.
+                    self.internal_errors += 1
+                    slog.error("bind_failed_internally", error=repr(exc), exc_info=exc)
                 finally:
                     if slot.session is session:
                         slot.session = None
+                    self.internal_errors += session.internal_errors
                 if session.bound:
                     backoff.reset()
             slot.state = "down"
@@ -286,8 +307,8 @@ class Carrier:
     def _on_late(self, session: Session, pdu: Pdu) -> None:
         self.late_responses += 1
         ref = f"{session.serial}:{pdu.sequence_number}"
-        self.log.warning("late_response", ref=ref, status=pdu.command_status,
-                         late_responses=self.late_responses)
+        session.limits.warning("late_response", ref=ref, status=pdu.command_status,
+                               late_responses=self.late_responses)
         if self._late_callback is not None:
             message_id = getattr(pdu, "message_id", None) if pdu.command_status == 0 else None
             self._late_callback(LateResponse(carrier=self.name, ref=ref,
@@ -570,14 +591,21 @@ class Carrier:
             await self._back_off(delay)
             result = await self._submit_from(pdu, 1, first_at, throttled)
         except CarrierClosed:
-            done(None)
+            self._done(done, None)
         except BaseException:
             # Cancelled with the carrier (or a fault): written once already, so
             # whether the SMSC has it is not known.
-            done(Unknown(reason=UnknownReason.DISCONNECTED, attempts=1))
+            self._done(done, Unknown(reason=UnknownReason.DISCONNECTED, attempts=1))
             raise
         else:
+            self._done(done, result)
+
+    def _done(self, done: Callable[[SubmitOutcome | None], None], result: SubmitOutcome | None) -> None:
+        try:
             done(result)
+        except Exception as exc:  # the dispatcher's fault: logged, never raised into run()
+            self.internal_errors += 1
+            self.log.error("submit callback failed", error=repr(exc), exc_info=exc)
 
     # --- stopping ------------------------------------------------------------------
     async def stop(self, timeout: float, *, unbind_timeout: float = 2.0) -> None:  # noqa: ASYNC109 (contract)

@@ -20,13 +20,22 @@ with ``enquire_link_interval=None``): we need its round trip for the health
 snapshot, and the connection does not report the responses to its own. Same rule
 as SMPP 3.4 section 4.11: sent when nothing arrived for the interval; unanswered
 within response_timeout = the link is lost, the bind is closed.
+
+Nothing the peer sends ends more than this bind. An exception while handling
+its PDUs (in a callback of the pool or the dispatcher, or a fault here) is an
+incident of this bind: logged once with its traceback, counted
+(``internal_errors``), and the bind closes like any disconnect (in-flight
+submits end ``Unknown(DISCONNECTED)``); the pool binds the slot again after its
+backoff. Every close of a bound session is logged at warning with its cause and
+the number of submits it left in flight (info only for our own unbind at stop).
+Lines a peer can trigger at will go through a per-bind ``LogLimiter``.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import outcome
@@ -36,9 +45,10 @@ from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_resch
 
 from bridge.carrier.errors import BindLost, BindRefused, NotWritten, TimedOut
 from bridge.carrier.types import Inbound, UnknownReason
+from bridge.logs import LogLimiter
 from bridge.smpp.connection import Connection
 from bridge.smpp.constants import CommandId, CommandStatus
-from bridge.smpp.errors import LocalProtocolError
+from bridge.smpp.errors import LocalProtocolError, RemoteProtocolError
 from bridge.smpp.events import (
     NEED_DATA,
     BindFailed,
@@ -82,6 +92,20 @@ _RECEIVE_SIZE = 256 * 1024  # a full window of 512 resps is ~15 KiB; deliver_sm 
 _CLOSED_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 
+def error_fields(error: RemoteProtocolError) -> dict[str, Any]:
+    """The peer's error and the offending header's fields, as far as known (for the log)."""
+    fields: dict[str, Any] = {"error": str(error), "answered_status": f"0x{int(error.status):08X}"}
+    if error.command_length is not None:
+        fields["command_length"] = error.command_length
+    if error.command_id is not None:
+        fields["command_id"] = f"0x{error.command_id:08X}"
+    if error.command_status is not None:
+        fields["command_status"] = f"0x{error.command_status:08X}"
+    if error.sequence_number is not None:
+        fields["sequence_number"] = error.sequence_number
+    return fields
+
+
 class Session:
     """One bind. ``await run(on_bound=...)`` binds, serves, and returns when the
     bind is over (raising BindRefused / BindLost if it never got bound)."""
@@ -109,6 +133,8 @@ class Session:
         self._on_orphan_done = on_orphan_done
         self.serial = serial  # unique per carrier: late responses are keyed by it
         self.log = log.bind(carrier=cfg.name, slot=slot)
+        # Lines a peer can trigger with every PDU it sends (SMSC floods happen).
+        self.limits = LogLimiter(self.log, clock=trio.current_time)
         self.conn = Connection(
             Role.ESME,
             window=cfg.window,
@@ -138,6 +164,8 @@ class Session:
         # the pool counts them (or its next submit would overrun the window).
         self._orphaned: set[int] = set()
         self.protocol_errors = 0
+        self.internal_errors = 0  # exceptions handling this bind's PDUs (the first one closes it)
+        self._leaving: str | None = None  # why we sent unbind: "stop" or "rebind: ..."
 
     # --- public ------------------------------------------------------------------
     @property
@@ -198,8 +226,8 @@ class Session:
             return
         try:
             waiter(result)
-        except Exception:  # the reader must go on: the other requests' answers are in this chunk
-            self.log.exception("submit callback failed")
+        except Exception as exc:
+            self._incident("submit callback", exc)
 
     def ack(self, seq: int, response: type[DeliverSmResp | DataSmResp], status: int) -> None:
         """Queue the *_resp to an inbound deliver_sm/data_sm; a no-op once gone."""
@@ -209,7 +237,7 @@ class Session:
             self.conn.send(response(sequence_number=seq, command_status=status),
                            now=trio.current_time())
         except LocalProtocolError as exc:
-            self.log.warning("ack_refused", error=str(exc))
+            self.limits.warning("ack_refused", error=str(exc))
             return
         self._wake_writer()
 
@@ -219,6 +247,7 @@ class Session:
         if not self.usable:
             return
         self.usable = False
+        self._leaving = f"rebind: {why}"
         self.log.warning("rebind", reason=why)
         try:
             self.conn.send(Unbind(), now=trio.current_time())
@@ -231,6 +260,7 @@ class Session:
         """SMPP 3.4 section 4.2: send unbind and wait for the session to end.
         The caller bounds the wait (a shielded move_on_after, house rule 5)."""
         self.usable = False
+        self._leaving = self._leaving or "stop"
         if self.conn.state in (State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX):
             self.conn.send(Unbind(), now=trio.current_time())
             self._wake_writer()
@@ -243,9 +273,9 @@ class Session:
         bind_error: Exception | None = None
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._reader)
+                nursery.start_soon(self._guarded, self._reader, "reader")
                 nursery.start_soon(self._writer)
-                nursery.start_soon(self._timer)
+                nursery.start_soon(self._guarded, self._timer, "timer")
                 bind_error = await self._bind()
                 if bind_error is None:
                     self.bound = self.usable = True
@@ -296,6 +326,14 @@ class Session:
         if isinstance(result, BindFailed):
             return BindRefused(result.status)
         return BindLost(self.close_reason or "closed before the bind_resp")
+
+    async def _guarded(self, task: Callable[[], Awaitable[None]], where: str) -> None:
+        # What the peer sends is handled in these tasks: a fault there is this
+        # bind's incident, not an exception into the carrier's nursery.
+        try:
+            await task()
+        except Exception as exc:
+            self._incident(where, exc)
 
     async def _reader(self) -> None:
         conn = self.conn
@@ -406,11 +444,16 @@ class Session:
             elif kind is UnexpectedResponse:
                 assert isinstance(event, UnexpectedResponse)
                 if event.reason is UnexpectedReason.LATE and self._on_late is not None:
-                    self._on_late(self, event.pdu)
+                    try:
+                        self._on_late(self, event.pdu)
+                    except Exception as exc:
+                        self._incident("late response callback", exc)
                 else:
-                    self.log.warning("unexpected_response", reason=event.reason.value,
-                                     command_id=event.pdu.command_id,
-                                     sequence_number=event.pdu.sequence_number)
+                    pdu = event.pdu
+                    self.limits.warning("unexpected_response", reason=event.reason.value,
+                                        command_id=f"0x{pdu.command_id:08X}",
+                                        command_status=f"0x{pdu.command_status:08X}",
+                                        sequence_number=pdu.sequence_number)
             elif kind is Bound or kind is BindFailed:
                 assert isinstance(event, Bound | BindFailed)
                 self._bind_result = event
@@ -418,11 +461,12 @@ class Session:
             elif kind is ProtocolErrorAnswered:
                 assert isinstance(event, ProtocolErrorAnswered)
                 self.protocol_errors += 1
-                self.log.warning("protocol_error", error=str(event.error),
-                                 answered_with=event.answered_with)
+                answered = event.answered_with
+                self.limits.warning("protocol_error", **error_fields(event.error),
+                                    answered_with=None if answered is None else f"0x{answered:08X}")
             elif kind is ConnectionClosed:
                 assert isinstance(event, ConnectionClosed)
-                self._finish(event.reason.value)
+                self._finish(event.reason.value, event.error)
         self._wake_writer()
 
     async def _on_request(self, pdu: Pdu) -> None:
@@ -448,7 +492,7 @@ class Session:
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 ack(CommandStatus.ESME_RX_T_APPN)  # nobody listens: SMSC, try later
         else:  # outbind, alert_notification: nothing to answer (section 4.1.7, 4.12)
-            self.log.info("request_ignored", command_id=pdu.command_id)
+            self.limits.info("request_ignored", command_id=f"0x{pdu.command_id:08X}")
 
     def _on_timeout(self, event: ResponseTimeout) -> None:
         seq = event.sequence_number
@@ -459,6 +503,8 @@ class Session:
             return
         waiter = self._waiters.pop(seq, None)
         if waiter is not None:
+            # Its outcome is unknown now (the pool says Unknown(TIMEOUT)).
+            self.limits.warning("response_timeout", sequence_number=seq, after=self._rt)
             self._answer(waiter, TimedOut(seq))
         else:
             self._orphan_done(seq)
@@ -470,17 +516,35 @@ class Session:
                 self._on_orphan_done()
 
     # --- ending ------------------------------------------------------------------
-    def _finish(self, reason: str) -> None:
+    def _incident(self, where: str, exc: Exception) -> None:
+        """An exception while handling what the peer sent: the end of this bind,
+        never of the carrier or the daemon. Logged with its traceback once per
+        bind, counted; the pool binds the slot again after its backoff."""
+        self.internal_errors += 1
+        if self.internal_errors == 1:
+            self.log.error("bind_internal_error", where=where, error=repr(exc), exc_info=exc)
+        self._finish(f"internal error in {where}: {type(exc).__name__}")
+
+    def _finish(self, reason: str, error: RemoteProtocolError | None = None) -> None:
         if self._closed.is_set():
             return
+        in_flight = len(self._waiters) + len(self._orphaned)  # written, unanswered, now unknown
         self.close_reason = reason
         self.usable = False
         self._closed.set()
         self._bind_waiter.set()
+        if self.bound:
+            fields = {} if error is None else error_fields(error)
+            if self._leaving is not None:
+                fields["leaving"] = self._leaving
+            # Our own unbind at stop is no loss; anything else is (a peer's
+            # unbind, EOF, a protocol error, a lost link, a rebind, a fault).
+            stop = self._leaving == "stop" and reason in ("unbound", "closed")
+            (self.log.info if stop else self.log.warning)(
+                "bind_closed", reason=reason, in_flight=in_flight, **fields)
+        self.limits.flush()
         self._resolve_all(UnknownReason.DISCONNECTED)
         self._wake_writer()
-        if self.bound:
-            self.log.info("bind_closed", reason=reason)
 
     def _resolve_all(self, reason: UnknownReason) -> None:
         # Cleared in place: a reader suspended in _handle_events holds this dict.

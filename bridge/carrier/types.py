@@ -105,3 +105,4 @@ class CarrierHealth:
     throttled: int  # throttling responses seen (0x58, 0x14: policy.py)
     late_responses: int  # responses that came after their ResponseTimeout
     unknown: int  # submits resolved Unknown (timeout or disconnect)
+    internal_errors: int = 0  # faults caught at a bind or a callback (logged; the bind reconnects)

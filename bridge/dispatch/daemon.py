@@ -33,6 +33,7 @@ from bridge.dispatch.stats import DaemonStats
 from bridge.dispatch.submit import CarrierRunner, PayloadCache, build_submit_sm
 from bridge.dispatch.sweeper import Sweeper
 from bridge.dispatch.writer import LOOP_SLICE, CarrierRules, Writer
+from bridge.logs import LogLimiter
 from bridge.smpp import SubmitSm
 from bridge.store.db import Database
 from config.schema import Carrier as CarrierConfig
@@ -41,6 +42,7 @@ from config.schema import Config
 __all__ = ["Daemon", "DaemonStats"]
 
 log = structlog.get_logger("bridge.dispatch.daemon")
+_limited = LogLimiter(log)  # lines a carrier's PDUs trigger (per carrier and kind)
 
 @dataclass(slots=True)
 class _Life:
@@ -342,13 +344,28 @@ class Daemon:
         assert result.carrier is not None and result.late_ref is not None
         late = self._late.outcome_committed(result.carrier, result.late_ref, result.part)
         if late is not None:  # it came before the commit
-            self._apply_late(result.part, late)
+            try:
+                self._apply_late(result.part, late)
+            except Exception as exc:  # called from the writer's flush: never its end
+                self._late_dropped(late, exc)
 
     def _on_late(self, late: LateResponse) -> None:
-        """A submit_sm_resp after its submit ended Unknown: an id goes to the writer (apply.py)."""
-        part = self._late.response(late)
-        if part is not None:
-            self._apply_late(part, late)
+        """A submit_sm_resp after its submit ended Unknown: an id goes to the writer (apply.py).
+
+        Called from a bind's reader with what the SMSC sent: a response this
+        cannot use (an id no key can be made of) is logged and dropped, the
+        part keeps its Unknown outcome; it never ends the bind or the daemon."""
+        try:
+            part = self._late.response(late)
+            if part is not None:
+                self._apply_late(part, late)
+        except Exception as exc:
+            self._late_dropped(late, exc)
+
+    def _late_dropped(self, late: LateResponse, exc: Exception) -> None:
+        self._stats.late_dropped += 1
+        _limited.error("late response not applied", key=late.carrier, carrier=late.carrier,
+                       ref=late.ref, error=repr(exc), exc_info=exc)
 
     def _apply_late(self, part: ClaimedPart, late: LateResponse) -> None:
         runner = self._runners.get(late.carrier)

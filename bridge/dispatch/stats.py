@@ -55,12 +55,14 @@ class DaemonStats:
     resubmitted: int = 0  # unknown outcomes put back in the queue
     late_accepted: int = 0  # submit_sm_resp OK after a timeout, handed to the writer
     late_applied: int = 0  # of those, parts that took the id (see apply_flush, migration 0009)
+    late_dropped: int = 0  # late responses that could not be used (logged; the outcome stands)
     released: int = 0  # claimed but no carrier up: back to the queue untouched
     receipts: int = 0  # receipts received
     receipts_applied: int = 0  # matched a part and moved it
     receipts_parked: int = 0  # id not known yet: parked
     receipts_duplicate: int = 0  # matched a part already final: no change
     receipts_malformed: int = 0  # deliver_sm flagged as a receipt that could not be parsed
+    inbound_errors: int = 0  # deliver_sm / data_sm whose classification raised (answered 0x64)
     parked_applied: int = 0  # parked receipts applied when their id landed
     unmatched: int = 0  # parked receipts moved to unmatched_receipts after the TTL
     mo: int = 0  # mobile-originated messages stored

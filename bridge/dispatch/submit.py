@@ -32,12 +32,15 @@ from bridge.dispatch.inbound import int4
 from bridge.dispatch.parts import ClaimedPart, Resolution, Result
 from bridge.dispatch.stats import WarnEvery
 from bridge.dispatch.writer import CarrierRules
+from bridge.logs import LogLimiter
 from bridge.smpp import SubmitSm
 from config.schema import Carrier as CarrierConfig
 
 __all__ = ["CarrierRunner", "PayloadCache", "build_submit_sm", "relative_validity"]
 
 log = structlog.get_logger("bridge.dispatch.submit")
+# Lines a carrier's responses can trigger for every part, per carrier.
+limited = LogLimiter(log)
 
 # SMPP 3.4 section 5.2.17: registered_delivery bits 1-0 = 01, an SMSC delivery
 # receipt on final outcome, success or failure.
@@ -208,6 +211,19 @@ class CarrierRunner:
                           reason=f"unknown_{outcome.reason}", late_ref=late_ref)  # fmt: skip
         return Result(part, Resolution.UNKNOWN_FAIL, name, reason="unknown_outcome", late_ref=late_ref)
 
+    def resolve_or_unknown(self, part: ClaimedPart, outcome: SubmitOutcome) -> Result:
+        """``resolve``, or, when that raises on what the SMSC sent, the carrier's
+        unknown-outcome policy: a part is never left without a result (the
+        submitting task, a bind's reader, must not die of it either)."""
+        try:
+            return self.resolve(part, outcome)
+        except Exception as exc:
+            limited.error("cannot resolve a submit outcome; taken as unknown", key=self.name,
+                          carrier=self.name, outcome=type(outcome).__name__, error=repr(exc),
+                          exc_info=exc)  # fmt: skip
+        attempts = max(1, outcome.attempts)
+        return self.resolve(part, Unknown(reason=UnknownReason.DISCONNECTED, attempts=attempts))
+
     def submit_nowait(
         self,
         part: ClaimedPart,
@@ -232,7 +248,7 @@ class CarrierRunner:
             if outcome is None:  # the carrier stopped before a retry was written
                 deliver(Result(part, Resolution.RELEASE, self.name, delay=0.0, reason="carrier_closed"))
             else:
-                deliver(self.resolve(part, outcome))
+                deliver(self.resolve_or_unknown(part, outcome))
 
         if not self.carrier.submit_nowait(pdu, done):
             return False
@@ -268,4 +284,4 @@ class CarrierRunner:
                 outcome = Unknown(reason=UnknownReason.DISCONNECTED, attempts=1)
             finally:
                 self.submitting -= 1
-            deliver(self.resolve(part, outcome))
+            deliver(self.resolve_or_unknown(part, outcome))

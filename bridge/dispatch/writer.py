@@ -33,6 +33,7 @@ from bridge.dispatch.inbound import MoRow, ReceiptRow, classify
 from bridge.dispatch.instances import db_errors
 from bridge.dispatch.parts import Resolution, Result
 from bridge.dispatch.stats import DaemonStats, ParkedWatch
+from bridge.logs import LogLimiter
 from bridge.smpp import CommandStatus, DeliverSm
 from bridge.store.db import Database
 from config.schema import Carrier as CarrierConfig
@@ -40,6 +41,7 @@ from config.schema import Carrier as CarrierConfig
 __all__ = ["CarrierRules", "Writer"]
 
 log = structlog.get_logger("bridge.dispatch.writer")
+_limited = LogLimiter(log)  # lines a carrier's PDUs trigger (per carrier and kind)
 
 ESME_ROK = int(CommandStatus.ESME_ROK)
 ESME_RX_T_APPN = int(CommandStatus.ESME_RX_T_APPN)
@@ -211,8 +213,10 @@ class Writer:
                 item.carrier, item.pdu, detect=cfg.receipt_detect, id_form=cfg.receipt_id_form,
                 table=rules.status_table,
             )  # fmt: skip
-        except Exception:  # input from the wire must never stop the daemon
-            log.exception("cannot classify inbound PDU; answered ESME_RX_T_APPN", carrier=item.carrier)
+        except Exception as exc:  # input from the wire must never stop the daemon
+            self._stats.inbound_errors += 1
+            _limited.error("cannot classify inbound PDU; answered ESME_RX_T_APPN", key=item.carrier,
+                           carrier=item.carrier, error=repr(exc), exc_info=exc)
             item.ack(ESME_RX_T_APPN)
             return None
         if isinstance(row, ReceiptRow):
@@ -220,6 +224,10 @@ class Writer:
             self._stats.carrier(item.carrier).receipts += 1
         elif row.malformed_receipt:
             self._stats.receipts_malformed += 1
+            # Stored as an MO row with its raw bytes (inbound.py); worth a line, not one per PDU.
+            _limited.warning("receipt not parsed; stored as malformed", key=item.carrier,
+                             carrier=item.carrier, esm_class=item.pdu.esm_class,
+                             receipts_malformed=self._stats.receipts_malformed)
         return row
 
     # --- flushing ----------------------------------------------------------------------

@@ -37,12 +37,16 @@ class RemoteProtocolError(ProtocolError):
     readable, so the answer can name the request. ``fatal`` is True only when the
     frame could not be delimited (bad command_length): answer generic_nack if
     possible, then close. Otherwise the frame was skipped cleanly; answer it and
-    carry on.
+    carry on. ``command_length`` and ``command_status`` are the offending
+    header's, where the error names them (a command_length that cannot be
+    trusted): for the log line of the bind that is lost with it.
     """
 
     command_id: int | None
     sequence_number: int | None
     fatal: bool
+    command_length: int | None
+    command_status: int | None
 
     def __init__(
         self,
@@ -52,11 +56,15 @@ class RemoteProtocolError(ProtocolError):
         command_id: int | None = None,
         sequence_number: int | None = None,
         fatal: bool = False,
+        command_length: int | None = None,
+        command_status: int | None = None,
     ) -> None:
         super().__init__(message, status)
         self.command_id = command_id
         self.sequence_number = sequence_number
         self.fatal = fatal
+        self.command_length = command_length
+        self.command_status = command_status
 
     def __repr__(self) -> str:
         cid = "None" if self.command_id is None else f"0x{self.command_id:08X}"

@@ -82,6 +82,7 @@ class FrameReader:
         # Name the command and sequence if the peer sent that much (useful in
         # the generic_nack and the log); do not wait for it: the stream is lost.
         command_id = _U32.unpack_from(self._buf, pos + 4)[0] if avail >= 8 else None
+        status = _U32.unpack_from(self._buf, pos + 8)[0] if avail >= 12 else None
         sequence = _U32.unpack_from(self._buf, pos + 12)[0] if avail >= 16 else None
         return RemoteProtocolError(
             f"command_length {length} outside 16..{self.max_length}",
@@ -89,4 +90,6 @@ class FrameReader:
             command_id=command_id,
             sequence_number=sequence,
             fatal=True,
+            command_length=length,
+            command_status=status,
         )
