@@ -23,6 +23,7 @@ from bridge.smpp import (
     encode,
     tlv,
 )
+from bridge.smpp import codec as C
 from bridge.smpp import pdus as P
 from tests.smpp.codec_vectors import BY_NAME, frame
 
@@ -61,10 +62,14 @@ def test_error_response_without_body_decodes_with_fields_absent(
 ) -> None:
     """Section 4.4.2 (and SMSCs for every response): no body when command_status != 0."""
     pdu = decode(frame(command_id, S.ESME_RTHROTTLED, 9))
-    assert pdu == cls(sequence_number=9, command_status=S.ESME_RTHROTTLED)
+    absent = {"message_id": None} if cls in C.ALWAYS_BODY else {}
+    assert pdu == cls(sequence_number=9, command_status=S.ESME_RTHROTTLED, **absent)  # type: ignore[call-arg]
     for name in cls.__struct_fields__[2:]:
         assert getattr(pdu, name) in (None, ())
-    assert encode(pdu) == frame(command_id, S.ESME_RTHROTTLED, 9)
+    # Written in the spec's layout: deliver_sm_resp / data_sm_resp keep their NULL
+    # message_id (sections 4.6.2, 4.7.2), the others have no body (4.4.2).
+    body = b"\0" if cls in C.ALWAYS_BODY else b""
+    assert encode(pdu) == frame(command_id, S.ESME_RTHROTTLED, 9, body)
 
 
 def test_error_response_with_a_body_keeps_it() -> None:
@@ -75,7 +80,7 @@ def test_error_response_with_a_body_keeps_it() -> None:
 def test_empty_deliver_sm_resp_with_status_zero() -> None:
     """Section 4.6.2 says message_id is unused; many peers omit even its NUL."""
     pdu = decode(frame(0x80000005, 0, 4))
-    assert pdu == P.DeliverSmResp(sequence_number=4)
+    assert pdu == P.DeliverSmResp(sequence_number=4, message_id=None)
     assert pdu.message_id is None
 
 

@@ -98,8 +98,9 @@ def test_bad_deliver_sm_on_the_esme_gets_deliver_sm_resp() -> None:
     conn = esme_bound()
     events = feed(conn, with_extra(wire(DeliverSm(), 11), b"\x00\x01\x00"))
     assert isinstance(events[0], ev.ProtocolErrorAnswered)
-    ((_, cid, status, seq),) = headers(conn.data_to_send())
+    ((length, cid, status, seq),) = headers(conn.data_to_send())
     assert (cid, seq) == (C.DELIVER_SM_RESP, 11) and status != 0
+    assert length == 17  # with its NULL message_id, error or not (section 4.6.2)
 
 
 @pytest.mark.parametrize("length", [0, 4, 15, 70_000])
