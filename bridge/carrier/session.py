@@ -18,8 +18,12 @@ response. No Event object, no per-message task.
 enquire_link is ours, not the connection's automatic one (the connection is made
 with ``enquire_link_interval=None``): we need its round trip for the health
 snapshot, and the connection does not report the responses to its own. Same rule
-as SMPP 3.4 section 4.11: sent when nothing arrived for the interval; unanswered
-within response_timeout = the link is lost, the bind is closed.
+as SMPP 3.4 section 4.11: sent when no whole PDU arrived for the interval (bytes of
+an unfinished one do not count: ``conn.last_rx``); unanswered within
+response_timeout = the link is lost, the bind is closed. When the connection
+suspends the window (``max_consecutive_timeouts`` submits unanswered in a row) the
+bind takes no submit (``usable`` False, the pool waits or goes elsewhere) until
+the connection's probe is answered; an unanswered probe closes the bind.
 """
 
 from __future__ import annotations
@@ -44,12 +48,15 @@ from bridge.smpp.events import (
     BindFailed,
     Bound,
     ConnectionClosed,
+    MalformedResponse,
     PduReceived,
     ProtocolErrorAnswered,
     ResponseReceived,
     ResponseTimeout,
     UnexpectedReason,
     UnexpectedResponse,
+    WindowResumed,
+    WindowSuspended,
 )
 from bridge.smpp.pdus import (
     BindReceiver,
@@ -80,6 +87,7 @@ _BIND_PDUS: dict[ConfigBindMode, type[BindTransmitter | BindReceiver | BindTrans
 }
 _RECEIVE_SIZE = 256 * 1024  # a full window of 512 resps is ~15 KiB; deliver_sm bursts more
 _CLOSED_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+_BOUND_STATES = (State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX)
 
 
 class Session:
@@ -111,6 +119,9 @@ class Session:
             window=cfg.window,
             response_timeout=cfg.response_timeout.seconds,
             enquire_link_interval=None,
+            max_frame_length=cfg.max_pdu_size,
+            frame_timeout=cfg.frame_timeout.seconds or None,
+            max_consecutive_timeouts=cfg.max_consecutive_timeouts or cfg.window,
         )
         self._rt = cfg.response_timeout.seconds
         self._enquire_interval = cfg.enquire_link_interval.seconds or None
@@ -124,7 +135,7 @@ class Session:
         self._bind_result: Bound | BindFailed | None = None
         self._bind_waiter = trio.Event()
         self._enquire_seq: int | None = None
-        self._last_rx = -math.inf
+        self._suspended = False  # the connection's window is suspended (WindowSuspended)
         self.bound = False
         self.usable = False  # bound, may submit, not leaving
         self.close_reason: str | None = None
@@ -203,7 +214,8 @@ class Session:
         if self.conn.state is State.CLOSED or self._closed.is_set():
             return
         try:
-            self.conn.send(response(sequence_number=seq, command_status=status),
+            # message_id NULL (SMPP 3.4 sections 4.6.2, 4.7.2): 17 octets, error or not
+            self.conn.send(response(sequence_number=seq, command_status=status, message_id=""),
                            now=trio.current_time())
         except LocalProtocolError as exc:
             self.log.warning("ack_refused", error=str(exc))
@@ -286,8 +298,7 @@ class Session:
         result = self._bind_result
         if isinstance(result, Bound):
             self.log.info("bound", mode=result.mode.value, smsc=result.system_id)
-            self._last_rx = trio.current_time()
-            self._set_timer(self._last_rx)
+            self._set_timer(trio.current_time())
             return None
         self._finish("bind failed")
         if isinstance(result, BindFailed):
@@ -303,11 +314,13 @@ class Session:
             except _CLOSED_ERRORS:
                 data = b""
             now = trio.current_time()
-            self._last_rx = now
             conn.receive_data(data, now=now)  # type: ignore[arg-type]  # bytearray works too
             await self._handle_events()
             if not data:
                 break
+            deadline = conn.next_deadline()  # a frame begun and not finished has one
+            if deadline is not None:
+                self._set_timer(deadline)
         self._finish(self.close_reason or "peer closed")
 
     async def _writer(self) -> None:
@@ -351,7 +364,7 @@ class Session:
             deadline = conn.next_deadline()
             self._set_timer(math.inf if deadline is None else deadline)
             if self._enquire_interval is not None and self._enquire_seq is None and self.bound:
-                self._set_timer(self._last_rx + self._enquire_interval)
+                self._set_timer(conn.last_rx + self._enquire_interval)
 
     def _set_timer(self, when: float) -> None:
         if when < self._timer_scope.deadline:
@@ -363,7 +376,9 @@ class Session:
             interval is None
             or self._enquire_seq is not None
             or not self.bound
-            or now < self._last_rx + interval
+            or self._closed.is_set()  # never an enquire_link on a link declared lost
+            or self.conn.window_suspended  # the connection's probe is out
+            or now < self.conn.last_rx + interval
         ):
             return
         try:
@@ -417,6 +432,11 @@ class Session:
                 self.protocol_errors += 1
                 self.log.warning("protocol_error", error=str(event.error),
                                  answered_with=event.answered_with)
+            elif kind is MalformedResponse:
+                assert isinstance(event, MalformedResponse)
+                self._on_malformed(event)
+            elif kind is WindowSuspended or kind is WindowResumed:
+                self._on_window(event)
             elif kind is ConnectionClosed:
                 assert isinstance(event, ConnectionClosed)
                 self._finish(event.reason.value)
@@ -459,6 +479,34 @@ class Session:
             self._answer(waiter, TimedOut(seq))
         else:
             self._orphan_done(seq)
+
+    def _on_malformed(self, event: MalformedResponse) -> None:
+        # The SMSC answered this submit, but we cannot read how: unknown outcome, now.
+        self.protocol_errors += 1
+        seq = event.sequence_number
+        self.log.warning("malformed_response", sequence_number=seq, error=str(event.error))
+        waiter = self._waiters.pop(seq, None)
+        if waiter is not None:
+            self._answer(waiter, UnknownReason.MALFORMED)
+        else:
+            self._orphan_done(seq)
+
+    def _on_window(self, event: object) -> None:
+        if isinstance(event, WindowSuspended):
+            # Suspended before the timed-out submits' callers run: none of them (nor
+            # the pool's waiters) can write on this bind until the probe is answered.
+            self._suspended = True
+            self.usable = False
+            self.log.warning("window_suspended", timeouts=event.timeouts)
+            return
+        if not self._suspended:
+            return
+        self._suspended = False
+        if self.bound and not self._closed.is_set() and self.conn.state in _BOUND_STATES:
+            self.usable = True
+            self.log.info("window_resumed")
+            if self._on_orphan_done is not None:
+                self._on_orphan_done()  # the pool hands this bind's places out again
 
     def _orphan_done(self, seq: int) -> None:
         if seq in self._orphaned:

@@ -25,6 +25,7 @@ from bridge.smpp import (
 )
 from bridge.smpp import codec as C
 from bridge.smpp import pdus as P
+from bridge.smpp.framing import DEFAULT_MAX_LENGTH, FrameTooLong
 from tests.smpp.codec_vectors import BY_NAME, frame
 
 S = CommandStatus
@@ -277,15 +278,19 @@ def test_decode_refuses_less_than_a_header(size: int) -> None:
     assert info.value.fatal and info.value.status == S.ESME_RINVCMDLEN
 
 
-@pytest.mark.parametrize("length", [0, 1, 15, 65537, 0xFFFFFFFF])
-def test_frame_reader_refuses_command_length_out_of_bounds(length: int) -> None:
+@pytest.mark.parametrize(("length", "command_id"), [
+    (0, 4), (1, 4), (15, 4),
+    (DEFAULT_MAX_LENGTH + 1, 0x77), (0xFFFFFFFF, 0x77),  # too long, unknown command: garbage
+])
+def test_frame_reader_refuses_command_length_out_of_bounds(length: int, command_id: int) -> None:
     reader = FrameReader()
-    reader.feed(length.to_bytes(4, "big") + b"\x00\x00\x00\x04" + b"\x00" * 4 + b"\x00\x00\x00\x2a")
+    reader.feed(length.to_bytes(4, "big") + command_id.to_bytes(4, "big") + b"\x00" * 4
+                + b"\x00\x00\x00\x2a")
     with pytest.raises(RemoteProtocolError) as info:
         reader.next_frame()
     exc = info.value
     assert exc.fatal and exc.status == S.ESME_RINVCMDLEN
-    assert (exc.command_id, exc.sequence_number) == (4, 42)
+    assert (exc.command_id, exc.sequence_number) == (command_id, 42)
     with pytest.raises(RemoteProtocolError) as again:  # the stream stays lost
         reader.next_frame()
     assert again.value is exc
@@ -305,8 +310,9 @@ def test_frame_reader_configurable_maximum() -> None:
     reader.feed(ok)
     assert reader.next_frame() == ok
     reader.feed(frame(0x00000004, 0, 2, b"x" * 85))
-    with pytest.raises(RemoteProtocolError):
+    with pytest.raises(FrameTooLong) as info:  # skipped, not fatal (test_framing_limits.py)
         reader.next_frame()
+    assert not info.value.fatal and info.value.sequence_number == 2
     with pytest.raises(ValueError):
         FrameReader(max_length=15)
 
