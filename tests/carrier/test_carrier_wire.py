@@ -63,7 +63,7 @@ async def test_a_trickled_pdu_closes_the_bind_within_the_frame_timeout(
     """60,000 octets announced, then one octet every 4 s: without the frame timeout the
     bind stayed "alive" for ever (bytes counted as life, no enquire_link went out)."""
     cfg = config(frame_timeout=Duration(15), enquire_link_interval=Duration(10))
-    async with running(cfg) as (carrier, net, _):
+    async with running(cfg) as (_carrier, net, _):
         smsc = net.smscs[0]
         start = trio.current_time()
         await smsc.send_raw(struct.pack(">IIII", 60_000, CommandId.DELIVER_SM, 0, 7))
