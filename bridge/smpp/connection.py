@@ -384,9 +384,8 @@ class Connection:
                 system_id = getattr(pdu, "system_id", None)
                 return Bound(mode=mode, system_id=system_id)
             return BindFailed(mode=mode, status=pdu.command_status, pdu=pdu)
-        if request in WINDOWED:
-            self._timeouts = 0
-        elif seq == self._probe:
+        self._timeouts = 0  # any answer: the peer is there
+        if seq == self._probe:
             resumed = self._resume()
             if seq == self._auto_enquire:
                 self._auto_enquire = None
@@ -402,7 +401,8 @@ class Connection:
 
     # --- timers ----------------------------------------------------------------------
     def tick(self, now: float) -> None:
-        """Fire due timers: response timeouts, the enquire_link, link loss."""
+        """Fire due timers: the frame timeout, response timeouts, the enquire_link,
+        link loss."""
         if self._state is State.CLOSED:
             return
         frame_deadline = self._frame_deadline()

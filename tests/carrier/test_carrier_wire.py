@@ -8,6 +8,7 @@ import struct
 
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
 
 from bridge.carrier import Accepted, Unknown, UnknownReason
@@ -181,3 +182,14 @@ async def test_an_answered_probe_resumes_the_bind(autojump_clock: Clock) -> None
         (outcome,) = await submit_all(carrier, [part(9)])
         assert isinstance(outcome, Accepted)
         assert len(net.smscs) == 1 and carrier.up
+
+
+async def test_no_enquire_link_on_a_link_declared_lost(autojump_clock: Clock) -> None:
+    cfg = config(enquire_link_interval=Duration(30), response_timeout=Duration(10))
+    async with running(cfg) as (_carrier, net, _):
+        first = net.smscs[0]
+        first.reading = False  # silent without closing (Net::SMPP's smsc.pl does that)
+        await trio.lowlevel.checkpoint()
+        await net.wait_smscs(2)
+        await trio.testing.wait_all_tasks_blocked()
+        assert _frames(bytes(first.dropped)) == [CommandId.ENQUIRE_LINK]  # one, not two
