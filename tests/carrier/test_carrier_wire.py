@@ -193,3 +193,20 @@ async def test_no_enquire_link_on_a_link_declared_lost(autojump_clock: Clock) ->
         await net.wait_smscs(2)
         await trio.testing.wait_all_tasks_blocked()
         assert _frames(bytes(first.dropped)) == [CommandId.ENQUIRE_LINK]  # one, not two
+
+
+async def test_a_deliver_sm_with_a_full_message_payload_is_taken(autojump_clock: Clock) -> None:
+    """65,535 octets of message_payload plus the mandatory fields: above the former
+    65,536-octet limit (generic_nack, TCP reset, the SMSC's redelivery killing every
+    new bind), within the default max_pdu_size."""
+    async with running(config()) as (carrier, net, inbound):
+        smsc = net.smscs[0]
+        seq = await smsc.deliver(source_addr="4" * 20, destination_addr="B" * 20,
+                                 tlvs=((Tag.MESSAGE_PAYLOAD, b"p" * 65_535),
+                                       (Tag.RECEIPTED_MESSAGE_ID, b"x" * 64 + b"\0")))
+        item = await inbound.receive()
+        assert item.pdu.tlv(Tag.MESSAGE_PAYLOAD) == b"p" * 65_535
+        item.ack(CommandStatus.ESME_ROK)
+        await trio.testing.wait_all_tasks_blocked()
+        assert [(r.sequence_number, r.command_status) for r in smsc.responses] == [(seq, 0)]
+        assert carrier.up and carrier.health().binds[0].binds == 1
