@@ -189,7 +189,8 @@ class Session:
 
     def _write(self, pdu: Pdu, now: float) -> int:
         if not self.usable:
-            raise NotWritten(self.close_reason or "not bound")
+            raise NotWritten("window suspended" if self._suspended
+                             else self.close_reason or "not bound")
         seq = self.conn.send(pdu, now=now)
         writer = self._writer_parked
         if writer is not None:
