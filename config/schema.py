@@ -250,6 +250,16 @@ class Carrier(_Base, frozen=True, kw_only=True):
     validity_period: Duration | None = None
     enquire_link_interval: Duration = field(default_factory=lambda: Duration(30))
     response_timeout: Duration = field(default_factory=lambda: Duration(30))
+    # Liveness and framing (docs/smpp-connection.md "Liveness"): a PDU the SMSC
+    # began must be whole within frame_timeout or the bind closes ("0s": no limit);
+    # after max_consecutive_timeouts submits in a row without a response (default:
+    # the window) the bind stops submitting and probes the link with one
+    # enquire_link; PDUs above max_pdu_size octets are answered generic_nack and
+    # skipped. Its default is the largest valid SMPP 3.4 PDU (bridge/smpp/framing.py
+    # computes it; a test checks the two agree).
+    frame_timeout: Duration = field(default_factory=lambda: Duration(20))
+    max_consecutive_timeouts: Annotated[int, Meta(ge=1, le=1000)] | None = None
+    max_pdu_size: Annotated[int, Meta(ge=1024, le=16 * 1024 * 1024)] = 73_151
     segmentation: SegmentationProfile = field(default_factory=SegmentationProfile)
     # query_sm (SMPP 3.4 section 4.8) for parts whose final receipt does not come
     # (an SMSC that lost its receipts): off by default; the first query goes

@@ -18,8 +18,12 @@ response. No Event object, no per-message task.
 enquire_link is ours, not the connection's automatic one (the connection is made
 with ``enquire_link_interval=None``): we need its round trip for the health
 snapshot, and the connection does not report the responses to its own. Same rule
-as SMPP 3.4 section 4.11: sent when nothing arrived for the interval; unanswered
-within response_timeout = the link is lost, the bind is closed.
+as SMPP 3.4 section 4.11: sent when no whole PDU arrived for the interval (bytes of
+an unfinished one do not count: ``conn.last_rx``); unanswered within
+response_timeout = the link is lost, the bind is closed. When the connection
+suspends the window (``max_consecutive_timeouts`` submits unanswered in a row) the
+bind takes no submit (``usable`` False, the pool waits or goes elsewhere) until
+the connection's probe is answered; an unanswered probe closes the bind.
 
 Nothing the peer sends ends more than this bind. An exception while handling
 its PDUs (in a callback of the pool or the dispatcher, or a fault here) is an
@@ -54,12 +58,15 @@ from bridge.smpp.events import (
     BindFailed,
     Bound,
     ConnectionClosed,
+    MalformedResponse,
     PduReceived,
     ProtocolErrorAnswered,
     ResponseReceived,
     ResponseTimeout,
     UnexpectedReason,
     UnexpectedResponse,
+    WindowResumed,
+    WindowSuspended,
 )
 from bridge.smpp.pdus import (
     BindReceiver,
@@ -90,6 +97,7 @@ _BIND_PDUS: dict[ConfigBindMode, type[BindTransmitter | BindReceiver | BindTrans
 }
 _RECEIVE_SIZE = 256 * 1024  # a full window of 512 resps is ~15 KiB; deliver_sm bursts more
 _CLOSED_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+_BOUND_STATES = (State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX)
 
 
 def error_fields(error: RemoteProtocolError) -> dict[str, Any]:
@@ -140,6 +148,9 @@ class Session:
             window=cfg.window,
             response_timeout=cfg.response_timeout.seconds,
             enquire_link_interval=None,
+            max_frame_length=cfg.max_pdu_size,
+            frame_timeout=cfg.frame_timeout.seconds or None,
+            max_consecutive_timeouts=cfg.max_consecutive_timeouts or cfg.window,
         )
         self._rt = cfg.response_timeout.seconds
         self._enquire_interval = cfg.enquire_link_interval.seconds or None
@@ -153,7 +164,7 @@ class Session:
         self._bind_result: Bound | BindFailed | None = None
         self._bind_waiter = trio.Event()
         self._enquire_seq: int | None = None
-        self._last_rx = -math.inf
+        self._suspended = False  # the connection's window is suspended (WindowSuspended)
         self.bound = False
         self.usable = False  # bound, may submit, not leaving
         self.close_reason: str | None = None
@@ -209,7 +220,8 @@ class Session:
 
     def _write(self, pdu: Pdu, now: float) -> int:
         if not self.usable:
-            raise NotWritten(self.close_reason or "not bound")
+            raise NotWritten("window suspended" if self._suspended
+                             else self.close_reason or "not bound")
         seq = self.conn.send(pdu, now=now)
         writer = self._writer_parked
         if writer is not None:
@@ -234,7 +246,8 @@ class Session:
         if self.conn.state is State.CLOSED or self._closed.is_set():
             return
         try:
-            self.conn.send(response(sequence_number=seq, command_status=status),
+            # message_id NULL (SMPP 3.4 sections 4.6.2, 4.7.2): 17 octets, error or not
+            self.conn.send(response(sequence_number=seq, command_status=status, message_id=""),
                            now=trio.current_time())
         except LocalProtocolError as exc:
             self.limits.warning("ack_refused", error=str(exc))
@@ -319,8 +332,7 @@ class Session:
         result = self._bind_result
         if isinstance(result, Bound):
             self.log.info("bound", mode=result.mode.value, smsc=result.system_id)
-            self._last_rx = trio.current_time()
-            self._set_timer(self._last_rx)
+            self._set_timer(trio.current_time())
             return None
         self._finish("bind failed")
         if isinstance(result, BindFailed):
@@ -344,11 +356,13 @@ class Session:
             except _CLOSED_ERRORS:
                 data = b""
             now = trio.current_time()
-            self._last_rx = now
             conn.receive_data(data, now=now)  # type: ignore[arg-type]  # bytearray works too
             await self._handle_events()
             if not data:
                 break
+            deadline = conn.next_deadline()  # a frame begun and not finished has one
+            if deadline is not None:
+                self._set_timer(deadline)
         self._finish(self.close_reason or "peer closed")
 
     async def _writer(self) -> None:
@@ -392,7 +406,7 @@ class Session:
             deadline = conn.next_deadline()
             self._set_timer(math.inf if deadline is None else deadline)
             if self._enquire_interval is not None and self._enquire_seq is None and self.bound:
-                self._set_timer(self._last_rx + self._enquire_interval)
+                self._set_timer(conn.last_rx + self._enquire_interval)
 
     def _set_timer(self, when: float) -> None:
         if when < self._timer_scope.deadline:
@@ -404,7 +418,9 @@ class Session:
             interval is None
             or self._enquire_seq is not None
             or not self.bound
-            or now < self._last_rx + interval
+            or self._closed.is_set()  # never an enquire_link on a link declared lost
+            or self.conn.window_suspended  # the connection's probe is out
+            or now < self.conn.last_rx + interval
         ):
             return
         try:
@@ -464,6 +480,11 @@ class Session:
                 answered = event.answered_with
                 self.limits.warning("protocol_error", **error_fields(event.error),
                                     answered_with=None if answered is None else f"0x{answered:08X}")
+            elif kind is MalformedResponse:
+                assert isinstance(event, MalformedResponse)
+                self._on_malformed(event)
+            elif kind is WindowSuspended or kind is WindowResumed:
+                self._on_window(event)
             elif kind is ConnectionClosed:
                 assert isinstance(event, ConnectionClosed)
                 self._finish(event.reason.value, event.error)
@@ -508,6 +529,34 @@ class Session:
             self._answer(waiter, TimedOut(seq))
         else:
             self._orphan_done(seq)
+
+    def _on_malformed(self, event: MalformedResponse) -> None:
+        # The SMSC answered this submit, but we cannot read how: unknown outcome, now.
+        self.protocol_errors += 1
+        seq = event.sequence_number
+        self.log.warning("malformed_response", sequence_number=seq, error=str(event.error))
+        waiter = self._waiters.pop(seq, None)
+        if waiter is not None:
+            self._answer(waiter, UnknownReason.MALFORMED)
+        else:
+            self._orphan_done(seq)
+
+    def _on_window(self, event: object) -> None:
+        if isinstance(event, WindowSuspended):
+            # Suspended before the timed-out submits' callers run: none of them (nor
+            # the pool's waiters) can write on this bind until the probe is answered.
+            self._suspended = True
+            self.usable = False
+            self.log.warning("window_suspended", timeouts=event.timeouts)
+            return
+        if not self._suspended:
+            return
+        self._suspended = False
+        if self.bound and not self._closed.is_set() and self.conn.state in _BOUND_STATES:
+            self.usable = True
+            self.log.info("window_resumed")
+            if self._on_orphan_done is not None:
+                self._on_orphan_done()  # the pool hands this bind's places out again
 
     def _orphan_done(self, seq: int) -> None:
         if seq in self._orphaned:

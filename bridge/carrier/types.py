@@ -24,6 +24,8 @@ class UnknownReason(enum.StrEnum):
 
     TIMEOUT = "timeout"  # no submit_sm_resp within response_timeout
     DISCONNECTED = "disconnected"  # the bind went away with the PDU outstanding
+    # the submit_sm_resp came but could not be decoded (its header named the submit)
+    MALFORMED = "malformed_response"
 
 
 class Accepted(msgspec.Struct, frozen=True, kw_only=True):

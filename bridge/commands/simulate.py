@@ -61,6 +61,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--intermediate", action="store_true",
         help="send an ENROUTE intermediate notification when registered_delivery asks (0x10)",
     )
+    parser.add_argument(
+        "--strict", action="store_true",
+        help="drop a connection whose ESME sends a malformed response (e.g. a"
+             " deliver_sm_resp without its NULL message_id), as SMPPSim 2.6.11 does",
+    )
     parser.add_argument("--receipt-window", type=int, metavar="N",
                         help="deliver_sm outstanding per bind (default 1024)")
     parser.add_argument("--throttle-tps", type=float, metavar="N",
@@ -164,6 +169,8 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["receipts_on_transmitter"] = True
     if args.intermediate:
         out["intermediate_notifications"] = True
+    if args.strict:
+        out["strict"] = True
     if args.throttle_per_bind:
         out["throttle_scope"] = "bind"
     if args.rewrite_sender:

@@ -153,6 +153,11 @@ class SimulatorConfig(_Base, frozen=True):
     receipt_max_attempts: Annotated[int, msgspec.Meta(ge=1)] = 5
     response_timeout: Positive = 30.0
     enquire_link_interval: Positive | None = None
+    # Strict about the ESME's responses, as SMPPSim 2.6.11 is: a malformed one (a
+    # deliver_sm_resp without its NULL message_id, SMPP 3.4 section 4.6.2; a
+    # response that does not decode) drops the connection instead of being
+    # tolerated. Use it to prove an ESME writes what the spec says.
+    strict: bool = False
 
     # Faults. throttle_tps: submits per second per system_id before ESME_RTHROTTLED.
     throttle_tps: Positive | None = None

@@ -36,6 +36,7 @@ from bridge.simulator.deliveries import Account, Delivery
 from bridge.simulator.ids import oversized_resp
 from bridge.simulator.throttle import TpsWindow
 from bridge.smpp.connection import Connection
+from bridge.smpp.constants import RESPONSE_BIT
 from bridge.smpp.errors import LocalProtocolError
 from bridge.smpp.events import (
     NEED_DATA,
@@ -45,7 +46,7 @@ from bridge.smpp.events import (
     ResponseReceived,
     ResponseTimeout,
 )
-from bridge.smpp.pdus import Pdu, SubmitSm, Unbind
+from bridge.smpp.pdus import DataSmResp, DeliverSmResp, Pdu, SubmitSm, Unbind
 from bridge.smpp.state import BindMode, Role, State
 
 if TYPE_CHECKING:
@@ -64,10 +65,16 @@ ANSWER_SLICE = 32
 # rather than one wake-up per receipt at 30k receipts/s.
 TIMER_SLACK = 0.005
 _ORDER = itertools.count()  # heap tie-breaker: deliveries never compare
+# Responses whose body is a message_id the ESME must send even unused (NULL).
+_NEEDS_MESSAGE_ID = (DeliverSmResp, DataSmResp)
 
 
 class Dropped(Exception):
     """The disconnect fault fired: close the connection without answering."""
+
+
+class MalformedDrop(Dropped):
+    """Strict mode: the ESME sent a malformed response; close the connection."""
 
 
 class Link:
@@ -192,8 +199,9 @@ class Link:
                     if not await self._write_answers():
                         return
                     now = trio.current_time()
-            except Dropped:
-                self.sim.stats.disconnects += 1
+            except Dropped as exc:
+                if not isinstance(exc, MalformedDrop):
+                    self.sim.stats.disconnects += 1
                 await self._flush_quietly()
                 return
             finally:
@@ -241,7 +249,7 @@ class Link:
                 # While the reader is between two slices of a chunk, the events
                 # left (the chunk's requests among them) are its to handle.
                 closed = False if self._in_reader else self._drain(now)
-            except Dropped:  # cannot happen: timers never carry a submit_sm
+            except Dropped:  # strict mode (a submit_sm never comes from a timer)
                 closed = True
             while heap and heap[0][0] <= now:
                 item = heapq.heappop(heap)[2]
@@ -366,6 +374,7 @@ class Link:
         next_event = self.conn.next_event
         on_submit = self._on_submit
         stats = self.sim.stats
+        strict = self.sim.config.strict
         settled = False
         self._more = False
         while True:
@@ -384,6 +393,11 @@ class Link:
                 break
             elif isinstance(event, ResponseReceived):
                 response = event.pdu
+                if strict and type(response) in _NEEDS_MESSAGE_ID and (
+                    response.message_id is None  # type: ignore[attr-defined]
+                ):
+                    self._malformed(f"{type(response).__name__} without its message_id"
+                                    " (SMPP 3.4 sections 4.6.2, 4.7.2)")
                 self._settle(response.sequence_number, response.command_status == 0, now)
                 settled = True
             elif isinstance(event, ResponseTimeout):
@@ -394,11 +408,23 @@ class Link:
                 return True
             elif isinstance(event, ProtocolErrorAnswered):
                 stats.protocol_errors += 1
+                cid = event.error.command_id
+                if strict and cid is not None and cid & RESPONSE_BIT:
+                    self._malformed(str(event.error))
             # UnexpectedResponse: a stray answer changes nothing here.
         if settled or self._pump_pending:
             self._pump_pending = False
             self._pump(now)
         return False
+
+    def _malformed(self, why: str) -> None:
+        """Strict mode: drop the connection, as SMPPSim 2.6.11 does ("DELIVER_SM_RESP
+        PDU is malformed. message_id is incorrect"); unacknowledged deliveries are
+        sent again on the next bind."""
+        self.sim.stats.malformed_responses += 1
+        log.warning("malformed response: dropping the connection (strict)", reason=why,
+                    system_id=self.system_id)
+        raise MalformedDrop(why)
 
     # --- requests (the subclass) ---------------------------------------------------
     def _on_submit(self, pdu: SubmitSm, now: float) -> None:

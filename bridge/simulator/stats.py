@@ -35,6 +35,7 @@ class SimulatorStats:
     mo_acked: int = 0
     senders_rewritten: int = 0
     protocol_errors: int = 0  # invalid frames the connection answered
+    malformed_responses: int = 0  # strict: responses that dropped the bind
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -22,7 +22,7 @@ from bridge.smpp.constants import (
     is_response,
 )
 from bridge.smpp.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from bridge.smpp.framing import FrameReader
+from bridge.smpp.framing import DEFAULT_MAX_LENGTH, FrameReader, FrameTooLong
 from bridge.smpp.pdus import (
     PDU_TYPES,
     AlertNotification,
@@ -73,6 +73,7 @@ from bridge.smpp.state import State as State
 
 __all__ = [
     "DEFAULT_DECODER",
+    "DEFAULT_MAX_LENGTH",
     "PDU_TYPES",
     "AlertNotification",
     "BindReceiver",
@@ -98,6 +99,7 @@ __all__ = [
     "EnquireLinkResp",
     "EsmClass",
     "FrameReader",
+    "FrameTooLong",
     "GenericNack",
     "LocalProtocolError",
     "MessageState",

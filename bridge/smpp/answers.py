@@ -1,7 +1,9 @@
 """The answers a connection writes on its own, without the application.
 
-Three kinds, all header-only PDUs (SMPP 3.4 section 4.4.2 and real SMSCs: a response
-with a non-zero command_status carries no body):
+Three kinds, header-only PDUs (SMPP 3.4 section 4.4.2 and real SMSCs: a response
+with a non-zero command_status carries no body) except deliver_sm_resp and
+data_sm_resp, which always carry their NULL message_id (sections 4.6.2, 4.7.2; see
+codec.ALWAYS_BODY), so 17 octets:
 
 - the automatic replies: enquire_link_resp (section 4.11.2) and unbind_resp (4.2.2);
 - refusals: a well-formed request the state table does not allow here gets its own
@@ -34,6 +36,18 @@ def header_only(command_id: int, command_status: int, sequence_number: int) -> b
     return _HEADER.pack(16, command_id, command_status, sequence_number)
 
 
+# Sections 4.6.2 and 4.7.2: the body is a message_id, NULL from us, error or not.
+_WITH_NULL_MESSAGE_ID = frozenset({CommandId.DELIVER_SM_RESP, CommandId.DATA_SM_RESP})
+
+
+def error_response(command_id: int, command_status: int, sequence_number: int) -> bytes:
+    """An error ``*_resp`` (or generic_nack): header only, or header and a NULL
+    message_id for deliver_sm_resp / data_sm_resp."""
+    if command_id in _WITH_NULL_MESSAGE_ID:
+        return _HEADER.pack(17, command_id, command_status, sequence_number) + b"\0"
+    return _HEADER.pack(16, command_id, command_status, sequence_number)
+
+
 def answer_command(command_id: int) -> int | None:
     """The command_id to answer a (refused or malformed) ``command_id`` with.
 
@@ -62,7 +76,7 @@ def answer_for(error: RemoteProtocolError) -> tuple[int | None, bytes]:
     answer = answer_command(cid)
     if answer is None:
         return None, b""
-    return answer, header_only(answer, int(error.status), seq)
+    return answer, error_response(answer, int(error.status), seq)
 
 
 def refusal(
@@ -82,4 +96,4 @@ def refusal(
     answer = answer_command(command_id)
     if answer is None:
         return error, None, b""
-    return error, answer, header_only(answer, status, sequence_number)
+    return error, answer, error_response(answer, status, sequence_number)

@@ -11,9 +11,16 @@ Two paths, one behaviour:
   generic path redoes the work and reports the precise error. Tests check both
   paths give identical results.
 
-Strictness and tolerance (issue 3, SMPP 3.4 section 4.4.2 and real SMSCs):
-- a response with a non-zero command_status may have no body; an empty
-  deliver_sm_resp body is fine even with status 0; fields are then None;
+Response bodies (SMPP 3.4 section 4; docs/smpp-codec.md, "Response bodies"):
+- encode: an error response whose fields are all None is header only (section
+  4.4.2 says so of submit_sm_resp; SMPP 5.0 generalises it), EXCEPT
+  deliver_sm_resp and data_sm_resp, which always carry their message_id (NULL
+  when None): section 4.6.2 defines the deliver_sm_resp body as one NULL
+  message_id with no exception for errors, and peers such as SMPPSim 2.6.11
+  drop the bind on a 16-octet deliver_sm_resp; a data_sm_resp carries its
+  failure TLVs after the message_id (section 4.7.2);
+- decode (tolerant): a response with a non-zero command_status may have no
+  body, and so may a deliver_sm_resp with status 0; fields are then None;
 - a C-octet string longer than the spec's maximum is accepted up to
   ``Decoder.max_c_octet_string`` octets and counted in ``Decoder.overlong``;
 - a missing NUL, a truncated field, a bad sm_length or a broken TLV stream is a
@@ -58,7 +65,7 @@ Field = tuple[str, P.COctet | P.Int | P.Special]
 
 
 class _Layout:
-    __slots__ = ("cls", "empty_ok", "fields", "is_response", "make")
+    __slots__ = ("absent", "always_body", "cls", "empty_ok", "fields", "is_response", "make")
 
     def __init__(self, cls: type[P.Pdu]) -> None:
         hints = typing.get_type_hints(cls, include_extras=True)
@@ -71,9 +78,19 @@ class _Layout:
         self.make: Callable[..., P.Pdu] = cls  # positional construction (see pdus.py)
         self.fields = tuple(fields)
         self.is_response = bool(cls.command_id & 0x80000000) and bool(fields)
-        # Section 4.6.2: deliver_sm_resp's message_id is unused; SMSCs often omit it.
+        # Section 4.6.2: deliver_sm_resp's message_id is unused; ESMEs often omit it.
         self.empty_ok = cls is P.DeliverSmResp
+        # Never bodiless on encode (see the module docstring).
+        self.always_body = cls in ALWAYS_BODY
+        # A bodiless response decodes with every field absent (None), whatever
+        # the class defaults ("" for the always_body ones).
+        self.absent: dict[str, object] = {
+            name: None for name, marker in self.fields if isinstance(marker, P.COctet)
+        }
 
+
+#: Responses encoded with their message_id whatever the command_status.
+ALWAYS_BODY: frozenset[type[P.Pdu]] = frozenset({P.DeliverSmResp, P.DataSmResp})
 
 _LAYOUTS: dict[int, _Layout] = {int(cid): _Layout(cls) for cid, cls in P.PDU_TYPES.items()}
 _BY_CLASS: dict[type[P.Pdu], _Layout] = {lay.cls: lay for lay in _LAYOUTS.values()}
@@ -115,10 +132,11 @@ def _encode_body(pdu: P.Pdu, layout: _Layout) -> bytes:
     values = [getattr(pdu, name) for name, _ in layout.fields]
     if (
         layout.is_response
-        and (pdu.command_status != 0 or layout.empty_ok)
+        and pdu.command_status != 0
+        and not layout.always_body
         and all(v is None or v == () for v in values)
     ):
-        return b""  # an error response (or an empty deliver_sm_resp): no body
+        return b""  # section 4.4.2: an error response without fields has no body
     # Otherwise an absent (None) field goes out as its NULL value: "" or 0.
     parts: list[bytes] = []
     for (name, marker), value in zip(layout.fields, values, strict=True):
@@ -292,7 +310,7 @@ class Decoder:
     def _decode_body(self, buf: bytes, layout: _Layout, seq: int, status: int) -> P.Pdu:
         end = len(buf)
         if end == HEADER_SIZE and layout.is_response and (status != 0 or layout.empty_ok):
-            return layout.cls(sequence_number=seq, command_status=status)
+            return layout.cls(sequence_number=seq, command_status=status, **layout.absent)
         values: list[object] = [seq, status]
         i = HEADER_SIZE
         for name, marker in layout.fields:

@@ -119,19 +119,23 @@ _HEADER = struct.Struct(">IIII")
 _MAX_MESSAGE_ID = 64  # section 4.4.2: message_id, C-octet string of at most 65 octets
 
 
-def _resp_encoder(command_id: int, *, empty_ok: bool) -> Callable[[Any, int], bytes | None]:
+def _resp_encoder(command_id: int, *, always_body: bool) -> Callable[[Any, int], bytes | None]:
     def encode_resp(p: Any, seq: int) -> bytes | None:
         """submit_sm_resp / deliver_sm_resp without TLVs; None for anything else.
 
-        The same bytes as the generic path: an error response, or an empty
-        deliver_sm_resp, without a message_id has no body (codec._encode_body).
+        The same bytes as the generic path (codec._encode_body): an error
+        submit_sm_resp without a message_id has no body (section 4.4.2); a
+        deliver_sm_resp always has one, a NULL message_id (section 4.6.2): a
+        constant octet, no per-PDU work.
         """
         try:
             _, status, message_id, tlvs = _astuple(p)
             if tlvs:
                 return None
             if message_id is None:
-                body = b"" if status != 0 or empty_ok else b"\0"
+                body = b"" if status and not always_body else b"\0"
+            elif message_id == "":
+                body = b"\0"
             elif type(message_id) is str and len(message_id) <= _MAX_MESSAGE_ID and "\0" not in message_id:
                 body = message_id.encode("latin-1") + b"\0"
             else:
@@ -145,8 +149,8 @@ def _resp_encoder(command_id: int, *, empty_ok: bool) -> Callable[[Any, int], by
 
 # The daemon answers every receipt with a deliver_sm_resp, the simulator every
 # submit_sm with a submit_sm_resp: one of each per message.
-encode_submit_sm_resp = _resp_encoder(int(P.SubmitSmResp.command_id), empty_ok=False)
-encode_deliver_sm_resp = _resp_encoder(int(P.DeliverSmResp.command_id), empty_ok=True)
+encode_submit_sm_resp = _resp_encoder(int(P.SubmitSmResp.command_id), always_body=False)
+encode_deliver_sm_resp = _resp_encoder(int(P.DeliverSmResp.command_id), always_body=True)
 
 
 def encode_tlvs_fast(tlvs: P.Tlvs) -> bytes:
@@ -237,7 +241,7 @@ def decode_resp(buf: bytes, seq: int, status: int) -> P.Pdu | None:
     """submit_sm_resp / deliver_sm_resp / data_sm_resp: a message_id and no TLVs."""
     end = len(buf)
     if end == 16:  # section 4.4.2: no body on error; deliver_sm_resp may omit it always
-        return _RESP_CLASSES[buf[7]](seq, status) if status or buf[7] == 5 else None
+        return _RESP_CLASSES[buf[7]](seq, status, None) if status or buf[7] == 5 else None
     if buf[-1] or end > 16 + 65:  # message_id ends the PDU: 0..64 octets and its NUL
         return None
     message_id = buf[16:-1].decode("latin-1")

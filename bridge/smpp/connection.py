@@ -13,8 +13,14 @@ itself are appended to the outgoing buffer as they arise, so call ``data_to_send
 after draining the events.
 
 Nothing here raises for anything the peer sends. ``send`` raises LocalProtocolError
-when *we* break the protocol (the table forbids the PDU, the window is full, a field
-does not encode); the connection is unchanged when it does.
+when *we* break the protocol (the table forbids the PDU, the window is full or
+suspended, a field does not encode); the connection is unchanged when it does.
+
+Liveness (docs/smpp-connection.md, "Liveness"): the peer is alive when it completes
+PDUs, not when it sends bytes. ``last_rx`` moves only when a whole frame was cut; a
+frame begun and not completed within ``frame_timeout`` closes the connection
+(FRAME_TIMEOUT); ``max_consecutive_timeouts`` message requests unanswered in a row
+suspend the window and probe the link with one enquire_link (WindowSuspended).
 """
 
 from __future__ import annotations
@@ -32,17 +38,17 @@ from bridge.smpp.events import (
     CloseReason,
     ConnectionClosed,
     Event,
+    MalformedResponse,
     NeedData,
     PduReceived,
     ProtocolErrorAnswered,
     ResponseReceived,
-    ResponseTimeout,
     UnexpectedReason,
     UnexpectedResponse,
 )
-from bridge.smpp.framing import FrameReader
-from bridge.smpp.pdus import Pdu
-from bridge.smpp.sequence import MAX_SEQUENCE, SequenceNumbers
+from bridge.smpp.framing import DEFAULT_MAX_LENGTH, FrameReader, FrameTooLong
+from bridge.smpp.pdus import PDU_TYPES, Pdu
+from bridge.smpp.sequence import SequenceNumbers
 from bridge.smpp.state import (
     BIND_MODES,
     BOUND_STATES,
@@ -55,7 +61,8 @@ from bridge.smpp.state import (
     refusal_status,
     rules_by_state,
 )
-from bridge.smpp.window import Pending, Window
+from bridge.smpp.timers import Timers
+from bridge.smpp.window import Window
 
 __all__ = ["BindMode", "Connection", "Role", "State"]
 
@@ -65,10 +72,12 @@ _ENQUIRE_LINK_RESP = CommandId.ENQUIRE_LINK_RESP
 _UNBIND = CommandId.UNBIND
 _UNBIND_RESP = CommandId.UNBIND_RESP
 _BOUND = frozenset(BOUND_STATES)
+_MAX_U32 = 0xFFFFFFFF
 
 
-class Connection:
-    """See the module docstring and docs/smpp-connection.md."""
+class Connection(Timers):
+    """See the module docstring and docs/smpp-connection.md. Timers and liveness
+    (``tick``, ``next_deadline``) are in :mod:`bridge.smpp.timers`."""
 
     def __init__(
         self,
@@ -77,19 +86,27 @@ class Connection:
         window: int = 10,
         response_timeout: float = 30.0,
         enquire_link_interval: float | None = 30.0,
-        max_frame_length: int = 65536,
+        max_frame_length: int = DEFAULT_MAX_LENGTH,
         max_c_octet_string: int = 255,
         strict: bool = False,
         first_sequence_number: int = 1,
+        frame_timeout: float | None = 20.0,
+        max_consecutive_timeouts: int | None = None,
     ) -> None:
         if response_timeout <= 0:
             raise ValueError("response_timeout must be positive")
         if enquire_link_interval is not None and enquire_link_interval <= 0:
             raise ValueError("enquire_link_interval must be positive or None")
+        if frame_timeout is not None and frame_timeout <= 0:
+            raise ValueError("frame_timeout must be positive or None")
+        if max_consecutive_timeouts is not None and max_consecutive_timeouts < 1:
+            raise ValueError("max_consecutive_timeouts must be at least 1 or None")
         self.role = role
         self.strict = strict
         self.response_timeout = response_timeout
         self.enquire_link_interval = enquire_link_interval
+        self.frame_timeout = frame_timeout
+        self.max_consecutive_timeouts = max_consecutive_timeouts
         self.decoder = Decoder(max_c_octet_string=max_c_octet_string)
         self._decode = self.decoder.decode
         self._reader = FrameReader(max_frame_length)
@@ -105,8 +122,12 @@ class Connection:
         self._events: deque[Event] = deque()
         self._eof = False
         self._rx_now = 0.0  # the `now` of the latest receive_data: response times
-        self._last_rx = float("-inf")  # when the peer last sent anything
+        self._last_rx = float("-inf")  # when the peer last completed a PDU
+        self._frame_since = float("-inf")  # when a frame began in an empty buffer
         self._auto_enquire: int | None = None  # our outstanding automatic enquire_link
+        self._timeouts = 0  # message requests unanswered in a row
+        self._suspended = False  # the window takes no message request (WindowSuspended)
+        self._probe: int | None = None  # the enquire_link that decides a suspension
         self._peer_bind: tuple[int, int] | None = None  # SMSC: (bind command_id, seq)
 
     # --- inspection ------------------------------------------------------------------
@@ -129,7 +150,18 @@ class Connection:
 
     @property
     def window_free(self) -> int:
-        return self._window.free
+        return 0 if self._suspended else self._window.free
+
+    @property
+    def window_suspended(self) -> bool:
+        """True between WindowSuspended and WindowResumed (or the close)."""
+        return self._suspended
+
+    @property
+    def last_rx(self) -> float:
+        """The ``now`` of the receive_data that completed the peer's latest PDU
+        (-inf before the first): bytes of an unfinished PDU do not count."""
+        return self._last_rx
 
     @property
     def outstanding(self) -> tuple[int, ...]:
@@ -150,6 +182,12 @@ class Connection:
         if cid & RESPONSE_BIT:
             return self._send_response(pdu, cid, rule)
         window = self._window
+        if cid in WINDOWED and self._suspended:
+            raise LocalProtocolError(
+                f"window suspended after {self._timeouts} response timeouts in a row:"
+                " wait for the enquire_link probe",
+                CommandStatus.ESME_RMSGQFUL,
+            )
         if cid in WINDOWED and window.used >= window.size:
             raise LocalProtocolError(
                 f"submit window full ({window.used}/{window.size} outstanding): wait for a"
@@ -178,8 +216,11 @@ class Connection:
                 f"{CommandId(cid).name} #{seq} does not answer the pending"
                 f" {CommandId(bind[0]).name} #{bind[1]}"
             )
-        if not 0 <= seq <= MAX_SEQUENCE:
-            raise LocalProtocolError(f"sequence_number {seq} outside 0..0x7FFFFFFF")
+        # Our own requests are numbered 1..0x7FFFFFFF (section 3.2, sequence.py), but a
+        # response echoes the request's number, whatever the peer chose: a peer that
+        # numbers above 0x7FFFFFFF still gets its answer (be liberal in what we accept).
+        if not 0 <= seq <= _MAX_U32:
+            raise LocalProtocolError(f"sequence_number {seq} is not a 32-bit number")
         self._out += encode(pdu)
         new = rule.ok if pdu.command_status == 0 else rule.failed
         if bind is not None and (cid & ~RESPONSE_BIT) in BIND_MODES:
@@ -209,8 +250,8 @@ class Connection:
             self._eof = True
             return
         self._rx_now = now
-        self._last_rx = now
-        self._reader.feed(data)
+        if self._reader.feed(data):
+            self._frame_since = now
 
     def next_event(self) -> Event | NeedData:
         """The next event, or NEED_DATA when the buffered bytes hold no more."""
@@ -223,7 +264,9 @@ class Connection:
             try:
                 frame = next_frame()
             except RemoteProtocolError as exc:
-                return self._stream_lost(exc)
+                if exc.fatal:
+                    return self._stream_lost(exc)
+                return self._bad_frame(exc)
             if frame is None:
                 if self._eof:
                     reason = (
@@ -232,15 +275,17 @@ class Connection:
                         else CloseReason.PEER_CLOSED
                     )
                     return self._close(reason)
+                deadline = self._frame_deadline()
+                if deadline is not None and self._rx_now >= deadline:
+                    return self._close(CloseReason.FRAME_TIMEOUT)
                 return NEED_DATA
+            self._last_rx = self._rx_now  # a whole PDU: the peer is alive
             try:
                 pdu = decode(frame)
             except RemoteProtocolError as exc:
                 if exc.fatal:
                     return self._stream_lost(exc)
-                answered, data = answers.answer_for(exc)
-                self._out += data
-                return ProtocolErrorAnswered(error=exc, answered_with=answered)
+                return self._bad_frame(exc)
             cid = pdu.command_id
             if cid & RESPONSE_BIT:
                 event = self._on_response(pdu, cid)
@@ -266,6 +311,43 @@ class Connection:
             self._set_state(rule.ok)
         return PduReceived(pdu=pdu, tolerated=rule.tolerated)
 
+    def _bad_frame(self, exc: RemoteProtocolError) -> Event:
+        """A delimited frame that cannot be used: answer it, or for the response to
+        one of our message requests, resolve that request at once."""
+        cid = exc.command_id
+        if cid is not None and cid & RESPONSE_BIT and cid in PDU_TYPES:
+            return self._bad_response(exc, cid)
+        if isinstance(exc, FrameTooLong):
+            # Section 4.3: a command_length "too long" is answered with generic_nack;
+            # the frame was skipped, so the stream (and the bind) goes on.
+            answered: int | None = CommandId.GENERIC_NACK
+            data = answers.header_only(
+                CommandId.GENERIC_NACK, int(exc.status), exc.sequence_number or 0)
+        else:
+            answered, data = answers.answer_for(exc)
+        self._out += data
+        return ProtocolErrorAnswered(error=exc, answered_with=answered)
+
+    def _bad_response(self, exc: RemoteProtocolError, cid: int) -> Event:
+        seq = exc.sequence_number
+        pending = None if seq is None else self._pending.get(seq)
+        if (
+            pending is None
+            or pending.command_id not in WINDOWED
+            or cid not in (pending.command_id | RESPONSE_BIT, _GENERIC_NACK)
+        ):
+            # Nobody to resolve (binds, enquire_link and unbind keep their timers):
+            # a response is never answered (answering an answer would loop).
+            return ProtocolErrorAnswered(error=exc, answered_with=None)
+        self._window.close(pending.sequence_number)
+        self._timeouts = 0  # the peer answers, if badly
+        return MalformedResponse(
+            sequence_number=pending.sequence_number,
+            request_command_id=pending.command_id,
+            sent_at=pending.sent_at,
+            error=exc,
+        )
+
     def _refuse(self, pdu: Pdu, cid: int) -> Event:
         error, answer, data = answers.refusal(self.role, self._state, cid, pdu.sequence_number)
         self._out += data
@@ -275,12 +357,10 @@ class Connection:
         seq = pdu.sequence_number
         pending = self._pending.get(seq)
         if pending is None:
-            reason = (
-                UnexpectedReason.LATE
-                if seq in self._window.expired_recently
-                else UnexpectedReason.UNSOLICITED
-            )
-            return UnexpectedResponse(pdu=pdu, reason=reason)
+            if seq in self._window.expired_recently:
+                self._timeouts = 0  # late, but the peer answers
+                return UnexpectedResponse(pdu=pdu, reason=UnexpectedReason.LATE)
+            return UnexpectedResponse(pdu=pdu, reason=UnexpectedReason.UNSOLICITED)
         request = pending.command_id
         expected = request | RESPONSE_BIT
         if cid != expected and cid != _GENERIC_NACK:
@@ -303,6 +383,13 @@ class Connection:
                 system_id = getattr(pdu, "system_id", None)
                 return Bound(mode=mode, system_id=system_id)
             return BindFailed(mode=mode, status=pdu.command_status, pdu=pdu)
+        self._timeouts = 0  # any answer: the peer is there
+        if seq == self._probe:
+            resumed = self._resume()
+            if seq == self._auto_enquire:
+                self._auto_enquire = None
+                return resumed
+            self._events.append(resumed)
         if seq == self._auto_enquire:
             self._auto_enquire = None
             return None
@@ -310,67 +397,6 @@ class Connection:
         return ResponseReceived(
             pdu=pdu, request_command_id=request, sent_at=sent_at, rtt=self._rx_now - sent_at
         )
-
-    # --- timers ----------------------------------------------------------------------
-    def tick(self, now: float) -> None:
-        """Fire due timers: response timeouts, the enquire_link, link loss."""
-        if self._state is State.CLOSED:
-            return
-        window = self._window
-        deadline = window.next_deadline()
-        if deadline is not None and deadline <= now:
-            expired = window.expired(now)
-            for index, pending in enumerate(expired):
-                reason = self._expire(pending)
-                if reason is not None:
-                    auto = self._auto_enquire
-                    rest = tuple(
-                        p.sequence_number for p in expired[index:] if p.sequence_number != auto
-                    )
-                    self._events.append(self._close(reason, expired=rest))
-                    return
-        interval = self.enquire_link_interval
-        if (
-            interval is not None
-            and self._auto_enquire is None
-            and self._state in _BOUND
-            and now >= self._last_rx + interval
-        ):
-            seq = self._sequence.allocate(self._pending)
-            window.open(seq, _ENQUIRE_LINK, now=now, timeout=self.response_timeout,
-                        automatic=True)
-            self._auto_enquire = seq
-            self._out += answers.header_only(_ENQUIRE_LINK, 0, seq)
-
-    def _expire(self, pending: Pending) -> CloseReason | None:
-        """Report one expired request; a reason when the session cannot go on."""
-        seq = pending.sequence_number
-        if seq == self._auto_enquire:
-            if self._last_rx <= pending.sent_at:
-                return CloseReason.LINK_LOST  # section 4.11: the link check failed
-            self._auto_enquire = None  # traffic came meanwhile: the link is alive
-            return None
-        cid = pending.command_id
-        if cid in BIND_MODES:
-            return CloseReason.RESPONSE_TIMEOUT
-        if cid == _UNBIND:
-            return CloseReason.UNBOUND  # we were leaving anyway
-        self._events.append(
-            ResponseTimeout(sequence_number=seq, command_id=cid, sent_at=pending.sent_at)
-        )
-        return None
-
-    def next_deadline(self) -> float | None:
-        """When ``tick`` must next be called; None when no timer runs."""
-        if self._state is State.CLOSED:
-            return None
-        deadline = self._window.next_deadline()
-        interval = self.enquire_link_interval
-        if interval is not None and self._auto_enquire is None and self._state in _BOUND:
-            due = self._last_rx + interval
-            if deadline is None or due < deadline:
-                return due
-        return deadline
 
     # --- state changes ---------------------------------------------------------------
     def _set_state(self, state: State) -> None:
@@ -392,7 +418,8 @@ class Connection:
         auto = self._auto_enquire
         unanswered = expired + tuple(s for s in self._pending if s != auto)
         self._window.clear()
-        self._auto_enquire = None
+        self._auto_enquire = self._probe = None
+        self._suspended = False
         self._set_state(State.CLOSED)
         return ConnectionClosed(reason=reason, unanswered=unanswered, error=error)
 

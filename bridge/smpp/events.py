@@ -47,6 +47,7 @@ class CloseReason(enum.Enum):
     PROTOCOL_ERROR = "protocol_error"  # the byte stream could not be delimited
     LINK_LOST = "link_lost"  # our enquire_link went unanswered and nothing else came
     RESPONSE_TIMEOUT = "response_timeout"  # our bind went unanswered
+    FRAME_TIMEOUT = "frame_timeout"  # a PDU begun by the peer did not complete in time
 
 
 class UnexpectedReason(enum.Enum):
@@ -120,6 +121,31 @@ class ProtocolErrorAnswered(Event, frozen=True, kw_only=True):
 
     error: RemoteProtocolError
     answered_with: int | None
+
+
+class MalformedResponse(Event, frozen=True, kw_only=True):
+    """The response to one of our message requests (WINDOWED: submit_sm & co)
+    arrived with an intact header but an undecodable or too long body. The request
+    left the window: its outcome is unknown (the peer answered, we cannot tell
+    what), now rather than at its response timeout. Nothing is answered."""
+
+    sequence_number: int
+    request_command_id: int
+    sent_at: float
+    error: RemoteProtocolError
+
+
+class WindowSuspended(Event, frozen=True, kw_only=True):
+    """``timeouts`` message requests in a row went unanswered: the window takes no
+    more (``send`` refuses them) while one enquire_link probes the link. Its
+    response brings WindowResumed; no response within response_timeout closes the
+    connection with LINK_LOST."""
+
+    timeouts: int
+
+
+class WindowResumed(Event, frozen=True, kw_only=True):
+    """The probe of WindowSuspended was answered: message requests may flow again."""
 
 
 class ConnectionClosed(Event, frozen=True, kw_only=True):

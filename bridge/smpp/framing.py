@@ -2,8 +2,17 @@
 
 TCP hands us arbitrary chunks; the reader buffers them and cuts whole frames
 by command_length. The length is bounded before it is trusted (DESIGN.md
-security rules): below 16 (smaller than the header) or above ``max_length`` the
-stream can no longer be delimited, and the error is fatal for the connection.
+security rules):
+
+- below 16 (smaller than the header) the stream can no longer be delimited: a
+  fatal error, the connection closes;
+- above ``max_length`` with an intact header (a command_id SMPP 3.4 defines)
+  the frame is delimited all the same: its first octets are dropped, the rest
+  of its body is skipped as it arrives (never buffered), and ``next_frame``
+  raises a non-fatal :class:`FrameTooLong` naming the PDU, which the
+  connection answers with generic_nack ESME_RINVCMDLEN (section 4.3) while the
+  bind goes on. Above ``max_length`` with an unknown command_id the length is
+  taken for garbage (a desynchronised stream): fatal.
 
 Memory bound: ``feed`` refuses to grow a buffer that already holds
 ``max_length`` octets the caller has not drained with ``next_frame``, so the
@@ -13,16 +22,68 @@ buffer never exceeds one maximum frame plus one read.
 from __future__ import annotations
 
 import struct
+import typing
 from collections.abc import Iterator
 
+from bridge.smpp import pdus as P
 from bridge.smpp.constants import CommandStatus
 from bridge.smpp.errors import LocalProtocolError, RemoteProtocolError
+from bridge.smpp.tlv import TLV_TYPES
 
 _U32 = struct.Struct(">I")
+_HEADER_REST = struct.Struct(">III")  # command_id, command_status, sequence_number
 
-#: 64 KiB: a submit_sm with a full message_payload TLV (65535 octets) plus its
-#: mandatory fields is slightly over; raise it per carrier if one sends those.
-DEFAULT_MAX_LENGTH = 65536
+
+def _largest_body(cls: type[P.Pdu]) -> int:
+    """The most octets a valid body of ``cls`` can have, from the wire markers of
+    pdus.py (the field tables of SMPP 3.4 section 4) and the TLV table of tlv.py."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    size = 0
+    for name in cls.__struct_fields__[2:]:
+        marker = hints[name].__metadata__[0]
+        if isinstance(marker, P.COctet):
+            size += marker.max_size  # section 3.1: the maximum includes the NUL
+        elif isinstance(marker, P.Int):
+            size += marker.size
+        elif marker is P.SHORT_MESSAGE:
+            size += 1 + 254  # sm_length, short_message (section 4.4.1)
+        elif marker is P.DEST_ADDRESS:
+            # number_of_dests (at most 254), each dest_flag + ton + npi + address
+            # (21), the larger of the two dest_address forms (section 4.5.1.1)
+            size += 1 + 254 * (1 + 1 + 1 + 21)
+        elif marker is P.UNSUCCESS_SME:
+            # no_unsuccess, each ton + npi + address (21) + error_status_code (4),
+            # at most one per destination of the submit_multi (section 4.5.2)
+            size += 1 + 254 * (1 + 1 + 21 + 4)
+        else:
+            # Every optional parameter section 5.3.2 defines, once, at its longest
+            # (message_payload: 65,535 octets), each with its 4-octet tag and length.
+            size += sum(4 + longest for _, _, longest in TLV_TYPES.values())
+    return size
+
+
+#: The largest valid SMPP 3.4 PDU: the 16-octet header plus the largest body of
+#: any PDU, computed above from the spec's field maxima (every C-octet string at
+#: its maximum, 254 destinations, every TLV once at its longest). That is 73,151
+#: octets, for a submit_multi_resp; a deliver_sm or submit_sm comes to 66,575
+#: (16 + 66,559), so a deliver_sm with a full 65,535-octet message_payload always
+#: fits. tests/smpp/test_framing_limits.py checks the figures. A carrier's
+#: ``max_pdu_size`` may lower it.
+DEFAULT_MAX_LENGTH = 16 + max(_largest_body(cls) for cls in P.ALL_PDU_CLASSES)
+
+
+class FrameTooLong(RemoteProtocolError):
+    """A frame longer than ``max_length`` whose header is intact: skipped, not fatal.
+    ``length`` is its command_length."""
+
+    def __init__(self, message: str, *, length: int, command_id: int, sequence_number: int) -> None:
+        super().__init__(
+            message,
+            CommandStatus.ESME_RINVCMDLEN,
+            command_id=command_id,
+            sequence_number=sequence_number,
+        )
+        self.length = length
 
 
 class FrameReader:
@@ -32,6 +93,7 @@ class FrameReader:
         self.max_length = max_length
         self._buf = bytearray()
         self._pos = 0  # start of the unread data in _buf
+        self._skip = 0  # octets of a too long frame still to drop as they arrive
         self._error: RemoteProtocolError | None = None
 
     @property
@@ -39,7 +101,23 @@ class FrameReader:
         """Octets received and not yet returned as frames."""
         return len(self._buf) - self._pos
 
-    def feed(self, data: bytes | bytearray | memoryview) -> None:
+    @property
+    def mid_frame(self) -> bool:
+        """Octets of a frame not yet complete are held (or being skipped)."""
+        return self._skip > 0 or len(self._buf) > self._pos
+
+    def feed(self, data: bytes | bytearray | memoryview) -> bool:
+        """Buffer ``data``; True when a new frame starts in it (no frame was
+        pending before it, or a skipped one ended inside it)."""
+        starts = not self.mid_frame
+        skip = self._skip
+        if skip:
+            if len(data) <= skip:
+                self._skip = skip - len(data)
+                return False
+            data = memoryview(data)[skip:]
+            self._skip = 0
+            starts = True
         if self._pos:
             del self._buf[: self._pos]
             self._pos = 0
@@ -48,9 +126,14 @@ class FrameReader:
                 f"{len(self._buf)} octets buffered: call next_frame() before feeding more"
             )
         self._buf += data
+        return starts
 
     def next_frame(self) -> bytes | None:
-        """The next whole frame (header included), or None if more data is needed."""
+        """The next whole frame (header included), or None if more data is needed.
+
+        Raises RemoteProtocolError: fatal when the stream cannot be delimited,
+        :class:`FrameTooLong` (not fatal) for a too long frame being skipped.
+        """
         if self._error is not None:
             raise self._error
         buf = self._buf
@@ -59,7 +142,10 @@ class FrameReader:
         if avail < 4:
             return None
         (length,) = _U32.unpack_from(buf, pos)
-        if length < 16 or length > self.max_length:
+        if length > self.max_length:
+            self._too_long(length, pos, avail)  # raises once the header is in
+            return None
+        if length < 16:
             self._error = self._bad_length(length, pos, avail)
             raise self._error
         if avail < length:
@@ -77,6 +163,29 @@ class FrameReader:
         """Every whole frame buffered so far."""
         while (frame := self.next_frame()) is not None:
             yield frame
+
+    def _too_long(self, length: int, pos: int, avail: int) -> None:
+        if avail < 8:
+            return  # the command_id decides between skipping and giving up
+        command_id = _U32.unpack_from(self._buf, pos + 4)[0]
+        if command_id not in P.PDU_TYPES:
+            self._error = self._bad_length(length, pos, avail)
+            raise self._error
+        if avail < 16:
+            return  # wait for the sequence_number: the answer must carry it
+        _, _, sequence = _HEADER_REST.unpack_from(self._buf, pos + 4)
+        taken = min(length, avail)
+        self._pos = pos + taken
+        if self._pos == len(self._buf):
+            self._buf.clear()
+            self._pos = 0
+        self._skip = length - taken
+        raise FrameTooLong(
+            f"command_length {length} above the limit of {self.max_length} octets",
+            length=length,
+            command_id=command_id,
+            sequence_number=sequence,
+        )
 
     def _bad_length(self, length: int, pos: int, avail: int) -> RemoteProtocolError:
         # Name the command and sequence if the peer sent that much (useful in

@@ -215,7 +215,9 @@ class ReplaceSmResp(Pdu, frozen=True):
 
 
 class SubmitSmResp(Pdu, frozen=True):
-    """Section 4.4.2. No body when command_status != 0 (then message_id is None)."""
+    """Section 4.4.2: "The submit_sm_resp PDU Body is not returned if the
+    command_status field contains a non-zero value": an error one with message_id
+    None is header only. Decoding accepts both forms (a NULL message_id too)."""
 
     command_id = CommandId.SUBMIT_SM_RESP
     message_id: Annotated[str | None, MESSAGE_ID] = None
@@ -223,18 +225,26 @@ class SubmitSmResp(Pdu, frozen=True):
 
 
 class DeliverSmResp(Pdu, frozen=True):
-    """Section 4.6.2: message_id is unused (NULL); many SMSCs send no body at all."""
+    """Section 4.6.2: the body is one field, message_id, "unused and set to NULL".
+
+    Always encoded with it (17 octets), whatever the command_status: SMSCs that read
+    the field unconditionally (SMPPSim 2.6.11) drop the bind on a 16-octet one.
+    Decoding tolerates its absence (many ESMEs omit it): message_id is then None.
+    """
 
     command_id = CommandId.DELIVER_SM_RESP
-    message_id: Annotated[str | None, MESSAGE_ID] = None
+    message_id: Annotated[str | None, MESSAGE_ID] = ""
     tlvs: Annotated[Tlvs, TLVS] = ()
 
 
 class DataSmResp(Pdu, frozen=True):
-    """Section 4.7.2."""
+    """Section 4.7.2: message_id is mandatory and, unlike submit_sm_resp (4.4.2),
+    is not dropped on error: an error data_sm_resp carries its failure TLVs
+    (delivery_failure_reason, ...) after it. Always encoded with it (NULL when
+    None); a bodiless one is decoded with message_id None."""
 
     command_id = CommandId.DATA_SM_RESP
-    message_id: Annotated[str | None, MESSAGE_ID] = None
+    message_id: Annotated[str | None, MESSAGE_ID] = ""
     tlvs: Annotated[Tlvs, TLVS] = ()
 
 

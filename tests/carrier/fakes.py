@@ -22,6 +22,7 @@ from bridge.smpp.events import (
     ConnectionClosed,
     PduReceived,
     ResponseReceived,
+    UnexpectedResponse,
 )
 from bridge.smpp.pdus import (
     BindReceiver,
@@ -82,6 +83,8 @@ class FakeSmsc:
     submits: list[SubmitSm] = field(default_factory=list)
     received: list[Pdu] = field(default_factory=list)
     responses: list[Pdu] = field(default_factory=list)  # answers to our deliver_sm etc.
+    unsolicited: list[Pdu] = field(default_factory=list)  # answers to raw frames we wrote
+    dropped: bytearray = field(default_factory=bytearray)  # what came while not reading
     held: list[SubmitSm] = field(default_factory=list)
     closed: bool = False
     close_reason: CloseReason | None = None
@@ -99,6 +102,7 @@ class FakeSmsc:
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     data = b""
                 if data and not self.reading:
+                    self.dropped += data
                     continue  # a dead peer: the bytes go nowhere
                 self.conn.receive_data(bytes(data), now=self._now())
                 while True:
@@ -113,6 +117,8 @@ class FakeSmsc:
                         self.on_request(event.pdu)
                     elif isinstance(event, ResponseReceived):
                         self.responses.append(event.pdu)
+                    elif isinstance(event, UnexpectedResponse):
+                        self.unsolicited.append(event.pdu)
                 await self.flush()
                 if not data:
                     return
@@ -163,6 +169,10 @@ class FakeSmsc:
                 await self.stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 self.closed = True
+
+    async def send_raw(self, data: bytes) -> None:
+        """Bytes past our Connection: frames it would not write (tests of hostile peers)."""
+        await self.stream.send_all(data)
 
     async def hang_up(self) -> None:
         self.closed = True

@@ -33,7 +33,9 @@ TIMEOUT = 20
 
 @asynccontextmanager
 async def simulator(**knobs: object) -> AsyncIterator[Simulator]:
-    sim = Simulator(SimulatorConfig(accounts=ACCOUNT, **knobs))  # type: ignore[arg-type]
+    # Strict: Kannel writes every deliver_sm_resp in the layout of SMPP 3.4 section
+    # 4.6.2 (NULL message_id), so strict mode must never drop it.
+    sim = Simulator(SimulatorConfig(accounts=ACCOUNT, strict=True, **knobs))  # type: ignore[arg-type]
     async with trio.open_nursery() as nursery:
         await nursery.start(sim.serve, "127.0.0.1", 0)
         try:
@@ -41,6 +43,7 @@ async def simulator(**knobs: object) -> AsyncIterator[Simulator]:
         finally:
             nursery.cancel_scope.cancel()
     assert not sim.errors, list(sim.errors)
+    assert sim.stats.malformed_responses == 0
 
 
 async def online(kannel_esme: Callable[..., KannelEsme], sim: Simulator, **kw: object) -> KannelEsme:

@@ -240,6 +240,14 @@ _add(
     P.SubmitSmResp(sequence_number=10, message_id="0a1b2c3d4e"),
 )
 _add(
+    "submit_sm_resp_error_null_message_id",  # some SMSCs keep the body on error
+    0x80000004,
+    0x00000014,
+    12,
+    b"\0",
+    P.SubmitSmResp(sequence_number=12, command_status=0x14, message_id=""),
+)
+_add(
     "submit_sm_resp_throttled_no_body",  # section 4.4.2: no body on error
     0x80000004,
     0x00000058,
@@ -375,19 +383,11 @@ _add(
     P.DeliverSmResp(sequence_number=30, message_id=""),
 )
 _add(
-    "deliver_sm_resp_empty_body",  # tolerated: many SMSCs/ESMEs omit the NULL message_id
+    "deliver_sm_resp_temporary_error",  # the body stays: section 4.6.2 has no exception
     0x80000005,
-    0,
-    32,
-    b"",
-    P.DeliverSmResp(sequence_number=32),
-)
-_add(
-    "deliver_sm_resp_temporary_error",
-    0x80000005,
-    0x00000064,
+    0x00000064,  # ESME_RX_T_APPN: the database is away, send it again later
     33,
-    b"",
+    b"\0",  # message_id: NULL
     P.DeliverSmResp(sequence_number=33, command_status=0x64),
 )
 
@@ -434,6 +434,14 @@ _add(
         message_id="",
         tlvs=((0x0425, b"\x02"), (0x001D, b"busy\0")),
     ),
+)
+_add(
+    "data_sm_resp_error_null_message_id",  # our answer to a data_sm we cannot take now
+    0x80000103,
+    0x00000064,
+    42,
+    b"\0",  # message_id: NULL (section 4.7.2 keeps the body on error)
+    P.DataSmResp(sequence_number=42, command_status=0x64),
 )
 _add(
     "data_sm_resp",
@@ -564,8 +572,44 @@ _add(
 
 BY_NAME: dict[str, Vector] = {v.name: v for v in VECTORS}
 
+
+@dataclass(frozen=True)
+class Tolerated:
+    """A frame we decode but never write: ``encoded`` is what the PDU goes out as."""
+
+    name: str
+    wire: bytes
+    pdu: P.Pdu
+    encoded: bytes
+
+
+#: Accepted on decode, written differently (SMPP 3.4 sections 4.6.2, 4.7.2).
+TOLERATED: list[Tolerated] = [
+    Tolerated(
+        "deliver_sm_resp_without_message_id",  # many ESMEs omit the NULL message_id
+        frame(0x80000005, 0, 32),
+        P.DeliverSmResp(sequence_number=32, message_id=None),
+        frame(0x80000005, 0, 32, b"\0"),
+    ),
+    Tolerated(
+        "deliver_sm_resp_error_without_message_id",
+        frame(0x80000005, 0x64, 34),
+        P.DeliverSmResp(sequence_number=34, command_status=0x64, message_id=None),
+        frame(0x80000005, 0x64, 34, b"\0"),
+    ),
+    Tolerated(
+        "data_sm_resp_error_without_message_id",
+        frame(0x80000103, 0x08, 43),
+        P.DataSmResp(sequence_number=43, command_status=0x08, message_id=None),
+        frame(0x80000103, 0x08, 43, b"\0"),
+    ),
+]
+
 #: Whole frames spelled out octet by octet, checked against ``frame()``.
 RAW_HEADER_CHECKS: dict[str, str] = {
+    # Section 4.6.2: 17 octets, the last one the NULL message_id.
+    "deliver_sm_resp": "00000011 80000005 00000000 0000001e 00",
+    "deliver_sm_resp_temporary_error": "00000011 80000005 00000064 00000021 00",
     "enquire_link": "00000010 00000015 00000000 00000005",
     "generic_nack_invcmdid": "00000010 80000000 00000003 0000004d",
     "submit_sm_resp": "0000001b 80000004 00000000 0000000a 30613162326333643465 00",

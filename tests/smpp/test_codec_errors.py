@@ -23,7 +23,9 @@ from bridge.smpp import (
     encode,
     tlv,
 )
+from bridge.smpp import codec as C
 from bridge.smpp import pdus as P
+from bridge.smpp.framing import DEFAULT_MAX_LENGTH, FrameTooLong
 from tests.smpp.codec_vectors import BY_NAME, frame
 
 S = CommandStatus
@@ -61,10 +63,14 @@ def test_error_response_without_body_decodes_with_fields_absent(
 ) -> None:
     """Section 4.4.2 (and SMSCs for every response): no body when command_status != 0."""
     pdu = decode(frame(command_id, S.ESME_RTHROTTLED, 9))
-    assert pdu == cls(sequence_number=9, command_status=S.ESME_RTHROTTLED)
+    absent = {"message_id": None} if cls in C.ALWAYS_BODY else {}
+    assert pdu == cls(sequence_number=9, command_status=S.ESME_RTHROTTLED, **absent)  # type: ignore[call-arg]
     for name in cls.__struct_fields__[2:]:
         assert getattr(pdu, name) in (None, ())
-    assert encode(pdu) == frame(command_id, S.ESME_RTHROTTLED, 9)
+    # Written in the spec's layout: deliver_sm_resp / data_sm_resp keep their NULL
+    # message_id (sections 4.6.2, 4.7.2), the others have no body (4.4.2).
+    body = b"\0" if cls in C.ALWAYS_BODY else b""
+    assert encode(pdu) == frame(command_id, S.ESME_RTHROTTLED, 9, body)
 
 
 def test_error_response_with_a_body_keeps_it() -> None:
@@ -75,7 +81,7 @@ def test_error_response_with_a_body_keeps_it() -> None:
 def test_empty_deliver_sm_resp_with_status_zero() -> None:
     """Section 4.6.2 says message_id is unused; many peers omit even its NUL."""
     pdu = decode(frame(0x80000005, 0, 4))
-    assert pdu == P.DeliverSmResp(sequence_number=4)
+    assert pdu == P.DeliverSmResp(sequence_number=4, message_id=None)
     assert pdu.message_id is None
 
 
@@ -272,15 +278,19 @@ def test_decode_refuses_less_than_a_header(size: int) -> None:
     assert info.value.fatal and info.value.status == S.ESME_RINVCMDLEN
 
 
-@pytest.mark.parametrize("length", [0, 1, 15, 65537, 0xFFFFFFFF])
-def test_frame_reader_refuses_command_length_out_of_bounds(length: int) -> None:
+@pytest.mark.parametrize(("length", "command_id"), [
+    (0, 4), (1, 4), (15, 4),
+    (DEFAULT_MAX_LENGTH + 1, 0x77), (0xFFFFFFFF, 0x77),  # too long, unknown command: garbage
+])
+def test_frame_reader_refuses_command_length_out_of_bounds(length: int, command_id: int) -> None:
     reader = FrameReader()
-    reader.feed(length.to_bytes(4, "big") + b"\x00\x00\x00\x04" + b"\x00" * 4 + b"\x00\x00\x00\x2a")
+    reader.feed(length.to_bytes(4, "big") + command_id.to_bytes(4, "big") + b"\x00" * 4
+                + b"\x00\x00\x00\x2a")
     with pytest.raises(RemoteProtocolError) as info:
         reader.next_frame()
     exc = info.value
     assert exc.fatal and exc.status == S.ESME_RINVCMDLEN
-    assert (exc.command_id, exc.sequence_number) == (4, 42)
+    assert (exc.command_id, exc.sequence_number) == (command_id, 42)
     with pytest.raises(RemoteProtocolError) as again:  # the stream stays lost
         reader.next_frame()
     assert again.value is exc
@@ -300,8 +310,9 @@ def test_frame_reader_configurable_maximum() -> None:
     reader.feed(ok)
     assert reader.next_frame() == ok
     reader.feed(frame(0x00000004, 0, 2, b"x" * 85))
-    with pytest.raises(RemoteProtocolError):
+    with pytest.raises(FrameTooLong) as info:  # skipped, not fatal (test_framing_limits.py)
         reader.next_frame()
+    assert not info.value.fatal and info.value.sequence_number == 2
     with pytest.raises(ValueError):
         FrameReader(max_length=15)
 

@@ -13,7 +13,15 @@ from bridge.smpp import codec as C
 from bridge.smpp import codec_fast as F
 from bridge.smpp import pdus as P
 from bridge.smpp.pdus import PDU_TYPES
-from tests.smpp.codec_vectors import BY_NAME, RAW_HEADER_CHECKS, VECTORS, Vector
+from tests.smpp.codec_vectors import (
+    BY_NAME,
+    RAW_HEADER_CHECKS,
+    TOLERATED,
+    VECTORS,
+    Tolerated,
+    Vector,
+    frame,
+)
 
 IDS = [v.name for v in VECTORS]
 
@@ -148,3 +156,91 @@ def test_fast_paths_take_the_hot_vectors(name: str) -> None:
     else:
         assert F.decode_sm(vector.wire, seq, status) == vector.pdu
         assert C._FAST_ENCODERS[type(vector.pdu)](vector.pdu, seq) == vector.wire
+
+
+# -- response bodies (SMPP 3.4 section 4; docs/smpp-codec.md "Response bodies") ------------
+
+
+@pytest.mark.parametrize("vector", TOLERATED, ids=[t.name for t in TOLERATED])
+def test_tolerated_frames_decode_and_go_out_in_the_spec_layout(vector: Tolerated) -> None:
+    assert decode(vector.wire) == vector.pdu
+    assert encode(vector.pdu) == vector.encoded
+    layout = C._LAYOUTS[vector.pdu.command_id]
+    assert C._encode_body(vector.pdu, layout) == vector.encoded[16:]
+
+
+@pytest.mark.parametrize("status", [0, 0x08, 0x64, 0xFFFFFFFF])
+def test_deliver_sm_resp_always_carries_its_null_message_id(status: int) -> None:
+    """Section 4.6.2: body = message_id, "unused", NULL: 17 octets whatever the status."""
+    want = frame(0x80000005, status, 1, b"\0")
+    for pdu in (
+        P.DeliverSmResp(sequence_number=1, command_status=status),
+        P.DeliverSmResp(sequence_number=1, command_status=status, message_id=None),
+        P.DeliverSmResp(sequence_number=1, command_status=status, message_id=""),
+    ):
+        assert encode(pdu) == want
+        assert F.encode_deliver_sm_resp(pdu, 1) == want  # the fast path, taken
+        assert len(encode(pdu)) == 17
+    assert encode(P.DeliverSmResp(sequence_number=1)).hex() == "0000001180000005000000000000000100"
+
+
+@pytest.mark.parametrize("status", [0, 0x64])
+def test_data_sm_resp_always_carries_its_message_id(status: int) -> None:
+    want = frame(0x80000103, status, 2, b"\0")
+    assert encode(P.DataSmResp(sequence_number=2, command_status=status)) == want
+    assert encode(P.DataSmResp(sequence_number=2, command_status=status, message_id=None)) == want
+
+
+def test_error_submit_sm_resp_has_no_body() -> None:
+    """Section 4.4.2: "not returned if the command_status field contains a non-zero value"."""
+    pdu = P.SubmitSmResp(sequence_number=3, command_status=0x58)
+    assert encode(pdu) == frame(0x80000004, 0x58, 3)
+    assert F.encode_submit_sm_resp(pdu, 3) == frame(0x80000004, 0x58, 3)
+    assert encode(P.SubmitSmResp(sequence_number=3)) == frame(0x80000004, 0, 3, b"\0")
+    # both forms decode (smpplib and Kannel read either, and so do we)
+    assert decode(frame(0x80000004, 0x58, 3)) == pdu
+    assert decode(frame(0x80000004, 0x58, 3, b"\0")) == P.SubmitSmResp(
+        sequence_number=3, command_status=0x58, message_id="")
+
+
+#: Every response PDU as the bridge or the simulator writes it, against the body
+#: layout of its section of SMPP 3.4 (header-only ones: sections 4.2.2, 4.3, 4.9.2,
+#: 4.10.2, 4.11.2).
+RESPONSE_LAYOUTS: list[tuple[str, P.Pdu, bytes]] = [
+    ("bind_transmitter_resp 4.1.2",
+     P.BindTransmitterResp(sequence_number=1, system_id="sim", tlvs=((0x0210, b"\x34"),)),
+     b"sim\0" b"\x02\x10\x00\x01\x34"),
+    ("bind_receiver_resp 4.1.4", P.BindReceiverResp(sequence_number=1, system_id="sim"), b"sim\0"),
+    ("bind_transceiver_resp 4.1.6", P.BindTransceiverResp(sequence_number=1, system_id=""), b"\0"),
+    ("bind_transceiver_resp refused", P.BindTransceiverResp(sequence_number=1, command_status=0x0E), b""),
+    ("unbind_resp 4.2.2", P.UnbindResp(sequence_number=1), b""),
+    ("generic_nack 4.3", P.GenericNack(sequence_number=1, command_status=3), b""),
+    ("submit_sm_resp 4.4.2", P.SubmitSmResp(sequence_number=1, message_id="abc"), b"abc\0"),
+    ("submit_sm_resp error 4.4.2", P.SubmitSmResp(sequence_number=1, command_status=0x58), b""),
+    ("submit_multi_resp 4.5.2", P.SubmitMultiResp(sequence_number=1, message_id="m"), b"m\0\x00"),
+    ("submit_multi_resp error", P.SubmitMultiResp(sequence_number=1, command_status=0x33), b""),
+    ("deliver_sm_resp 4.6.2", P.DeliverSmResp(sequence_number=1), b"\0"),
+    ("deliver_sm_resp error 4.6.2", P.DeliverSmResp(sequence_number=1, command_status=0x64), b"\0"),
+    ("data_sm_resp 4.7.2", P.DataSmResp(sequence_number=1, message_id="d1"), b"d1\0"),
+    ("data_sm_resp error 4.7.2", P.DataSmResp(sequence_number=1, command_status=0x64), b"\0"),
+    ("query_sm_resp 4.8.2",
+     P.QuerySmResp(sequence_number=1, message_id="q", final_date="", message_state=2, error_code=0),
+     b"q\0" b"\0" b"\x02" b"\x00"),
+    ("query_sm_resp error", P.QuerySmResp(sequence_number=1, command_status=0x67), b""),
+    ("cancel_sm_resp 4.9.2", P.CancelSmResp(sequence_number=1), b""),
+    ("replace_sm_resp 4.10.2", P.ReplaceSmResp(sequence_number=1, command_status=0x13), b""),
+    ("enquire_link_resp 4.11.2", P.EnquireLinkResp(sequence_number=1), b""),
+]
+
+
+@pytest.mark.parametrize(("name", "pdu", "body"), RESPONSE_LAYOUTS,
+                         ids=[r[0] for r in RESPONSE_LAYOUTS])
+def test_every_response_body_follows_its_section(name: str, pdu: P.Pdu, body: bytes) -> None:
+    wire = encode(pdu)
+    assert wire == frame(pdu.command_id, pdu.command_status, 1, body)
+    assert decode(wire) == pdu
+
+
+def test_every_response_pdu_has_a_layout_check() -> None:
+    responses = {cid for cid in PDU_TYPES if cid & 0x80000000}
+    assert {pdu.command_id for _, pdu, _ in RESPONSE_LAYOUTS} == responses

@@ -149,7 +149,7 @@ def test_deliver_sm_received_and_answered_by_the_application() -> None:
     dsm = DeliverSm(sequence_number=9, source_addr="1", short_message=b"id:1 stat:DELIVRD")
     assert feed(conn, wire(dsm)) == [ev.PduReceived(pdu=dsm)]
     assert conn.send(DeliverSmResp(sequence_number=9), now=0.0) == 9
-    assert headers(conn.data_to_send()) == [(16, C.DELIVER_SM_RESP, 0, 9)]
+    assert headers(conn.data_to_send()) == [(17, C.DELIVER_SM_RESP, 0, 9)]  # section 4.6.2
 
 
 def test_response_timeout_frees_the_window_and_late_response_is_unexpected() -> None:

@@ -98,11 +98,12 @@ def test_bad_deliver_sm_on_the_esme_gets_deliver_sm_resp() -> None:
     conn = esme_bound()
     events = feed(conn, with_extra(wire(DeliverSm(), 11), b"\x00\x01\x00"))
     assert isinstance(events[0], ev.ProtocolErrorAnswered)
-    ((_, cid, status, seq),) = headers(conn.data_to_send())
+    ((length, cid, status, seq),) = headers(conn.data_to_send())
     assert (cid, seq) == (C.DELIVER_SM_RESP, 11) and status != 0
+    assert length == 17  # with its NULL message_id, error or not (section 4.6.2)
 
 
-@pytest.mark.parametrize("length", [0, 4, 15, 70_000])
+@pytest.mark.parametrize("length", [0, 4, 15])
 def test_undelimitable_frame_nacks_and_closes(length: int) -> None:
     conn = esme_bound(max_frame_length=65536)
     sub = conn.send(SubmitSm(), now=0.0)
@@ -119,18 +120,18 @@ def test_undelimitable_frame_nacks_and_closes(length: int) -> None:
     assert conn.data_to_send() == b""
 
 
-def test_broken_response_is_reported_not_answered_and_times_out() -> None:
+def test_broken_response_is_not_answered_and_resolves_its_request_at_once() -> None:
     conn = esme_bound(response_timeout=5.0, enquire_link_interval=None)
     seq = conn.send(SubmitSm(), now=0.0)
     conn.data_to_send()
-    events = feed(conn, frame(C.SUBMIT_SM_RESP, seq, body=b"no-nul"))
-    assert len(events) == 1 and isinstance(events[0], ev.ProtocolErrorAnswered)
-    assert events[0].answered_with is None
-    assert conn.data_to_send() == b""
+    events = feed(conn, frame(C.SUBMIT_SM_RESP, seq, body=b"no-nul"), now=1.0)
+    assert len(events) == 1 and isinstance(events[0], ev.MalformedResponse)
+    assert (events[0].sequence_number, events[0].request_command_id) == (seq, C.SUBMIT_SM)
+    assert events[0].sent_at == 0.0 and events[0].error.status == S.ESME_RINVMSGID
+    assert conn.data_to_send() == b""  # a response is never answered
+    assert conn.outstanding == () and conn.window_used == 0
     conn.tick(5.0)
-    assert drain(conn) == [
-        ev.ResponseTimeout(sequence_number=seq, command_id=C.SUBMIT_SM, sent_at=0.0)
-    ]
+    assert drain(conn) == []  # no ResponseTimeout: it was resolved already
 
 
 @pytest.mark.parametrize("pdu", [Outbind(), AlertNotification()])

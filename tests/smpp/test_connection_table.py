@@ -140,7 +140,9 @@ def test_receive_every_request(case: tuple[Role, State, bool]) -> None:
             if cid in NO_RESPONSE:
                 assert out == [] and events[0].answered_with is None
             else:
-                assert out == [(16, cid | RESPONSE_BIT, status, 555)]
+                # deliver_sm_resp / data_sm_resp keep their NULL message_id (4.6.2, 4.7.2)
+                size = 17 if cid in (C.DELIVER_SM, C.DATA_SM) else 16
+                assert out == [(size, cid | RESPONSE_BIT, status, 555)]
             assert conn.state is state
         elif cid == C.ENQUIRE_LINK:
             assert events == [] and out == [(16, C.ENQUIRE_LINK_RESP, 0, 555)]
