@@ -12,7 +12,10 @@ security rules):
   raises a non-fatal :class:`FrameTooLong` naming the PDU, which the
   connection answers with generic_nack ESME_RINVCMDLEN (section 4.3) while the
   bind goes on. Above ``max_length`` with an unknown command_id the length is
-  taken for garbage (a desynchronised stream): fatal.
+  taken for garbage (a desynchronised stream): fatal. So is a length above
+  ``PLAUSIBLE_LENGTH`` (16 MiB) whatever the command_id: no SMPP 3.4 PDU comes
+  near it, and skipping gigabytes for a peer that lost its framing would keep a
+  dead stream open until the frame timeout instead of closing it now.
 
 Memory bound: ``feed`` refuses to grow a buffer that already holds
 ``max_length`` octets the caller has not drained with ``next_frame``, so the
@@ -70,6 +73,12 @@ def _largest_body(cls: type[P.Pdu]) -> int:
 #: fits. tests/smpp/test_framing_limits.py checks the figures. A carrier's
 #: ``max_pdu_size`` may lower it.
 DEFAULT_MAX_LENGTH = 16 + max(_largest_body(cls) for cls in P.ALL_PDU_CLASSES)
+
+
+#: Above this command_length the header is not taken as intact, known command_id
+#: or not: 16 MiB, the ceiling of a carrier's ``max_pdu_size`` and over 200 times
+#: the largest valid PDU.
+PLAUSIBLE_LENGTH = 16 * 1024 * 1024
 
 
 class FrameTooLong(RemoteProtocolError):
@@ -168,7 +177,7 @@ class FrameReader:
         if avail < 8:
             return  # the command_id decides between skipping and giving up
         command_id = _U32.unpack_from(self._buf, pos + 4)[0]
-        if command_id not in P.PDU_TYPES:
+        if command_id not in P.PDU_TYPES or length > PLAUSIBLE_LENGTH:
             self._error = self._bad_length(length, pos, avail)
             raise self._error
         if avail < 16:
