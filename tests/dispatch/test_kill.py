@@ -38,6 +38,7 @@ system_id = "bridge"
 window = 20
 tps = 100000
 on_unknown_outcome = "resubmit"
+unknown_outcome_grace = "3s"
 [carriers.source]
 default_sender_id = "Bridge"
 
@@ -74,6 +75,9 @@ poll_interval = "0.2s"
             await wait_until(lambda: all_final(db), limit=40)
             stats = d.stats()
         assert stats.recovered == in_flight
+        # each became unknown: settled by its receipt (the SMSC took it) or, after
+        # the grace, resubmitted (docs/pipeline.md "Unknown outcome")
+        assert stats.unknown_matched + stats.unknown_expired == in_flight
         states = dict(await db.fetch("SELECT state::text, count(*) FROM messages GROUP BY state"))
         assert set(states) <= {"delivered", "failed"} and sum(states.values()) == 600
         rec = await reconcile(db, "acme")
