@@ -78,7 +78,17 @@ _PART_STATE = {dlr.Status.SENT: "delivered", dlr.Status.FAILED: "failed", dlr.St
 
 
 def part_state(receipt: ReceiptRow) -> str:
-    return "accepted" if receipt.accepted else _PART_STATE[receipt.status]
+    """The receipt's r_st: a pending one is "accepted" when its state is ACCEPTED (the
+    flag inbound.classify sets, or the parsed receipt's state: rows built elsewhere)."""
+    status = receipt.status
+    if status is not dlr.Status.PENDING:
+        return _PART_STATE[status]
+    parsed = receipt.receipt
+    if receipt.accepted or (
+        isinstance(parsed, dlr.Receipt) and parsed.state is dlr.MessageState.ACCEPTED and not parsed.intermediate
+    ):
+        return "accepted"
+    return "pending"
 _FAILED_RESOLUTIONS = frozenset({Resolution.REJECTED, Resolution.UNKNOWN_FAIL, Resolution.INVALID})
 
 

@@ -8,7 +8,10 @@ import hashlib
 import hmac
 from datetime import UTC, datetime
 
+import msgspec
+
 import dlr
+from bridge.dispatch.apply import part_state
 from bridge.dispatch.inbound import ReceiptRow, classify
 from bridge.dispatch.parts import ClaimedPart, Resolution, Result
 from bridge.dispatch.unknown import match_unknown_parts
@@ -148,3 +151,14 @@ async def test_a_receipt_from_another_minute_or_sender_does_not_match(db: Databa
     matched = await _match(db)
     assert (matched.parts, matched.ambiguous) == (0, 0)
     assert await _states(db) == [("unknown", "queued", None, None)]
+
+
+def test_a_pending_receipt_row_is_accepted_by_its_state_however_it_was_built() -> None:
+    """A row built outside inbound.classify (e.g. from a query_sm answer) carries its parsed receipt."""
+    parsed = dlr.Receipt(id="Q1", state=dlr.MessageState.ACCEPTED, stat="ACCEPTD")
+    row = ReceiptRow(carrier="sim", id_key="q1", status=dlr.status_for(parsed.state, TABLE), stat="ACCEPTD",
+                     error_code=None, receipt=parsed, raw=b"")  # fmt: skip
+    assert part_state(row) == "accepted"
+    enroute = dlr.Receipt(id="Q1", state=dlr.MessageState.ENROUTE, stat="ENROUTE")
+    assert part_state(msgspec.structs.replace(row, receipt=enroute)) == "pending"
+    assert part_state(_deliver("Q2", "ACCEPTD")) == "accepted" and part_state(_deliver("Q2", "DELIVRD")) == "delivered"
