@@ -155,5 +155,24 @@ async def test_accepted_is_pending_until_accepted_timeout(db: Database, pg_dsn: 
         assert (await reconcile(db, "acme")).ok
 
 
+async def test_a_late_response_moves_an_unknown_part_to_submitted(db: Database, pg_dsn: str) -> None:
+    """Every submit_sm_resp comes after its submit timed out (0.3 s): each part waits
+    `unknown`, takes its id when the response comes, and its receipt delivers it."""
+    sim_config = SimulatorConfig(
+        handset_log=10_000, late_resp=1.0, late_resp_delay=(0.6, 0.8), receipt_delay=(2.0, 2.5), seed=9
+    )
+    async with simulator(sim_config) as sim:
+        config = make_config(sim.port or 0, response_timeout="0.3s", grace="10m")
+        await create_account(db, "acme", credits="10")
+        await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:10], message="Hi"))
+        async with daemon(config, db, pg_dsn) as d:
+            await wait_until(lambda: all_final(db))
+            stats = d.stats()
+    assert await counts(db) == {"delivered": 10}
+    assert stats.unknown == stats.late_applied == 10 and stats.unknown_matched == 0
+    assert sim.stats.submits == 10 and await _scalar(db, "SELECT count(*) FROM parked_receipts") == 0
+    assert (await reconcile(db, "acme")).ok
+
+
 async def _equals(db: Database, sql: str, expected: int) -> bool:
     return await _scalar(db, sql) == expected
