@@ -85,7 +85,7 @@ async def test_when_the_grace_ends_the_policy_applies(db: Database, pg_dsn: str,
     # The SMSC drops the connection on every submit_sm before taking it: no receipt
     # will ever come, and the daemon cannot know that.
     async with simulator(SimulatorConfig(handset_log=10_000, disconnect=1.0)) as sim:
-        config = make_config(sim.port or 0, response_timeout="30s", grace="2s",
+        config = make_config(sim.port or 0, response_timeout="30s", grace="4s",
                              carrier=f'on_unknown_outcome = "{policy}"')  # fmt: skip
         await create_account(db, "acme", credits="10")
         await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:5], message="Hi"))
@@ -112,7 +112,7 @@ async def test_when_the_grace_ends_the_policy_applies(db: Database, pg_dsn: str,
 async def test_ambiguous_receipts_are_counted_and_not_applied(db: Database, pg_dsn: str) -> None:
     sim_config = SimulatorConfig(handset_log=10_000, no_resp=1.0, receipt_delay=(0.2, 0.5), seed=3)
     async with simulator(sim_config) as sim:
-        config = make_config(sim.port or 0, response_timeout="30s", grace="6s")
+        config = make_config(sim.port or 0, response_timeout="30s", grace="10s")
         await create_account(db, "acme", credits="10")
         # Two identical messages to one number (same sender, text and minute), one to another.
         for to in ([MY_NUMBERS[0]], [MY_NUMBERS[0]], [MY_NUMBERS[1]]):
