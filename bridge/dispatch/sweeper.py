@@ -16,9 +16,10 @@
   0, the carrier's ``on_unknown_outcome`` policy applies: ``resubmit`` puts them
   back in the queue, ``fail`` fails them and refunds the message. When the part
   never learnt its carrier, the route's carriers decide: resubmit only if every
-  one of them says resubmit; the grace is the longest of theirs. The rows this process still works under (``Lease.live_ids``)
-  are never recovered by it: their parts are in its own pipeline (after a lease
-  lapse the submitters release them unsent, and the writer resolves the rest).
+  one of them says resubmit; the grace is the longest of theirs. The rows this
+  process still works under (``Lease.live_ids``) are never recovered by it:
+  their parts are in its own pipeline (after a lease lapse the submitters
+  release them unsent, and the writer resolves the rest).
   A row it stopped using is retired (marked stopped) once nothing it claimed
   under it is in flight; then its leftovers are recovered like any other.
 
