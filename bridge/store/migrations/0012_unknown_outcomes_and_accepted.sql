@@ -332,7 +332,8 @@ BEGIN
             -- Not final (ENROUTE, ACCEPTD): the last one is recorded on a part that
             -- has no final receipt here; ACCEPTED starts its accepted_timeout.
             SELECT DISTINCT ON (m.message_id, m.seq) m.*,
-                   bool_or(m.st = 'accepted') OVER (PARTITION BY m.message_id, m.seq) AS any_accepted
+                   bool_or(m.st = 'accepted') OVER (PARTITION BY m.message_id, m.seq) AS any_accepted,
+                   count(*) OVER (PARTITION BY m.message_id, m.seq) AS n
             FROM m WHERE m.st IN ('pending', 'accepted')
               AND NOT EXISTS (SELECT 1 FROM win WHERE win.message_id = m.message_id AND win.seq = m.seq)
             ORDER BY m.message_id, m.seq, m.ord DESC
@@ -342,15 +343,13 @@ BEGIN
                 accepted_at = CASE WHEN pend.any_accepted THEN coalesce(p.accepted_at, now()) ELSE p.accepted_at END
             FROM pend
             WHERE p.message_id = pend.message_id AND p.seq = pend.seq AND p.state::text = 'submitted'
-            RETURNING pend.message_id, pend.seq
+            RETURNING pend.n
         )
         SELECT (SELECT coalesce(array_agg(message_id), '{}') FROM upd),
                (SELECT coalesce(array_agg(total), '{}') FROM upd),
                (SELECT coalesce(array_agg(st), '{}') FROM upd),
                (SELECT coalesce(array_agg(err), '{}') FROM upd),
-               (SELECT count(DISTINCT ord) FROM upd)
-                 + (SELECT count(DISTINCT m.ord) FROM m JOIN updp ON updp.message_id = m.message_id
-                    AND updp.seq = m.seq WHERE m.st IN ('pending', 'accepted')),
+               (SELECT count(DISTINCT ord) FROM upd) + (SELECT coalesce(sum(n), 0) FROM updp)::int,
                (SELECT count(DISTINCT ord) FROM m),
                (SELECT coalesce(array_agg(s.ord ORDER BY s.ord), '{}') FROM s
                 WHERE s.ord NOT IN (SELECT m.ord FROM m))
