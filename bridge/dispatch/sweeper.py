@@ -182,7 +182,12 @@ class Sweeper:
 
     async def sweep_once(self) -> None:
         await self.recover()
-        await self.match_unknown()
+        try:
+            await self.match_unknown()
+        except db_errors():
+            raise
+        except Exception:  # e.g. a receipt_time_zone PostgreSQL does not know: the rest still runs
+            log.exception("matching receipts to unknown outcomes failed")
         await self.unknown_grace_ended()
         await self.receipt_timeouts()
         await self.parked()
