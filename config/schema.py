@@ -14,6 +14,7 @@ that do not print.
 from __future__ import annotations
 
 import re
+import zoneinfo
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -236,6 +237,16 @@ class Carrier(_Base, frozen=True, kw_only=True):
     # after the write, or `submitting` at start-up): resubmit risks a duplicate
     # on the handset, fail refunds it. Resolved per carrier (issue 6).
     on_unknown_outcome: Literal["resubmit", "fail"] = "fail"
+    # An unknown outcome first waits this long in the part state `unknown` (message
+    # pending, not refunded) for a late response or a parked receipt that matches it
+    # (docs/pipeline.md "Unknown outcome"); then on_unknown_outcome applies. "0s":
+    # at once, as before. The SMSC's clock zone of receipt dates (Appendix B
+    # "submit date"), used only for that matching.
+    unknown_outcome_grace: Duration = field(default_factory=lambda: Duration(3600))
+    receipt_time_zone: str = "UTC"
+    # A part whose last receipt is ACCEPTED (SMPP 3.4 section 5.2.28: read by customer
+    # service, not delivered) stays pending this long, then on_receipt_timeout applies.
+    accepted_timeout: Duration = field(default_factory=lambda: Duration(3600))
     max_attempts: Annotated[int, Meta(ge=1, le=100)] = 5
     max_age: Duration = field(default_factory=lambda: Duration(600))
     # submit_sm_resp command_status -> what the carrier session does with it,
@@ -288,6 +299,12 @@ class Carrier(_Base, frozen=True, kw_only=True):
                 f"carrier {self.name}: status_overrides has unknown state(s) {', '.join(unknown)}"
                 f" (known: {', '.join(sorted(MESSAGE_STATES))})"
             )
+        try:
+            zoneinfo.ZoneInfo(self.receipt_time_zone)
+        except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+            raise ValueError(
+                f"carrier {self.name}: receipt_time_zone {self.receipt_time_zone!r} is not a time zone name"
+            ) from None
         if self.tls_ca_file is not None and not self.tls:
             raise ValueError(f"carrier {self.name}: tls_ca_file given but tls = false")
         self._check_query_sm()

@@ -33,7 +33,7 @@ from dlr.states import (
     StatusTable,
     status_for,
 )
-from dlr.text import format_receipt, parse_text
+from dlr.text import format_receipt, parse_text, redact_text
 from dlr.timestamps import format_receipt_date, parse_receipt_date
 from dlr.tlv import MESSAGE_PAYLOAD, MESSAGE_STATE, NETWORK_ERROR_CODE, RECEIPTED_MESSAGE_ID
 
@@ -67,6 +67,7 @@ __all__ = [
     "parse_receipt_date",
     "parse_text",
     "propose_id_forms",
+    "redact_text",
     "response_key",
     "state_of_word",
     "status_for",

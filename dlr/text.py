@@ -115,6 +115,20 @@ def parse_text(message: str) -> TextFields:
     return _parse_tolerant(message)
 
 
+def redact_text(raw: bytes) -> bytes | None:
+    """``raw`` (a receipt's octets) without its free text: everything after the first
+    ``text:`` key is cut off (Appendix B: the first characters of the message, which
+    can be an OTP code). Unchanged when it has no such key; None when it has text
+    that cannot be located in the octets read as Latin-1 (a UCS-2 receipt)."""
+    message = raw.decode("latin-1")
+    key = _TEXT_KEY.search(message)
+    if key is not None:
+        return raw[: key.end()]
+    if parse_text(message).text is None and "\x00t\x00e\x00x\x00t" not in message.lower():
+        return raw
+    return None
+
+
 def _key_name(raw: str) -> str:
     name = _KEY_NAMES.get(raw)
     if name is None:  # "Submit  Date", "done\ndate", "DONE_DATE", ...

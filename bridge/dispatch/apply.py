@@ -1,8 +1,8 @@
 """One writer flush: every row of a batch applied by one SQL call, ``apply_flush``.
 
-The function (migrations 0008, 0009) runs the statements this module used to send one
+The function (migrations 0008, 0009, 0011) runs the statements this module used to send one
 by one: accepted outcomes (folded with their final receipt when both are in the
-batch), riders, failures, requeues, late responses, parked receipts of the keys that landed,
+batch), riders, failures, requeues, unknown outcomes, late responses, parked receipts of the keys that landed,
 receipt matching, and ``finalize_messages``. Sent on a pool connection outside a
 transaction it commits on its own: one round trip from the daemon's one thread
 per flush, where about ten of them kept each flush waiting for that thread.
@@ -39,20 +39,29 @@ SELECT * FROM apply_flush(
     $8::boolean[], $9::int[], $10::text[], $11::text[], $12::int[],
     $13::bigint[], $14::int[], $15::bigint[], $16::int[], $17::text[], $18::int[], $19::text[],
     $20::bigint[], $21::int[], $22::bigint[], $23::int[], $24::text[], $25::int[], $26::float8[],
-    $27::bigint[], $28::int[], $29::int[], $30::text[], $31::text[], $32::text[],
-    $33::text[], $34::text[], $35::text[], $36::text[], $37::int[],
-    $38::boolean, $39::text)
+    $27::bigint[], $28::int[], $29::bigint[], $30::int[], $31::text[], $32::float8[],
+    $33::bigint[], $34::int[], $35::int[], $36::text[], $37::text[], $38::text[],
+    $39::text[], $40::text[], $41::text[], $42::text[], $43::int[],
+    $44::boolean, $45::text)
 """
 
+# The free text is passed, never stored: its HMAC (receipt_text_hmac, migration 0011)
+# and length are, for matching a part whose outcome is unknown; a receipt back from
+# the parking brings its stored HMAC instead.
 _PARK = """
-INSERT INTO parked_receipts (carrier, id_key, receipt, raw, status, stat, error_code)
-SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bytea[], $5::text[], $6::text[], $7::int[])
+INSERT INTO parked_receipts (carrier, id_key, receipt, raw, status, stat, error_code, source,
+    destination, submit_date, text_hmac, text_len)
+SELECT c, k, j, raw, st, stat, e, src, dst, sd,
+       coalesce(h, CASE WHEN t <> '' THEN receipt_text_hmac(t) END), coalesce(tl, length(nullif(t, '')))
+FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bytea[], $5::text[], $6::text[], $7::int[],
+    $8::text[], $9::text[], $10::timestamp[], $11::text[], $12::bytea[], $13::smallint[])
+    AS u(c, k, j, raw, st, stat, e, src, dst, sd, t, h, tl)
 """
 
 _UNPARK = """
 DELETE FROM parked_receipts r USING unnest($1::text[], $2::text[]) AS k(c, key)
 WHERE r.carrier = k.c AND r.id_key = k.key
-RETURNING r.id, r.carrier, r.id_key, r.receipt, r.raw
+RETURNING r.id, r.carrier, r.id_key, r.receipt, r.raw, r.source, r.destination, r.text_hmac, r.text_len
 """
 
 _MO = """
@@ -63,8 +72,23 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::smallint[], $5:
     $12::int[], $13::smallint[], $14::smallint[])
 """
 
-# What a receipt does to its part, as apply_flush's r_st / parked_receipts.status.
+# What a receipt does to its part, as apply_flush's r_st / parked_receipts.status
+# ("accepted": pending, and starts the part's accepted_timeout; migration 0011).
 _PART_STATE = {dlr.Status.SENT: "delivered", dlr.Status.FAILED: "failed", dlr.Status.PENDING: "pending"}
+
+
+def part_state(receipt: ReceiptRow) -> str:
+    """The receipt's r_st: a pending one is "accepted" when its state is ACCEPTED (the
+    flag inbound.classify sets, or the parsed receipt's state: rows built elsewhere)."""
+    status = receipt.status
+    if status is not dlr.Status.PENDING:
+        return _PART_STATE[status]
+    parsed = receipt.receipt
+    if receipt.accepted or (
+        isinstance(parsed, dlr.Receipt) and parsed.state is dlr.MessageState.ACCEPTED and not parsed.intermediate
+    ):
+        return "accepted"
+    return "pending"
 _FAILED_RESOLUTIONS = frozenset({Resolution.REJECTED, Resolution.UNKNOWN_FAIL, Resolution.INVALID})
 
 
@@ -81,6 +105,7 @@ class Applied:
     sent: int = 0  # messages that became sent (charged)
     failed: int = 0  # messages that became failed (refunded)
     late_applied: int = 0  # late responses that gave their part its carrier id
+    unknown: int = 0  # parts that entered the state unknown
     # Per carrier, for DaemonStats.by_carrier: built only from the rows parked / stored.
     parked_by: dict[str, int] = field(default_factory=dict)
     mo_by: dict[str, int] = field(default_factory=dict)
@@ -159,6 +184,7 @@ async def apply_flush(
         failed = [r for r in results if r.resolution in _FAILED_RESOLUTIONS]
         requeue = [r for r in results if r.resolution is Resolution.RESUBMIT or r.resolution is Resolution.RELEASE]
         late = [r for r in results if r.resolution is Resolution.LATE_ACCEPT]
+        unknown = [r for r in results if r.resolution is Resolution.UNKNOWN]
         row = await conn.fetchrow(
             _APPLY,
             [r.part.message_id for r in accepted], [r.part.seq for r in accepted],
@@ -172,22 +198,25 @@ async def apply_flush(
             [r.part.owner for r in requeue], [r.part.attempts for r in requeue],
             [r.carrier for r in requeue], [1 if r.resolution is Resolution.RELEASE else 0 for r in requeue],
             [r.delay for r in requeue],
+            [r.part.message_id for r in unknown], [r.part.seq for r in unknown],
+            [r.part.owner for r in unknown], [r.part.attempts for r in unknown],
+            [r.carrier for r in unknown], [r.delay for r in unknown],
             [r.part.message_id for r in late], [r.part.seq for r in late], [r.part.attempts for r in late],
             [r.carrier for r in late], [r.carrier_message_id for r in late], [r.id_key for r in late],
             [r.carrier for r in receipts], [r.id_key for r in receipts],
-            [_PART_STATE[r.status] for r in receipts], [r.stat for r in receipts],
+            [part_state(r) for r in receipts], [r.stat for r in receipts],
             [r.error_code for r in receipts],
             webhooks, default_url,
         )  # fmt: skip
         assert row is not None
         out.accepted, out.rejected, out.requeued = row[0], row[1], row[2]
         out.receipts_applied, out.receipts_duplicate, out.parked_applied = row[3], row[4], row[5]
-        out.sent, out.failed, out.late_applied = row[6], row[7], row[9]
-        unknown = [receipts[i - 1] for i in row[8]]
-        if unknown:
-            await park(conn, unknown)
-            out.receipts_parked = len(unknown)
-            out.parked_by = _per_carrier(unknown)
+        out.sent, out.failed, out.late_applied, out.unknown = row[6], row[7], row[9], row[10]
+        unmatched = [receipts[i - 1] for i in row[8]]
+        if unmatched:
+            await park(conn, unmatched)
+            out.receipts_parked = len(unmatched)
+            out.parked_by = _per_carrier(unmatched)
     if mos:
         await apply_mo(conn, mos, out)
     return out
@@ -198,22 +227,34 @@ async def park(conn: Database | Connection, receipts: Sequence[ReceiptRow]) -> N
     await conn.execute(
         _PARK,
         [r.carrier for r in receipts], [r.id_key for r in receipts],
-        [r.receipt_json() for r in receipts], [r.raw for r in receipts],
-        [_PART_STATE[r.status] for r in receipts], [r.stat for r in receipts],
-        [r.error_code for r in receipts],
+        [r.receipt_json() for r in receipts], [r.raw_for_parking() for r in receipts],
+        [part_state(r) for r in receipts], [r.stat for r in receipts],
+        [r.error_code for r in receipts], [_nul_free(r.source) for r in receipts],
+        [_nul_free(r.destination) for r in receipts], [r.submit_minute() for r in receipts],
+        [r.text() for r in receipts], [r.text_hmac for r in receipts], [r.text_len for r in receipts],
     )  # fmt: skip
+
+
+def _nul_free(value: str) -> str | None:
+    return value.replace("\x00", "") or None
 
 
 def receipt_from_parked(
     carrier: str, key: str, receipt: dict[str, object], raw: bytes | None,
     table_for: Callable[[str], dlr.StatusTable | None],
+    fields: tuple[str | None, str | None, bytes | None, int | None] = (None, None, None, None),
 ) -> ReceiptRow:
+    """A parked receipt as a row again; ``fields``: its source, destination, text HMAC and length."""
     parsed = msgspec.convert(receipt, dlr.Receipt)
     table = table_for(carrier)
     status = dlr.Status.PENDING if parsed.intermediate else dlr.status_for(parsed.state, table)
+    source, destination, text_hmac, text_len = fields
     return ReceiptRow(
         carrier=carrier, id_key=key, status=status, stat=parsed.stat or parsed.state.name,
         error_code=parsed.error_code, receipt=receipt, raw=raw or b"",
+        accepted=status is dlr.Status.PENDING and parsed.state is dlr.MessageState.ACCEPTED
+        and not parsed.intermediate,
+        source=source or "", destination=destination or "", text_hmac=text_hmac, text_len=text_len,
     )  # fmt: skip
 
 
@@ -231,9 +272,12 @@ async def take_parked(
     rows = await tx.fetch(_UNPARK, [k[0] for k in keys], [k[1] for k in keys])
     rows = sorted(rows, key=lambda row: row["id"])
     return [
-        receipt_from_parked(row["carrier"], row["id_key"], row["receipt"], row["raw"], table_for)
+        receipt_from_parked(
+            row["carrier"], row["id_key"], row["receipt"], row["raw"], table_for,
+            (row["source"], row["destination"], row["text_hmac"], row["text_len"]),
+        )
         for row in rows
-    ]
+    ]  # fmt: skip
 
 
 async def apply_mo(conn: Database | Connection, mos: Sequence[MoRow], out: Applied) -> None:

@@ -7,6 +7,8 @@ other; the UPDATE marks them ``submitting`` with our instance id and counts the
 attempt, and RETURNING brings back what the submit_sm needs. The part is
 ``submitting`` in the database before its submit_sm is written (DESIGN.md
 "Reliability rules": write ahead), so a crash leaves it visible to recovery.
+``submitted_at`` is the claim's time until the response sets it: a part whose
+outcome stays unknown is matched to a receipt by its minute (docs/pipeline.md).
 
 Routes whose profile is ``concat = "payload"`` send a long message as ONE
 submit_sm (the whole text in message_payload, the SMSC splits it): only part 1
@@ -55,7 +57,7 @@ WITH picked AS MATERIALIZED (
     LIMIT $2
 )
 UPDATE message_parts p
-SET state = 'submitting', owner_instance = d.id, attempts = p.attempts + 1
+SET state = 'submitting', owner_instance = d.id, attempts = p.attempts + 1, submitted_at = now()
 FROM daemon_instances d, messages m, campaigns c
 WHERE d.id = $1 AND d.stopped_at IS NULL AND d.lease_until > now()
   AND p.ctid = ANY (ARRAY(SELECT ctid FROM picked)) AND p.state = 'queued'

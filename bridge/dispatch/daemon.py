@@ -108,6 +108,7 @@ class Daemon:
         self._sweeper = Sweeper(
             db, stats=self._stats, config=lambda: self._config, rules=self._rules.get,
             carriers_of_route=lambda label: self._router.carriers_of_route(label),
+            payload_routes=lambda: self._router.payload_routes(),
             instance_ids=lambda: sorted(self._lease.live_ids), interval=sweep_interval, db_timeout=db_timeout,
         )  # fmt: skip
 
@@ -390,7 +391,7 @@ class Daemon:
         if result.resolution is Resolution.RESUBMIT:
             self._stats.unknown += 1
             self._stats.resubmitted += 1
-        elif result.resolution is Resolution.UNKNOWN_FAIL:
+        elif result.resolution is Resolution.UNKNOWN_FAIL or result.resolution is Resolution.UNKNOWN:
             self._stats.unknown += 1
         elif result.resolution is Resolution.RELEASE:
             self._stats.released += 1

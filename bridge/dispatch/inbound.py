@@ -9,6 +9,7 @@ inbound message with its raw bytes (and counted) rather than lost.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -26,6 +27,7 @@ _UCS2 = 0x08
 # SMPP 3.4 section 5.2.19: 0x03 Latin-1; 0x02 / 0x04 8-bit binary (no text to store).
 _LATIN1 = 0x03
 _BINARY_CODINGS = frozenset({0x02, 0x04})
+_PENDING, _ACCEPTED = dlr.Status.PENDING, dlr.MessageState.ACCEPTED
 
 
 class ReceiptRow(msgspec.Struct, frozen=True):
@@ -38,12 +40,40 @@ class ReceiptRow(msgspec.Struct, frozen=True):
     # into JSON (receipt_json) only when it is parked, which few receipts are.
     receipt: dlr.Receipt | dict[str, Any]
     raw: bytes
+    # The last ones matter only when the receipt is parked (matching a part whose
+    # outcome is unknown, docs/pipeline.md): the deliver_sm's addresses (source_addr
+    # is the handset, destination_addr the original sender: SMPP 3.4 section 4.6.1),
+    # and, for a receipt back from the parking, its stored text HMAC and length.
+    accepted: bool = False  # state ACCEPTED and not final by the carrier's table
+    source: str = ""
+    destination: str = ""
+    text_hmac: bytes | None = None
+    text_len: int | None = None
 
     def receipt_json(self) -> dict[str, Any]:
-        """What ``parked_receipts.receipt`` (jsonb) stores: msgspec.to_builtins(Receipt), NUL-free."""
+        """What ``parked_receipts.receipt`` (jsonb) stores: msgspec.to_builtins(Receipt),
+        NUL-free, without the free text (parked as an HMAC only: it can be an OTP code)."""
         if isinstance(self.receipt, dict):
-            return self.receipt
-        return _clean(msgspec.to_builtins(self.receipt))
+            return {**self.receipt, "text": None}
+        return {**_clean(msgspec.to_builtins(self.receipt)), "text": None}
+
+    def text(self) -> str | None:
+        """The receipt's free text (Appendix B ``text:``), NUL-free; None when it has none."""
+        text = self.receipt.get("text") if isinstance(self.receipt, dict) else self.receipt.text
+        return _text(text) if isinstance(text, str) and text else None
+
+    def submit_minute(self) -> datetime | None:
+        """The receipt's submit date (SMSC clock, naive) to the minute."""
+        if isinstance(self.receipt, dict):
+            raw = self.receipt.get("submit_date_text")
+            when = dlr.parse_receipt_date(raw) if isinstance(raw, str) else None
+        else:
+            when = self.receipt.submit_date
+        return None if when is None else when.replace(second=0, microsecond=0)
+
+    def raw_for_parking(self) -> bytes | None:
+        """``raw`` without the free text (dlr.redact_text)."""
+        return dlr.redact_text(self.raw) if self.raw else None
 
 
 class MoRow(msgspec.Struct, frozen=True):
@@ -90,13 +120,16 @@ def classify(
         return msgspec.structs.replace(_mo(carrier, pdu, raw), malformed_receipt=True)
     status = dlr.Status.PENDING if receipt.intermediate else dlr.status_for(receipt.state, table)
     return ReceiptRow(
-        carrier=carrier,
-        id_key=_text(key),
-        status=status,
-        stat=_text(receipt.stat or receipt.state.name),
-        error_code=int4(receipt.error_code),
-        receipt=receipt,
-        raw=raw,
+        carrier,
+        _text(key),
+        status,
+        _text(receipt.stat or receipt.state.name),
+        int4(receipt.error_code),
+        receipt,
+        raw,
+        status is _PENDING and receipt.state is _ACCEPTED and not receipt.intermediate,
+        pdu.source_addr,
+        pdu.destination_addr,
     )
 
 

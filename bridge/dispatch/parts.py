@@ -33,6 +33,9 @@ class Resolution(Enum):
     REJECTED = "rejected"  # permanent error (or retries exhausted): the part fails
     RESUBMIT = "resubmit"  # unknown outcome, carrier policy "resubmit": back to the queue
     UNKNOWN_FAIL = "unknown_fail"  # unknown outcome, carrier policy "fail"
+    # Unknown outcome with a grace (carrier unknown_outcome_grace > 0): the part waits
+    # in state ``unknown`` for ``delay`` seconds, then the policy applies (sweeper).
+    UNKNOWN = "unknown"
     RELEASE = "release"  # not sent at all (no carrier up): back to the queue, attempt not counted
     INVALID = "invalid"  # cannot be built (segmentation changed since enqueue): the part fails
     # A submit_sm_resp ESME_ROK after the submit ended Unknown (timeout): applied

@@ -56,6 +56,9 @@ class DaemonStats:
     late_accepted: int = 0  # submit_sm_resp OK after a timeout, handed to the writer
     late_applied: int = 0  # of those, parts that took the id (see apply_flush, migration 0009)
     late_dropped: int = 0  # late responses that could not be used (logged; the outcome stands)
+    unknown_matched: int = 0  # unknown parts settled by a parked receipt matched by its fields
+    unknown_expired: int = 0  # unknown parts whose grace ended: on_unknown_outcome applied
+    receipts_ambiguous: int = 0  # parked receipts that matched several unknown parts: not applied
     released: int = 0  # claimed but no carrier up: back to the queue untouched
     receipts: int = 0  # receipts received
     receipts_applied: int = 0  # matched a part and moved it

@@ -206,6 +206,10 @@ class CarrierRunner:
         # A late response can still give the part its id (Daemon._on_late), except
         # to a message sent as one PDU: its riders would need the id too.
         late_ref = None if riders else outcome.ref
+        grace = cfg.unknown_outcome_grace.seconds
+        if grace > 0:  # the policy waits: a late response or a receipt may settle it (docs/pipeline.md)
+            return Result(part, Resolution.UNKNOWN, name, delay=grace, reason=f"unknown_{outcome.reason}",
+                          late_ref=late_ref)  # fmt: skip
         if cfg.on_unknown_outcome == "resubmit" and part.attempts < cfg.max_attempts:
             return Result(part, Resolution.RESUBMIT, name, delay=min(10.0, 0.25 * part.attempts),
                           reason=f"unknown_{outcome.reason}", late_ref=late_ref)  # fmt: skip

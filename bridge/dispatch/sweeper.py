@@ -6,14 +6,20 @@
 - Parked receipts older than ``daemon.parked_receipt_ttl`` (default 7 days)
   move to ``unmatched_receipts`` and are counted; parked receipts whose id has
   landed meanwhile (a race between two daemons' writers) are applied.
+- ACCEPTED: a part ``submitted`` whose receipt said ACCEPTED (not final, SMPP 3.4
+  section 5.2.28) longer than its carrier's ``accepted_timeout`` (default 1 h)
+  gets ``on_receipt_timeout``, as a receipt timeout.
 - Recovery: parts left ``submitting`` by an instance whose lease expired (or
-  that stopped, or our own previous run) are resolved by the carrier's
-  ``on_unknown_outcome`` policy: ``resubmit`` puts them back in the queue,
-  ``fail`` fails them and refunds the message. When the part never learnt its
-  carrier, the route's carriers decide: resubmit only if every one of them
-  says resubmit. The rows this process still works under (``Lease.live_ids``)
-  are never recovered by it: their parts are in its own pipeline (after a lease
-  lapse the submitters release them unsent, and the writer resolves the rest).
+  that stopped, or our own previous run) have an unknown outcome: they become
+  ``unknown`` for the carrier's ``unknown_outcome_grace`` (unknown.py matches
+  parked receipts to them meanwhile); when it ends, or at once with a grace of
+  0, the carrier's ``on_unknown_outcome`` policy applies: ``resubmit`` puts them
+  back in the queue, ``fail`` fails them and refunds the message. When the part
+  never learnt its carrier, the route's carriers decide: resubmit only if every
+  one of them says resubmit; the grace is the longest of theirs. The rows this
+  process still works under (``Lease.live_ids``) are never recovered by it:
+  their parts are in its own pipeline (after a lease lapse the submitters
+  release them unsent, and the writer resolves the rest).
   A row it stopped using is retired (marked stopped) once nothing it claimed
   under it is in flight; then its leftovers are recovered like any other.
 
@@ -32,6 +38,7 @@ from bridge.dispatch.apply import apply_flush, take_parked
 from bridge.dispatch.finalize import finalize_messages
 from bridge.dispatch.instances import db_errors
 from bridge.dispatch.stats import DaemonStats
+from bridge.dispatch.unknown import match_unknown_parts
 from bridge.dispatch.writer import CarrierRules
 from bridge.store.db import Database
 from config.schema import Config
@@ -52,6 +59,21 @@ WITH due AS (
     LIMIT $4 FOR UPDATE OF p SKIP LOCKED
 )
 UPDATE message_parts p SET state = due.st::part_state, receipt_stat = 'receipt_timeout', final_at = now()
+FROM due WHERE p.message_id = due.message_id AND p.seq = due.seq AND p.state = 'submitted'
+RETURNING p.message_id
+"""
+
+# ACCEPTED receipts (migration 0011): the same, from the first ACCEPTED on.
+_ACCEPTED_TIMEOUTS = """
+WITH due AS (
+    SELECT p.message_id, p.seq, u.st
+    FROM unnest($1::text[], $2::float8[], $3::text[]) AS u(c, t, st)
+    JOIN message_parts p ON p.carrier = u.c AND p.state = 'submitted' AND p.accepted_at IS NOT NULL
+         AND p.accepted_at < now() - make_interval(secs => u.t)
+    WHERE p.accepted_at < now() - make_interval(secs => $5)
+    LIMIT $4 FOR UPDATE OF p SKIP LOCKED
+)
+UPDATE message_parts p SET state = due.st::part_state, receipt_stat = 'accepted_timeout', final_at = now()
 FROM due WHERE p.message_id = due.message_id AND p.seq = due.seq AND p.state = 'submitted'
 RETURNING p.message_id
 """
@@ -97,13 +119,24 @@ WHERE p.owner_instance = ANY($1::bigint[]) AND p.state = 'submitting'
 LIMIT $2 FOR UPDATE SKIP LOCKED
 """
 
+# Unknown parts whose grace ended (index message_parts_unknown, migration 0011).
+_GRACE_ENDED = """
+SELECT p.message_id, p.seq, p.carrier, p.route, p.attempts
+FROM message_parts p
+WHERE p.state = 'unknown' AND p.next_attempt_at <= now()
+ORDER BY p.next_attempt_at
+LIMIT $1 FOR UPDATE SKIP LOCKED
+"""
+
+# $4: seconds until next_attempt_at (the grace of an unknown part); $5: the state expected.
 _RECOVER = """
 UPDATE message_parts p
 SET state = u.st::part_state, owner_instance = CASE WHEN u.st = 'queued' THEN NULL ELSE p.owner_instance END,
-    next_attempt_at = now(), receipt_stat = CASE WHEN u.st = 'failed' THEN 'unknown_outcome' END,
+    next_attempt_at = now() + make_interval(secs => u.d),
+    receipt_stat = CASE WHEN u.st = 'failed' THEN 'unknown_outcome' END,
     final_at = CASE WHEN u.st = 'failed' THEN now() END
-FROM unnest($1::bigint[], $2::int[], $3::text[]) AS u(m, s, st)
-WHERE p.message_id = u.m AND p.seq = u.s AND p.state = 'submitting'
+FROM unnest($1::bigint[], $2::int[], $3::text[], $4::float8[]) AS u(m, s, st, d)
+WHERE p.message_id = u.m AND p.seq = u.s AND p.state::text = $5
 RETURNING p.message_id, p.state::text AS st
 """
 # The state as stored, not as decided: a part of a message that failed meanwhile is
@@ -123,7 +156,9 @@ class Sweeper:
         interval: float,
         db_timeout: float,
         batch: int = 1000,
+        payload_routes: Callable[[], list[str]] = list,
     ) -> None:
+        self._payload_routes = payload_routes
         self._db = db
         self._stats = stats
         self._config = config
@@ -147,6 +182,13 @@ class Sweeper:
 
     async def sweep_once(self) -> None:
         await self.recover()
+        try:
+            await self.match_unknown()
+        except db_errors():
+            raise
+        except Exception:  # e.g. a receipt_time_zone PostgreSQL does not know: the rest still runs
+            log.exception("matching receipts to unknown outcomes failed")
+        await self.unknown_grace_ended()
         await self.receipt_timeouts()
         await self.parked()
 
@@ -159,13 +201,21 @@ class Sweeper:
         if not carriers:
             return 0
         names = [c.name for c in carriers]
-        timeouts = [c.receipt_timeout.seconds for c in carriers]
         states = ["delivered" if c.on_receipt_timeout == "sent" else "failed" for c in carriers]
+        done = 0
+        for sql, timeouts in (
+            (_TIMEOUTS, [c.receipt_timeout.seconds for c in carriers]),
+            (_ACCEPTED_TIMEOUTS, [c.accepted_timeout.seconds for c in carriers]),
+        ):
+            done += await self._timeouts(sql, names, timeouts, states)
+        return done
+
+    async def _timeouts(self, sql: str, names: list[str], timeouts: list[float], states: list[str]) -> int:
         done = 0
         while True:
             with trio.fail_after(self.db_timeout):
                 async with self._db.transaction() as tx:
-                    rows = await tx.fetch(_TIMEOUTS, names, timeouts, states, self.batch, min(timeouts))
+                    rows = await tx.fetch(sql, names, timeouts, states, self.batch, min(timeouts))
                     sent, failed = await finalize_messages(
                         tx, {r["message_id"] for r in rows}, **self._finalize_kw()  # type: ignore[arg-type]
                     )
@@ -214,6 +264,59 @@ class Sweeper:
             return "queued"
         return "failed"
 
+    def _grace(self, carrier: str | None, route: str | None) -> float:
+        """How long an unknown outcome waits before the policy: the longest grace of its carrier(s)."""
+        names = [carrier] if carrier else self._carriers_of_route(route)
+        rules = [self._rules(n) for n in names]
+        return max((r.config.unknown_outcome_grace.seconds for r in rules if r is not None), default=0.0)
+
+    async def match_unknown(self) -> int:
+        """Parked receipts matched to unknown parts by their fields (unknown.py)."""
+        config = self._config()
+        pairs = [(route.label, name) for route in config.routes for name in route.carrier_names]
+        zones = [(c.name, c.receipt_time_zone) for c in config.carriers]
+        with trio.fail_after(self.db_timeout):
+            async with self._db.transaction() as tx:
+                out = await match_unknown_parts(
+                    tx, route_pairs=pairs, zones=zones, payload_routes=self._payload_routes(),
+                    table_for=self._table_for, **self._finalize_kw(),  # type: ignore[arg-type]
+                )
+        s = self._stats
+        s.unknown_matched += out.parts
+        s.receipts_ambiguous += out.ambiguous
+        if out.applied is not None:
+            s.parked_applied += out.applied.receipts_applied
+            s.receipts_applied += out.applied.receipts_applied
+            s.sent += out.applied.sent
+            s.failed += out.applied.failed
+        if out.parts or out.ambiguous:
+            log.info("unknown outcomes matched to parked receipts", parts=out.parts, ambiguous=out.ambiguous)
+        return out.parts
+
+    async def unknown_grace_ended(self) -> int:
+        """Unknown parts whose grace ended: the carrier's on_unknown_outcome applies."""
+        done = 0
+        while True:
+            with trio.fail_after(self.db_timeout):
+                async with self._db.transaction() as tx:
+                    rows = await tx.fetch(_GRACE_ENDED, self.batch)
+                    if not rows:
+                        return done
+                    decided = [
+                        (r["message_id"], r["seq"], self._policy(r["carrier"], r["route"], r["attempts"]), 0.0)
+                        for r in rows
+                    ]
+                    updated = await tx.fetch(_RECOVER, *[list(c) for c in zip(*decided, strict=True)], "unknown")
+                    failed_ids = {r["message_id"] for r in updated if r["st"] == "failed"}
+                    sent, failed = await finalize_messages(tx, failed_ids, **self._finalize_kw())  # type: ignore[arg-type]
+            self._stats.unknown_expired += len(updated)
+            self._stats.resubmitted += sum(1 for r in updated if r["st"] == "queued")
+            self._count(0, sent, failed)
+            log.info("unknown outcomes: grace ended, policy applied", parts=len(updated))
+            done += len(updated)
+            if len(rows) < self.batch:
+                return done
+
     async def recover(self) -> int:
         """Resolve the ``submitting`` parts of dead instances (see the module docstring)."""
         done = 0
@@ -227,20 +330,30 @@ class Sweeper:
                     rows = await tx.fetch(_ORPHANS, dead, self.batch)
                     if not rows:
                         return done
-                    decided = [
-                        (r["message_id"], r["seq"], self._policy(r["carrier"], r["route"], r["attempts"]))
-                        for r in rows
-                    ]
-                    updated = await tx.fetch(_RECOVER, *[list(c) for c in zip(*decided, strict=True)])
+                    decided = [self._recovered(r["message_id"], r["seq"], r["carrier"], r["route"], r["attempts"])
+                               for r in rows]  # fmt: skip
+                    updated = await tx.fetch(
+                        _RECOVER, *[list(c) for c in zip(*decided, strict=True)], "submitting"
+                    )
                     failed_ids = {r["message_id"] for r in updated if r["st"] == "failed"}
                     sent, failed = await finalize_messages(tx, failed_ids, **self._finalize_kw())  # type: ignore[arg-type]
             self._stats.recovered += len(updated)
             self._count(0, sent, failed)
             log.info("recovered parts of dead instances", parts=len(updated),
-                     resubmitted=len(updated) - len(failed_ids))  # fmt: skip
+                     unknown=sum(1 for r in updated if r["st"] == "unknown"),
+                     resubmitted=sum(1 for r in updated if r["st"] == "queued"))  # fmt: skip
             done += len(updated)
             if len(rows) < self.batch:
                 return done
+
+    def _recovered(
+        self, message_id: int, seq: int, carrier: str | None, route: str | None, attempts: int
+    ) -> tuple[int, int, str, float]:
+        """A dead instance's part: unknown for its grace, or the policy at once (grace 0)."""
+        grace = self._grace(carrier, route)
+        if grace > 0:
+            return message_id, seq, "unknown", grace
+        return message_id, seq, self._policy(carrier, route, attempts), 0.0
 
     def _count(self, _parts: int, sent: list[int], failed: list[int]) -> None:
         self._stats.sent += len(sent)

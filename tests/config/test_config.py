@@ -74,6 +74,9 @@ def test_defaults_follow_the_issue() -> None:
     assert carrier.on_receipt_timeout == "failed"
     assert carrier.max_attempts == 5
     assert carrier.max_age.seconds == 600
+    # docs/pipeline.md "Unknown outcome", "ACCEPTED" (migration 0011)
+    assert carrier.unknown_outcome_grace.seconds == 3600 and carrier.accepted_timeout.seconds == 3600
+    assert carrier.receipt_time_zone == "UTC"
     assert carrier.port == 2775
     assert carrier.segmentation.concat == "udh8"
     assert not cfg.database.configured
@@ -285,3 +288,10 @@ def test_service_unit_is_hardened() -> None:
         assert directives[key] == value
     for key in ("WatchdogSec", "ReadWritePaths", "EnvironmentFile", "ExecReload"):
         assert key in directives
+
+
+def test_receipt_time_zone_must_be_a_zone_name() -> None:
+    base = '[[carriers]]\nname = "a"\nhost = "h"\nsystem_id = "s"\n'
+    assert parse_config(base + 'receipt_time_zone = "Asia/Kuala_Lumpur"\n').carriers[0].receipt_time_zone
+    with pytest.raises(ConfigError, match="receipt_time_zone"):
+        parse_config(base + 'receipt_time_zone = "Mars/Olympus"\n')

@@ -5,7 +5,9 @@ from __future__ import annotations
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
 import trio
 
 from bridge.simulator import Outcome, SimulatorConfig
@@ -23,10 +25,21 @@ async def _count(db: Database, sql: str) -> int:
     return value
 
 
-async def test_sigkill_mid_run_then_restart(db: Database, pg_dsn: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("policy", "grace"), [("resubmit", "3s"), ("fail", "8s")])
+async def test_sigkill_mid_run_then_restart(db: Database, pg_dsn: str, tmp_path: Path, policy: str, grace: str) -> None:
+    """The parts left `submitting` wait `unknown`: the receipts the SMSC delivers on the new
+    bind settle those it took; the grace then applies the policy to the others. Under
+    "fail" (the default), no message the SMSC took is refunded for its unknown outcome:
+    before migration 0011 they all were, delivered or not.
+
+    "resubmit": the SMSC throttles (most parts in flight wait for a retry, never
+    taken). "fail": it takes every part but leaves a fifth unanswered (their
+    receipts still come), so the daemon dies with taken parts `submitting`; the
+    one restarted gets every answer."""
+    faults: dict[str, Any] = {"throttle_tps": 200} if policy == "resubmit" else {"no_resp": 0.2}
     sim_config = SimulatorConfig(
-        handset_log=10_000, throttle_tps=200, receipt_delay=(0.0, 0.5),
-        outcomes=(Outcome(stat="DELIVRD", weight=0.9), Outcome(stat="UNDELIV", weight=0.1)), seed=4,
+        handset_log=10_000, receipt_delay=(0.0, 0.5),
+        outcomes=(Outcome(stat="DELIVRD", weight=0.9), Outcome(stat="UNDELIV", weight=0.1)), seed=4, **faults,
     )  # fmt: skip
     async with simulator(sim_config) as sim:
         text = f"""
@@ -37,7 +50,8 @@ port = {sim.port}
 system_id = "bridge"
 window = 20
 tps = 100000
-on_unknown_outcome = "resubmit"
+on_unknown_outcome = "{policy}"
+unknown_outcome_grace = "{grace}"
 [carriers.source]
 default_sender_id = "Bridge"
 
@@ -67,6 +81,7 @@ poll_interval = "0.2s"
         finally:
             process.send_signal(signal.SIGKILL)
             await process.wait()
+        sim.no_resp_p = 0.0
         in_flight = await _count(db, "SELECT count(*) FROM message_parts WHERE state = 'submitting'")
         assert in_flight > 0  # killed with parts written ahead and not resolved
         # the same daemon (same name, this host) starts again: its dead run is recovered at once
@@ -74,12 +89,22 @@ poll_interval = "0.2s"
             await wait_until(lambda: all_final(db), limit=40)
             stats = d.stats()
         assert stats.recovered == in_flight
+        # each became unknown (as did the restarted daemon's own unknown outcomes):
+        # settled by its receipt (the SMSC took it) or, after the grace, by the policy
+        # (docs/pipeline.md "Unknown outcome")
+        assert stats.unknown_matched + stats.unknown_expired == in_flight + stats.unknown
         states = dict(await db.fetch("SELECT state::text, count(*) FROM messages GROUP BY state"))
         assert set(states) <= {"delivered", "failed"} and sum(states.values()) == 600
         rec = await reconcile(db, "acme")
         assert rec.ok and rec.open == 0
         settled = await _count(db, "SELECT count(*) FROM ledger WHERE kind IN ('charge', 'refund')")
         assert settled == 600
+        if policy == "fail":
+            assert stats.unknown_matched > 0
+            taken = {h.destination for h in sim.handsets}
+            refunded = await db.fetch("SELECT destination FROM messages WHERE error = 'unknown_outcome'")
+            assert not taken & {r[0].lstrip("+") for r in refunded}
+            assert len(taken) == len(sim.handsets) <= 600  # "fail" never sends a part twice
 
 
 async def _some_final_and_inflight(db: Database) -> bool:

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import dlr
 from dlr import (
     DEFAULT_STATUS,
     STAT_WORD_OF,
@@ -152,3 +153,18 @@ def test_message_status_refuses_no_parts_and_bad_values() -> None:
         message_status([])
     with pytest.raises(ValueError):
         message_status([Status.SENT, "delivered"])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        (b"id:1 stat:DELIVRD err:000 Text:Your code 482913", b"id:1 stat:DELIVRD err:000 Text:"),
+        (b"id:1 stat:DELIVRD err:000 text:", b"id:1 stat:DELIVRD err:000 text:"),
+        (b"id:1 stat:DELIVRD err:000", b"id:1 stat:DELIVRD err:000"),
+        (b"id:1 text:a text:b stat:X", b"id:1 text:"),  # the first text: key ends the fields
+        ("id:1 stat:DELIVRD text:4829".encode("utf-16-be"), None),  # cannot be cut: nothing kept
+        ("id:1 stat:DELIVRD".encode("utf-16-be"), "id:1 stat:DELIVRD".encode("utf-16-be")),
+    ],
+)
+def test_redact_text_cuts_the_free_text(raw: bytes, kept: bytes | None) -> None:
+    assert dlr.redact_text(raw) == kept

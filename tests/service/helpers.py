@@ -22,6 +22,7 @@ receipt_id_form = "normalized"
 enquire_link_interval = "30s"
 response_timeout = "5s"
 on_unknown_outcome = "fail"
+unknown_outcome_grace = "{grace}"
 
 [carriers.source]
 default_sender_id = "ProSignals"
@@ -64,10 +65,11 @@ def config_text(
     password_env: str = "TEST_BRIDGE_PASSWORD",
     drain_timeout: str = "5s",
     level: str = "info",
+    grace: str = "0s",
 ) -> str:
     return BASE.format(
         port=port, binds=binds, window=window, tps=tps, dsn_env=dsn_env,
-        password_env=password_env, drain_timeout=drain_timeout, level=level,
+        password_env=password_env, drain_timeout=drain_timeout, level=level, grace=grace,
     )  # fmt: skip
 
 

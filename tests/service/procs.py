@@ -141,5 +141,16 @@ def messages_with_parts_in(dsn: str, state: str) -> set[int]:
     return trio.run(_ids, dsn, "SELECT DISTINCT message_id FROM message_parts WHERE state = $1::part_state", state)
 
 
+async def _failed_for_unknown_outcome(dsn: str) -> list[tuple[str, int]]:
+    async with open_database(dsn, min_size=1, max_size=1) as db:
+        rows = await db.fetch("SELECT destination, segments FROM messages WHERE error = 'unknown_outcome'")
+    return [(r[0], r[1]) for r in rows]
+
+
+def failed_for_unknown_outcome(dsn: str) -> list[tuple[str, int]]:
+    """(destination, segments) of the messages failed for an unknown outcome."""
+    return trio.run(_failed_for_unknown_outcome, dsn)
+
+
 def messages_in(dsn: str, state: str) -> set[int]:
     return trio.run(_ids, dsn, "SELECT id FROM messages WHERE state = $1::message_state", state)
