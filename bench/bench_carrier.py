@@ -1,6 +1,6 @@
 """One bind against our simulator: submit_sm round trips/s, with and without receipts.
 
-Setup (issue 5): the simulator runs in its own process (its own core on a 2-core
+Setup: the simulator runs in its own process (its own core on a 2-core
 machine, so it is not the bridge's CPU we measure); the bridge runs here, one
 bind, window 64 and 512, ``window`` submitters calling ``Carrier.submit`` as the
 dispatcher does. Figures:
@@ -17,7 +17,7 @@ dispatcher does. Figures:
   simulator, pipelined by window (send N submit_sm, then read the N resps), the
   best a plain smpplib user gets.
 
-Targets (issue 5): >= 30,000 round trips/s and >= 3x smpplib, each also given in
+Targets: >= 30,000 round trips/s and >= 3x smpplib, each also given in
 CPU time (round trips per bridge CPU-second, CPU per message vs smpplib's), which
 the load of a shared machine disturbs far less than the wall clock.
 """

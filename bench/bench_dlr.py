@@ -1,4 +1,4 @@
-"""Receipts: parse + status of a seeded, mixed corpus (issue 4: >= 400,000/s on one core).
+"""Receipts: parse + status of a seeded, mixed corpus (target: >= 400,000/s on one core).
 
 The corpus mixes the shapes the daemon meets (see tests/dlr/corpus.py): mostly
 canonical Appendix B text with decimal, hex, UUID and long ids, 10- and

@@ -26,7 +26,7 @@ SEED = 20261130
 ENCODE_TARGET = 1_000_000
 DELIVER_TARGET = 500_000
 RATIO_TARGET = 20.0
-# Issue 3 sets its throughput targets for submit_sm encodes and deliver_sm decodes
+# The throughput targets for submit_sm encodes and deliver_sm decodes
 # "at least 20x smpplib"; we read the ratio as belonging to those two. The
 # submit_sm_resp decode is measured and its ratio reported (about 15x: smpplib
 # parses that small PDU in ~7 us and our decode is ~0.5 us, of which most is the

@@ -170,7 +170,7 @@ class BindGroup(_Base, frozen=True, kw_only=True):
 MESSAGE_STATES = frozenset(MessageState.__members__)
 
 
-# A carrier's segmentation profile is the segmenter's own Struct (issue 2):
+# A carrier's segmentation profile is the segmenter's own Struct:
 # enqueue bills with it and the carrier sends with it, so they cannot drift.
 SegmentationProfile = Profile
 
@@ -226,7 +226,7 @@ class Carrier(_Base, frozen=True, kw_only=True):
     interface_version: Literal[0x33, 0x34] = 0x34
     address_range: Annotated[str, Meta(max_length=40)] = ""
     source: SourceRules = field(default_factory=SourceRules)
-    # dlr.id_key forms of the submit_sm_resp id and of the receipt id (issue 4).
+    # dlr.id_key forms of the submit_sm_resp id and of the receipt id.
     response_id_form: IdForm = IdForm.NORMALIZED
     receipt_id_form: IdForm = IdForm.NORMALIZED
     receipt_detect: ReceiptDetect = ReceiptDetect.ESM_CLASS
@@ -235,7 +235,7 @@ class Carrier(_Base, frozen=True, kw_only=True):
     on_receipt_timeout: Literal["failed", "sent"] = "failed"
     # What to do with a part whose submit outcome is unknown (connection lost
     # after the write, or `submitting` at start-up): resubmit risks a duplicate
-    # on the handset, fail refunds it. Resolved per carrier (issue 6).
+    # on the handset, fail refunds it. Resolved per carrier.
     on_unknown_outcome: Literal["resubmit", "fail"] = "fail"
     # An unknown outcome first waits this long in the part state `unknown` (message
     # pending, not refunded) for a late response or a parked receipt that matches it

@@ -1,4 +1,4 @@
-"""smpp-bridge: carrier binds on trio (issue 5, CARRIER_API.md, docs/carrier.md).
+"""smpp-bridge: carrier binds on trio (docs/carrier.md).
 
 ``Carrier`` (pool.py) keeps N binds (session.py) to one SMSC, shares one TPS
 token bucket with AIMD (throttle.py) between them, retries by status

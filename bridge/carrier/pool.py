@@ -114,7 +114,7 @@ class _Slot:
 
 
 class Carrier:
-    """See the module docstring and CARRIER_API.md."""
+    """See the module docstring and docs/carrier.md."""
 
     def __init__(
         self,
@@ -401,7 +401,7 @@ class Carrier:
 
     # --- submit ------------------------------------------------------------------
     async def submit(self, pdu: SubmitSm) -> SubmitOutcome:
-        """See CARRIER_API.md. The body is kept across retries; each write gets a
+        """See docs/carrier.md. The body is kept across retries; each write gets a
         new sequence_number from its bind's connection."""
         if not self._can_submit:
             raise CarrierClosed(f"{self.name}: no bind here may submit (receiver only)")
@@ -494,7 +494,7 @@ class Carrier:
             raise CarrierClosed(self.name)
 
     def submit_nowait(self, pdu: SubmitSm, done: Callable[[SubmitOutcome | None], None]) -> bool:
-        """``submit`` without a task per PDU, when nothing has to wait (CARRIER_API.md).
+        """``submit`` without a task per PDU, when nothing has to wait (docs/carrier.md).
 
         True: the PDU was written (or does not encode) and ``done`` will be called
         exactly once with its outcome, from the bind's reader or, after a retryable

@@ -1,4 +1,4 @@
-"""The values the carrier API hands to the dispatcher (CARRIER_API.md, issue 5).
+"""The values the carrier API hands to the dispatcher (docs/carrier.md).
 
 Frozen, keyword-only and typed (DESIGN.md house rule 4): they are compared in
 tests, logged and put in channels, never mutated. The ones made for every

@@ -1,4 +1,4 @@
-"""The Daemon of the bridge.dispatch contract (CARRIER_API.md): run, stats, reload, drain.
+"""The Daemon of the bridge.dispatch contract (docs/pipeline.md): run, stats, reload, drain.
 
     async with trio.open_nursery() as n:
         await n.start(daemon.run)     # ready: instance row, recovery, carriers, claimer, writer

@@ -1,6 +1,6 @@
 """Daemon instances on one database: a heartbeat lease and bind slots.
 
-Several daemons may share one PostgreSQL database (issue 6). Each keeps a row in
+Several daemons may share one PostgreSQL database. Each keeps a row in
 ``daemon_instances`` whose ``lease_until`` it pushes forward every
 ``daemon.heartbeat_interval``; the parts it claims carry its id in
 ``owner_instance``. Recovery (sweeper.py) touches only the parts of instances

@@ -278,7 +278,7 @@ class CarrierRunner:
                 on_submit()
                 outcome = await self.carrier.submit(pdu)
             except CarrierClosed:
-                # Not written (CARRIER_API: requeue it): back to the queue, attempt not counted.
+                # Not written (CarrierClosed: requeue it): back to the queue, attempt not counted.
                 deliver(Result(part, Resolution.RELEASE, self.name, delay=0.0, reason="carrier_closed"))
                 continue
             except Exception:

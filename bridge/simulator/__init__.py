@@ -1,4 +1,4 @@
-"""Our SMSC simulator (issue 5): the SMSC side of bridge.smpp's Connection on trio.
+"""Our SMSC simulator: the SMSC side of bridge.smpp's Connection on trio.
 
 ::
 

@@ -1,6 +1,6 @@
 """The simulator's configuration: one frozen msgspec Struct, loaded from TOML or built in code.
 
-Defaults are the issue's "with no options": any system_id and password bind in any
+Defaults are what `smpp-bridge simulate` does with no options: any system_id and password bind in any
 mode, every submit_sm is accepted with a unique decimal message id, and a DELIVRD
 receipt (text and TLVs) follows at once when registered_delivery asks for one.
 Every fault is off until configured. Validation happens here, once, at the edge

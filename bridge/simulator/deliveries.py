@@ -3,8 +3,8 @@
 A :class:`Delivery` is one deliver_sm to be written (a receipt for a submit_sm, or
 an MO). An :class:`Account` (one system_id) holds the binds of that system_id and
 routes each delivery to one of its receiver or transceiver binds, round robin; with
-none bound, deliveries wait in the account's bounded backlog until one binds
-(issue 5). Deliveries a bind could not complete (it closed, the ESME answered with
+none bound, deliveries wait in the account's bounded backlog until one binds.
+Deliveries a bind could not complete (it closed, the ESME answered with
 an error, or not at all) come back here to be routed again.
 """
 

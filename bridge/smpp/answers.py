@@ -8,7 +8,7 @@ codec.ALWAYS_BODY), so 17 octets:
 - the automatic replies: enquire_link_resp (section 4.11.2) and unbind_resp (4.2.2);
 - refusals: a well-formed request the state table does not allow here gets its own
   ``*_resp`` with ESME_RINVBNDSTS or ESME_RALYBND (state.refusal_status);
-- answers to frames that failed to decode (issue 3): generic_nack (section 4.3) ONLY
+- answers to frames that failed to decode: generic_nack (section 4.3) ONLY
   for an unknown command_id (ESME_RINVCMDID) or a command_length that cannot be
   trusted (ESME_RINVCMDLEN, after which the stream is lost); a known request with a
   bad body gets its own ``*_resp`` carrying the status the decoder chose; a broken

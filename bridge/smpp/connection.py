@@ -1,7 +1,7 @@
 """One SMPP session as a sans-I/O state machine: bytes in, events out, bytes to send.
 
 The carrier (ESME role) and the simulator (SMSC role) own the socket and the clock;
-this class owns everything else about the session (issue 3, after h11's
+this class owns everything else about the session (after h11's
 ``_connection.py``): framing and decoding, sequence numbers, the submit window and the
 response timers, enquire_link, the bind states of :mod:`bridge.smpp.state` and the
 answers to invalid input. See docs/smpp-connection.md for the driving loop.

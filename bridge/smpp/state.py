@@ -78,7 +78,7 @@ BIND_MODES: Mapping[int, tuple[BindMode, State]] = {
     CommandId.BIND_TRANSCEIVER: (BindMode.TRANSCEIVER, State.BOUND_TRX),
 }
 
-#: Requests counted by the submit window (issue 3): the ESME's message operations.
+#: Requests counted by the submit window: the ESME's message operations.
 #: enquire_link, unbind, binds and every response are never blocked by the window.
 WINDOWED: frozenset[int] = frozenset(
     {

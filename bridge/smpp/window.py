@@ -3,7 +3,7 @@
 Every request we originate (binds, unbind, enquire_link, the message operations)
 waits here for its response, for matching by sequence_number and for its response
 timer. Only the message operations in :data:`bridge.smpp.state.WINDOWED` count
-against the window size (issue 3): enquire_link and unbind must get through a full
+against the window size: enquire_link and unbind must get through a full
 window, or a saturated bind could never be checked or closed cleanly.
 
 Like h2's ``windows.py`` this is a small pure class; unlike HTTP/2 flow control the

@@ -1,6 +1,6 @@
 """Seeded chaos against the pool (memory streams, autojump clock): an SMSC that
 answers OK, throttles, is full, refuses for good, answers late, or hangs up,
-at random. Whatever happens, the accounting must hold (issue 5 "Proof": nothing
+at random. Whatever happens, the accounting must hold (nothing
 lost, nothing submitted twice without being reported)."""
 
 from __future__ import annotations

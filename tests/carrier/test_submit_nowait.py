@@ -1,4 +1,4 @@
-"""Carrier.submit_nowait: submit without a task per PDU (CARRIER_API.md), on the fake SMSC."""
+"""Carrier.submit_nowait: submit without a task per PDU (docs/carrier.md), on the fake SMSC."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Kannel (bearerbox + smsbox) as an ESME in tests: the gateway our SMSC must satisfy.
 
-Issue 5: "Kannel as an ESME against our simulator: proves our simulator speaks
-SMPP as a real gateway expects". :func:`start_kannel` writes a one-SMSC
+Kannel as an ESME against our simulator proves our simulator speaks SMPP as a
+real gateway expects. :func:`start_kannel` writes a one-SMSC
 configuration into a test directory, starts ``/usr/sbin/bearerbox`` and
 ``/usr/sbin/smsbox`` in their own process groups, and returns a
 :class:`KannelEsme` that sends through smsbox's sendsms HTTP interface and

@@ -1,7 +1,7 @@
 """Third-party SMPP SMSCs as test peers: node-smpp and Debian's Net::SMPP example.
 
 DESIGN.md house rule 10 wants system tests against SMPP peers nobody on this
-project wrote (issue 5, "Interop with SMPP peers nobody here wrote"). This module
+project wrote. This module
 starts them as child processes, reads what they saw, and always stops them:
 
 - :class:`NodeSmsc`: ``tests/interop/node/smsc.js`` on the npm package ``smpp``

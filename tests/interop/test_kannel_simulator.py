@@ -1,4 +1,4 @@
-"""Kannel (bearerbox + smsbox) as an ESME against our simulator (issue 5).
+"""Kannel (bearerbox + smsbox) as an ESME against our simulator.
 
 Kannel is a gateway nobody here wrote; if it binds, submits, matches our receipts to
 its messages and passes our MO on, our simulator speaks SMPP as a real gateway

@@ -160,7 +160,7 @@ def test_node_smsc_options_throttle_and_failed_receipts_on_a_transmitter(
     node_smsc_factory: Callable[..., NodeSmsc],
 ) -> None:
     # A carrier that throttles every third submit and sends receipts on the
-    # transmitter bind (both happen in the field, issue 5).
+    # transmitter bind (both happen in the field).
     options = ["--receipt-on-tx", "--receipt-stat", "UNDELIV", "--receipt-err", "001"]
     smsc = node_smsc_factory(
         system_id=None, password=None, options=[*options, "--reject-every", "3"]

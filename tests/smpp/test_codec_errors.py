@@ -1,4 +1,4 @@
-"""Tolerance and strictness of the codec (issue 3; SMPP 3.4 sections 3.2, 4, 5.1.3).
+"""Tolerance and strictness of the codec (SMPP 3.4 sections 3.2, 4, 5.1.3).
 
 Tolerated: bodiless error responses, an empty deliver_sm_resp, overlong C-octet
 strings up to Decoder.max_c_octet_string (counted). Refused with the status the

@@ -1,5 +1,5 @@
 """The connection state machine through its public API: binds, message exchange,
-window, timers, unbind, EOF and the SMSC mirror (issue 3)."""
+window, timers, unbind, EOF and the SMSC mirror."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Invalid input from the peer: every case is answered (or closes) and becomes an
-event; none raises (issue 3: generic_nack only for an unknown command_id or a bad
+event; none raises (generic_nack only for an unknown command_id or a bad
 command_length, the request's own ``*_resp`` for a bad body, close when the stream
 cannot be delimited)."""
 

@@ -1,4 +1,4 @@
-"""Hypothesis fuzzing of the connection (issue 3, proof): garbage and mutated valid
+"""Hypothesis fuzzing of the connection: garbage and mutated valid
 frames, fed in random chunks with timer ticks in between, never raise out of
 receive_data / next_event / tick (everything is answered or closes the connection),
 and the machine only ever moves along the state table (or to CLOSED)."""

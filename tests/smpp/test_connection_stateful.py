@@ -3,7 +3,7 @@ operations: binds accepted or refused, submits and deliveries, answers in any or
 (with errors and duplicates), partial byte transfers, time jumps, unbinds from
 either side and disconnects.
 
-Invariants (issue 3): the window is never over its size; sequence_numbers are unique
+Invariants: the window is never over its size; sequence_numbers are unique
 among the outstanding requests; every request an application sent gets exactly one
 outcome (a response, a ResponseTimeout, or a place in ConnectionClosed.unanswered);
 send raises LocalProtocolError exactly when the state table or the window says no.

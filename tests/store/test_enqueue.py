@@ -141,7 +141,7 @@ async def test_mixed_recipients_invalid_and_unroutable_are_free(db: Database) ->
 
 async def test_long_messages_are_billed_per_part_of_the_route_profile(db: Database) -> None:
     await create_account(db, "acme", credits="10")
-    text = "a" * 152 + "€" + "a" * 152  # issue 2: 3 segments with 8-bit references, not 2
+    text = "a" * 152 + "€" + "a" * 152  # 3 segments with 8-bit references, not 2
     result = await enqueue(db, CONFIG, "acme", req([MY, SG], text, sender_id="60111111111"))
     my, sg = result.recipients
     expected_my = segmenter.segment_for(text, CONFIG.carrier("a").segmentation)
