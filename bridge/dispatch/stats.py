@@ -1,8 +1,8 @@
 """Counters of one daemon (``Daemon.stats()``): plain integers, read by the service and tests.
 
-Also the two rate-limited warnings the counters feed: a carrier whose receipts are
+Also the rate-limited warning the counters feed: a carrier whose receipts are
 mostly parked (``ParkedWatch``: usually a wrong ``receipt_id_form`` /
-``response_id_form``), and ``WarnEvery``, at most one line per key per interval.
+``response_id_form``). Other repeated lines go through ``bridge.logs.LogLimiter``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ __all__ = [
     "CarrierCounts",
     "DaemonStats",
     "ParkedWatch",
-    "WarnEvery",
 ]
 
 log = structlog.get_logger("bridge.dispatch.stats")
@@ -96,26 +95,6 @@ class DaemonStats:
         if counts is None:
             counts = self.by_carrier[name] = CarrierCounts()
         return counts
-
-
-class WarnEvery:
-    """At most one warning per key per ``interval`` seconds; the ones held back are counted."""
-
-    __slots__ = ("_held", "_last", "interval")
-
-    def __init__(self, interval: float = PARKED_WARN_INTERVAL) -> None:
-        self.interval = interval
-        self._last: dict[str, float] = {}
-        self._held: dict[str, int] = {}
-
-    def ready(self, key: str, now: float) -> int | None:
-        """None: hold this one back. Else log now; the value is how many were held back since."""
-        last = self._last.get(key)
-        if last is not None and now - last < self.interval:
-            self._held[key] = self._held.get(key, 0) + 1
-            return None
-        self._last[key] = now
-        return self._held.pop(key, 0)
 
 
 class ParkedWatch:

@@ -30,7 +30,6 @@ from bridge.carrier import (
 )
 from bridge.dispatch.inbound import int4
 from bridge.dispatch.parts import ClaimedPart, Resolution, Result
-from bridge.dispatch.stats import WarnEvery
 from bridge.dispatch.writer import CarrierRules
 from bridge.logs import LogLimiter
 from bridge.smpp import SubmitSm
@@ -153,7 +152,10 @@ class CarrierRunner:
     # Parts in the submit queue (``send``), kept here: the channel's statistics()
     # builds an object per call, 0.9 us for every part dispatched.
     queued: int = 0
-    warnings: WarnEvery = field(default_factory=WarnEvery)
+    # at most one line a minute per kind of odd id (a carrier answers every submit alike)
+    id_warnings: LogLimiter = field(
+        default_factory=lambda: LogLimiter(log, burst=1, interval=60.0, clock=trio.current_time)
+    )
 
     def enqueue(self, part: ClaimedPart, pdu: SubmitSm) -> None:
         """Queue a part for the submitters (raises as ``send_nowait`` does)."""
@@ -183,14 +185,11 @@ class CarrierRunner:
             return dlr.id_key(message_id, form)
         except dlr.MessageIdError:
             key = dlr.response_key(message_id, form)
-        held = self.warnings.ready("no_key" if key is None else "form", trio.current_time())
-        if held is not None:
-            log.warning(
-                "response id has no key: no receipt can match the part" if key is None
-                else "response id not of the configured form: kept as its own key",
-                carrier=self.name, response_id_form=str(form), id=message_id[:80],
-                length=len(message_id), held_back=held,
-            )  # fmt: skip
+        self.id_warnings.warning(
+            "response id has no key: no receipt can match the part" if key is None
+            else "response id not of the configured form: kept as its own key",
+            carrier=self.name, response_id_form=str(form), id=message_id[:80], length=len(message_id),
+        )  # fmt: skip
         return key
 
     def resolve(self, part: ClaimedPart, outcome: SubmitOutcome) -> Result:

@@ -8,7 +8,7 @@ import structlog
 import trio
 
 from bridge.carrier import Inbound
-from bridge.dispatch.stats import CarrierCounts, DaemonStats, ParkedWatch, WarnEvery
+from bridge.dispatch.stats import CarrierCounts, DaemonStats, ParkedWatch
 from bridge.service import stats_line
 from bridge.simulator import MoConfig, SimulatorConfig
 from bridge.smpp import DeliverSm
@@ -55,14 +55,6 @@ def test_parked_watch_warns_once_per_carrier_per_interval() -> None:
     clock.now = 180.0
     watch.check()
     assert lines[1] == {"carrier": "a", "receipts": 200, "parked": 101, "seconds": 60.0}
-
-
-def test_warn_every_holds_back_and_counts() -> None:
-    warn = WarnEvery(60.0)
-    assert warn.ready("a", 0.0) == 0
-    assert warn.ready("a", 1.0) is None and warn.ready("a", 2.0) is None
-    assert warn.ready("b", 2.0) == 0  # per key
-    assert warn.ready("a", 61.0) == 2  # two held back since the last line
 
 
 def test_stats_line_counts_parked_receipts_and_mo_per_carrier() -> None:
