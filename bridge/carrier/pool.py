@@ -578,7 +578,7 @@ class Carrier:
                     continue
             finally:
                 self._release(slot)
-            if isinstance(result, Pdu) and result.command_status == CommandStatus.ESME_RTHROTTLED:
+            if isinstance(result, Pdu) and self.policy.classify(result.command_status) is Action.THROTTLE:
                 throttle.on_throttled()  # one budget: a throttled query slows the submits too
             return result
 

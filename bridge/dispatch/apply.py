@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 import msgspec
 
 import dlr
-from bridge.dispatch.inbound import MoRow, ReceiptRow
+from bridge.dispatch.inbound import RECEIPT_TEXT_PREFIX, MoRow, ReceiptRow
 from bridge.dispatch.parts import Resolution, Result
 from bridge.store.db import Connection, Database
 
-__all__ = ["Applied", "apply_flush", "take_parked"]
+__all__ = ["Applied", "Parked", "apply_flush", "apply_parked", "take_parked"]
 
 _APPLY = """
 SELECT * FROM apply_flush(
@@ -47,22 +47,32 @@ SELECT * FROM apply_flush(
 
 # The free text is passed, never stored: its HMAC (receipt_text_hmac, migration 0011)
 # and length are, for matching a part whose outcome is unknown; a receipt back from
-# the parking brings its stored HMAC instead.
-_PARK = """
+# the parking brings its stored HMAC instead. Only its first RECEIPT_TEXT_PREFIX
+# characters count (ReceiptRow.text already cuts it; cut again here so that no row
+# can overflow text_len, a smallint): the HMAC and the length are of that prefix.
+_PARK = f"""
 INSERT INTO parked_receipts (carrier, id_key, receipt, raw, status, stat, error_code, source,
     destination, submit_date, text_hmac, text_len)
 SELECT c, k, j, raw, st, stat, e, src, dst, sd,
-       coalesce(h, CASE WHEN t <> '' THEN receipt_text_hmac(t) END), coalesce(tl, length(nullif(t, '')))
+       coalesce(h, CASE WHEN t <> '' THEN receipt_text_hmac(left(t, {RECEIPT_TEXT_PREFIX})) END),
+       coalesce(tl, least(length(nullif(t, '')), {RECEIPT_TEXT_PREFIX}))
 FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bytea[], $5::text[], $6::text[], $7::int[],
     $8::text[], $9::text[], $10::timestamp[], $11::text[], $12::bytea[], $13::smallint[])
     AS u(c, k, j, raw, st, stat, e, src, dst, sd, t, h, tl)
 """
 
-_UNPARK = """
-DELETE FROM parked_receipts r USING unnest($1::text[], $2::text[]) AS k(c, key)
+# Parked receipts of some keys, locked and left in place: only those that match are
+# deleted (apply_parked), so one that does not keeps its received_at (its TTL) and
+# its ambiguous_at. Rows another transaction holds are skipped (a later pass).
+_TAKE = """
+SELECT r.id, r.carrier, r.id_key, r.receipt, r.raw, r.source, r.destination, r.text_hmac, r.text_len
+FROM parked_receipts r, unnest($1::text[], $2::text[]) AS k(c, key)
 WHERE r.carrier = k.c AND r.id_key = k.key
-RETURNING r.id, r.carrier, r.id_key, r.receipt, r.raw, r.source, r.destination, r.text_hmac, r.text_len
+ORDER BY r.id
+FOR UPDATE OF r SKIP LOCKED
 """
+
+_DELETE_PARKED = "DELETE FROM parked_receipts WHERE id = ANY ($1::bigint[])"
 
 _MO = """
 INSERT INTO inbound_messages (carrier, source, source_ton, source_npi, destination, dest_ton,
@@ -106,6 +116,7 @@ class Applied:
     failed: int = 0  # messages that became failed (refunded)
     late_applied: int = 0  # late responses that gave their part its carrier id
     unknown: int = 0  # parts that entered the state unknown
+    without_key: int = 0  # unmatched receipts with no key: counted, never parked (park)
     # Per carrier, for DaemonStats.by_carrier: built only from the rows parked / stored.
     parked_by: dict[str, int] = field(default_factory=dict)
     mo_by: dict[str, int] = field(default_factory=dict)
@@ -178,7 +189,25 @@ async def apply_flush(
     (all of it idempotent to apply again) and raises; the writer then answers the
     receipts and MO with a temporary error and retries the outcomes.
     """
+    out, unmatched = await _apply(conn, results, receipts, webhooks=webhooks, default_url=default_url)
+    if unmatched:
+        await park(conn, [receipts[i] for i in unmatched], out)
+    if mos:
+        await apply_mo(conn, mos, out)
+    return out
+
+
+async def _apply(
+    conn: Database | Connection,
+    results: Sequence[Result],
+    receipts: Sequence[ReceiptRow],
+    *,
+    webhooks: bool,
+    default_url: str | None,
+) -> tuple[Applied, list[int]]:
+    """The apply_flush call; what it did, and the positions of the receipts that matched no part."""
     out = Applied()
+    unmatched: list[int] = []
     if results or receipts:
         accepted = [r for r in results if r.resolution is Resolution.ACCEPTED]
         failed = [r for r in results if r.resolution in _FAILED_RESOLUTIONS]
@@ -212,18 +241,27 @@ async def apply_flush(
         out.accepted, out.rejected, out.requeued = row[0], row[1], row[2]
         out.receipts_applied, out.receipts_duplicate, out.parked_applied = row[3], row[4], row[5]
         out.sent, out.failed, out.late_applied, out.unknown = row[6], row[7], row[9], row[10]
-        unmatched = [receipts[i - 1] for i in row[8]]
-        if unmatched:
-            await park(conn, unmatched)
-            out.receipts_parked = len(unmatched)
-            out.parked_by = _per_carrier(unmatched)
-    if mos:
-        await apply_mo(conn, mos, out)
-    return out
+        unmatched = [i - 1 for i in row[8]]
+    return out, unmatched
 
 
-async def park(conn: Database | Connection, receipts: Sequence[ReceiptRow]) -> None:
-    """Receipts whose id is not known yet: kept until it lands (or the TTL moves them on)."""
+async def park(conn: Database | Connection, receipts: Sequence[ReceiptRow], out: Applied | None = None) -> None:
+    """Receipts whose id is not known yet: kept until it lands (or the TTL moves them on).
+
+    A row without a key (a query_sm answer for a part stored without one, or any other
+    producer's mistake) can never match: it is counted in ``out.without_key`` and not
+    parked, so that it cannot make the flush fail (``parked_receipts.id_key`` is NOT
+    NULL) and the SMSC's receipts be refused over and over.
+    """
+    keyed = [r for r in receipts if r.id_key]
+    if out is not None:
+        out.without_key += len(receipts) - len(keyed)
+        out.receipts_parked += len(keyed)
+        for name, n in _per_carrier(keyed).items():
+            out.parked_by[name] = out.parked_by.get(name, 0) + n
+    if not keyed:
+        return
+    receipts = keyed
     await conn.execute(
         _PARK,
         [r.carrier for r in receipts], [r.id_key for r in receipts],
@@ -260,24 +298,44 @@ def receipt_from_parked(
 
 async def take_parked(
     tx: Connection, keys: Sequence[tuple[str, str]], table_for: Callable[[str], dlr.StatusTable | None]
-) -> list[ReceiptRow]:
-    """Take the parked receipts of ``keys`` out of the parking, in arrival order.
+) -> list[Parked]:
+    """The parked receipts of ``keys``, in arrival order, locked in ``tx`` and left in place.
 
     Their status is worked out again from the stored receipt with the carrier's
     current table (rows parked by releases before migration 0008 have no
-    stored status). The sweeper applies them with ``apply_flush``.
+    stored status). ``apply_parked`` applies them and deletes those that matched.
     """
     if not keys:
         return []
-    rows = await tx.fetch(_UNPARK, [k[0] for k in keys], [k[1] for k in keys])
-    rows = sorted(rows, key=lambda row: row["id"])
+    rows = await tx.fetch(_TAKE, [k[0] for k in keys], [k[1] for k in keys])
     return [
-        receipt_from_parked(
+        Parked(row["id"], receipt_from_parked(
             row["carrier"], row["id_key"], row["receipt"], row["raw"], table_for,
             (row["source"], row["destination"], row["text_hmac"], row["text_len"]),
-        )
+        ))
         for row in rows
     ]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Parked:
+    """A parked receipt taken by ``take_parked``: its row id and its receipt."""
+
+    id: int
+    row: ReceiptRow
+
+
+async def apply_parked(tx: Connection, taken: Sequence[Parked], *, webhooks: bool, default_url: str | None) -> Applied:
+    """Apply receipts taken from the parking (``apply_flush`` without parking again);
+    those that matched a part are deleted (``parked_applied``), the others stay as
+    they were, their received_at and ambiguous_at unchanged."""
+    out, unmatched = await _apply(tx, [], [p.row for p in taken], webhooks=webhooks, default_url=default_url)
+    left = set(unmatched)
+    done = [p.id for n, p in enumerate(taken) if n not in left]
+    if done:
+        await tx.execute(_DELETE_PARKED, done)
+    out.parked_applied += len(done)
+    return out
 
 
 async def apply_mo(conn: Database | Connection, mos: Sequence[MoRow], out: Applied) -> None:

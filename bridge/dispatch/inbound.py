@@ -18,7 +18,7 @@ import dlr
 from bridge.smpp import DataSm, DeliverSm
 from segmenter import PartPayload, decode_payload
 
-__all__ = ["MoRow", "ReceiptRow", "classify", "int4"]
+__all__ = ["RECEIPT_TEXT_PREFIX", "MoRow", "ReceiptRow", "classify", "int4"]
 
 _MESSAGE_PAYLOAD = 0x0424  # SMPP 3.4 section 5.3.2
 _SAR_MSG_REF_NUM, _SAR_TOTAL, _SAR_SEQ = 0x020C, 0x020E, 0x020F  # section 5.3.2
@@ -28,6 +28,12 @@ _UCS2 = 0x08
 _LATIN1 = 0x03
 _BINARY_CODINGS = frozenset({0x02, 0x04})
 _PENDING, _ACCEPTED = dlr.Status.PENDING, dlr.MessageState.ACCEPTED
+# How many first characters of a receipt's ``text:`` are kept (as an HMAC and a length)
+# for matching a part whose outcome is unknown. Appendix B quotes the first 20; the
+# field is unbounded (everything after ``text:``, up to 65,535 octets in a
+# message_payload), and no part's text is longer than this, so a longer prefix would
+# never match anyway. It also bounds ``parked_receipts.text_len`` (a smallint).
+RECEIPT_TEXT_PREFIX = 255
 
 
 class ReceiptRow(msgspec.Struct, frozen=True):
@@ -58,9 +64,10 @@ class ReceiptRow(msgspec.Struct, frozen=True):
         return {**_clean(msgspec.to_builtins(self.receipt)), "text": None}
 
     def text(self) -> str | None:
-        """The receipt's free text (Appendix B ``text:``), NUL-free; None when it has none."""
+        """The receipt's free text (Appendix B ``text:``), NUL-free, its first
+        RECEIPT_TEXT_PREFIX characters; None when it has none."""
         text = self.receipt.get("text") if isinstance(self.receipt, dict) else self.receipt.text
-        return _text(text) if isinstance(text, str) and text else None
+        return _text(text)[:RECEIPT_TEXT_PREFIX] if isinstance(text, str) and text else None
 
     def submit_minute(self) -> datetime | None:
         """The receipt's submit date (SMSC clock, naive) to the minute."""

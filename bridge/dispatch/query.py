@@ -5,8 +5,9 @@ would wait ``receipt_timeout`` (72 h by default) and then be settled blindly. Wi
 ``query_sm = true`` a carrier's :class:`Querier` asks the SMSC instead:
 
 - Candidates (off the hot path, a periodic task per carrier): parts ``submitted``
-  on this carrier for longer than ``query_after`` with a carrier message id and no
-  final receipt, read in bounded batches in (submitted_at, message_id, seq) order
+  on this carrier for longer than ``query_after`` with a carrier message id and a
+  key (``id_key``: a part stored without one can match no answer), no final receipt
+  and no ACCEPTED one (``accepted_at``), read in bounded batches in (submitted_at, message_id, seq) order
   with a cursor, so a pass walks all of them however many are left unanswered.
   Parts claimed by this daemon are its own; parts of instances that are gone
   (stopped, lease expired) are queried by every live daemon (harmless: the answer
@@ -18,7 +19,11 @@ would wait ``receipt_timeout`` (72 h by default) and then be settled blindly. Wi
 - The answer (section 4.8.2): a final message_state (section 5.2.28) becomes a
   receipt row for the writer, mapped by the carrier's status table, so the same
   SQL applies it as a deliver_sm receipt (and money and webhooks follow).
-  ENROUTE and UNKNOWN are not final: asked again later. ESME_RQUERYFAIL (0x67) and
+  ACCEPTED is applied the same way, as an ACCEPTD receipt: pending by default
+  (recorded on the part, its ``accepted_timeout`` starts; counted not final), and
+  the part is not asked about again (``accepted_at`` takes it out of the
+  candidates: the timeout settles it). ENROUTE and UNKNOWN are not final: asked
+  again later. ESME_RQUERYFAIL (0x67) and
   ESME_RINVMSGID (0x0C): the SMSC does not know the id; never asked again. Any
   other error, a timeout or a lost bind: asked again later.
 - Bounds: at most MAX_QUERIES per carrier message id, the (n+1)-th no sooner
@@ -49,7 +54,7 @@ from bridge.smpp.errors import LocalProtocolError
 from bridge.store.db import Database
 from config.schema import Carrier as CarrierConfig
 
-__all__ = ["MAX_QUERIES", "Candidate", "Querier", "answer_row", "build_query_sm"]
+__all__ = ["APPLIED_STATES", "FINAL_STATES", "MAX_QUERIES", "Candidate", "Querier", "answer_row", "build_query_sm"]
 
 log = structlog.get_logger("bridge.dispatch.query")
 
@@ -58,11 +63,13 @@ MAX_MARKS = 200_000
 # SMPP 3.4 section 5.1.3: the SMSC does not know the message: asking again is useless.
 NO_MORE = frozenset({int(CommandStatus.ESME_RQUERYFAIL), int(CommandStatus.ESME_RINVMSGID)})
 # SMPP 3.4 section 5.2.28: the states that end a message. ENROUTE (1) and UNKNOWN (7)
-# do not: the SMSC still has it, or cannot tell.
+# do not: the SMSC still has it, or cannot tell. ACCEPTED (6) is not delivery
+# (docs/pipeline.md "ACCEPTED"): applied as a receipt but not final (APPLIED_STATES).
 FINAL_STATES = frozenset({
     dlr.MessageState.DELIVERED, dlr.MessageState.EXPIRED, dlr.MessageState.DELETED,
-    dlr.MessageState.UNDELIVERABLE, dlr.MessageState.ACCEPTED, dlr.MessageState.REJECTED,
+    dlr.MessageState.UNDELIVERABLE, dlr.MessageState.REJECTED,
 })  # fmt: skip
+APPLIED_STATES = FINAL_STATES | {dlr.MessageState.ACCEPTED}
 
 _CANDIDATES = """
 SELECT p.message_id, p.seq, p.carrier_message_id, p.id_key, p.submitted_at,
@@ -72,7 +79,7 @@ WHERE p.state = 'submitted' AND p.carrier = $1
   AND p.submitted_at < now() - make_interval(secs => $2)
   AND p.submitted_at >= coalesce($3::timestamptz, '-infinity')
   AND ($3::timestamptz IS NULL OR (p.submitted_at, p.message_id, p.seq) > ($3, $4::bigint, $5::int))
-  AND p.carrier_message_id IS NOT NULL
+  AND p.carrier_message_id IS NOT NULL AND p.id_key IS NOT NULL AND p.accepted_at IS NULL
   AND (p.owner_instance = ANY($6::bigint[]) OR NOT EXISTS (
         SELECT 1 FROM daemon_instances d WHERE d.id = p.owner_instance
         AND d.stopped_at IS NULL AND d.lease_until >= now()))
@@ -88,7 +95,7 @@ class Candidate:
     message_id: int
     seq: int
     carrier_message_id: str
-    id_key: str
+    id_key: str | None  # never None from the candidates' query (a row without one matches nothing)
     submitted_at: datetime
     sender_id: str | None
     sender_ton: int | None
@@ -108,12 +115,15 @@ def build_query_sm(c: Candidate, cfg: CarrierConfig) -> QuerySm:
 
 
 def answer_row(carrier: str, c: Candidate, resp: QuerySmResp, table: dlr.StatusTable) -> ReceiptRow | None:
-    """The receipt row a query_sm_resp ESME_ROK stands for; None when its state is not final."""
+    """The receipt row a query_sm_resp ESME_ROK stands for; None when its state is neither
+    final nor ACCEPTED, or the part has no key to match it by."""
+    if c.id_key is None:
+        return None
     try:
         state = dlr.MessageState(resp.message_state or 0)
     except ValueError:
         return None  # not a section 5.2.28 value: nothing we can apply
-    if state not in FINAL_STATES:
+    if state not in APPLIED_STATES:
         return None
     word = dlr.STAT_WORD_OF[state]
     # final_date is an absolute time (section 7.1.1, "YYMMDDhhmmsstnnp"): its first
@@ -294,11 +304,17 @@ class Querier:
         if row is None:
             stats.queries_not_final += 1
             return
-        stats.queries_final += 1
+        pending = row.status is dlr.Status.PENDING  # ACCEPTED, pending by the status table
+        if pending:
+            stats.queries_not_final += 1
+        else:
+            stats.queries_final += 1
 
         def committed(ack: int) -> None:
             if ack != 0:  # not stored (database down): this query does not count
                 mark.queries -= 1
                 mark.next_at = float("-inf")
+            elif pending:  # recorded: its accepted_timeout settles it, not another query
+                mark.done = True
 
         await self._put(row, committed)

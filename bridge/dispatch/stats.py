@@ -62,6 +62,7 @@ class DaemonStats:
     receipts: int = 0  # receipts received
     receipts_applied: int = 0  # matched a part and moved it
     receipts_parked: int = 0  # id not known yet: parked
+    receipts_without_key: int = 0  # matched nothing and have no key (cannot be parked): dropped
     receipts_duplicate: int = 0  # matched a part already final: no change
     receipts_malformed: int = 0  # deliver_sm flagged as a receipt that could not be parsed
     inbound_errors: int = 0  # deliver_sm / data_sm whose classification raised (answered 0x64)

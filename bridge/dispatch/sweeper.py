@@ -34,7 +34,7 @@ from collections.abc import Callable
 import structlog
 import trio
 
-from bridge.dispatch.apply import apply_flush, take_parked
+from bridge.dispatch.apply import apply_parked, take_parked
 from bridge.dispatch.finalize import finalize_messages
 from bridge.dispatch.instances import db_errors
 from bridge.dispatch.stats import DaemonStats
@@ -129,10 +129,18 @@ LIMIT $1 FOR UPDATE SKIP LOCKED
 """
 
 # $4: seconds until next_attempt_at (the grace of an unknown part); $5: the state expected.
+# A part recovered as unknown: the carrier of its last attempt was never stored
+# (p.carrier is an earlier attempt's), so it is cleared (unknown.py then matches it
+# against the carriers of its route); its submit_sm was written at the latest
+# when its daemon's lease ran out (unknown_at).
 _RECOVER = """
 UPDATE message_parts p
 SET state = u.st::part_state, owner_instance = CASE WHEN u.st = 'queued' THEN NULL ELSE p.owner_instance END,
     next_attempt_at = now() + make_interval(secs => u.d),
+    carrier = CASE WHEN u.st = 'unknown' THEN NULL ELSE p.carrier END,
+    unknown_at = CASE WHEN u.st = 'unknown'
+                      THEN least(now(), (SELECT d.lease_until FROM daemon_instances d WHERE d.id = p.owner_instance))
+                      ELSE p.unknown_at END,
     receipt_stat = CASE WHEN u.st = 'failed' THEN 'unknown_outcome' END,
     final_at = CASE WHEN u.st = 'failed' THEN now() END
 FROM unnest($1::bigint[], $2::int[], $3::text[], $4::float8[]) AS u(m, s, st, d)
@@ -239,12 +247,10 @@ class Sweeper:
         with trio.fail_after(self.db_timeout):
             async with self._db.transaction() as tx:
                 keys = [(r["carrier"], r["id_key"]) for r in await tx.fetch(_LANDED_PARKED, self.batch)]
-                receipts = await take_parked(tx, keys, self._table_for)
+                taken = await take_parked(tx, keys, self._table_for)
                 hooks = self._config().webhooks
-                out = await apply_flush(
-                    tx, [], receipts, [], webhooks=hooks.enabled, default_url=hooks.default_url
-                )
-        self._stats.parked_applied += len(receipts) - out.receipts_parked
+                out = await apply_parked(tx, taken, webhooks=hooks.enabled, default_url=hooks.default_url)
+        self._stats.parked_applied += out.parked_applied
         self._stats.receipts_applied += out.receipts_applied
         self._stats.sent += out.sent
         self._stats.failed += out.failed
@@ -285,7 +291,7 @@ class Sweeper:
         s.unknown_matched += out.parts
         s.receipts_ambiguous += out.ambiguous
         if out.applied is not None:
-            s.parked_applied += out.applied.receipts_applied
+            s.parked_applied += out.applied.parked_applied
             s.receipts_applied += out.applied.receipts_applied
             s.sent += out.applied.sent
             s.failed += out.applied.failed

@@ -11,19 +11,25 @@ carries besides the id:
 - its ``source_addr`` is the part's destination and its ``destination_addr`` the
   part's sender (SMPP 3.4 section 4.6.1; a leading ``+`` is ignored);
 - its ``submit date`` (Appendix B, the SMSC's clock in the carrier's
-  ``receipt_time_zone``) is within one minute of the minute the part was claimed
-  (the submit_sm is written right after; one minute each way for clock skew and
-  for a claim that waited for a window place);
+  ``receipt_time_zone``) is between the minute the part was claimed and the minute
+  it became unknown (``unknown_at``: its submit_sm was last written in between,
+  retries after a throttling answer included), one minute more each way for clock
+  skew; for a part still ``submitting``, from its claim on;
 - the HMAC of its ``text:`` (the first characters of the message, Appendix B) equals
   the HMAC of as many first characters of the part's own text. A receipt without
   text is matched on the other fields alone.
 
-Candidates are the ``unknown`` parts of the receipt's carrier (or of a route that
-uses it: a part recovered after a crash may not know its carrier), and the parts
-``submitting`` at that moment, whose outcome is still coming. A receipt is applied
+Candidates are the ``unknown`` parts of the receipt's carrier (or, for a part that
+does not know its carrier, recovered after a crash, of a route that uses it: a part
+that knows its carrier is never matched to another carrier's receipt), and the parts
+``submitting`` at that moment on a route that uses the receipt's carrier (the carrier
+of their current attempt is not stored yet), whose outcome is still coming. A receipt is applied
 only when its one candidate is an unknown part that no other receipt of this pass
-matches; the part then takes the receipt's id (and key) and becomes ``submitted``,
-and its parked receipts are applied as if its response had come. A submitting
+matches; the part then takes the receipt's key (``id_key``) and becomes ``submitted``,
+and its parked receipts are applied as if its response had come. Its
+``carrier_message_id`` stays NULL: the receipt's id is in the receipt's form, not
+the one the SMSC answers a submit_sm with, so it is not sent back in a query_sm
+(query.py asks only about parts with a carrier message id). A submitting
 candidate defers the receipt to a later pass. More than one unknown candidate is
 ambiguous: the receipt is never matched this way, it is counted
 (``DaemonStats.receipts_ambiguous``) and waits in the parking for its TTL, and the
@@ -42,7 +48,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bridge.dispatch.apply import Applied, apply_flush, take_parked
+from bridge.dispatch.apply import Applied, apply_parked, take_parked
 from bridge.store.db import Connection
 
 __all__ = ["MATCH_LOCK", "Matched", "match_unknown_parts"]
@@ -58,6 +64,7 @@ _ANY_UNKNOWN = "SELECT EXISTS (SELECT 1 FROM message_parts WHERE state = 'unknow
 _CANDIDATES = """
 WITH u AS (
     SELECT p.message_id, p.seq, p.state::text AS st, p.carrier, p.route, p.body, p.submitted_at,
+           CASE WHEN p.state = 'unknown' THEN coalesce(p.unknown_at, p.submitted_at) ELSE now() END AS upto,
            ltrim(m.destination, '+') AS dest, ltrim(coalesce(m.sender_id, ''), '+') AS sender
     FROM message_parts p JOIN messages m ON m.id = p.message_id
     WHERE (p.state = 'unknown' OR p.state = 'submitting') AND p.submitted_at IS NOT NULL
@@ -65,7 +72,7 @@ WITH u AS (
 ), since AS (
     SELECT min(submitted_at) - interval '2 minutes' AS t FROM u WHERE st = 'unknown'
 ), r AS (
-    SELECT r.id, r.carrier, r.id_key, r.receipt ->> 'id' AS cid, r.source, r.destination,
+    SELECT r.id, r.carrier, r.id_key, r.source, r.destination,
            r.submit_date, r.text_hmac, r.text_len
     FROM parked_receipts r, since
     WHERE r.received_at >= since.t AND r.source IS NOT NULL AND r.destination IS NOT NULL
@@ -75,21 +82,23 @@ WITH u AS (
 ), z AS (
     SELECT * FROM unnest($3::text[], $4::text[]) AS z(carrier, zone)
 )
-SELECT r.id, r.carrier, r.id_key, r.cid, u.message_id, u.seq, u.st
+SELECT r.id, r.carrier, r.id_key, u.message_id, u.seq, u.st
 FROM r JOIN z ON z.carrier = r.carrier
 JOIN u ON u.dest = ltrim(r.source, '+') AND u.sender = ltrim(r.destination, '+')
-     AND (u.carrier = r.carrier OR EXISTS (SELECT 1 FROM rc WHERE rc.route = u.route AND rc.carrier = r.carrier))
+     AND (u.carrier = r.carrier
+          OR ((u.carrier IS NULL OR u.st = 'submitting')
+              AND EXISTS (SELECT 1 FROM rc WHERE rc.route = u.route AND rc.carrier = r.carrier)))
      AND r.submit_date BETWEEN date_trunc('minute', u.submitted_at AT TIME ZONE z.zone) - interval '1 minute'
-                           AND date_trunc('minute', u.submitted_at AT TIME ZONE z.zone) + interval '1 minute'
+                           AND date_trunc('minute', u.upto AT TIME ZONE z.zone) + interval '1 minute'
      AND (r.text_hmac IS NULL OR r.text_hmac = receipt_text_hmac(left(u.body, r.text_len)))
 """
 
-# The part takes the receipt's id; under the guard, a late response or the grace
-# that got there first wins.
+# The part takes the receipt's key, not its id (see the module docstring); under
+# the guard, a late response or the grace that got there first wins.
 _ADOPT = """
 UPDATE message_parts p
-SET state = 'submitted', carrier = u.c, carrier_message_id = u.cid, id_key = u.k
-FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[]) AS u(m, s, c, cid, k)
+SET state = 'submitted', carrier = u.c, id_key = u.k
+FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[]) AS u(m, s, c, k)
 WHERE p.message_id = u.m AND p.seq = u.s AND p.state = 'unknown'
 RETURNING u.c, u.k
 """
@@ -136,14 +145,12 @@ async def match_unknown_parts(
     parts_of: dict[Key, set[Part]] = defaultdict(set)
     keys_of: dict[Part, set[Key]] = defaultdict(set)
     rows_of: dict[Key, list[int]] = defaultdict(list)
-    cid_of: dict[Key, str] = {}
     submitting: set[Part] = set()
     for row in rows:
         key, part = (row["carrier"], row["id_key"]), (row["message_id"], row["seq"])
         parts_of[key].add(part)
         keys_of[part].add(key)
         rows_of[key].append(row["id"])
-        cid_of.setdefault(key, row["cid"] or row["id_key"])
         if row["st"] == "submitting":
             submitting.add(part)
     adopt: list[tuple[Part, Key]] = []
@@ -164,10 +171,10 @@ async def match_unknown_parts(
         landed = await tx.fetch(
             _ADOPT,
             [p[0] for p, _ in adopt], [p[1] for p, _ in adopt], [k[0] for _, k in adopt],
-            [cid_of[k] for _, k in adopt], [k[1] for _, k in adopt],
+            [k[1] for _, k in adopt],
         )  # fmt: skip
         keys = sorted({(r["c"], r["k"]) for r in landed})
         out.parts = len(landed)
-        receipts = await take_parked(tx, keys, table_for)  # type: ignore[arg-type]
-        out.applied = await apply_flush(tx, [], receipts, [], webhooks=webhooks, default_url=default_url)
+        taken = await take_parked(tx, keys, table_for)  # type: ignore[arg-type]
+        out.applied = await apply_parked(tx, taken, webhooks=webhooks, default_url=default_url)
     return out

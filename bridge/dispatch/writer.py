@@ -464,6 +464,7 @@ class Writer:
         s.rejected += a.rejected
         s.receipts_applied += a.receipts_applied
         s.receipts_parked += a.receipts_parked
+        s.receipts_without_key += a.without_key
         s.receipts_duplicate += a.receipts_duplicate
         s.parked_applied += a.parked_applied
         s.mo += a.mo

@@ -112,7 +112,10 @@ async def test_a_parked_receipt_is_matched_to_the_one_unknown_part_it_fits(db: D
     matched = await _match(db)
     assert (matched.parts, matched.ambiguous) == (2, 0)
     assert matched.applied is not None and (matched.applied.sent, matched.applied.failed) == (1, 1)
-    assert await _states(db) == [("delivered", "delivered", "X0", None), ("failed", "failed", "X1", "UNDELIV")]
+    # The part takes the receipt's key, not its id (not the SMSC's response form: query.py must not send it).
+    assert await _states(db) == [("delivered", "delivered", None, None), ("failed", "failed", None, "UNDELIV")]
+    keys = await db.fetch("SELECT id_key FROM message_parts ORDER BY message_id")
+    assert [r["id_key"] for r in keys] == [dlr.id_key("X0", CARRIER.receipt_id_form), dlr.id_key("X1", CARRIER.receipt_id_form)]
     left = await db.fetch("SELECT receipt ->> 'id' AS id FROM parked_receipts")
     assert [r["id"] for r in left] == ["X2"]
     assert (await reconcile(db, "acme")).ok

@@ -85,10 +85,10 @@ async def test_a_response_waits_while_its_receipt_is_being_parked(
     """
     parkings: list[int] = []
 
-    async def slow_park(conn: Any, receipts: Any) -> None:
+    async def slow_park(conn: Any, receipts: Any, out: Any = None) -> None:
         parkings.append(len(receipts))
         await trio.sleep(0.3)
-        await real_park(conn, receipts)
+        await real_park(conn, receipts, out)
 
     real_park = apply.park
     monkeypatch.setattr(apply, "park", slow_park)

@@ -1,4 +1,4 @@
--- smpp-bridge schema, version 12: every receipt state recorded on its part, unknown
+-- smpp-bridge schema, version 11: every receipt state recorded on its part, unknown
 -- submit outcomes wait in a state of their own, and parked receipts no longer hold
 -- the text of the message (docs/pipeline.md "Unknown outcome", "ACCEPTED";
 -- docs/store.md "Unknown outcomes and parked receipts (migration 0011)").
@@ -24,6 +24,12 @@ ALTER TYPE part_state ADD VALUE IF NOT EXISTS 'unknown' AFTER 'submitted';
 -- of them for matching parked receipts. Unknown parts are few.
 CREATE INDEX message_parts_unknown ON message_parts (next_attempt_at)
     WHERE state > 'submitted' AND state < 'delivered';
+
+-- When the part became unknown: its submit_sm was last written between its claim
+-- (submitted_at) and then (a retry after a throttling answer can come up to the
+-- carrier's max_age after the claim). Matching a parked receipt by its submit date
+-- uses that span (docs/pipeline.md "Matching a parked receipt to an unknown part").
+ALTER TABLE message_parts ADD COLUMN unknown_at timestamptz;
 
 -- 2. ACCEPTED (SMPP 3.4 section 5.2.28: "read on behalf of the subscriber by
 --    customer service") is not delivery to the handset. A part with such a
@@ -85,9 +91,12 @@ ALTER TABLE parked_receipts ADD CONSTRAINT parked_receipts_status_check
     CHECK (status IN ('pending', 'accepted', 'delivered', 'failed'));
 
 -- Rows already parked: the HMAC of their text, then the text goes; so does the
--- raw PDU text that holds it (the parsed fields stay).
+-- raw PDU text that holds it (the parsed fields stay). Only the first 255
+-- characters count (bridge.dispatch.inbound.RECEIPT_TEXT_PREFIX): a receipt's text
+-- is unbounded and text_len a smallint.
 UPDATE parked_receipts
-SET text_hmac = receipt_text_hmac(receipt ->> 'text'), text_len = length(receipt ->> 'text'),
+SET text_hmac = receipt_text_hmac(left(receipt ->> 'text', 255)),
+    text_len = least(length(receipt ->> 'text'), 255),
     receipt = jsonb_set(receipt, '{text}', 'null'::jsonb), raw = NULL
 WHERE coalesce(receipt ->> 'text', '') <> '';
 UPDATE unmatched_receipts
@@ -105,7 +114,8 @@ CREATE TRIGGER message_parts_requeue_of_failed_message BEFORE UPDATE OF state ON
 
 -- 6. apply_flush as in version 9, with these changes:
 --    - u_*: unknown outcomes (message, seq, owner, attempt, carrier, grace in s):
---      submitting -> unknown, next_attempt_at = now() + grace. New OUT `unknown`.
+--      submitting -> unknown, next_attempt_at = now() + grace, unknown_at = now().
+--      New OUT `unknown`: the parts that became unknown (not those cancelled).
 --    - late responses (l_*) also take a part out of `unknown` (-> submitted).
 --    - receipts (r_st, parked status) may be 'accepted' besides 'pending': a part
 --      `submitted` records its last non-final receipt (receipt_stat) and the
@@ -257,12 +267,17 @@ BEGIN
     -- Unknown outcomes wait for their grace (a part of a failed message is
     -- cancelled instead, by the trigger of migration 0010 as changed above).
     IF cardinality(u_m) > 0 THEN
-        UPDATE message_parts p
-        SET state = 'unknown', carrier = u.c, next_attempt_at = now() + make_interval(secs => u.d)
-        FROM unnest(u_m, u_s, u_o, u_a, u_c, u_d) AS u(m, s, o, at, c, d)
-        WHERE p.message_id = u.m AND p.seq = u.s AND p.state::text = 'submitting'
-          AND p.owner_instance = u.o AND p.attempts = u.at;
-        GET DIAGNOSTICS unknown = ROW_COUNT;
+        -- Counted as they are stored: not those the trigger cancelled.
+        WITH upd AS (
+            UPDATE message_parts p
+            SET state = 'unknown', carrier = u.c, next_attempt_at = now() + make_interval(secs => u.d),
+                unknown_at = now()
+            FROM unnest(u_m, u_s, u_o, u_a, u_c, u_d) AS u(m, s, o, at, c, d)
+            WHERE p.message_id = u.m AND p.seq = u.s AND p.state::text = 'submitting'
+              AND p.owner_instance = u.o AND p.attempts = u.at
+            RETURNING p.state::text AS st
+        )
+        SELECT count(*) FILTER (WHERE st = 'unknown') INTO unknown FROM upd;
     END IF;
 
     -- Late responses with an id, under the attempt that wrote them: a part still
