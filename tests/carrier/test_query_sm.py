@@ -11,6 +11,7 @@ from bridge.smpp.constants import CommandStatus
 from bridge.smpp.pdus import QuerySm, QuerySmResp
 from bridge.smpp.state import State
 from config.schema import BindMode
+from tests.carrier.test_carrier_memory import config, running
 from tests.carrier.test_carrier_simulator import LIMIT, loopback, part
 
 
@@ -71,3 +72,29 @@ async def test_queries_and_submits_share_the_tps_budget() -> None:
         assert sim.stats.throttled == 0, sim.stats.throttled
         assert sim.stats.queries == 40
         assert elapsed >= 79 / 50 * 0.9, elapsed
+
+
+@pytest.mark.parametrize(
+    ("status", "throttled"),
+    [(CommandStatus.ESME_RTHROTTLED, 1), (CommandStatus.ESME_RMSGQFUL, 1), (CommandStatus.ESME_RSYSERR, 0)],
+)
+async def test_a_query_answered_with_a_throttling_status_slows_the_carrier(status: int, throttled: int) -> None:
+    """The carrier's policy says which statuses throttle (policy.py: 0x58 and 0x14 by default)."""
+    async with running(config()) as (car, net, _):
+        answer: list[object] = []
+
+        async def ask() -> None:
+            answer.append(await car.query(QuerySm(message_id="1", source_addr="Bridge")))
+
+        with trio.fail_after(LIMIT):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ask)
+                while not any(isinstance(p, QuerySm) for p in net.smscs[0].received):
+                    await trio.sleep(0.01)
+                smsc = net.smscs[0]
+                (query,) = [p for p in smsc.received if isinstance(p, QuerySm)]
+                smsc.conn.send(QuerySmResp(sequence_number=query.sequence_number, command_status=status),
+                               now=trio.current_time())  # fmt: skip
+                await smsc.flush()
+        assert isinstance(answer[0], QuerySmResp) and answer[0].command_status == status
+        assert car.throttle.throttled == throttled

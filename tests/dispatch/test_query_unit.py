@@ -14,6 +14,7 @@ from msgspec.structs import replace
 import dlr
 import segmenter
 from bridge.carrier import CarrierClosed, Inbound, TimedOut, UnknownReason
+from bridge.dispatch.apply import part_state
 from bridge.dispatch.inbound import ReceiptRow
 from bridge.dispatch.parts import ClaimedPart
 from bridge.dispatch.query import Candidate, Querier, _Mark, answer_row, build_query_sm
@@ -219,3 +220,25 @@ async def test_query_answers_and_deliver_sm_readers_share_the_writer_buffer() ->
         await trio.testing.wait_all_tasks_blocked()
         assert writer.pending == 2  # both got in
         await send.aclose()
+
+
+def test_a_part_without_a_key_gives_no_answer_row() -> None:
+    """Such a row could only be parked, and parked_receipts.id_key is NOT NULL (the candidates
+    leave these parts out too: test_parking_bounds)."""
+    resp = QuerySmResp(message_id="", message_state=2)
+    assert answer_row("sim", _candidate(carrier_message_id="", id_key=None), resp, dlr.StatusTable()) is None
+
+
+async def test_an_accepted_answer_is_applied_as_pending_not_final_and_not_asked_again() -> None:
+    """ACCEPTED is not delivery (docs/pipeline.md "ACCEPTED"): the writer records it and
+    starts the part's accepted_timeout; the querier counts it not final and is done with it."""
+    q, stats, rows = _querier(QuerySmResp(message_id="0A1b-c3", message_state=6))
+    mark = _asked(_Mark())
+    await _ask(q, mark)
+    assert [(r.status, part_state(r)) for r in rows] == [(dlr.Status.PENDING, "accepted")]
+    assert (stats.queries_final, stats.queries_not_final, mark.done) == (0, 1, True)
+    # Not stored (database down): asked again.
+    q, stats, rows = _querier(QuerySmResp(message_id="0A1b-c3", message_state=6), ack=0x64)
+    mark = _asked(_Mark())
+    await _ask(q, mark)
+    assert len(rows) == 1 and (mark.done, mark.queries) == (False, 0)
