@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.testing
 
 from bridge.carrier import Accepted, CarrierClosed
 from bridge.simulator import SimulatorConfig
@@ -89,8 +90,7 @@ async def test_a_query_answered_with_a_throttling_status_slows_the_carrier(statu
         with trio.fail_after(LIMIT):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(ask)
-                while not any(isinstance(p, QuerySm) for p in net.smscs[0].received):
-                    await trio.sleep(0.01)
+                await trio.testing.wait_all_tasks_blocked()  # written and read by the fake SMSC
                 smsc = net.smscs[0]
                 (query,) = [p for p in smsc.received if isinstance(p, QuerySm)]
                 smsc.conn.send(QuerySmResp(sequence_number=query.sequence_number, command_status=status),
