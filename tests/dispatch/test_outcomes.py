@@ -64,12 +64,13 @@ async def test_binds_cut_with_submits_in_flight_delivered_messages_end_sent(db: 
         assert stats.unknown == 30 and stats.unknown_matched == 30 and stats.receipts_ambiguous == 0
         assert sim.stats.submits == 30  # nothing was sent twice
         rows = await db.fetch(
-            "SELECT m.destination, m.state::text AS state, p.carrier_message_id FROM messages m"
+            "SELECT m.destination, m.state::text AS state, p.carrier_message_id, p.id_key FROM messages m"
             " JOIN message_parts p ON p.message_id = m.id"
         )
-        for row in rows:  # every message as the SMSC decided it, with the SMSC's id
+        for row in rows:  # every message as the SMSC decided it, with its receipt's key
             assert row["state"] == ("failed" if row["destination"].endswith("7") else "delivered"), row
-            assert row["carrier_message_id"] is not None
+            # Not the receipt's id as carrier_message_id: it is not in the response's form (query_sm).
+            assert row["id_key"] is not None and row["carrier_message_id"] is None
         delivered = sum(1 for r in rows if r["state"] == "delivered")
         assert delivered == 27
         charges = await _scalar(db, "SELECT count(*) FROM ledger WHERE kind = 'charge'")
