@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all): {', '.join(names)}")
     parser.add_argument("--quick", action="store_true", help="smaller inputs, for a smoke run")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write results")
+    parser.add_argument("--note", default="", help="a sentence for the report (e.g. what else loaded the machine)")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in names]
     if unknown:
@@ -116,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "python_loop_mops": _python_loop_mops(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "quick": args.quick,
+        "note": args.note,
     }
     print(
         f"smpp-bridge benchmarks on Python {meta['python']}, {meta['cpus']} CPUs ({meta['cpu_model']}); "
@@ -131,12 +133,20 @@ def main(argv: list[str] | None = None) -> int:
         _print_result(name, result)
         missed += [f"{name}: {k}" for k, t in (result.get("targets") or {}).items() if not t["ok"]]
     args.out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    out = args.out / f"bench-{stamp}.json"
+    stamp = time.strftime("%Y-%m-%dT%H%M")
+    suite = "-".join(chosen) if len(chosen) <= 3 else "all"
+    out = args.out / f"{stamp}-{suite}{'-quick' if args.quick else ''}.json"
     out.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     print(f"\nwrote {out}")
     if _plot(results, out.with_suffix(".png")):
         print(f"wrote {out.with_suffix('.png')}")
+    if {"compare", "soak"} & set(results):
+        from bench import report
+
+        # A quick run's report stays beside its results (CI, the smoke test);
+        # a full run's is bench/REPORT.md, over the files named in REPORT_SOURCES.
+        target_md = report.HERE / "REPORT.md" if not args.quick and args.out == RESULTS else out.with_suffix(".md")
+        print(f"wrote {report.write([out], target_md)}")
     if missed:
         print("targets missed: " + "; ".join(missed))
     return 0

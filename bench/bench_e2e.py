@@ -84,7 +84,7 @@ _SIMULATOR = """
 [simulator]
 host = "127.0.0.1"
 port = {port}
-receipt_delay = [0.001, 0.01]
+receipt_delay = [{delay_low}, {delay_high}]
 message_id_format = "hex"
 receipt_window = 1000
 """
@@ -212,8 +212,17 @@ async def _summary(dsn: str) -> dict[str, Any]:
             " (SELECT count(*) FROM webhook_outbox) AS outbox FROM messages"
         )
         check = await reconcile(conn, "bench")
-    assert row is not None
-    return {"sent": row["sent"], "failed": row["failed"], "outbox": row["outbox"], "reconciled": check.ok}
+        lat = await conn.fetchrow(
+            "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY d) AS p50,"
+            " percentile_disc(0.99) WITHIN GROUP (ORDER BY d) AS p99 FROM ("
+            " SELECT extract(epoch FROM final_at - submitted_at) * 1000 AS d FROM message_parts"
+            " WHERE final_at IS NOT NULL AND submitted_at IS NOT NULL) s"
+        )
+    assert row is not None and lat is not None
+    return {
+        "sent": row["sent"], "failed": row["failed"], "outbox": row["outbox"], "reconciled": check.ok,
+        "submit_to_final_ms": {"50": float(lat["p50"] or 0), "99": float(lat["p99"] or 0)},
+    }  # fmt: skip
 
 
 def _wait_ready(sock: socket.socket, daemon: subprocess.Popen[bytes], timeout: float) -> None:
@@ -231,7 +240,18 @@ def _wait_ready(sock: socket.socket, daemon: subprocess.Popen[bytes], timeout: f
     raise RuntimeError("no READY=1 from the daemon")
 
 
-def run_once(total: int, *, binds: int = 2, window: int = 500) -> dict[str, Any]:
+def _hwm_kb(pid: int) -> int:
+    """Peak RSS (VmHWM) of a live process, in KiB."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def run_once(
+    total: int, *, binds: int = 2, window: int = 500, receipt_delay: tuple[float, float] = (0.001, 0.01)
+) -> dict[str, Any]:
     import trio
 
     from bridge.store.embedded import server_reachable
@@ -253,7 +273,9 @@ def run_once(total: int, *, binds: int = 2, window: int = 500) -> dict[str, Any]
     try:
         prep = trio.run(_prepare, dsn, total)
         port = _free_port()
-        (work / "sim.toml").write_text(_SIMULATOR.format(port=port))
+        (work / "sim.toml").write_text(
+            _SIMULATOR.format(port=port, delay_low=receipt_delay[0], delay_high=receipt_delay[1])
+        )
         (work / "bridge.toml").write_text(_CONFIG.format(port=port, binds=binds, window=window))
         sim = subprocess.Popen(
             _cli("simulate", "--config", str(work / "sim.toml"), "--stats-interval", "0"),
@@ -278,6 +300,7 @@ def run_once(total: int, *, binds: int = 2, window: int = 500) -> dict[str, Any]
         sim_cpu0 = _cpu_seconds(sim.pid)
         watch = trio.run(_monitor, dsn, daemon, 300.0)
         sim_cpu = _cpu_seconds(sim.pid) - sim_cpu0
+        daemon_hwm_kb = _hwm_kb(daemon.pid)
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(60)
         summary = trio.run(_summary, dsn)
@@ -289,7 +312,7 @@ def run_once(total: int, *, binds: int = 2, window: int = 500) -> dict[str, Any]
             "daemon_us_per_msg": watch["daemon_cpu"] / measured * 1e6,
             "pg_us_per_msg": watch["pg_cpu"] / measured * 1e6,
             "sim_us_per_msg": sim_cpu / measured * 1e6,
-            "daemon_exit": daemon.returncode, **summary,
+            "daemon_exit": daemon.returncode, "daemon_peak_rss_kb": daemon_hwm_kb, **summary,
         }  # fmt: skip
     finally:
         notify.close()
