@@ -1,0 +1,215 @@
+"""smpp-bridge like for like: POST /api/v1/sms/send -> daemon -> signed ``sms.status`` webhook.
+
+Everything as an operator runs it, through the CLI (docs/api.md,
+docs/webhooks.md): a fresh database, ``smpp-bridge migrate``, ``accounts
+create``, ``keys create --no-rate-limit``, ``webhooks set --account`` (the
+secret it prints is what the load client checks every signature against),
+then the simulator, ``smpp-bridge run`` (daemon with the webhook sender) and
+``smpp-bridge api``, each started and stopped by its PID. The load client
+(bench/loadgen.py) sends single-recipient requests over 32 keep-alive
+connections and receives the webhooks. CPU per message: daemon, API (and
+its children), PostgreSQL backends of the run's database.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from bench.procstat import Group, Sampler, cpu_seconds, postgres_backends
+
+_CONFIG = """
+[database]
+dsn_env = "SMPP_BRIDGE_BENCH_DSN"
+pool_min = 4
+pool_max = 12
+
+[[carriers]]
+name = "sim"
+host = "127.0.0.1"
+port = {port}
+binds = 2
+window = 500
+tps = 1000000
+system_id = "bench"
+response_timeout = "10s"
+max_age = "10m"
+[carriers.source]
+default_sender_id = "ProSignals"
+[carriers.segmentation]
+concat = "udh8"
+
+[[routes]]
+default = true
+carriers = [{{ carrier = "sim" }}]
+
+[rates]
+default = "0.0500"
+
+[logging]
+level = "warning"
+format = "json"
+
+[api]
+access_log = false
+
+[webhooks]
+enabled = true
+master_key_env = "SMPP_BRIDGE_BENCH_MASTER_KEY"
+require_https = false
+allow_networks = ["127.0.0.1/32"]
+concurrency = 32
+
+[daemon]
+claim_batch = 1000
+writer_batch = 1000
+poll_interval = "100ms"
+drain_timeout = "10s"
+"""
+
+_ACCEPT_TO_SUBMIT = (
+    "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY d) AS p50,"
+    " percentile_disc(0.99) WITHIN GROUP (ORDER BY d) AS p99 FROM ("
+    " SELECT extract(epoch FROM p.submitted_at - m.created_at) * 1000 AS d"
+    " FROM message_parts p JOIN messages m ON m.id = p.message_id WHERE p.submitted_at IS NOT NULL) s"
+)
+
+
+def _children(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn workers), from /proc/*/stat."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as handle:
+                    parents[int(entry)] = int(handle.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        if current in parents or current == pid:
+            found.append(current)
+        todo += [child for child, parent in parents.items() if parent == current]
+    return found
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bridge.cli", *args]
+
+
+def _check(argv: list[str], env: dict[str, str]) -> str:
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[3:])} failed: {out.stdout[-1000:]} {out.stderr[-2000:]}")
+    return out.stdout
+
+
+def _health(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
+
+
+def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) -> dict[str, Any]:
+    import trio
+
+    from bench import bench_compare as compare
+    from bench.bench_e2e import _admin, _wait_ready
+    from bench.kannel import free_ports
+
+    work = Path(tempfile.mkdtemp(prefix="bench-bridge-http-"))
+    name = f"smpp_bridge_l4l_{secrets.token_hex(4)}"
+    dsn = compare.ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
+    trio.run(_admin, compare.ADMIN_DSN, f'CREATE DATABASE "{name}"')
+    processes: list[subprocess.Popen[bytes]] = []
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        sim, sim_port = compare._start_simulator(work)
+        processes.append(sim)
+        api_port, hook_port = free_ports(2)
+        conf = work / "bridge.toml"
+        conf.write_text(_CONFIG.format(port=sim_port))
+        env = {
+            **os.environ, "SMPP_BRIDGE_BENCH_DSN": dsn,
+            "SMPP_BRIDGE_BENCH_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        }  # fmt: skip
+        c = str(conf)
+        _check(_cli("migrate", "-c", c), env)
+        _check(_cli("accounts", "create", "bench", "--credits", str(count), "-c", c), env)
+        key = _check(_cli("keys", "create", "bench", "--name", "bench", "--no-rate-limit", "-c", c), env)
+        key = key.strip().splitlines()[0].strip()
+        hook = _check(_cli("webhooks", "set", "--account", "bench", f"http://127.0.0.1:{hook_port}/hook", "-c", c), env)
+        secret = next(line.split(":", 1)[1].strip() for line in hook.splitlines() if line.startswith("secret:"))
+        notify.bind(str(work / "notify.sock"))
+        daemon = subprocess.Popen(
+            _cli("run", "-c", c), env={**env, "NOTIFY_SOCKET": str(work / "notify.sock")},
+            stdout=subprocess.DEVNULL, stderr=open(work / "daemon.log", "wb"),  # noqa: SIM115
+        )  # fmt: skip
+        processes.append(daemon)
+        _wait_ready(notify, daemon, 60)
+        api = subprocess.Popen(
+            _cli("api", "-c", c, "--listen", f"127.0.0.1:{api_port}"), env=env,
+            stdout=subprocess.DEVNULL, stderr=open(work / "api.log", "wb"),  # noqa: SIM115
+        )  # fmt: skip
+        processes.append(api)
+        deadline = time.monotonic() + 60
+        while not _health(api_port):
+            if api.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the API did not start: {(work / 'api.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+        groups = [
+            Group("daemon", lambda: [daemon.pid]),
+            Group("api", lambda: _children(api.pid)),
+            Group("postgresql", lambda: postgres_backends(name), memory=False),
+        ]
+        sampler = Sampler(groups)
+        sim0 = cpu_seconds(sim.pid)
+        sampler.start()
+        spec = {
+            "kind": "bridge", "host": "127.0.0.1", "port": api_port, "count": count,
+            "connections": compare.CONNECTIONS, "rate": rate, "callback_port": hook_port,
+            "timeout": timeout, "key": key, "secret": secret,
+        }  # fmt: skip
+        load = compare._load(work, spec)
+        sampler.stop()
+        sim_cpu = cpu_seconds(sim.pid) - sim0
+        figure = compare._figure(
+            "bridge-http", count, load, sampler, ["daemon", "api", "postgresql"], ["daemon", "api"], sim_cpu
+        )
+        figure["bad_signatures"] = load["bad_signatures"]
+
+        async def accept_to_submit() -> dict[str, float]:
+            from bridge.store.db import open_connection
+
+            async with open_connection(dsn) as conn:
+                row = await conn.fetchrow(_ACCEPT_TO_SUBMIT)
+            return {"50": float(row["p50"] or 0), "99": float(row["p99"] or 0)}
+
+        figure["latency_ms"]["accept_to_submit"] = trio.run(accept_to_submit)
+        return figure
+    finally:
+        notify.close()
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        trio.run(_admin, compare.ADMIN_DSN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(work, ignore_errors=True)
