@@ -57,6 +57,16 @@ def _errors(operation: str) -> dict[str, Any]:
     return answers
 
 
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+    "description": "A repeat with the same body gets the first answer; with another body,"
+    " idempotency_key_reused.",
+}
+
+
 def _ok(name: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": _REF.format(name=name)}}}}
 
@@ -86,12 +96,7 @@ def document() -> dict[str, Any]:
             "/sms/send": {
                 "post": {
                     "operationId": "sendSms",
-                    "parameters": [{
-                        "name": "Idempotency-Key", "in": "header", "required": False,
-                        "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
-                        "description": "A repeat with the same body gets the first answer;"
-                                       " with another body, idempotency_key_reused.",
-                    }],  # fmt: skip
+                    "parameters": [_IDEMPOTENCY_KEY],
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": {"$ref": _REF.format(name="SendRequest")}}},

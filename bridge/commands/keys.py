@@ -40,7 +40,14 @@ def run(args: argparse.Namespace) -> int:
 
     from bridge.store.connect import ConnectError, configured_dsn
     from bridge.store.db import open_database
-    from bridge.store.keys import AccountNotFound, ApiKey, KeyNotFound, create_key, list_keys, revoke_key
+    from bridge.store.keys import (
+        AccountNotFound,
+        ApiKey,
+        KeyNotFound,
+        create_key,
+        list_keys,
+        revoke_key,
+    )
 
     token: str | None = None
 
