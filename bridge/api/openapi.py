@@ -82,7 +82,7 @@ def document() -> dict[str, Any]:
         "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}, {"type": "null"}],
         "description": f"E.164 number, or an array of up to {MAX_RECIPIENTS}.",
     }
-    security = [{"bearer": []}]
+    security: list[dict[str, list[str]]] = [{"bearer": []}]
     return {
         "openapi": "3.1.0",
         "info": {

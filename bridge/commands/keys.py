@@ -92,8 +92,9 @@ def run(args: argparse.Namespace) -> int:
 def _row(key: object) -> dict[str, object]:
     from dataclasses import asdict
 
-    row = asdict(key)  # type: ignore[call-overload]
+    row: dict[str, object] = asdict(key)  # type: ignore[call-overload]
     for name in ("created_at", "last_used_at", "revoked_at"):
-        if row[name] is not None:
-            row[name] = row[name].isoformat()
+        moment = row[name]
+        if moment is not None:
+            row[name] = moment.isoformat()  # type: ignore[attr-defined]
     return row
