@@ -108,7 +108,7 @@ class ApiProcess:
 
     process: subprocess.Popen[str]
     url: str = ""
-    lines: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list, repr=False)
 
     def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -189,6 +189,9 @@ class Api:
 
     def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:
         return self.server.client(key, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Api({self.url})"
 
 
 @pytest.fixture(scope="module")
