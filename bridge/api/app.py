@@ -33,6 +33,7 @@ from bridge.api.errors import STATUS, ApiError, error_body
 from bridge.api.middleware import Metrics, RequestLog
 from bridge.api.ratelimit import RateLimiter
 from bridge.api.validate import IDEMPOTENCY_KEY, parse_send
+from bridge.notify import Notifier
 from bridge.store.accounts import balance
 from bridge.store.aio import AioDatabase, open_aio_database
 from bridge.store.enqueue import EnqueueError, enqueue_many
@@ -312,8 +313,12 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     return _json(error_body("not_found", "No such endpoint."), 404)
 
 
-def create_app(config: Config, dsn: str, *, url: str | None = None) -> Any:
-    """The ASGI application (Starlette wrapped in the request log)."""
+def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: Notifier | None = None) -> Any:
+    """The ASGI application (Starlette wrapped in the request log).
+
+    ``notifier``: systemd's (Type=notify): READY=1 once the pool is open and
+    the schema checked, STOPPING=1 when the server shuts down.
+    """
     state = ApiState(config, dsn)
 
     @contextlib.asynccontextmanager
@@ -323,10 +328,14 @@ def create_app(config: Config, dsn: str, *, url: str | None = None) -> Any:
                 raise RuntimeError("the database has no api_keys table: run `smpp-bridge migrate`")
             state.bind(db)
             log.info("api ready", url=url)
+            if notifier is not None:
+                notifier.ready(f"serving {url}")
             tasks = [asyncio.create_task(state.housekeeping()), asyncio.create_task(state.listen_revocations())]
             try:
                 yield
             finally:
+                if notifier is not None:
+                    notifier.stopping("finishing requests")
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)

@@ -33,9 +33,13 @@ def run(args: argparse.Namespace) -> int:
 
     from bridge.api.server import ListenError, bind, check_transport, parse_listen, serve
     from bridge.logs import configure_logging
+    from bridge.notify import Notifier
     from bridge.store.connect import ConnectError, database_dsn
     from config.load import ConfigError, load_config
 
+    # Read (and drop) NOTIFY_SOCKET first: an embedded PostgreSQL started below
+    # must not inherit it.
+    notifier = Notifier.from_environ()
     try:
         loaded = load_config(args.config)
     except ConfigError as exc:
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         with database_dsn(loaded) as dsn:
             bound = sock.getsockname()
             url = f"{'https' if tls else 'http'}://{host if ':' not in host else f'[{host}]'}:{bound[1]}"
-            if not serve(create_app(config, dsn, url=url), config.api, sock):
+            if not serve(create_app(config, dsn, url=url, notifier=notifier), config.api, sock):
                 log.error("the API did not start")
                 return 1
     except ConnectError as exc:

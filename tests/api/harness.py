@@ -126,6 +126,27 @@ def _pump(proc: ApiProcess, ready: threading.Event) -> None:
 
 
 @contextlib.contextmanager
+def child(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """`smpp-bridge ARGS` as a child process, stopped (SIGTERM, then SIGKILL) afterwards."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bridge.cli", *args], stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+@contextlib.contextmanager
 def run_api(config: Path, *, listen: str = "127.0.0.1:0") -> Iterator[ApiProcess]:
     process = subprocess.Popen(
         [sys.executable, "-m", "bridge.cli", "api", "-c", str(config), "--listen", listen],
