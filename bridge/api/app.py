@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bridge.api.auth import FailureLimiter, KeyCache
+from bridge.api.batcher import SendBatcher
 from bridge.api.errors import STATUS, ApiError, error_body
 from bridge.api.middleware import Metrics, RequestLog
 from bridge.api.ratelimit import RateLimiter
@@ -85,6 +86,7 @@ class ApiState:
         self._db: AioDatabase | None = None
         self.keys: KeyCache | None = None
         self.limiter: RateLimiter | None = None
+        self.batcher: SendBatcher | None = None
 
     @property
     def db(self) -> AioDatabase:
@@ -95,6 +97,8 @@ class ApiState:
         self._db = db
         self.keys = KeyCache(db, ttl=self.config.api.key_cache_ttl.seconds)
         self.limiter = RateLimiter(db)
+        # Half the pool for batches of sends, the rest for reads, keys and limits.
+        self.batcher = SendBatcher(db, self.config, workers=max(1, self.config.api.pool_size // 2))
 
     async def principal(self, request: Request) -> KeyRecord:
         """The request's key, within its rate limit; else the error to answer."""
@@ -184,10 +188,9 @@ async def send_sms(request: Request) -> Response:
     routes = api.routes_for(key)
     idempotency = request.headers.get("idempotency-key")
     if idempotency is None:
+        assert api.batcher is not None
         try:
-            (result,) = await enqueue_many(
-                api.db, api.config, key.account_id, [send], routes=routes, api_key_id=key.id
-            )
+            result = await api.batcher.send(key.account_id, key.id, routes, send)
         except EnqueueError as exc:
             raise ApiError(exc.code, exc.message) from None
         _count(api, result)
@@ -327,6 +330,8 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
             if await db.fetchval("SELECT to_regclass('api_keys')") is None:
                 raise RuntimeError("the database has no api_keys table: run `smpp-bridge migrate`")
             state.bind(db)
+            assert state.batcher is not None
+            state.batcher.start()
             log.info("api ready", url=url)
             if notifier is not None:
                 notifier.ready(f"serving {url}")
@@ -339,6 +344,7 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+                await state.batcher.stop()
                 if state.keys is not None:
                     with contextlib.suppress(Exception):
                         await state.keys.flush_last_used()
@@ -355,5 +361,7 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )
+    # No 307 from /sms/x/ to /sms/x: an answer the document does not list; 404.
+    app.router.redirect_slashes = False
     app.state.api = state
     return RequestLog(app, state.metrics)

@@ -59,6 +59,10 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    # Listening from here on: uvicorn runs the app's lifespan (which logs "api
+    # ready") before it serves the socket, and a client connecting in between
+    # must wait in the backlog, not be refused.
+    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 

@@ -20,6 +20,9 @@ from bridge.store.codecs import SERVER_SETTINGS, init_connection
 
 __all__ = ["AioConnection", "AioDatabase", "open_aio_database"]
 
+# The API's backends are told apart from the daemon's in pg_stat_activity.
+_SETTINGS = {**SERVER_SETTINGS, "application_name": "smpp-bridge-api"}
+
 
 class AioConnection:
     """One asyncpg connection."""
@@ -103,7 +106,7 @@ class AioDatabase:
         A dedicated connection; when it is lost no more callbacks come (the
         API's caches expire by time anyway).
         """
-        raw = await asyncpg.connect(self.dsn, server_settings=SERVER_SETTINGS)
+        raw = await asyncpg.connect(self.dsn, server_settings=_SETTINGS)
 
         def on_notify(_conn: object, _pid: int, _channel: str, payload: str) -> None:
             callback(payload)
@@ -119,13 +122,24 @@ class AioDatabase:
         await self._pool.close()
 
 
+async def _no_reset(_raw: asyncpg.Connection) -> None:
+    """Nothing to reset when a connection goes back to the pool.
+
+    asyncpg's default reset (advisory unlocks, CLOSE ALL, UNLISTEN, RESET ALL)
+    is one more round trip per borrow, about a fifth of a single-recipient
+    send's statements. The API leaves no session state behind: no advisory
+    locks, no LISTEN (``listen`` has its own connection), no SET, and
+    transactions end with their block.
+    """
+
+
 @contextlib.asynccontextmanager
 async def open_aio_database(
     dsn: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float | None = 60.0
 ) -> AsyncIterator[AioDatabase]:
     pool = await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, init=init_connection,
-        command_timeout=command_timeout, server_settings=SERVER_SETTINGS,
+        command_timeout=command_timeout, server_settings=_SETTINGS, reset=_no_reset,
     )  # fmt: skip
     db = AioDatabase(pool, dsn)
     try:

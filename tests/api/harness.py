@@ -110,6 +110,9 @@ class ApiProcess:
     url: str = ""
     lines: list[str] = field(default_factory=list, repr=False)
 
+    def _repr_pretty_(self, printer: Any, _cycle: bool) -> None:  # hypothesis prints examples with it
+        printer.text(f"ApiProcess({self.url})")
+
     def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=10, **kwargs)
@@ -213,6 +216,9 @@ class Api:
 
     def __repr__(self) -> str:
         return f"Api({self.url})"
+
+    def _repr_pretty_(self, printer: Any, _cycle: bool) -> None:  # hypothesis prints examples with it
+        printer.text(repr(self))
 
 
 @pytest.fixture(scope="module")

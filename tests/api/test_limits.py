@@ -124,3 +124,25 @@ def test_idempotency_key_keeps_an_error_answer(api: Api) -> None:
         answers = [http.post("/sms/send", json=GOOD, headers={"Idempotency-Key": "k"}) for _ in range(2)]
     assert [a.status_code for a in answers] == [402, 402]
     assert answers[0].content == answers[1].content
+
+
+def test_concurrent_sends_of_several_accounts_each_get_their_own_answer(api: Api) -> None:
+    """Sends batched into one transaction (bridge/api/batcher.py) answer as if alone."""
+    accounts = [api.account("10") for _ in range(3)]
+    keys = [api.key(a, requests_per_minute=None) for a in accounts]
+    bodies = [GOOD, {"message": "no recipient"}, {"to": ["123"], "message": "none valid"}]
+    jobs = [(keys[i % 3], bodies[i % 3 if i % 5 == 0 else 0]) for i in range(45)]
+    with api.client(limits=httpx.Limits(max_connections=45)) as http, \
+            concurrent.futures.ThreadPoolExecutor(45) as pool:
+        answers = list(pool.map(
+            lambda job: http.post("/sms/send", json=job[1], headers={"Authorization": f"Bearer {job[0]}"}), jobs
+        ))  # fmt: skip
+    for (_key, body), answer in zip(jobs, answers, strict=True):
+        want = {0: 201, 1: 400, 2: 400}[bodies.index(body)]
+        assert answer.status_code == want, (body, answer.text)
+    for key, account in zip(keys, accounts, strict=True):
+        accepted = sum(1 for (k, body), a in zip(jobs, answers, strict=True) if k == key and a.status_code == 201)
+        with api.client(key) as http:
+            balance = Decimal(str(http.get("/balance").json()["balance"]))
+        assert balance == Decimal("10") - accepted * Decimal("0.05")
+        assert api.run(reconcile, account).ok

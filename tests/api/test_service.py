@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.api.harness import Api, run_api, write_config
+from tests.api.harness import Api, run_api, wait_for, write_config
 
 SEED_SEND = {"to": "+60123456789", "message": "Your verification code is 482915", "reference": "order-9821"}
 
@@ -31,7 +31,13 @@ def test_logs_are_json_with_request_ids_no_bodies_masked_numbers(api: Api) -> No
         echoed = http.get("/balance", headers={"X-Request-Id": "caller-chosen-1"})
     request_id = sent.headers["X-Request-Id"]
     assert echoed.headers["X-Request-Id"] == "caller-chosen-1"
-    lines = [json.loads(line) for line in api.server.lines]
+
+    def logged() -> list[dict[str, object]]:
+        return [json.loads(line) for line in list(api.server.lines)]
+
+    # the line is written once the answer has gone out: wait for it
+    wait_for(lambda: any(line.get("request_id") == "caller-chosen-1" for line in logged()), timeout=5)
+    lines = logged()
     mine = [line for line in lines if line.get("request_id") == request_id]
     assert mine and mine[-1]["event"] == "request" and mine[-1]["status"] == 201
     assert any(line.get("request_id") == "caller-chosen-1" for line in lines)
