@@ -192,7 +192,7 @@ async def send_sms(request: Request) -> Response:
     if idempotency is None:
         assert api.batcher is not None
         try:
-            result = await api.batcher.send(key.account_id, key.id, routes, send)
+            result = await api.batcher.send(key, routes, send)
         except EnqueueError as exc:
             raise ApiError(exc.code, exc.message) from None
         _count(api, result)
@@ -228,8 +228,9 @@ async def _send_once(
             return _json(row["body"], row["status"], {"Idempotent-Replayed": "true"})
         try:
             (result,) = await enqueue_many(
-                tx, api.config, key.account_id, [send], routes=routes, api_key_id=key.id
-            )
+                tx, api.config, key.account_id, [send], routes=routes, api_key_id=key.id,
+                max_recipients=key.max_recipients,
+            )  # fmt: skip
             status, payload = 201, to_json(result)
         except EnqueueError as exc:  # the savepoint rolled back; the answer is kept
             result, status, payload = None, exc.http_status, error_body(exc.code, exc.message)

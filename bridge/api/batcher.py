@@ -31,6 +31,7 @@ import structlog
 from bridge.store.aio import AioDatabase
 from bridge.store.enqueue import EnqueueError, enqueue_many
 from bridge.store.executor import Executor
+from bridge.store.keys import KeyRecord
 from bridge.store.models import SendResult
 from bridge.store.plan import SendRequest
 from bridge.store.routing import RouteTable
@@ -45,6 +46,7 @@ log = structlog.get_logger("bridge.api")
 class _Pending:
     account_id: int
     api_key_id: int
+    max_recipients: int
     routes: RouteTable
     request: SendRequest
     done: asyncio.Future[SendResult] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
@@ -67,9 +69,9 @@ class SendBatcher:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def send(self, account_id: int, api_key_id: int, routes: RouteTable, request: SendRequest) -> SendResult:
+    async def send(self, key: KeyRecord, routes: RouteTable, request: SendRequest) -> SendResult:
         """The send's 201 body once committed; raises its ``EnqueueError`` or the batch's error."""
-        pending = _Pending(account_id, api_key_id, routes, request)
+        pending = _Pending(key.account_id, key.id, key.max_recipients, routes, request)
         self._queue.put_nowait(pending)
         return await pending.done
 
@@ -113,7 +115,7 @@ class SendBatcher:
         try:
             results = await enqueue_many(
                 tx, self._config, first.account_id, [p.request for p in group],
-                routes=first.routes, api_key_id=first.api_key_id,
+                routes=first.routes, api_key_id=first.api_key_id, max_recipients=first.max_recipients,
             )  # fmt: skip
             return list(zip(group, results, strict=True))
         except EnqueueError as exc:

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="rate limit of the key (default 60, seed 000)")  # fmt: skip
     limit.add_argument("--no-rate-limit", action="store_true", help="no per-minute limit")
     create.add_argument("--max-recipients", type=int, default=100, metavar="N",
-                        help="recipients per call, 1-100 (default 100)")  # fmt: skip
+                        help="recipients per call, 1-1000 (default 100, the seed's)")  # fmt: skip
     _common(create)
     listing = sub.add_parser("list", help="list keys (never the keys themselves)")
     listing.add_argument("account", nargs="?", help="only this account's keys")
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except asyncpg.CheckViolationError:
-        print("error: --requests-per-minute must be positive, --max-recipients 1-100", file=sys.stderr)
+        print("error: --requests-per-minute must be positive, --max-recipients 1-1000", file=sys.stderr)
         return 2
     if token is not None:
         key = keys[0]

@@ -148,6 +148,7 @@ async def enqueue_many(
     *,
     routes: RouteTable | None = None,
     api_key_id: int | None = None,
+    max_recipients: int = MAX_RECIPIENTS,
 ) -> list[SendResult]:
     """Several sends of one account in one transaction (bulk loading, benchmarks).
 
@@ -156,14 +157,18 @@ async def enqueue_many(
     count does not grow with the batch (unnest arrays). ``db`` is either
     executor (trio or asyncio, ``bridge.store.executor``); a connection inside
     a transaction makes this call a savepoint of it. ``api_key_id`` is stored
-    on the campaigns (the key of an API send).
+    on the campaigns (the key of an API send); ``max_recipients`` is its
+    per-call limit (the seed's 100 by default).
     """
     table = routes if routes is not None else RouteTable(config)
     try:
         found = await get_account(db, account)
     except AccountNotFound:
         raise EnqueueError("not_found", f"Unknown account {account!r}.") from None
-    sends = [_Send(r, *plan(r, config, table, found.default_sender_id)) for r in requests]
+    sends = [
+        _Send(r, *plan(r, config, table, found.default_sender_id, max_recipients=max_recipients))
+        for r in requests
+    ]
     if not sends:
         return []
     total = sum((s.total for s in sends), Decimal(0))

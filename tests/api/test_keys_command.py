@@ -71,5 +71,5 @@ def test_errors(pg_dsn_sync: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["keys", "revoke", "999", "--dsn", pg_dsn_sync]) == 2
     assert "no API key 999" in capsys.readouterr().err
     assert main(["accounts", "create", "acme", "--dsn", pg_dsn_sync]) == 0
-    assert main(["keys", "create", "acme", "--name", "x", "--max-recipients", "101", "--dsn", pg_dsn_sync]) == 2
+    assert main(["keys", "create", "acme", "--name", "x", "--max-recipients", "1001", "--dsn", pg_dsn_sync]) == 2
     assert "max-recipients" in capsys.readouterr().err

@@ -146,3 +146,19 @@ def test_concurrent_sends_of_several_accounts_each_get_their_own_answer(api: Api
             balance = Decimal(str(http.get("/balance").json()["balance"]))
         assert balance == Decimal("10") - accepted * Decimal("0.05")
         assert api.run(reconcile, account).ok
+
+
+def test_recipients_per_call_are_configurable_per_key(api: Api) -> None:
+    account = api.account("1000")
+    numbers = [f"+6012{n:07d}" for n in range(4_000_000, 4_000_151)]
+    small, large = api.key(account, max_recipients=5), api.key(account, max_recipients=150)
+    with api.client(small) as http:
+        assert http.post("/sms/send", json={"to": numbers[:5], "message": "Hi"}).status_code == 201
+        refused = http.post("/sms/send", json={"to": numbers[:6], "message": "Hi"})
+        assert (refused.status_code, refused.json()["error"]) == (413, "too_many_recipients")
+    with api.client(large) as http:
+        accepted = http.post("/sms/send", json={"to": numbers[:150], "message": "Hi"})
+        assert accepted.status_code == 201 and accepted.json()["totals"]["accepted"] == 150
+        assert http.post("/sms/send", json={"to": numbers, "message": "Hi"}).status_code == 413
+        once = http.post("/sms/send", json={"to": numbers[:150], "message": "Hi"}, headers={"Idempotency-Key": "k"})
+        assert once.status_code == 201

@@ -17,7 +17,7 @@ CREATE TABLE api_keys (
     -- seed 000 "Rate limits": 60 requests a minute, 100 recipients a call.
     -- NULL requests_per_minute: no limit (benchmarks, trusted back ends).
     requests_per_minute integer DEFAULT 60 CHECK (requests_per_minute > 0),
-    max_recipients  integer NOT NULL DEFAULT 100 CHECK (max_recipients BETWEEN 1 AND 100),
+    max_recipients  integer NOT NULL DEFAULT 100 CHECK (max_recipients BETWEEN 1 AND 1000),
     created_at      timestamptz NOT NULL DEFAULT now(),
     -- Written at most once a minute per key and API process (docs/api.md).
     last_used_at    timestamptz,
