@@ -481,6 +481,8 @@ class Api(_Base, frozen=True, kw_only=True):
     auth_failures_per_minute: Annotated[int, Meta(ge=1, le=100000)] = 20
     # The route (by name) every send of a psk_test_ key takes.
     test_route: str | None = None
+    # One JSON line per request (at info level); off: errors only.
+    access_log: bool = True
 
     def __post_init__(self) -> None:
         if (self.tls_certificate is None) != (self.tls_key is None):

@@ -24,7 +24,7 @@ import structlog
 from prometheus_client import generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -146,8 +146,9 @@ class ApiState:
         assert self.keys is not None
         while True:
             try:
-                async with self.db.listen(KEYS_CHANNEL, self.keys.forget):
-                    await asyncio.Event().wait()
+                async with self.db.listen(KEYS_CHANNEL, self.keys.forget) as lost:
+                    await lost.wait()
+                log.warning("the connection listening for key revocations was lost")
             except Exception as exc:  # the cache TTL still bounds revocation
                 log.warning("listening for key revocations failed", error=repr(exc))
             await asyncio.sleep(5)
@@ -305,6 +306,8 @@ def _guard(handler: Handler) -> Handler:
             return _json(
                 error_body("unavailable", "Try again shortly."), STATUS["unavailable"], {"Retry-After": "1"}
             )
+        except ClientDisconnect:  # gone while sending its body: nobody to answer
+            return _json(error_body("invalid_json", "The client went away."), 400)
         except Exception as exc:
             log.exception("unexpected error", error=repr(exc))
             return _json(error_body("internal_error", "Internal error; it has been logged."), 500)
@@ -367,4 +370,4 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
     # No 307 from /sms/x/ to /sms/x: an answer the document does not list; 404.
     app.router.redirect_slashes = False
     app.state.api = state
-    return RequestLog(app, state.metrics)
+    return RequestLog(app, state.metrics, access_log=config.api.access_log)

@@ -9,6 +9,7 @@ plus the pool's ``command_timeout`` as a server-side backstop.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
@@ -100,20 +101,22 @@ class AioDatabase:
         return await self._pool.fetchval(sql, *args)
 
     @contextlib.asynccontextmanager
-    async def listen(self, channel: str, callback: Callable[[str], None]) -> AsyncIterator[None]:
+    async def listen(self, channel: str, callback: Callable[[str], None]) -> AsyncIterator[asyncio.Event]:
         """Call ``callback(payload)`` for each NOTIFY on ``channel`` while the body runs.
 
-        A dedicated connection; when it is lost no more callbacks come (the
-        API's caches expire by time anyway).
+        A dedicated connection. The event yielded is set when that connection
+        is lost: no more callbacks come, listen again.
         """
         raw = await asyncpg.connect(self.dsn, server_settings=_SETTINGS)
+        lost = asyncio.Event()
 
         def on_notify(_conn: object, _pid: int, _channel: str, payload: str) -> None:
             callback(payload)
 
         try:
+            raw.add_termination_listener(lambda _conn: lost.set())
             await raw.add_listener(channel, on_notify)
-            yield
+            yield lost
         finally:
             with contextlib.suppress(Exception):
                 await raw.close()
