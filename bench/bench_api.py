@@ -12,6 +12,9 @@ limits off (keys with --no-rate-limit). Figures:
 - p50/p99 latency of single-recipient sends in an open loop at half the peak;
 - CPU per request of the API process and of PostgreSQL (the API's backends,
   told apart by application_name; the daemon's backends are reported apart).
+
+Each figure starts once the daemon has finished what the previous ones queued
+(running and idle), so one figure does not pay for another's backlog.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.bench_e2e import ADMIN_DSN, _admin, _cli, _cpu_seconds, _free_port
+from bench.bench_e2e import _ANY_PENDING, ADMIN_DSN, _admin, _cli, _cpu_seconds, _free_port
 from bench.common import Rate
 
 DESCRIPTION = "REST API: sends/s (1 and 100 recipients, 1 and 16 accounts), status reads/s, p50/p99 at half peak"
@@ -107,6 +110,22 @@ async def _backends(dsn: str) -> dict[int, str]:
         return {r["pid"]: r["application_name"] for r in await conn.fetch(_BACKENDS)}
 
 
+async def _wait_idle(dsn: str, limit: float) -> float:
+    """Until the daemon has finished what earlier phases queued: each figure starts from a
+    running, idle daemon, not from another phase's backlog."""
+    import trio
+
+    from bridge.store.db import open_connection
+
+    start = time.perf_counter()
+    async with open_connection(dsn) as conn:
+        while time.perf_counter() - start < limit:
+            if not await conn.fetchval(_ANY_PENDING):
+                break
+            await trio.sleep(0.2)
+    return time.perf_counter() - start
+
+
 async def _message_ids(dsn: str, n: int) -> list[tuple[str, str]]:
     from bridge.store.db import open_connection
 
@@ -178,6 +197,7 @@ def _load(system: dict[str, Any], requests: list[list[Any]], *, seconds: float, 
             "rate": rate, "requests": requests}  # fmt: skip
     path = system["work"] / "spec.json"
     path.write_text(json.dumps(spec))
+    trio.run(_wait_idle, system["dsn"], 120.0)
     backends = trio.run(_backends, system["dsn"])
     before = {pid: _safe_cpu(pid) for pid in backends}
     api_before = _cpu_seconds(system["api"].pid)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from asyncpg import Record
 
-__all__ = ["Executor", "Pool", "Record"]
+__all__ = ["Executor", "Record"]
 
 
 class Executor(Protocol):
@@ -46,5 +46,3 @@ class Executor(Protocol):
         """
         ...
 
-
-Pool = Executor
