@@ -483,6 +483,8 @@ class Api(_Base, frozen=True, kw_only=True):
     test_route: str | None = None
     # One JSON line per request (at info level); off: errors only.
     access_log: bool = True
+    # Processes serving the listening socket (`smpp-bridge api --workers`).
+    workers: Annotated[int, Meta(ge=1, le=64)] = 1
 
     def __post_init__(self) -> None:
         if (self.tls_certificate is None) != (self.tls_key is None):

@@ -150,9 +150,10 @@ def child(*args: str) -> Iterator[subprocess.Popen[str]]:
 
 
 @contextlib.contextmanager
-def run_api(config: Path, *, listen: str = "127.0.0.1:0") -> Iterator[ApiProcess]:
+def run_api(config: Path, *, listen: str = "127.0.0.1:0", workers: int = 1) -> Iterator[ApiProcess]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "bridge.cli", "api", "-c", str(config), "--listen", listen],
+        [sys.executable, "-m", "bridge.cli", "api", "-c", str(config), "--listen", listen,
+         "--workers", str(workers)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip

@@ -70,3 +70,21 @@ def test_plain_http_is_refused_off_loopback(api: Api) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "plain HTTP on 0.0.0.0 is refused" in done.stderr
+
+
+def test_workers_share_the_socket_and_stop_with_the_parent(api: Api) -> None:
+    key = api.key(api.account(), requests_per_minute=None)
+    with run_api(api.config, workers=3) as server:
+        parent = server.process.pid
+        wait_for(lambda: len(_children(parent)) == 2, timeout=10)
+        children = _children(parent)
+        wait_for(lambda: sum('"api ready"' in line for line in server.lines) == 3, timeout=20)
+        with server.client(key) as http:
+            assert {http.get("/balance").status_code for _ in range(30)} == {200}
+    for pid in children:  # the parent stopped them and waited for them
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def _children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(p) for p in text.split()]
