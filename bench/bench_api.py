@@ -13,6 +13,9 @@ limits off (keys with --no-rate-limit). Figures:
 - CPU per request of the API process and of PostgreSQL (the API's backends,
   told apart by application_name; the daemon's backends are reported apart).
 
+``SMPP_BRIDGE_BENCH_API_WORKERS=N`` runs the API with N processes
+(`--workers`); the API's CPU is then the sum over its processes.
+
 Each figure starts once the daemon has finished what the previous ones queued
 (running and idle), so one figure does not pay for another's backlog.
 """
@@ -74,6 +77,7 @@ drain_timeout = "10s"
 
 [api]
 pool_size = {pool}
+workers = {workers}
 """
 _SIMULATOR = """
 [simulator]
@@ -137,7 +141,7 @@ async def _message_ids(dsn: str, n: int) -> list[tuple[str, str]]:
 
 
 @contextmanager
-def _system(pool: int) -> Iterator[dict[str, Any]]:
+def _system(pool: int, workers: int) -> Iterator[dict[str, Any]]:
     import trio
 
     from bridge.store.embedded import server_reachable
@@ -159,7 +163,7 @@ def _system(pool: int) -> Iterator[dict[str, Any]]:
         keys = trio.run(_prepare, dsn, 16)
         smsc, api_port = _free_port(), _free_port()
         (work / "sim.toml").write_text(_SIMULATOR.format(port=smsc))
-        (work / "bridge.toml").write_text(_CONFIG.format(port=smsc, pool=pool))
+        (work / "bridge.toml").write_text(_CONFIG.format(port=smsc, pool=pool, workers=workers))
         env = {**os.environ, "SMPP_BRIDGE_BENCH_DSN": dsn}
         logs = open(work / "processes.log", "wb")  # noqa: SIM115
         for argv in (
@@ -200,11 +204,11 @@ def _load(system: dict[str, Any], requests: list[list[Any]], *, seconds: float, 
     trio.run(_wait_idle, system["dsn"], 120.0)
     backends = trio.run(_backends, system["dsn"])
     before = {pid: _safe_cpu(pid) for pid in backends}
-    api_before = _cpu_seconds(system["api"].pid)
+    api_before = _api_cpu(system["api"].pid)
     out = subprocess.run([sys.executable, "-m", "bench.http_load", str(path)], capture_output=True, text=True,
                          check=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})  # fmt: skip
     result: dict[str, Any] = json.loads(out.stdout)
-    api_cpu = _cpu_seconds(system["api"].pid) - api_before
+    api_cpu = _api_cpu(system["api"].pid) - api_before
     now = trio.run(_backends, system["dsn"])
     pg = {"smpp-bridge-api": 0.0, "smpp-bridge": 0.0}
     for pid, app in now.items():
@@ -214,6 +218,12 @@ def _load(system: dict[str, Any], requests: list[list[Any]], *, seconds: float, 
     result.update(api_us_per_request=round(api_cpu / n * 1e6, 1), pg_api_us_per_request=round(pg["smpp-bridge-api"] / n * 1e6, 1),
                   pg_daemon_us_per_request=round(pg["smpp-bridge"] / n * 1e6, 1))  # fmt: skip
     return result
+
+
+def _api_cpu(pid: int) -> float:
+    """The API process's CPU and its workers' (`--workers`: forked children)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return _cpu_seconds(pid) + sum(_safe_cpu(int(child)) for child in children)
 
 
 def _safe_cpu(pid: int) -> float:
@@ -242,7 +252,8 @@ def run(quick: bool) -> dict[str, Any]:
     seconds = 3.0 if quick else 6.0
     figures, extra_lines = [], []
     targets: dict[str, Any] = {}
-    with _system(pool=20) as system:
+    workers = int(os.environ.get("SMPP_BRIDGE_BENCH_API_WORKERS", "1"))
+    with _system(pool=20 if workers == 1 else 10, workers=workers) as system:
         keys = system["keys"]
         phases = [
             ("single-recipient sends/s, 1 account", _sends(keys[:1], 1), 32, 1),
