@@ -29,6 +29,20 @@ def test_a_revoked_key_is_refused_by_every_process_within_a_second(api: Api) -> 
     assert elapsed < 1.0
 
 
+def test_without_the_notify_the_cache_ttl_still_refuses_within_a_second(api: Api) -> None:
+    """The revocation NOTIFY lost: the cached row is read again after key_cache_ttl (0.5 s)."""
+    key = api.key(api.account())
+    with api.client(key) as http:
+        assert http.get("/balance").status_code == 200
+        api.run(lambda db: db.execute("ALTER TABLE api_keys DISABLE TRIGGER api_keys_revoked"))
+        try:
+            api.revoke(key)
+            elapsed = wait_for(lambda: http.get("/balance").status_code == 401, timeout=1.0)
+        finally:
+            api.run(lambda db: db.execute("ALTER TABLE api_keys ENABLE TRIGGER api_keys_revoked"))
+    assert 0.0 <= elapsed < 1.0
+
+
 def _wait_for_a_fresh_minute(margin: float = 6.0) -> None:
     """The limit counts per clock minute: keep a short test inside one."""
     second = time.time() % 60
