@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import asyncpg
 import structlog
 
+from bridge.api.errors import ApiError
 from bridge.store.aio import AioDatabase
 from bridge.store.enqueue import EnqueueError, enqueue_many
 from bridge.store.executor import Executor
@@ -53,10 +54,14 @@ class _Pending:
 
 
 class SendBatcher:
-    def __init__(self, db: AioDatabase, config: Config, *, workers: int = 4, max_batch: int = 64) -> None:
+    def __init__(
+        self, db: AioDatabase, config: Config, *, workers: int = 4, max_batch: int = 64, max_queue: int = 4096
+    ) -> None:
         self._db = db
         self._config = config
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        # Bounded (DESIGN.md): past it a send is answered 503 `unavailable`
+        # at once instead of waiting behind thousands of others.
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=max_queue)
         self._max_batch = max_batch
         self._workers = workers
         self._tasks: list[asyncio.Task[None]] = []
@@ -72,7 +77,12 @@ class SendBatcher:
     async def send(self, key: KeyRecord, routes: RouteTable, request: SendRequest) -> SendResult:
         """The send's 201 body once committed; raises its ``EnqueueError`` or the batch's error."""
         pending = _Pending(key.account_id, key.id, key.max_recipients, routes, request)
-        self._queue.put_nowait(pending)
+        try:
+            self._queue.put_nowait(pending)
+        except asyncio.QueueFull:
+            raise ApiError(
+                "unavailable", "Too many sends in flight: retry shortly.", headers={"Retry-After": "1"}
+            ) from None
         return await pending.done
 
     async def _work(self) -> None:
@@ -105,6 +115,8 @@ class SendBatcher:
             for key in sorted(groups):
                 outcomes += await self._group(tx, groups[key])
         for pending, outcome in outcomes:  # after the commit
+            if pending.done.done():  # its request was cancelled: the send stands all the same
+                continue
             if isinstance(outcome, EnqueueError):
                 pending.done.set_exception(outcome)
             else:

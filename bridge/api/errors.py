@@ -38,6 +38,7 @@ STATUS: dict[str, int] = {
     "internal_error": 500,
 }
 
+# "unavailable": PostgreSQL unreachable, or (sends) the batcher's queue full
 _AUTH = ("missing_api_key", "invalid_api_key", "rate_limit_exceeded", "unavailable")
 
 # operation id -> the codes it can answer (the OpenAPI document lists them)
