@@ -195,7 +195,7 @@ async def send_sms(request: Request) -> Response:
         try:
             result = await api.batcher.send(key, routes, send)
         except EnqueueError as exc:
-            raise ApiError(exc.code, exc.message) from None
+            raise ApiError(exc.code, exc.message, status=exc.http_status) from None
         _count(api, result)
         return _json(to_json(result), 201)
     if not IDEMPOTENCY_KEY.fullmatch(idempotency):

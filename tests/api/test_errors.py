@@ -136,6 +136,15 @@ def test_rate_limit_exceeded_with_retry_after(api: Api) -> None:
     assert 1 <= int(answers[3].headers["Retry-After"]) <= 60
 
 
+def test_every_code_of_the_store_is_documented() -> None:
+    """An EnqueueError code the API passes on is in its table and the send's OpenAPI answers."""
+    from bridge.store.plan import EnqueueError
+
+    for code, status in EnqueueError.HTTP_STATUS.items():
+        assert STATUS.get(code) == status, code
+        assert code in CODES_OF["sendSms"] or code == "not_found", code
+
+
 def test_every_code_answered_is_in_the_table() -> None:
     for codes in CODES_OF.values():
         assert set(codes) <= set(STATUS)
