@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("status", "show a message's status"),
     "balance": ("balance", "show an account's balance"),
     "accounts": ("accounts", "create accounts and top them up"),
+    "api": ("api", "run the REST API (seed 000) process"),
+    "keys": ("keys", "create, list and revoke API keys"),
     "segment": ("segment", "show how a text is split into SMS segments"),
     "simulate": ("simulate", "run the SMSC simulator"),
     "config": ("config", "print the example configuration or check a file"),

@@ -212,6 +212,9 @@ def _check_whole(config: Config, text: str, source: str) -> None:
                 "profile, so the parts billed are the parts sent: "
                 + ", ".join(route.carrier_names),
             )
+    test_route = config.api.test_route
+    if test_route is not None and all(route.name != test_route for route in config.routes):
+        raise _fail(text, source, ("api", "test_route"), f"no route named {test_route!r}")
 
 
 def _check_receives(carrier: CarrierConfig, i: int, text: str, source: str) -> None:

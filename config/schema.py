@@ -27,6 +27,7 @@ from segmenter import Profile
 
 __all__ = [
     "MAX_BINDS",
+    "Api",
     "BindGroup",
     "BindMode",
     "Carrier",
@@ -522,6 +523,35 @@ class Daemon(_Base, frozen=True, kw_only=True):
             raise ValueError("lease must be longer than heartbeat_interval")
 
 
+class Api(_Base, frozen=True, kw_only=True):
+    """The REST API process, `smpp-bridge api` (docs/api.md)."""
+
+    # host:port; plain HTTP only on loopback unless allow_plain_http (behind a
+    # TLS-terminating reverse proxy) or with tls_certificate + tls_key.
+    listen: str = "127.0.0.1:8080"
+    tls_certificate: str | None = None
+    tls_key: str | None = None
+    allow_plain_http: bool = False
+    # Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed.
+    trusted_proxies: tuple[str, ...] = ()
+    max_body: Annotated[int, Meta(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
+    pool_size: Annotated[int, Meta(ge=1, le=200)] = 10
+    # A cached key row older than this is read again (revocation within it).
+    key_cache_ttl: Duration = field(default_factory=lambda: Duration(0.5))
+    # Failed authentications allowed per client address and minute.
+    auth_failures_per_minute: Annotated[int, Meta(ge=1, le=100000)] = 20
+    # The route (by name) every send of a psk_test_ key takes.
+    test_route: str | None = None
+    # One JSON line per request (at info level); off: errors only.
+    access_log: bool = True
+    # Processes serving the listening socket (`smpp-bridge api --workers`).
+    workers: Annotated[int, Meta(ge=1, le=64)] = 1
+
+    def __post_init__(self) -> None:
+        if (self.tls_certificate is None) != (self.tls_key is None):
+            raise ValueError("give both tls_certificate and tls_key, or neither")
+
+
 class Config(_Base, frozen=True, kw_only=True):
     database: Database = field(default_factory=Database)
     carriers: list[Carrier] = field(default_factory=list)
@@ -532,6 +562,7 @@ class Config(_Base, frozen=True, kw_only=True):
     logging: Logging = field(default_factory=Logging)
     webhooks: Webhooks = field(default_factory=Webhooks)
     daemon: Daemon = field(default_factory=Daemon)
+    api: Api = field(default_factory=Api)
 
     def carrier(self, name: str) -> Carrier:
         for carrier in self.carriers:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from bridge.store.db import Connection, Database
+from bridge.store.executor import Executor
 from bridge.store.models import Balance
 
 __all__ = [
@@ -91,7 +91,7 @@ def _account(row: object) -> Account:
     return Account(**dict(row))  # type: ignore[call-overload]
 
 
-async def get_account(db: Database | Connection, account: str | int) -> Account:
+async def get_account(db: Executor, account: str | int) -> Account:
     """By name, or by id when given an int."""
     column = "id" if isinstance(account, int) else "name"
     row = await db.fetchrow(f"SELECT {_COLUMNS} FROM accounts WHERE {column} = $1", account)
@@ -101,7 +101,7 @@ async def get_account(db: Database | Connection, account: str | int) -> Account:
 
 
 async def create_account(
-    db: Database,
+    db: Executor,
     name: str,
     *,
     credits: Decimal | str | int = 0,
@@ -122,7 +122,7 @@ async def create_account(
         return _account(row)
 
 
-async def _credit(tx: Connection, account_id: int, amount: Decimal, note: str | None) -> Account:
+async def _credit(tx: Executor, account_id: int, amount: Decimal, note: str | None) -> Account:
     await tx.execute(
         "INSERT INTO ledger (account_id, kind, amount, note) VALUES ($1, 'credit', $2, $3)",
         account_id, amount, note,
@@ -135,7 +135,7 @@ async def _credit(tx: Connection, account_id: int, amount: Decimal, note: str | 
 
 
 async def top_up(
-    db: Database, account: str | int, amount: Decimal | str | int, *, note: str | None = None
+    db: Executor, account: str | int, amount: Decimal | str | int, *, note: str | None = None
 ) -> Account:
     value = money(amount)
     if value == 0:
@@ -145,7 +145,7 @@ async def top_up(
         return await _credit(tx, found.id, value, note)
 
 
-async def balance(db: Database | Connection, account: str | int) -> Balance:
+async def balance(db: Executor, account: str | int) -> Balance:
     """GET /balance: credits - charges - open reservations, in MYR."""
     found = await get_account(db, account)
     return Balance(balance=found.balance, currency="MYR")
@@ -156,7 +156,7 @@ class Outcome(StrEnum):
     REFUND = "refund"  # the message failed: the reservation is released
 
 
-async def settle(tx: Connection, outcomes: Iterable[tuple[int, Outcome]]) -> int:
+async def settle(tx: Executor, outcomes: Iterable[tuple[int, Outcome]]) -> int:
     """Charge or refund the reservations of messages (internal ids), idempotently, in one call.
 
     Call it inside the transaction that moves those messages to their final
@@ -198,7 +198,7 @@ class Reconciliation:
         )
 
 
-async def reconcile(db: Database | Connection, account: str | int) -> Reconciliation:
+async def reconcile(db: Executor, account: str | int) -> Reconciliation:
     """Recompute an account's money from the ledger and compare it with its counters."""
     found = await get_account(db, account)
     row = await db.fetchrow(

@@ -295,3 +295,19 @@ def test_receipt_time_zone_must_be_a_zone_name() -> None:
     assert parse_config(base + 'receipt_time_zone = "Asia/Kuala_Lumpur"\n').carriers[0].receipt_time_zone
     with pytest.raises(ConfigError, match="receipt_time_zone"):
         parse_config(base + 'receipt_time_zone = "Mars/Olympus"\n')
+
+
+def test_api_service_unit_is_hardened() -> None:
+    unit = (Path(__file__).resolve().parents[2] / "config" / "smpp-bridge-api.service").read_text()
+    directives = dict(
+        line.split("=", 1) for line in unit.splitlines() if "=" in line and not line.startswith("#")
+    )
+    assert directives["Type"] == "notify"
+    assert directives["User"] == "smpp-bridge"
+    assert "smpp-bridge api -c" in directives["ExecStart"]
+    daemon = (Path(__file__).resolve().parents[2] / "config" / "smpp-bridge.service").read_text()
+    for key in ("NoNewPrivileges", "ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices",
+                "RestrictAddressFamilies", "MemoryDenyWriteExecute", "SystemCallFilter", "CapabilityBoundingSet"):  # fmt: skip
+        assert f"\n{key}=" in daemon and directives[key] == dict(
+            line.split("=", 1) for line in daemon.splitlines() if line.startswith(key + "=")
+        )[key], key
