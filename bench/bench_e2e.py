@@ -130,8 +130,11 @@ async def _prepare(dsn: str, total: int) -> dict[str, Any]:
     numbers = [f"+60123{n:06d}" for n in range(1000)]
     per_request, per_tx = 100, 50
     async with open_database(dsn, min_size=1, max_size=2) as db:
-        await create_account(
-            db, "bench", credits=total, webhook_url="https://hooks.example.com/sms"
+        account = await create_account(db, "bench", credits=total)
+        # A webhook URL, so every final message writes its outbox row as in production.
+        await db.execute(
+            "INSERT INTO webhook_endpoints (account_id, url) VALUES ($1, 'https://hooks.example.com/sms')",
+            account.id,
         )
         table = RouteTable(config)
         requests = [

@@ -2,7 +2,7 @@
 
 ``load_config(path)`` parses TOML, validates it against ``config.schema``,
 checks the rules that span the whole file, and resolves secrets (bind
-passwords, the DSN, the webhook secret) from the environment or from files
+passwords, the DSN) from the environment or from files
 that only their owner can read. Every error is a ``ConfigError`` naming the
 key (``carriers[0].port``) and, where it can be found, the file line.
 """
@@ -35,6 +35,7 @@ __all__ = [
     "read_secret_file",
     "resolve_secrets",
     "shared_accounts",
+    "webhook_master_key",
 ]
 
 
@@ -91,7 +92,6 @@ class LoadedConfig:
     path: Path | None = None
     database_dsn: Secret | None = None
     carrier_passwords: Mapping[str, Secret] = field(default_factory=dict)
-    webhook_secret: Secret | None = None
 
 
 # --- parsing and validation ------------------------------------------------
@@ -342,12 +342,14 @@ def resolve_secrets(
         if len(secret.reveal().encode("latin-1")) > 8:
             raise ConfigError("bind password longer than 8 characters (SMPP 3.4 4.1.1)", key=key)
         passwords[carrier.name] = secret
+    return LoadedConfig(config=config, path=path, database_dsn=dsn, carrier_passwords=passwords)
+
+
+def webhook_master_key(config: Config, *, environ: Mapping[str, str] | None = None) -> Secret | None:
+    """The master key that seals webhook secrets, for the commands that sign or set them only."""
     hooks = config.webhooks
-    webhook_secret = _secret(hooks.secret_env, hooks.secret_file, env, "webhooks.secret")
-    return LoadedConfig(
-        config=config, path=path, database_dsn=dsn,
-        carrier_passwords=passwords, webhook_secret=webhook_secret,
-    )  # fmt: skip
+    env = os.environ if environ is None else environ
+    return _secret(hooks.master_key_env, hooks.master_key_file, env, "webhooks.master_key")
 
 
 def load_config(

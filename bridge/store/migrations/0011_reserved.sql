@@ -1,0 +1,4 @@
+-- Placeholder on the `webhooks` branch only: version 11 belongs to another branch
+-- (migrations must be numbered 1, 2, 3, ...). The coordinator drops this file when
+-- merging.
+SELECT 1;
