@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("status", "show a message's status"),
     "balance": ("balance", "show an account's balance"),
     "accounts": ("accounts", "create accounts and top them up"),
+    "webhooks": ("webhooks", "run the webhook sender; set, show, rotate and test webhook endpoints"),
     "segment": ("segment", "show how a text is split into SMS segments"),
     "simulate": ("simulate", "run the SMSC simulator"),
     "config": ("config", "print the example configuration or check a file"),
