@@ -257,5 +257,9 @@ def _close_soon(conn: _Conn) -> None:
 
 
 def _brief(exc: BaseException) -> str:
+    # trio wraps a TLS failure (a certificate for another name ...) in BrokenResourceError.
+    cause = exc.__cause__
     text = str(exc) or type(exc).__name__
-    return text[:200]
+    if cause is not None:
+        text += f" ({type(cause).__name__}: {cause})"
+    return text[:300]

@@ -40,7 +40,7 @@ class Receiver:
     # path -> behaviour (or a callable of the request); default 200
     routes: dict[str, Behaviour | Callable[[Received], Behaviour]] = field(default_factory=dict)
     connections: int = 0
-    changed: trio.Condition = field(default_factory=trio.Condition)
+    changed: trio.Event = field(default_factory=trio.Event)
 
     def url(self, path: str = "/hook", *, host: str = "127.0.0.1", scheme: str = "http") -> str:
         return f"{scheme}://{host}:{self.port}{path}"
@@ -50,9 +50,8 @@ class Receiver:
 
     async def wait_for(self, count: int, path: str | None = None, *, limit: float = 10.0) -> list[Received]:
         with trio.fail_after(limit):
-            async with self.changed:
-                while len(self.on(path) if path else self.received) < count:
-                    await self.changed.wait()
+            while len(self.on(path) if path else self.received) < count:
+                await self.changed.wait()
         return self.on(path) if path else self.received
 
     def _behaviour(self, request: Received) -> Behaviour:
@@ -88,9 +87,9 @@ class Receiver:
                     body=body, at=trio.current_time(),
                 )  # fmt: skip
                 behaviour = self._behaviour(got)
-                async with self.changed:
-                    self.received.append(got)
-                    self.changed.notify_all()
+                self.received.append(got)
+                self.changed.set()
+                self.changed = trio.Event()
                 if behaviour.hang:
                     await trio.sleep_forever()
                 if behaviour.reset:
@@ -103,9 +102,14 @@ class Receiver:
                     return
                 if behaviour.delay:
                     await trio.sleep(behaviour.delay)
-                headers = [("Content-Length", str(len(behaviour.body))), *behaviour.headers]
+                body = b"" if behaviour.status in (204, 304) else behaviour.body
+                headers = [*behaviour.headers]
+                if behaviour.status not in (204, 304):
+                    headers.append(("Content-Length", str(len(body))))
                 out = conn.send(h11.Response(status_code=behaviour.status, headers=headers))
-                out += conn.send(h11.Data(data=behaviour.body)) + conn.send(h11.EndOfMessage())  # type: ignore[operator]
+                if body:
+                    out += conn.send(h11.Data(data=body))  # type: ignore[operator]
+                out += conn.send(h11.EndOfMessage())  # type: ignore[operator]
                 await stream.send_all(out)
                 if conn.our_state is h11.MUST_CLOSE:
                     return
