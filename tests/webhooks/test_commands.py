@@ -7,6 +7,7 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -40,33 +41,21 @@ allow_networks = ["127.0.0.1/32"]
 def threaded_receiver() -> Iterator[Receiver]:
     """A receiver in a thread of its own (the commands call trio.run themselves)."""
     ready = threading.Event()
-    holder: dict[str, object] = {}
+    holder: dict[str, Any] = {}
 
     async def serve() -> None:
         async with receiver() as rec:
-            holder["rec"] = rec
-            ready.set()
-            await trio.sleep_forever()
+            with trio.CancelScope() as scope:
+                holder.update(rec=rec, scope=scope, token=trio.lowlevel.current_trio_token())
+                ready.set()
+                await trio.sleep_forever()
 
-    thread = threading.Thread(target=_run_until_cancelled, args=(serve, holder))
+    thread = threading.Thread(target=trio.run, args=(serve,))
     thread.start()
     assert ready.wait(10)
-    rec = holder["rec"]
-    assert isinstance(rec, Receiver)
-    yield rec
-    holder["stop"] = True
+    yield holder["rec"]
+    trio.from_thread.run_sync(holder["scope"].cancel, trio_token=holder["token"])
     thread.join(10)
-
-
-def _run_until_cancelled(serve, holder):  # type: ignore[no-untyped-def]
-    async def outer() -> None:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(serve)
-            while not holder.get("stop"):
-                await trio.sleep(0.05)
-            nursery.cancel_scope.cancel()
-
-    trio.run(outer)
 
 
 def test_set_show_rotate_and_test(
