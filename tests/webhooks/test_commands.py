@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import trio
 
 from bridge.cli import main
 from bridge.webhooks import verify
 from tests.webhooks.helpers import KEY_TEXT
-from tests.webhooks.receiver import Receiver, receiver
+from tests.webhooks.receiver import Receiver
 
 
 def _config(tmp: Path, dsn: str, *, key: bool = True) -> Path:
@@ -35,27 +31,6 @@ require_https = false
 allow_networks = ["127.0.0.1/32"]
 """)
     return cfg
-
-
-@pytest.fixture
-def threaded_receiver() -> Iterator[Receiver]:
-    """A receiver in a thread of its own (the commands call trio.run themselves)."""
-    ready = threading.Event()
-    holder: dict[str, Any] = {}
-
-    async def serve() -> None:
-        async with receiver() as rec:
-            with trio.CancelScope() as scope:
-                holder.update(rec=rec, scope=scope, token=trio.lowlevel.current_trio_token())
-                ready.set()
-                await trio.sleep_forever()
-
-    thread = threading.Thread(target=trio.run, args=(serve,))
-    thread.start()
-    assert ready.wait(10)
-    yield holder["rec"]
-    trio.from_thread.run_sync(holder["scope"].cancel, trio_token=holder["token"])
-    thread.join(10)
 
 
 def test_set_show_rotate_and_test(
