@@ -2,7 +2,11 @@
 
 Chosen by measurement (bench/bench_http_clients.py, docs/webhooks.md): httpx
 costs 1.5-3 ms of CPU per request, h11 driven over trio streams under 0.1 ms.
-h11 parses and writes every byte of HTTP here; this module only moves bytes.
+h11 parses every answer; the request is a fixed shape this module writes itself (request
+line, Host, Content-Length, the policy's headers, the body), which halves h11's cost per
+request. h11 is told of an equivalent request, built and validated once per target, so
+its state machine parses the answer exactly as if it had written the request. The tests'
+receivers parse our requests with h11 as a server.
 
 What a request may and may not do:
 
@@ -24,6 +28,7 @@ What a request may and may not do:
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections import deque
 from dataclasses import dataclass
@@ -34,13 +39,24 @@ import trio
 
 from bridge.webhooks.guard import AddressGuard, Refused
 
-__all__ = ["Answer", "HttpClient", "Origin", "UrlError", "parse_url"]
+__all__ = ["Answer", "HttpClient", "Origin", "UrlError", "check_header_value", "parse_url"]
 
 _READ = 16384
+_END = h11.EndOfMessage()
+# A request target or header value may hold visible ASCII only (RFC 9112 section 3.2,
+# RFC 9110 section 5.5): no space, no CR or LF that could start another header.
+_VISIBLE = re.compile(rb"[\x21-\x7e]*")
+_VALUE = re.compile(rb"[\x20-\x7e]*")
 
 
 class UrlError(ValueError):
     pass
+
+
+def check_header_value(value: str) -> None:
+    """A value we write into a request (user agent ...): printable ASCII, no CR or LF."""
+    if not value.isascii() or not _VALUE.fullmatch(value.encode("ascii")):
+        raise ValueError(f"not a valid HTTP header value: {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +90,12 @@ def parse_url(url: str) -> tuple[Origin, str]:
     if not host:
         raise UrlError("a webhook URL needs a host")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if not target.isascii() or not _VISIBLE.fullmatch(target.encode("ascii")):
+        raise UrlError("a webhook URL's path and query must be visible ASCII (percent-encode the rest)")
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise UrlError(f"not a valid host name: {host!r}") from None
     return Origin(scheme, host, port or (443 if scheme == "https" else 80)), target
 
 
@@ -111,6 +133,7 @@ class HttpClient:
         self.max_idle = max_idle
         self.idle_timeout = idle_timeout
         self._idle: dict[Origin, deque[_Conn]] = {}
+        self._heads: dict[tuple[Origin, str], tuple[bytes, h11.Request]] = {}
 
     async def post(
         self, origin: Origin, target: str, headers: list[tuple[bytes, bytes]], body: bytes,
@@ -182,12 +205,15 @@ class HttpClient:
         body: bytes, max_body: int, *, reused: bool,
     ) -> Answer:  # fmt: skip
         http = conn.http
-        request = h11.Request(
-            method="POST", target=target,
-            headers=[(b"Host", origin.host_header().encode("idna")),
-                     (b"Content-Length", str(len(body)).encode("ascii")), *headers],
-        )  # fmt: skip
-        data = http.send(request) + http.send(h11.Data(data=body)) + http.send(h11.EndOfMessage())
+        head, marker = self._request_head(origin, target)
+        # Our bytes go out; h11 is told of a request of the same method, target and
+        # host (prebuilt once, so validated once) to parse the answer to it.
+        http.send(marker)
+        http.send(_END)
+        data = b"".join((
+            head, b"Content-Length: ", str(len(body)).encode("ascii"), b"\r\n",
+            *[name + b": " + value + b"\r\n" for name, value in headers], b"\r\n", body,
+        ))  # fmt: skip
         answered = False
         try:
             try:
@@ -232,6 +258,20 @@ class HttpClient:
         else:
             await trio.aclose_forcefully(conn.stream)
         return Answer(status=status)
+
+    def _request_head(self, origin: Origin, target: str) -> tuple[bytes, h11.Request]:
+        """The request line and Host header (written by us: HTTP/1.1, RFC 9112 section 3),
+        and the h11 event that stands for the request (validated by h11 once)."""
+        key = (origin, target)
+        cached = self._heads.get(key)
+        if cached is None:
+            host = origin.host_header().encode("idna")
+            head = b"POST " + target.encode("ascii") + b" HTTP/1.1\r\nHost: " + host + b"\r\n"
+            marker = h11.Request(method="POST", target=target, headers=[(b"Host", host), (b"Content-Length", b"0")])
+            if len(self._heads) >= 10_000:
+                self._heads.clear()
+            cached = self._heads[key] = (head, marker)
+        return cached
 
     def drop_origin(self, origin: Origin) -> None:
         """Close the idle connections of an origin (after its endpoint failed)."""

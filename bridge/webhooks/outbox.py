@@ -73,7 +73,7 @@ WITH due AS (
 )
 SELECT c.id, c.event, c.payload, c.attempts, e.id AS endpoint_id, e.url, e.secret_sealed, e.secret_key_id
 FROM claimed c
-LEFT JOIN webhook_endpoints e ON e.id = webhook_endpoint_for(c.account_id, c.api_key_id)
+LEFT JOIN LATERAL webhook_endpoints_for(c.account_id, c.api_key_id) e ON true
 """
 
 

@@ -136,6 +136,13 @@ class DeliveryPolicy:
         ]
         return headers, body
 
+    def __post_init__(self) -> None:
+        from bridge.webhooks.client import check_header_value
+
+        for value in (self.user_agent, self.event, self.event_header, self.signature_header,
+                      self.attempt_header, self.delivery_header):  # fmt: skip
+            check_header_value(value)
+
     def tuned(self, *, delays: tuple[float, ...] | None = None, timeout: float | None = None,
               user_agent: str | None = None) -> DeliveryPolicy:
         """This policy with the operator's settings ([webhooks] in the configuration)."""

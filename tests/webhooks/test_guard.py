@@ -144,3 +144,16 @@ async def test_tls_verifies_the_host_name_while_connecting_to_the_checked_addres
     assert ok.status == 200
     assert wrong.status is None and wrong.error is not None and "CERTIFICATE_VERIFY_FAILED" in wrong.error
     assert len(rec.received) == 1
+
+
+@pytest.mark.parametrize("url", ["https://x.test/a b", "https://x.test/a\r\nX-Evil: 1", "https://x.test/caf\u00e9"])
+def test_urls_that_could_bend_the_request_we_write_are_refused(url: str) -> None:
+    with pytest.raises(ValueError):
+        parse_url(url)
+
+
+def test_a_user_agent_with_cr_or_lf_is_refused() -> None:
+    from bridge.webhooks.policy import SMS_STATUS
+
+    with pytest.raises(ValueError, match="header value"):
+        SMS_STATUS.tuned(user_agent="ProSignals/1.0\r\nX-Evil: 1")

@@ -5,8 +5,9 @@
 -- 1. webhook_endpoints: the URL and the secret of the seed 000 "Delivery
 --    webhook". The seed hangs them on the API key; sends without a key (the
 --    CLI) use the account's default, the row whose api_key_id is NULL. A key's
---    row (api_key_id set) wins over the account's: webhook_endpoint_for() is
---    the one place that says so, for the outbox trigger and for the sender.
+--    row (api_key_id set) wins over the account's: webhook_endpoints_for() is
+--    the one place that says so, for the sender and the commands (the outbox
+--    trigger asks only whether any of the two exists).
 --    api_key_id has no foreign key here because api_keys may not exist yet;
 --    the migration that joins the two adds it.
 --    The secret is sealed with AES-GCM under the operator's master key
@@ -42,11 +43,17 @@ UPDATE accounts SET webhook_url = NULL WHERE webhook_url IS NOT NULL;
 COMMENT ON COLUMN accounts.webhook_url IS 'unused since version 16: see webhook_endpoints';
 
 -- The endpoint that receives an event of (account, key): the key's, else the account's.
-CREATE FUNCTION webhook_endpoint_for(p_account bigint, p_key bigint) RETURNS bigint
+-- A set-returning SQL function of one SELECT: PostgreSQL inlines it into the query that
+-- calls it (the sender's claim joins it LATERAL for a batch of rows).
+CREATE FUNCTION webhook_endpoints_for(p_account bigint, p_key bigint) RETURNS SETOF webhook_endpoints
 LANGUAGE sql STABLE AS $$
-    SELECT e.id FROM webhook_endpoints e
+    SELECT e.* FROM webhook_endpoints e
     WHERE e.account_id = p_account AND (e.api_key_id IS NULL OR e.api_key_id = p_key)
     ORDER BY e.api_key_id IS NULL LIMIT 1
+$$;
+CREATE FUNCTION webhook_endpoint_for(p_account bigint, p_key bigint) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT id FROM webhook_endpoints_for(p_account, p_key)
 $$;
 
 -- 2. The outbox. The URL is resolved at each attempt (a changed URL applies to
