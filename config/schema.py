@@ -454,6 +454,8 @@ class Webhooks(_Base, frozen=True, kw_only=True):
                 "default_url is gone: a webhook URL belongs to an account or an API key"
                 " (smpp-bridge webhooks set --account NAME URL)"
             )
+        if not (self.user_agent.isascii() and self.user_agent.isprintable()):
+            raise ValueError("user_agent must be printable ASCII (it is an HTTP header value)")
         for net in self.allow_networks:
             try:
                 ipaddress.ip_network(net, strict=False)
