@@ -124,6 +124,7 @@ class Sender:
         self._releases: dict[datetime, list[int]] = {}
         self._dirty = trio.Event()
         self._secrets: dict[tuple[int, bytes], str] = {}
+        self._urls: dict[str, tuple[Origin, str]] = {}
         self._warned: dict[int, float] = {}
         self._nursery: trio.Nursery | None = None
         self._sending: set[int] = set()  # rows whose request is under way
@@ -181,11 +182,17 @@ class Sender:
         if row.endpoint_id is None or row.url is None:
             self._finish(Outcome(row.id, "dead", row.attempt - 1, None, "no webhook URL for the key or the account", None, now))
             return
-        try:
-            origin, target = parse_url(row.url)
-        except UrlError as exc:
-            self._finish(Outcome(row.id, "dead", row.attempt - 1, None, f"bad webhook URL: {exc}", None, now))
-            return
+        parsed = self._urls.get(row.url)
+        if parsed is None:
+            try:
+                parsed = parse_url(row.url)
+            except UrlError as exc:
+                self._finish(Outcome(row.id, "dead", row.attempt - 1, None, f"bad webhook URL: {exc}", None, now))
+                return
+            if len(self._urls) >= 10_000:
+                self._urls.clear()
+            self._urls[row.url] = parsed
+        origin, target = parsed
         secret = self._secret(row)
         if secret is None:
             self._release(row.id, now + timedelta(seconds=self.settings.no_secret_delay))
