@@ -37,6 +37,7 @@ class Claimed:
     """One due outbox row and the endpoint it resolves to now."""
 
     id: int
+    account_id: int
     event: str
     payload: dict[str, Any]
     attempt: int  # the number of the attempt about to be made (1-based)
@@ -62,7 +63,7 @@ class Outcome:
 _CLAIM = """
 WITH due AS (
     SELECT id FROM webhook_outbox
-    WHERE state = 'pending' AND next_attempt_at <= $1
+    WHERE state = 'pending' AND next_attempt_at <= $1 AND account_id <> ALL ($5::bigint[])
     ORDER BY next_attempt_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
@@ -71,18 +72,20 @@ WITH due AS (
     FROM due WHERE o.id = due.id
     RETURNING o.id, o.account_id, o.api_key_id, o.event, o.payload, o.attempts
 )
-SELECT c.id, c.event, c.payload, c.attempts, e.id AS endpoint_id, e.url, e.secret_sealed, e.secret_key_id
+SELECT c.id, c.account_id, c.event, c.payload, c.attempts, e.id AS endpoint_id, e.url, e.secret_sealed, e.secret_key_id
 FROM claimed c
 LEFT JOIN LATERAL webhook_endpoints_for(c.account_id, c.api_key_id) e ON true
 """
 
 
-async def claim(db: Database, *, now: datetime, limit: int, lease: float, sender_id: int) -> list[Claimed]:
-    """Take up to ``limit`` due rows for ``lease`` seconds."""
-    rows = await db.fetch(_CLAIM, now, limit, now + timedelta(seconds=lease), sender_id)
+async def claim(
+    db: Database, *, now: datetime, limit: int, lease: float, sender_id: int, skip_accounts: Sequence[int] = ()
+) -> list[Claimed]:
+    """Take up to ``limit`` due rows for ``lease`` seconds, none of ``skip_accounts``."""
+    rows = await db.fetch(_CLAIM, now, limit, now + timedelta(seconds=lease), sender_id, list(skip_accounts))
     return [
         Claimed(
-            id=r["id"], event=r["event"], payload=r["payload"], attempt=r["attempts"] + 1,
+            id=r["id"], account_id=r["account_id"], event=r["event"], payload=r["payload"], attempt=r["attempts"] + 1,
             endpoint_id=r["endpoint_id"], url=r["url"], secret_sealed=r["secret_sealed"],
             secret_key_id=r["secret_key_id"],
         )

@@ -95,6 +95,7 @@ class _Endpoint:
     breaker: Breaker
     queue: deque[_Job] = field(default_factory=deque)
     workers: int = 0
+    accounts: set[int] = field(default_factory=set)  # whose rows came here (bounded by the accounts)
 
 
 class Sender:
@@ -120,6 +121,7 @@ class Sender:
         self._endpoints: dict[Origin, _Endpoint] = {}
         self._in_flight = 0
         self._room = trio.Event()
+        self._wake = trio.Event()  # an endpoint that was full has room again
         self._outcomes: list[Outcome] = []
         self._releases: dict[datetime, list[int]] = {}
         self._dirty = trio.Event()
@@ -156,9 +158,13 @@ class Sender:
                 await self._room.wait()
                 continue
             limit = min(s.batch, room)
+            # Accounts whose endpoint has a full queue are left in the table, not claimed
+            # and given back over and over; a worker wakes the claimer when there is room.
+            full = [a for e in self._endpoints.values() if len(e.queue) >= s.endpoint_queue for a in e.accounts]
             try:
                 rows = await outbox.claim(
-                    self.db, now=self.clock(), limit=limit, lease=s.lease, sender_id=self.sender_id
+                    self.db, now=self.clock(), limit=limit, lease=s.lease, sender_id=self.sender_id,
+                    skip_accounts=full,
                 )
             except Exception as exc:  # the database is away: wait, try again
                 log.warning("webhook claim failed", error=repr(exc))
@@ -169,7 +175,9 @@ class Sender:
             for row in rows:
                 self._dispatch(row, leased_until)
             if len(rows) < limit:
-                await trio.sleep(s.poll_interval)
+                self._wake = trio.Event()
+                with trio.move_on_after(s.poll_interval):
+                    await self._wake.wait()
             else:
                 await trio.lowlevel.checkpoint()
 
@@ -206,6 +214,7 @@ class Sender:
             self._release(row.id, now + timedelta(seconds=self.settings.busy_delay))
             return
         self._in_flight += 1
+        endpoint.accounts.add(row.account_id)
         endpoint.queue.append(_Job(row, policy, origin, target, secret, leased_until))
         if endpoint.workers < self.settings.endpoint_concurrency:
             endpoint.workers += 1
@@ -240,6 +249,8 @@ class Sender:
     async def _worker(self, endpoint: _Endpoint) -> None:
         try:
             while endpoint.queue:
+                if len(endpoint.queue) == self.settings.endpoint_queue // 2:
+                    self._wake.set()
                 job = endpoint.queue.popleft()
                 try:
                     await self._attempt(endpoint, job)
