@@ -247,9 +247,12 @@ def _wait_ready(sock: socket.socket, daemon: subprocess.Popen[bytes], timeout: f
     raise RuntimeError("no READY=1 from the daemon")
 
 
-def run_once(total: int, *, binds: int = 2, window: int = 500, hooks: bool = False) -> dict[str, Any]:
-    """One run; ``hooks``: every message has a webhook URL and the daemon's sender delivers
-    one signed sms.status per message to a local receiver process before the clock stops."""
+def run_once(
+    total: int, *, binds: int = 2, window: int = 500, hooks: bool = False, sender_process: bool = False
+) -> dict[str, Any]:
+    """One run; ``hooks``: every message has a webhook URL and one signed sms.status per
+    message reaches a local receiver process before the clock stops, sent by the daemon's
+    sender, or with ``sender_process`` by `smpp-bridge webhooks run` beside the daemon."""
     import trio
 
     from bridge.store.embedded import server_reachable
@@ -283,7 +286,8 @@ def run_once(total: int, *, binds: int = 2, window: int = 500, hooks: bool = Fal
         port = _free_port()
         (work / "sim.toml").write_text(_SIMULATOR.format(port=port))
         (work / "bridge.toml").write_text(
-            _CONFIG.format(port=port, binds=binds, window=window, hooks="true" if hooks else "false")
+            _CONFIG.format(port=port, binds=binds, window=window,
+                           hooks="true" if hooks and not sender_process else "false")
         )
         sim = subprocess.Popen(
             _cli("simulate", "--config", str(work / "sim.toml"), "--stats-interval", "0"),
@@ -305,12 +309,19 @@ def run_once(total: int, *, binds: int = 2, window: int = 500, hooks: bool = Fal
         daemon = subprocess.Popen(argv, env=env, stderr=open(work / "daemon.log", "wb"))  # noqa: SIM115
         processes.append(daemon)
         spawned = time.perf_counter()
+        sender = None
+        if hooks and sender_process:
+            sender = subprocess.Popen(_cli("webhooks", "run", "-c", str(work / "bridge.toml")), env=env,
+                                      stderr=open(work / "sender.log", "wb"))  # noqa: SIM115
+            processes.append(sender)
         _wait_ready(notify, daemon, 60)
+        sender_cpu0 = _cpu_seconds(sender.pid) if sender is not None else 0.0
         sim_cpu0 = _cpu_seconds(sim.pid)
         rec_cpu0 = _cpu_seconds(receiver.pid) if receiver is not None else 0.0
         watch = trio.run(functools.partial(_monitor, dsn, daemon, 300.0, hooks=hooks))
         sim_cpu = _cpu_seconds(sim.pid) - sim_cpu0
         rec_cpu = _cpu_seconds(receiver.pid) - rec_cpu0 if receiver is not None else 0.0
+        sender_cpu = _cpu_seconds(sender.pid) - sender_cpu0 if sender is not None else 0.0
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(60)
         summary = trio.run(_summary, dsn)
@@ -322,6 +333,7 @@ def run_once(total: int, *, binds: int = 2, window: int = 500, hooks: bool = Fal
             "daemon_us_per_msg": watch["daemon_cpu"] / measured * 1e6,
             "pg_us_per_msg": watch["pg_cpu"] / measured * 1e6,
             "sim_us_per_msg": sim_cpu / measured * 1e6, "receiver_us_per_msg": rec_cpu / measured * 1e6,
+            "sender_process_us_per_msg": sender_cpu / measured * 1e6,
             "daemon_exit": daemon.returncode, **summary,
         }  # fmt: skip
     finally:
@@ -340,7 +352,8 @@ def _line(label: str, total: int, r: dict[str, Any]) -> None:
         f"  {label}: enqueue {total / r['enqueue_s']:,.0f}/s; end to end {r['measured'] / r['e2e_s']:,.0f} msg/s "
         f"({r['measured']} in {r['e2e_s']:.2f}s); CPU per message: daemon {r['daemon_us_per_msg']:.1f} us, "
         f"PostgreSQL {r['pg_us_per_msg']:.1f} us, simulator {r['sim_us_per_msg']:.1f} us, "
-        f"webhook receiver {r['receiver_us_per_msg']:.1f} us; sent {r['sent']} failed {r['failed']} "
+        f"webhook receiver {r['receiver_us_per_msg']:.1f} us, sender process {r['sender_process_us_per_msg']:.1f} us;"
+        f" sent {r['sent']} failed {r['failed']} "
         f"outbox {r['outbox']} webhooks delivered {r['hooks_delivered']} reconciled {r['reconciled']}"
     )
 
@@ -350,22 +363,29 @@ def run(quick: bool) -> dict[str, Any]:
     r = run_once(total)
     _line("without webhooks", total, r)
     h = run_once(total, hooks=True)
-    _line("one webhook per message", total, h)
+    _line("one webhook per message (the daemon's sender)", total, h)
+    p = run_once(total, hooks=True, sender_process=True)
+    _line("one webhook per message (`webhooks run` beside the daemon)", total, p)
     extra = {k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}
     e2e = Rate("end to end (READY -> all final)", r["measured"], (r["e2e_s"],), unit="msg/s", extra=extra)
     extra_h = {k: round(v, 2) if isinstance(v, float) else v for k, v in h.items()}
     e2e_h = Rate("end to end with one webhook per message (READY -> all delivered)", h["measured"],
                  (h["e2e_s"],), unit="msg/s", extra=extra_h)  # fmt: skip
+    extra_p = {k: round(v, 2) if isinstance(v, float) else v for k, v in p.items()}
+    e2e_p = Rate("end to end with one webhook per message, sender process (READY -> all delivered)",
+                 p["measured"], (p["e2e_s"],), unit="msg/s", extra=extra_p)  # fmt: skip
     enqueue = Rate("enqueue_many (bulk, before timing)", total, (r["enqueue_s"],), unit="msg/s")
     complete = r["pending_left"] == 0 and r["reconciled"] and r["outbox"] == 0
     hooked = h["pending_left"] == 0 and h["reconciled"] and h["hooks_delivered"] == h["sent"] + h["failed"]
     ratio = e2e_h.median / e2e.median
+    ratio_p = e2e_p.median / e2e.median
     return {
-        "figures": [e2e.as_dict(), e2e_h.as_dict(), enqueue.as_dict()],
-        "ratios": {"with webhooks / without": ratio},
+        "figures": [e2e.as_dict(), e2e_h.as_dict(), e2e_p.as_dict(), enqueue.as_dict()],
+        "ratios": {"with webhooks / without": ratio, "with webhooks (sender process) / without": ratio_p},
         "targets": {
             "end-to-end msg/s": target(TARGET_PER_S, e2e.median),
             "with webhooks, share of the run without (%)": target(40.0, 100 * ratio),
+            "with webhooks (sender process), share of the run without (%)": target(40.0, 100 * ratio_p),
             "every message final, ledger reconciles, no outbox row without a URL": {
                 "want": "yes", "got": "yes" if complete else "no", "ok": complete,
             },

@@ -54,9 +54,10 @@ class SenderSettings:
     batch: int = 200  # rows per claim
     max_in_flight: int = 2000  # rows in hand (queued or being sent), all endpoints
     endpoint_concurrency: int = 8  # requests at once to one origin
-    endpoint_queue: int = 256  # rows waiting for one origin
+    endpoint_queue: int = 512  # rows waiting for one origin
     lease: float = 60.0  # a claimed row is ours this long
     poll_interval: float = 0.2  # an idle claimer looks again after this
+    busy_poll: float = 0.02  # ... and a claimer that found some rows, after this
     busy_delay: float = 1.0  # a row its endpoint has no room for is due again after this
     no_secret_delay: float = 60.0  # an endpoint without a secret: look again after this
     flush_delay: float = 0.02
@@ -122,6 +123,8 @@ class Sender:
         self._in_flight = 0
         self._room = trio.Event()
         self._wake = trio.Event()  # an endpoint that was full has room again
+        # An endpoint's queue is refilled (its accounts claimed again) at this length or less.
+        self._refill_at = max(self.settings.endpoint_queue - self.settings.batch, self.settings.endpoint_queue // 4)
         self._outcomes: list[Outcome] = []
         self._releases: dict[datetime, list[int]] = {}
         self._dirty = trio.Event()
@@ -160,7 +163,9 @@ class Sender:
             limit = min(s.batch, room)
             # Accounts whose endpoint has a full queue are left in the table, not claimed
             # and given back over and over; a worker wakes the claimer when there is room.
-            full = [a for e in self._endpoints.values() if len(e.queue) >= s.endpoint_queue for a in e.accounts]
+            # (an endpoint counts as full when another batch might not fit in its queue)
+            busy = [e for e in self._endpoints.values() if len(e.queue) > self._refill_at]
+            full = [a for e in busy for a in e.accounts]
             try:
                 rows = await outbox.claim(
                     self.db, now=self.clock(), limit=limit, lease=s.lease, sender_id=self.sender_id,
@@ -176,7 +181,11 @@ class Sender:
                 self._dispatch(row, leased_until)
             if len(rows) < limit:
                 self._wake = trio.Event()
-                with trio.move_on_after(s.poll_interval):
+                if any(len(e.queue) <= self._refill_at for e in busy):
+                    continue  # drained while we claimed: its rows are waiting in the table
+                # Rows are coming in (some were due): look again soon, not after a whole
+                # poll interval, or the endpoints' slots run dry meanwhile.
+                with trio.move_on_after(s.busy_poll if rows else s.poll_interval):
                     await self._wake.wait()
             else:
                 await trio.lowlevel.checkpoint()
@@ -249,7 +258,7 @@ class Sender:
     async def _worker(self, endpoint: _Endpoint) -> None:
         try:
             while endpoint.queue:
-                if len(endpoint.queue) == self.settings.endpoint_queue // 2:
+                if len(endpoint.queue) == self._refill_at:
                     self._wake.set()
                 job = endpoint.queue.popleft()
                 try:
