@@ -170,3 +170,22 @@ async def test_rotation_signs_the_next_attempt_with_the_new_secret(db: Database)
     assert verify(new, second.body, sig2) and not verify(acme.secret, second.body, sig2)
     # A receiver that overlaps old and new accepts both.
     assert verify([new, acme.secret], first.body, sig1) and verify([new, acme.secret], second.body, sig2)
+
+
+async def test_a_changed_url_applies_to_pending_deliveries(db: Database) -> None:
+    from bridge.webhooks.endpoints import set_endpoint
+
+    clock = FakeClock()
+    async with receiver() as old, receiver() as new:
+        old.routes["/hook"] = Behaviour(status=500)
+        await account_with_url(db, "acme", old.url())
+        await final_messages(db, "acme", 1)
+        async with running_sender(db, clock=clock):
+            await old.wait_for(1)
+            await wait_rows(db, "SELECT attempts = 1 AND claimed_by IS NULL FROM webhook_outbox")
+            _info, secret = await set_endpoint(db, KEY, account="acme", url=new.url(), require_https=False)
+            assert secret is None  # the secret stays with the account
+            clock.advance(1)
+            (got,) = await new.wait_for(1)
+            await wait_rows(db, "SELECT state = 'delivered' FROM webhook_outbox")
+    assert len(old.received) == 1 and got.headers["x-prosignals-attempt"] == "2"
