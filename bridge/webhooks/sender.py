@@ -298,10 +298,11 @@ class Sender:
             self.stats.delivered += 1
             self._finish(Outcome(row.id, "delivered", row.attempt, None, None, answer.status, self.clock()))
             return
+        # A refused destination counts too: a probe must always end the probe.
+        endpoint.breaker.failure(trio.current_time())
         if answer.refused:
             self._failed(job, None, f"refused: {answer.error}", retry=True)
             return
-        endpoint.breaker.failure(trio.current_time())
         if answer.status is not None:
             self._failed(job, answer.status, f"HTTP {answer.status}", retry=policy.retry(answer.status))
         else:

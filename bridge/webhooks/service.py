@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import replace
 
+import structlog
 import trio
 
 from bridge.store.db import Database, open_database
@@ -16,6 +17,8 @@ from bridge.webhooks.sender import Sender, SenderSettings
 from config.schema import Config
 
 __all__ = ["build_sender", "policies_for", "run_sender"]
+
+log = structlog.get_logger("bridge.webhooks")
 
 
 def policies_for(config: Config) -> dict[str, DeliveryPolicy]:
@@ -47,7 +50,24 @@ async def run_sender(
     config: Config, dsn: str, master_key: MasterKey | None, *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:  # fmt: skip
-    """A sender with its own small pool: the SMPP pipeline's connections never wait for it."""
-    async with open_database(dsn, min_size=1, max_size=2) as db:
-        sender = build_sender(config, db, master_key)
-        await sender.run(task_status=task_status)
+    """A sender with its own small pool: the SMPP pipeline's connections never wait for it.
+
+    Whatever goes wrong in it (the database away at start, a bug) is logged and the
+    sender starts again after a pause: inside the daemon it must never stop the SMPP
+    pipeline.
+    """
+    started = False
+    while True:
+        try:
+            async with open_database(dsn, min_size=1, max_size=2) as db:
+                sender = build_sender(config, db, master_key)
+                if not started:
+                    started = True
+                    task_status.started()
+                await sender.run()
+        except Exception as exc:
+            log.exception("webhook sender failed: starting again in 5 s", error=repr(exc))
+        if not started:
+            started = True
+            task_status.started()
+        await trio.sleep(5.0)
