@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "accounts": ("accounts", "create accounts and top them up"),
     "api": ("api", "run the REST API (seed 000) process"),
     "keys": ("keys", "create, list and revoke API keys"),
+    "webhooks": ("webhooks", "run the webhook sender; set, show, rotate and test webhook endpoints"),
     "segment": ("segment", "show how a text is split into SMS segments"),
     "simulate": ("simulate", "run the SMSC simulator"),
     "config": ("config", "print the example configuration or check a file"),

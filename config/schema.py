@@ -484,24 +484,45 @@ class Logging(_Base, frozen=True, kw_only=True):
 
 
 class Webhooks(_Base, frozen=True, kw_only=True):
-    """Seed 000 delivery webhook: signed POST, retries 1 s -> 5 s -> 30 s."""
+    """Seed 000 delivery webhook: signed POST, retries 1 s -> 5 s -> 30 s (docs/webhooks.md).
+
+    URLs and secrets live on the account (and the API key), never here; the
+    secrets are sealed under the master key named by ``master_key_env`` or
+    ``master_key_file``, which only the commands that sign or set secrets read.
+    """
 
     enabled: bool = True
-    secret_env: str | None = None
-    secret_file: str | None = None
-    default_url: str | None = None
+    run_in_daemon: bool = True  # false: only `smpp-bridge webhooks run` sends
+    master_key_env: str | None = None
+    master_key_file: str | None = None
+    default_url: str | None = None  # gone: refused below, kept so the error can say why
     timeout: Duration = field(default_factory=lambda: Duration(10))
     retry_delays: tuple[Duration, ...] = field(
         default_factory=lambda: (Duration(1), Duration(5), Duration(30))
     )
     require_https: bool = True
-    allow_private_addresses: bool = False
+    allow_networks: tuple[str, ...] = ()  # CIDRs the SSRF guard lets through, e.g. "127.0.0.1/32"
     user_agent: str = "ProSignals/1.0"
-    concurrency: Annotated[int, Meta(ge=1, le=1000)] = 32
+    concurrency: Annotated[int, Meta(ge=1, le=1000)] = 8  # requests at once to one endpoint
+    retention: Duration = field(default_factory=lambda: Duration(7 * 86400))
 
     def __post_init__(self) -> None:
-        if self.secret_env is not None and self.secret_file is not None:
-            raise ValueError("give secret_env or secret_file, not both")
+        import ipaddress
+
+        if self.master_key_env is not None and self.master_key_file is not None:
+            raise ValueError("give master_key_env or master_key_file, not both")
+        if self.default_url is not None:
+            raise ValueError(
+                "default_url is gone: a webhook URL belongs to an account or an API key"
+                " (smpp-bridge webhooks set --account NAME URL)"
+            )
+        if not (self.user_agent.isascii() and self.user_agent.isprintable()):
+            raise ValueError("user_agent must be printable ASCII (it is an HTTP header value)")
+        for net in self.allow_networks:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"allow_networks: {net!r} is not an address or a CIDR") from None
 
 
 class Daemon(_Base, frozen=True, kw_only=True):

@@ -77,14 +77,13 @@ class Account:
     charged: Decimal
     reserved: Decimal
     default_sender_id: str | None
-    webhook_url: str | None
 
     @property
     def balance(self) -> Decimal:
         return self.credits - self.charged - self.reserved
 
 
-_COLUMNS = "id, name, credits, charged, reserved, default_sender_id, webhook_url"
+_COLUMNS = "id, name, credits, charged, reserved, default_sender_id"
 
 
 def _account(row: object) -> Account:
@@ -106,14 +105,14 @@ async def create_account(
     *,
     credits: Decimal | str | int = 0,
     default_sender_id: str | None = None,
-    webhook_url: str | None = None,
 ) -> Account:
+    """A new account; its webhook URL and secret: bridge.webhooks.endpoints.set_endpoint."""
     amount = money(credits)
     async with db.transaction() as tx:
         row = await tx.fetchrow(
-            f"INSERT INTO accounts (name, default_sender_id, webhook_url) VALUES ($1, $2, $3)"
+            f"INSERT INTO accounts (name, default_sender_id) VALUES ($1, $2)"
             f" ON CONFLICT (name) DO NOTHING RETURNING {_COLUMNS}",
-            name, default_sender_id, webhook_url,
+            name, default_sender_id,
         )  # fmt: skip
         if row is None:
             raise AccountExists(f"account {name!r} exists")
