@@ -16,6 +16,7 @@ its stats to FILE (slower; for finding where the time goes).
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import signal
@@ -70,8 +71,11 @@ format = "json"
 
 [webhooks]
 enabled = true
+run_in_daemon = {hooks}
+master_key_env = "SMPP_BRIDGE_BENCH_WEBHOOK_KEY"
 require_https = false
-allow_private_addresses = true
+allow_networks = ["127.0.0.1/32"]
+concurrency = 16
 
 [daemon]
 claim_batch = 1000
@@ -116,7 +120,7 @@ async def _admin(dsn: str, sql: str) -> None:
         await conn.execute(sql)
 
 
-async def _prepare(dsn: str, total: int) -> dict[str, Any]:
+async def _prepare(dsn: str, total: int, hook_url: str | None = None, key_text: str | None = None) -> dict[str, Any]:
     """Migrate, create the account, enqueue ``total`` recipients in bulk; time the enqueue."""
     from bridge.store.accounts import create_account
     from bridge.store.db import open_database
@@ -126,13 +130,17 @@ async def _prepare(dsn: str, total: int) -> dict[str, Any]:
     from config.load import parse_config
 
     await migrate(dsn)
-    config = parse_config(_CONFIG.format(port=1, binds=1, window=1), source="<bench>")
+    config = parse_config(_CONFIG.format(port=1, binds=1, window=1, hooks="false"), source="<bench>")
     numbers = [f"+60123{n:06d}" for n in range(1000)]
     per_request, per_tx = 100, 50
     async with open_database(dsn, min_size=1, max_size=2) as db:
-        await create_account(
-            db, "bench", credits=total, webhook_url="https://hooks.example.com/sms"
-        )
+        await create_account(db, "bench", credits=total)
+        if hook_url is not None and key_text is not None:
+            # One signed webhook per message, to a local keep-alive receiver.
+            from bridge.webhooks.endpoints import set_endpoint
+            from bridge.webhooks.sealing import MasterKey
+
+            await set_endpoint(db, MasterKey.parse(key_text), account="bench", url=hook_url, require_https=False)
         table = RouteTable(config)
         requests = [
             SendRequest(to=[numbers[(i + j) % len(numbers)] for j in range(per_request)], message=_BODY)
@@ -160,11 +168,15 @@ _ANY_PENDING = (
     " OR EXISTS (SELECT 1 FROM message_parts WHERE state IN ('submitting', 'submitted'))"
 )
 _FINAL = "SELECT count(*) FROM messages WHERE state IN ('delivered', 'failed')"
+_HOOKS_PENDING = "SELECT EXISTS (SELECT 1 FROM webhook_outbox WHERE state = 'pending')"
 _BACKENDS = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
 
 
-async def _monitor(dsn: str, daemon: subprocess.Popen[bytes], limit: float) -> dict[str, Any]:
-    """From READY until no part is pending: elapsed time, CPU of daemon, simulator and backends."""
+async def _monitor(
+    dsn: str, daemon: subprocess.Popen[bytes], limit: float, *, hooks: bool = False
+) -> dict[str, Any]:
+    """From READY until no part (and, with ``hooks``, no webhook) is pending: elapsed
+    time, CPU of daemon, simulator and backends."""
     import trio
 
     from bridge.store.db import open_connection
@@ -181,6 +193,8 @@ async def _monitor(dsn: str, daemon: subprocess.Popen[bytes], limit: float) -> d
             # 50 ms: the end of a 20,000-message run (about 3 s) is known to within 2%.
             await trio.sleep(0.05)
             pending = bool(await conn.fetchval(_ANY_PENDING))
+            if hooks and not pending:
+                pending = bool(await conn.fetchval(_HOOKS_PENDING))
             for row in await conn.fetch(_BACKENDS):
                 backends.setdefault(row["pid"], 0.0)
                 cpu0.setdefault(row["pid"], 0.0)  # born during the run: all its CPU counts
@@ -209,7 +223,8 @@ async def _summary(dsn: str) -> dict[str, Any]:
         row = await conn.fetchrow(
             "SELECT count(*) FILTER (WHERE state = 'delivered') AS sent,"
             " count(*) FILTER (WHERE state = 'failed') AS failed,"
-            " (SELECT count(*) FROM webhook_outbox) AS outbox FROM messages"
+            " (SELECT count(*) FROM webhook_outbox) AS outbox,"
+            " (SELECT count(*) FROM webhook_outbox WHERE state = 'delivered') AS hooks_delivered FROM messages"
         )
         check = await reconcile(conn, "bench")
         lat = await conn.fetchrow(
@@ -219,10 +234,9 @@ async def _summary(dsn: str) -> dict[str, Any]:
             " WHERE final_at IS NOT NULL AND submitted_at IS NOT NULL) s"
         )
     assert row is not None and lat is not None
-    return {
-        "sent": row["sent"], "failed": row["failed"], "outbox": row["outbox"], "reconciled": check.ok,
-        "submit_to_final_ms": {"50": float(lat["p50"] or 0), "99": float(lat["p99"] or 0)},
-    }  # fmt: skip
+    return {"sent": row["sent"], "failed": row["failed"], "outbox": row["outbox"],
+            "hooks_delivered": row["hooks_delivered"], "reconciled": check.ok,
+            "submit_to_final_ms": {"50": float(lat["p50"] or 0), "99": float(lat["p99"] or 0)}}
 
 
 def _wait_ready(sock: socket.socket, daemon: subprocess.Popen[bytes], timeout: float) -> None:
@@ -250,8 +264,12 @@ def _hwm_kb(pid: int) -> int:
 
 
 def run_once(
-    total: int, *, binds: int = 2, window: int = 500, receipt_delay: tuple[float, float] = (0.001, 0.01)
+    total: int, *, binds: int = 2, window: int = 500, hooks: bool = False, sender_process: bool = False,
+    receipt_delay: tuple[float, float] = (0.001, 0.01),
 ) -> dict[str, Any]:
+    """One run; ``hooks``: every message has a webhook URL and one signed sms.status per
+    message reaches a local receiver process before the clock stops, sent by the daemon's
+    sender, or with ``sender_process`` by `smpp-bridge webhooks run` beside the daemon."""
     import trio
 
     from bridge.store.embedded import server_reachable
@@ -270,13 +288,26 @@ def run_once(
     trio.run(_admin, admin, f'CREATE DATABASE "{name}"')
     processes: list[subprocess.Popen[bytes]] = []
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver = None
     try:
-        prep = trio.run(_prepare, dsn, total)
+        key_text = hook_url = None
+        if hooks:
+            from bench.bench_webhooks import start_receiver
+            from bridge.webhooks.sealing import MasterKey
+
+            _key, key_text = MasterKey.generate()
+            receiver, hook_port = start_receiver(work)
+            processes.append(receiver)
+            hook_url = f"http://127.0.0.1:{hook_port}/hook"
+        prep = trio.run(_prepare, dsn, total, hook_url, key_text)
         port = _free_port()
         (work / "sim.toml").write_text(
             _SIMULATOR.format(port=port, delay_low=receipt_delay[0], delay_high=receipt_delay[1])
         )
-        (work / "bridge.toml").write_text(_CONFIG.format(port=port, binds=binds, window=window))
+        (work / "bridge.toml").write_text(
+            _CONFIG.format(port=port, binds=binds, window=window,
+                           hooks="true" if hooks and not sender_process else "false")
+        )
         sim = subprocess.Popen(
             _cli("simulate", "--config", str(work / "sim.toml"), "--stats-interval", "0"),
             stdout=subprocess.DEVNULL, stderr=open(work / "sim.log", "wb"),  # noqa: SIM115
@@ -288,7 +319,8 @@ def run_once(
                 raise RuntimeError(f"the simulator did not start: {(work / 'sim.log').read_text()[-2000:]}")
             time.sleep(0.05)
         notify.bind(str(work / "notify.sock"))
-        env = {**os.environ, "SMPP_BRIDGE_BENCH_DSN": dsn, "NOTIFY_SOCKET": str(work / "notify.sock")}
+        env = {**os.environ, "SMPP_BRIDGE_BENCH_DSN": dsn, "NOTIFY_SOCKET": str(work / "notify.sock"),
+               "SMPP_BRIDGE_BENCH_WEBHOOK_KEY": key_text or ""}
         profile = os.environ.get("SMPP_BRIDGE_BENCH_PROFILE")
         argv = _cli("run", "-c", str(work / "bridge.toml"))
         if profile:
@@ -296,11 +328,20 @@ def run_once(
         daemon = subprocess.Popen(argv, env=env, stderr=open(work / "daemon.log", "wb"))  # noqa: SIM115
         processes.append(daemon)
         spawned = time.perf_counter()
+        sender = None
+        if hooks and sender_process:
+            sender = subprocess.Popen(_cli("webhooks", "run", "-c", str(work / "bridge.toml")), env=env,
+                                      stderr=open(work / "sender.log", "wb"))  # noqa: SIM115
+            processes.append(sender)
         _wait_ready(notify, daemon, 60)
+        sender_cpu0 = _cpu_seconds(sender.pid) if sender is not None else 0.0
         sim_cpu0 = _cpu_seconds(sim.pid)
-        watch = trio.run(_monitor, dsn, daemon, 300.0)
+        rec_cpu0 = _cpu_seconds(receiver.pid) if receiver is not None else 0.0
+        watch = trio.run(functools.partial(_monitor, dsn, daemon, 300.0, hooks=hooks))
         sim_cpu = _cpu_seconds(sim.pid) - sim_cpu0
         daemon_hwm_kb = _hwm_kb(daemon.pid)
+        rec_cpu = _cpu_seconds(receiver.pid) - rec_cpu0 if receiver is not None else 0.0
+        sender_cpu = _cpu_seconds(sender.pid) - sender_cpu0 if sender is not None else 0.0
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(60)
         summary = trio.run(_summary, dsn)
@@ -311,7 +352,8 @@ def run_once(
             "e2e_s": seconds, "measured": measured, "from_spawn_s": time.perf_counter() - spawned,
             "daemon_us_per_msg": watch["daemon_cpu"] / measured * 1e6,
             "pg_us_per_msg": watch["pg_cpu"] / measured * 1e6,
-            "sim_us_per_msg": sim_cpu / measured * 1e6,
+            "sim_us_per_msg": sim_cpu / measured * 1e6, "receiver_us_per_msg": rec_cpu / measured * 1e6,
+            "sender_process_us_per_msg": sender_cpu / measured * 1e6,
             "daemon_exit": daemon.returncode, "daemon_peak_rss_kb": daemon_hwm_kb, **summary,
         }  # fmt: skip
     finally:
@@ -325,25 +367,50 @@ def run_once(
             embedded.stop()
 
 
+def _line(label: str, total: int, r: dict[str, Any]) -> None:
+    print(
+        f"  {label}: enqueue {total / r['enqueue_s']:,.0f}/s; end to end {r['measured'] / r['e2e_s']:,.0f} msg/s "
+        f"({r['measured']} in {r['e2e_s']:.2f}s); CPU per message: daemon {r['daemon_us_per_msg']:.1f} us, "
+        f"PostgreSQL {r['pg_us_per_msg']:.1f} us, simulator {r['sim_us_per_msg']:.1f} us, "
+        f"webhook receiver {r['receiver_us_per_msg']:.1f} us, sender process {r['sender_process_us_per_msg']:.1f} us;"
+        f" sent {r['sent']} failed {r['failed']} "
+        f"outbox {r['outbox']} webhooks delivered {r['hooks_delivered']} reconciled {r['reconciled']}"
+    )
+
+
 def run(quick: bool) -> dict[str, Any]:
     total = 20_000 if quick else 100_000
     r = run_once(total)
-    print(
-        f"  enqueue {total / r['enqueue_s']:,.0f}/s; end to end {r['measured'] / r['e2e_s']:,.0f} msg/s "
-        f"({r['measured']} in {r['e2e_s']:.2f}s); CPU per message: daemon {r['daemon_us_per_msg']:.1f} us, "
-        f"PostgreSQL {r['pg_us_per_msg']:.1f} us, simulator {r['sim_us_per_msg']:.1f} us; "
-        f"sent {r['sent']} failed {r['failed']} outbox {r['outbox']} reconciled {r['reconciled']}"
-    )
+    _line("without webhooks", total, r)
+    h = run_once(total, hooks=True)
+    _line("one webhook per message (the daemon's sender)", total, h)
+    p = run_once(total, hooks=True, sender_process=True)
+    _line("one webhook per message (`webhooks run` beside the daemon)", total, p)
     extra = {k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}
     e2e = Rate("end to end (READY -> all final)", r["measured"], (r["e2e_s"],), unit="msg/s", extra=extra)
+    extra_h = {k: round(v, 2) if isinstance(v, float) else v for k, v in h.items()}
+    e2e_h = Rate("end to end with one webhook per message (READY -> all delivered)", h["measured"],
+                 (h["e2e_s"],), unit="msg/s", extra=extra_h)  # fmt: skip
+    extra_p = {k: round(v, 2) if isinstance(v, float) else v for k, v in p.items()}
+    e2e_p = Rate("end to end with one webhook per message, sender process (READY -> all delivered)",
+                 p["measured"], (p["e2e_s"],), unit="msg/s", extra=extra_p)  # fmt: skip
     enqueue = Rate("enqueue_many (bulk, before timing)", total, (r["enqueue_s"],), unit="msg/s")
-    complete = r["pending_left"] == 0 and r["reconciled"] and r["outbox"] == r["sent"] + r["failed"]
+    complete = r["pending_left"] == 0 and r["reconciled"] and r["outbox"] == 0
+    hooked = h["pending_left"] == 0 and h["reconciled"] and h["hooks_delivered"] == h["sent"] + h["failed"]
+    ratio = e2e_h.median / e2e.median
+    ratio_p = e2e_p.median / e2e.median
     return {
-        "figures": [e2e.as_dict(), enqueue.as_dict()],
+        "figures": [e2e.as_dict(), e2e_h.as_dict(), e2e_p.as_dict(), enqueue.as_dict()],
+        "ratios": {"with webhooks / without": ratio, "with webhooks (sender process) / without": ratio_p},
         "targets": {
             "end-to-end msg/s": target(TARGET_PER_S, e2e.median),
-            "every message final, outbox rows, ledger reconciles": {
+            "with webhooks, share of the run without (%)": target(40.0, 100 * ratio),
+            "with webhooks (sender process), share of the run without (%)": target(40.0, 100 * ratio_p),
+            "every message final, ledger reconciles, no outbox row without a URL": {
                 "want": "yes", "got": "yes" if complete else "no", "ok": complete,
+            },
+            "one delivered webhook per final message": {
+                "want": "yes", "got": "yes" if hooked else "no", "ok": hooked,
             },
         },
     }

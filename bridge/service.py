@@ -148,6 +148,10 @@ class ServiceOptions:
     signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
     log_stream: TextIO | None = None  # for configure_logging on reload
     check_schema: bool = True
+    # The webhook sender runs beside the daemon ([webhooks] enabled and
+    # run_in_daemon), on a pool of its own; None: not here.
+    webhook_master_key: Any = None  # bridge.webhooks.sealing.MasterKey
+    webhooks: bool = False
 
 
 class _Service:
@@ -321,6 +325,10 @@ class _Service:
                     )
                     self.notifier.status("starting: recovery, binding carriers")
                     await nursery.start(self._run_daemon)
+                    if self.options.webhooks:
+                        from bridge.webhooks.service import run_sender
+
+                        await nursery.start(run_sender, cfg, self.dsn, self.options.webhook_master_key)
                     log.info("ready", carriers=[c.name for c in cfg.carriers])
                     self.notifier.ready("running; " + stats_line(self.daemon.stats()))
                     nursery.start_soon(self._watchdog_and_status)

@@ -2,7 +2,7 @@
 
 ``load_config(path)`` parses TOML, validates it against ``config.schema``,
 checks the rules that span the whole file, and resolves secrets (bind
-passwords, the DSN, the webhook secret) from the environment or from files
+passwords, the DSN) from the environment or from files
 that only their owner can read. Every error is a ``ConfigError`` naming the
 key (``carriers[0].port``) and, where it can be found, the file line.
 """
@@ -37,6 +37,7 @@ __all__ = [
     "read_secret_file",
     "resolve_secrets",
     "shared_accounts",
+    "webhook_master_key",
 ]
 
 
@@ -89,8 +90,9 @@ class Secrets(enum.Flag):
     """Which secrets a command resolves: each command asks only for the ones it uses.
 
     `migrate`, `accounts`, `balance`, `status` and `send` talk to the database
-    only (``DATABASE``); `run` needs everything. The webhook secret is never
-    asked for while ``[webhooks] enabled = false``.
+    only (``DATABASE``); `run` needs everything. The webhook master key is not
+    one of these: ``webhook_master_key`` reads it, for `run` (with the sender) and
+    the `webhooks` commands that seal or sign only.
     """
 
     DATABASE = enum.auto()
@@ -107,7 +109,6 @@ class LoadedConfig:
     path: Path | None = None
     database_dsn: Secret | None = None
     carrier_passwords: Mapping[str, Secret] = field(default_factory=dict)
-    webhook_secret: Secret | None = None
 
 
 # --- parsing and validation ------------------------------------------------
@@ -212,6 +213,9 @@ def _check_whole(config: Config, text: str, source: str) -> None:
                 "profile, so the parts billed are the parts sent: "
                 + ", ".join(route.carrier_names),
             )
+    test_route = config.api.test_route
+    if test_route is not None and all(route.name != test_route for route in config.routes):
+        raise _fail(text, source, ("api", "test_route"), f"no route named {test_route!r}")
 
 
 def _check_receives(carrier: CarrierConfig, i: int, text: str, source: str) -> None:
@@ -371,14 +375,14 @@ def resolve_secrets(
         if len(secret.reveal().encode("latin-1")) > 8:
             raise ConfigError("bind password longer than 8 characters (SMPP 3.4 4.1.1)", key=key)
         passwords[carrier.name] = secret
+    return LoadedConfig(config=config, path=path, database_dsn=dsn, carrier_passwords=passwords)
+
+
+def webhook_master_key(config: Config, *, environ: Mapping[str, str] | None = None) -> Secret | None:
+    """The master key that seals webhook secrets, for the commands that sign or set them only."""
     hooks = config.webhooks
-    webhook_secret = None
-    if Secrets.WEBHOOKS in secrets and hooks.enabled:
-        webhook_secret = _secret(hooks.secret_env, hooks.secret_file, env, "webhooks.secret")
-    return LoadedConfig(
-        config=config, path=path, database_dsn=dsn,
-        carrier_passwords=passwords, webhook_secret=webhook_secret,
-    )  # fmt: skip
+    env = os.environ if environ is None else environ
+    return _secret(hooks.master_key_env, hooks.master_key_file, env, "webhooks.master_key")
 
 
 def load_config(

@@ -27,6 +27,7 @@ from segmenter import Profile
 
 __all__ = [
     "MAX_BINDS",
+    "Api",
     "BindGroup",
     "BindMode",
     "Carrier",
@@ -483,24 +484,45 @@ class Logging(_Base, frozen=True, kw_only=True):
 
 
 class Webhooks(_Base, frozen=True, kw_only=True):
-    """Seed 000 delivery webhook: signed POST, retries 1 s -> 5 s -> 30 s."""
+    """Seed 000 delivery webhook: signed POST, retries 1 s -> 5 s -> 30 s (docs/webhooks.md).
+
+    URLs and secrets live on the account (and the API key), never here; the
+    secrets are sealed under the master key named by ``master_key_env`` or
+    ``master_key_file``, which only the commands that sign or set secrets read.
+    """
 
     enabled: bool = True
-    secret_env: str | None = None
-    secret_file: str | None = None
-    default_url: str | None = None
+    run_in_daemon: bool = True  # false: only `smpp-bridge webhooks run` sends
+    master_key_env: str | None = None
+    master_key_file: str | None = None
+    default_url: str | None = None  # gone: refused below, kept so the error can say why
     timeout: Duration = field(default_factory=lambda: Duration(10))
     retry_delays: tuple[Duration, ...] = field(
         default_factory=lambda: (Duration(1), Duration(5), Duration(30))
     )
     require_https: bool = True
-    allow_private_addresses: bool = False
+    allow_networks: tuple[str, ...] = ()  # CIDRs the SSRF guard lets through, e.g. "127.0.0.1/32"
     user_agent: str = "ProSignals/1.0"
-    concurrency: Annotated[int, Meta(ge=1, le=1000)] = 32
+    concurrency: Annotated[int, Meta(ge=1, le=1000)] = 8  # requests at once to one endpoint
+    retention: Duration = field(default_factory=lambda: Duration(7 * 86400))
 
     def __post_init__(self) -> None:
-        if self.secret_env is not None and self.secret_file is not None:
-            raise ValueError("give secret_env or secret_file, not both")
+        import ipaddress
+
+        if self.master_key_env is not None and self.master_key_file is not None:
+            raise ValueError("give master_key_env or master_key_file, not both")
+        if self.default_url is not None:
+            raise ValueError(
+                "default_url is gone: a webhook URL belongs to an account or an API key"
+                " (smpp-bridge webhooks set --account NAME URL)"
+            )
+        if not (self.user_agent.isascii() and self.user_agent.isprintable()):
+            raise ValueError("user_agent must be printable ASCII (it is an HTTP header value)")
+        for net in self.allow_networks:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"allow_networks: {net!r} is not an address or a CIDR") from None
 
 
 class Daemon(_Base, frozen=True, kw_only=True):
@@ -522,6 +544,35 @@ class Daemon(_Base, frozen=True, kw_only=True):
             raise ValueError("lease must be longer than heartbeat_interval")
 
 
+class Api(_Base, frozen=True, kw_only=True):
+    """The REST API process, `smpp-bridge api` (docs/api.md)."""
+
+    # host:port; plain HTTP only on loopback unless allow_plain_http (behind a
+    # TLS-terminating reverse proxy) or with tls_certificate + tls_key.
+    listen: str = "127.0.0.1:8080"
+    tls_certificate: str | None = None
+    tls_key: str | None = None
+    allow_plain_http: bool = False
+    # Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed.
+    trusted_proxies: tuple[str, ...] = ()
+    max_body: Annotated[int, Meta(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
+    pool_size: Annotated[int, Meta(ge=1, le=200)] = 10
+    # A cached key row older than this is read again (revocation within it).
+    key_cache_ttl: Duration = field(default_factory=lambda: Duration(0.5))
+    # Failed authentications allowed per client address and minute.
+    auth_failures_per_minute: Annotated[int, Meta(ge=1, le=100000)] = 20
+    # The route (by name) every send of a psk_test_ key takes.
+    test_route: str | None = None
+    # One JSON line per request (at info level); off: errors only.
+    access_log: bool = True
+    # Processes serving the listening socket (`smpp-bridge api --workers`).
+    workers: Annotated[int, Meta(ge=1, le=64)] = 1
+
+    def __post_init__(self) -> None:
+        if (self.tls_certificate is None) != (self.tls_key is None):
+            raise ValueError("give both tls_certificate and tls_key, or neither")
+
+
 class Config(_Base, frozen=True, kw_only=True):
     database: Database = field(default_factory=Database)
     carriers: list[Carrier] = field(default_factory=list)
@@ -532,6 +583,7 @@ class Config(_Base, frozen=True, kw_only=True):
     logging: Logging = field(default_factory=Logging)
     webhooks: Webhooks = field(default_factory=Webhooks)
     daemon: Daemon = field(default_factory=Daemon)
+    api: Api = field(default_factory=Api)
 
     def carrier(self, name: str) -> Carrier:
         for carrier in self.carriers:

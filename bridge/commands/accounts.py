@@ -13,7 +13,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create.add_argument("name", help="account name (not empty; unique)")
     create.add_argument("--credits", default="0", help="initial credits in MYR, e.g. 50.00 (default 0)")
     create.add_argument("--sender", help="default sender id of the account")
-    create.add_argument("--webhook-url", help="delivery webhook URL of the account")
     add_database_arguments(create)
     topup = sub.add_parser("topup", help="add credits to an account", description="add credits to an account")
     topup.add_argument("name", help="account name")
@@ -38,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         if args.accounts_action == "create":
             return await create_account(
                 db, args.name, credits=args.credits,
-                default_sender_id=args.sender, webhook_url=args.webhook_url,
+                default_sender_id=args.sender,
             )  # fmt: skip
         return await top_up(db, args.name, args.amount, note=args.note)
 

@@ -1,5 +1,10 @@
 """`smpp-bridge demo`: the whole loop on a fresh clone, with nothing configured.
 
+The traffic goes through the REST API, as customers use it: a key is created
+(as `smpp-bridge keys create` does), `smpp-bridge api` runs as a child
+process, and every send is a ``POST /api/v1/sms/send`` shaped like the seed's
+example; the run ends with ``GET /api/v1/sms/{id}`` and ``GET /api/v1/balance``.
+
 A throw-away database (a new database on 127.0.0.1:5432 when a server
 answers there as ``postgres``, else the embedded PostgreSQL in a temporary
 directory), migrated; our SMSC simulator on a free port, with some failures
@@ -24,6 +29,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -236,39 +242,43 @@ def _simulator_config() -> Any:
 async def _demo(args: argparse.Namespace, dsn: str) -> int:
     import trio
 
+    from bridge.commands.demo_http import api_process
     from bridge.dispatch import Daemon
     from bridge.simulator import Simulator
     from bridge.store.accounts import create_account, get_account, reconcile
     from bridge.store.db import open_database
-    from bridge.store.enqueue import SendRequest, enqueue_many
+    from bridge.store.keys import create_key
     from bridge.store.migrate import migrate
-    from bridge.store.routing import RouteTable
     from config.load import parse_config
 
     await migrate(dsn)
     async with open_database(dsn, min_size=2, max_size=8) as db, trio.open_nursery() as nursery:
         port = await nursery.start(Simulator(_simulator_config()).serve, "127.0.0.1", 0)
         print(f"simulator: SMSC on 127.0.0.1:{port} (0000 numbers undeliverable, 4% random failures)")
-        config = parse_config(CONFIG_TOML.format(port=port), source="<demo>")
+        text = CONFIG_TOML.format(port=port) + f'\n[database]\ndsn = "{dsn}"\n'
+        config = parse_config(text, source="<demo>")
+        config_path = Path(tempfile.mkdtemp(prefix="smpp-bridge-demo-")) / "demo.toml"
+        config_path.write_text(text, encoding="utf-8")
         account = await create_account(db, ACCOUNT, credits=CREDITS)
         before = account.balance
-
-        sends = traffic(args.messages, args.seed)
-        table = RouteTable(config)
-        started = time.perf_counter()
-        for i in range(0, len(sends), 200):
-            batch = [SendRequest(to=to, message=body) for body, to in sends[i : i + 200]]
-            await enqueue_many(db, config, account.id, batch, routes=table)
-        enqueue_s = time.perf_counter() - started
-        total = sum(len(to) for _, to in sends)
-        print(f"enqueued : {total} recipients in {len(sends)} sends, {enqueue_s:.2f}s "
-              f"({total / enqueue_s:,.0f}/s)")  # fmt: skip
+        # The demo's own key: without the seed's 60 requests a minute, it sends hundreds.
+        _, key = await create_key(db, ACCOUNT, "demo", requests_per_minute=None)
+        print(f"api key  : {key[:17]}… (smpp-bridge keys create demo --name demo --no-rate-limit)")
 
         daemon = Daemon(config, db, dsn=dsn, passwords={"demo-smsc": ""}, instance_name="demo")
-        started = time.perf_counter()
         await nursery.start(daemon.run)
-        counts = await _wait(db, account.id, started, args.timeout)
-        elapsed = time.perf_counter() - started
+        sends = traffic(args.messages, args.seed)
+        total = sum(len(to) for _, to in sends)
+        try:
+            async with api_process(config_path) as url:
+                print(f"api      : smpp-bridge api on {url}", flush=True)
+                started = time.perf_counter()
+                results = await _send(url, key, sends)
+                counts = await _wait(db, account.id, started, args.timeout)
+                elapsed = time.perf_counter() - started
+                await _show(url, key, results)
+        finally:
+            shutil.rmtree(config_path.parent, ignore_errors=True)
         with trio.move_on_after(10):
             await daemon.drain(5)
         money = await db.fetchrow(_MONEY, account.id)
@@ -300,6 +310,43 @@ async def _demo(args: argparse.Namespace, dsn: str) -> int:
     if counts["pending"]:
         print(f"error: {counts['pending']} messages still pending after {args.timeout:g}s", file=sys.stderr)
     return 0 if ok else 1
+
+
+async def _send(url: str, key: str, sends: list[tuple[str, list[str]]]) -> list[Any]:
+    from bridge.commands.demo_http import curl, send_all
+
+    first_body, first_to = sends[0]
+    print("\nPOST /sms/send, as the seed's example:\n" + curl(url, "/sms/send",
+          {"to": first_to[0] if len(first_to) == 1 else first_to, "message": first_body, "reference": "order-1"}))  # fmt: skip
+    started = time.perf_counter()
+    results = await send_all(url, key, sends)
+    took = time.perf_counter() - started
+    refused = [r for r in results if r[1] != 201]
+    total = sum(len(r[0]["to"]) if isinstance(r[0]["to"], list) else 1 for r in results)
+    print(f"sent     : {len(results)} POST /sms/send ({total} recipients) in {took:.2f}s, "
+          f"{len(results) / took:,.0f} requests/s, {len(refused)} refused", flush=True)  # fmt: skip
+    for _request, status, body in refused[:3]:
+        print(f"  {status} {body.get('error')}: {body.get('message')}", file=sys.stderr)
+    return results
+
+
+async def _show(url: str, key: str, results: list[Any]) -> None:
+    """A few GET /sms/{id} (one of each status) and GET /balance, as a customer polls them."""
+    from bridge.commands.demo_http import curl, get
+
+    shown: set[str] = set()
+    for _request, status, body in results:
+        if status != 201:
+            continue
+        for recipient in body["recipients"]:
+            code, view, raw = await get(url, key, f"/sms/{recipient['id']}")
+            if code == 200 and view["status"] not in shown:
+                shown.add(view["status"])
+                print(f"\n{curl(url, '/sms/' + recipient['id'])}\n  -> {raw}")
+        if len(shown) == 3:
+            break
+    _, _, raw = await get(url, key, "/balance")
+    print(f"\n{curl(url, '/balance')}\n  -> {raw}")
 
 
 async def _wait(db: Any, account_id: int, started: float, limit: float) -> dict[str, int]:

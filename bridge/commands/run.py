@@ -44,6 +44,17 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(loaded.config.logging)
     log = structlog.get_logger("bridge.run")
     options = ServiceOptions(config_path=Path(args.config), notifier=notifier)
+    hooks = loaded.config.webhooks
+    if hooks.enabled and hooks.run_in_daemon:
+        from bridge.webhooks.sealing import MasterKey, SealError
+        from config.load import webhook_master_key
+
+        try:
+            key = webhook_master_key(loaded.config)
+            options.webhook_master_key = MasterKey.parse(key.reveal()) if key is not None else None
+        except (ConfigError, SealError) as exc:
+            return _error(f"{args.config}: {exc}")
+        options.webhooks = True
     tune_gc()  # after the imports and the configuration: see bridge/gc_tuning.py
     try:
         with database_dsn(loaded) as dsn:

@@ -336,7 +336,9 @@ class Sweeper:
                     rows = await tx.fetch(_ORPHANS, dead, self.batch)
                     if not rows:
                         return done
-                    decided = [self._recovered(r["message_id"], r["seq"], r["carrier"], r["route"], r["attempts"])
+                    # carrier None: a `submitting` part's carrier column is an earlier
+                    # attempt's (recovery clears it), so its route's carriers decide
+                    decided = [self._recovered(r["message_id"], r["seq"], None, r["route"], r["attempts"])
                                for r in rows]  # fmt: skip
                     updated = await tx.fetch(
                         _RECOVER, *[list(c) for c in zip(*decided, strict=True)], "submitting"

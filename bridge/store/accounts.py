@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from bridge.store.db import Connection, Database
+from bridge.store.executor import Executor
 from bridge.store.models import Balance
 
 __all__ = [
@@ -77,21 +77,20 @@ class Account:
     charged: Decimal
     reserved: Decimal
     default_sender_id: str | None
-    webhook_url: str | None
 
     @property
     def balance(self) -> Decimal:
         return self.credits - self.charged - self.reserved
 
 
-_COLUMNS = "id, name, credits, charged, reserved, default_sender_id, webhook_url"
+_COLUMNS = "id, name, credits, charged, reserved, default_sender_id"
 
 
 def _account(row: object) -> Account:
     return Account(**dict(row))  # type: ignore[call-overload]
 
 
-async def get_account(db: Database | Connection, account: str | int) -> Account:
+async def get_account(db: Executor, account: str | int) -> Account:
     """By name, or by id when given an int."""
     column = "id" if isinstance(account, int) else "name"
     row = await db.fetchrow(f"SELECT {_COLUMNS} FROM accounts WHERE {column} = $1", account)
@@ -101,19 +100,19 @@ async def get_account(db: Database | Connection, account: str | int) -> Account:
 
 
 async def create_account(
-    db: Database,
+    db: Executor,
     name: str,
     *,
     credits: Decimal | str | int = 0,
     default_sender_id: str | None = None,
-    webhook_url: str | None = None,
 ) -> Account:
+    """A new account; its webhook URL and secret: bridge.webhooks.endpoints.set_endpoint."""
     amount = money(credits)
     async with db.transaction() as tx:
         row = await tx.fetchrow(
-            f"INSERT INTO accounts (name, default_sender_id, webhook_url) VALUES ($1, $2, $3)"
+            f"INSERT INTO accounts (name, default_sender_id) VALUES ($1, $2)"
             f" ON CONFLICT (name) DO NOTHING RETURNING {_COLUMNS}",
-            name, default_sender_id, webhook_url,
+            name, default_sender_id,
         )  # fmt: skip
         if row is None:
             raise AccountExists(f"account {name!r} exists")
@@ -122,7 +121,7 @@ async def create_account(
         return _account(row)
 
 
-async def _credit(tx: Connection, account_id: int, amount: Decimal, note: str | None) -> Account:
+async def _credit(tx: Executor, account_id: int, amount: Decimal, note: str | None) -> Account:
     await tx.execute(
         "INSERT INTO ledger (account_id, kind, amount, note) VALUES ($1, 'credit', $2, $3)",
         account_id, amount, note,
@@ -135,7 +134,7 @@ async def _credit(tx: Connection, account_id: int, amount: Decimal, note: str | 
 
 
 async def top_up(
-    db: Database, account: str | int, amount: Decimal | str | int, *, note: str | None = None
+    db: Executor, account: str | int, amount: Decimal | str | int, *, note: str | None = None
 ) -> Account:
     value = money(amount)
     if value == 0:
@@ -145,7 +144,7 @@ async def top_up(
         return await _credit(tx, found.id, value, note)
 
 
-async def balance(db: Database | Connection, account: str | int) -> Balance:
+async def balance(db: Executor, account: str | int) -> Balance:
     """GET /balance: credits - charges - open reservations, in MYR."""
     found = await get_account(db, account)
     return Balance(balance=found.balance, currency="MYR")
@@ -156,7 +155,7 @@ class Outcome(StrEnum):
     REFUND = "refund"  # the message failed: the reservation is released
 
 
-async def settle(tx: Connection, outcomes: Iterable[tuple[int, Outcome]]) -> int:
+async def settle(tx: Executor, outcomes: Iterable[tuple[int, Outcome]]) -> int:
     """Charge or refund the reservations of messages (internal ids), idempotently, in one call.
 
     Call it inside the transaction that moves those messages to their final
@@ -198,7 +197,7 @@ class Reconciliation:
         )
 
 
-async def reconcile(db: Database | Connection, account: str | int) -> Reconciliation:
+async def reconcile(db: Executor, account: str | int) -> Reconciliation:
     """Recompute an account's money from the ledger and compare it with its counters."""
     found = await get_account(db, account)
     row = await db.fetchrow(

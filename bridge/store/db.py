@@ -30,12 +30,13 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import asyncpg
-import msgspec
 import structlog
 import trio
 import trio_asyncio
 from asyncpg import Record
 from trio_asyncio import aio_as_trio
+
+from bridge.store.codecs import SERVER_SETTINGS, init_connection
 
 __all__ = [
     "Connection",
@@ -49,22 +50,9 @@ __all__ = [
 
 log = structlog.get_logger("bridge.store.db")
 
-_json_encoder = msgspec.json.Encoder(decimal_format="number")
-
-
-async def _init_connection(raw: asyncpg.Connection) -> None:
-    # json/jsonb through msgspec: one codec for the whole project.
-    for type_name in ("json", "jsonb"):
-        await raw.set_type_codec(
-            type_name,
-            schema="pg_catalog",
-            encoder=lambda value: _json_encoder.encode(value).decode(),
-            decoder=msgspec.json.decode,
-            format="text",
-        )
-
-
-_SERVER_SETTINGS = {"application_name": "smpp-bridge"}
+# One connection setup for both executors (this one and bridge.store.aio).
+_init_connection = init_connection
+_SERVER_SETTINGS = SERVER_SETTINGS
 
 
 def _log_unawaited(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

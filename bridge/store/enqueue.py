@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from bridge.store.accounts import AccountNotFound, get_account
-from bridge.store.db import Connection, Database
+from bridge.store.executor import Executor
 from bridge.store.models import PublicStatus, Recipient, SendResult, Totals, new_public_id
 from bridge.store.plan import (
     MAX_RECIPIENTS,
@@ -68,8 +68,8 @@ NOTIFY_CHANNEL = "smpp_bridge_queued"
 
 _INSERT_CAMPAIGNS = """
 INSERT INTO campaigns (public_id, account_id, reference, type, body, sender_id,
-                       accepted, failed, invalid, estimated_cost)
-SELECT p, $1, r, t::message_type, b, s, a, f, i, c
+                       accepted, failed, invalid, estimated_cost, api_key_id)
+SELECT p, $1, r, t::message_type, b, s, a, f, i, c, $11
 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
             $7::int[], $8::int[], $9::int[], $10::numeric[]) AS u(p, r, t, b, s, a, f, i, c)
 RETURNING id, public_id
@@ -107,7 +107,7 @@ RETURNING destination, next_ref
 """
 
 
-async def _allocate_refs(tx: Connection, items: list[Planned]) -> dict[str, int]:
+async def _allocate_refs(tx: Executor, items: list[Planned]) -> dict[str, int]:
     """Concatenation reference per multipart message (by public id)."""
     multipart = [p for p in items if p.seg is not None and p.seg.segments > 1]
     if not multipart:
@@ -125,41 +125,51 @@ async def _allocate_refs(tx: Connection, items: list[Planned]) -> dict[str, int]
 
 
 async def enqueue(
-    db: Database,
+    db: Executor,
     config: Config,
     account: str | int,
     request: SendRequest,
     *,
     routes: RouteTable | None = None,
+    api_key_id: int | None = None,
 ) -> SendResult:
     """Validate, price, reserve and queue one send; returns the seed's 201 body.
 
     Raises ``EnqueueError`` with the seed's code; on any error nothing is stored.
     """
-    (result,) = await enqueue_many(db, config, account, [request], routes=routes)
+    (result,) = await enqueue_many(db, config, account, [request], routes=routes, api_key_id=api_key_id)
     return result
 
 
 async def enqueue_many(
-    db: Database,
+    db: Executor,
     config: Config,
     account: str | int,
     requests: Sequence[SendRequest],
     *,
     routes: RouteTable | None = None,
+    api_key_id: int | None = None,
+    max_recipients: int = MAX_RECIPIENTS,
 ) -> list[SendResult]:
     """Several sends of one account in one transaction (bulk loading, benchmarks).
 
     All or nothing: if any request is invalid, or the balance cannot cover
     them all, ``EnqueueError`` is raised and nothing is stored. The statement
-    count does not grow with the batch (unnest arrays).
+    count does not grow with the batch (unnest arrays). ``db`` is either
+    executor (trio or asyncio, ``bridge.store.executor``); a connection inside
+    a transaction makes this call a savepoint of it. ``api_key_id`` is stored
+    on the campaigns (the key of an API send); ``max_recipients`` is its
+    per-call limit (the seed's 100 by default).
     """
     table = routes if routes is not None else RouteTable(config)
     try:
         found = await get_account(db, account)
     except AccountNotFound:
         raise EnqueueError("not_found", f"Unknown account {account!r}.") from None
-    sends = [_Send(r, *plan(r, config, table, found.default_sender_id)) for r in requests]
+    sends = [
+        _Send(r, *plan(r, config, table, found.default_sender_id, max_recipients=max_recipients))
+        for r in requests
+    ]
     if not sends:
         return []
     total = sum((s.total for s in sends), Decimal(0))
@@ -174,7 +184,7 @@ async def enqueue_many(
             [s.request.reference for s in sends], [s.kind for s in sends],
             [s.request.message for s in sends], [s.request.sender_id for s in sends],
             [s.counts["queued"] for s in sends], [s.counts["failed"] for s in sends],
-            [s.counts["invalid"] for s in sends], [s.total for s in sends],
+            [s.counts["invalid"] for s in sends], [s.total for s in sends], api_key_id,
         )  # fmt: skip
         campaign_ids = {row["public_id"]: row["id"] for row in rows}
         campaign_of = [campaign_ids[s.public_id] for s in sends for _ in s.items]

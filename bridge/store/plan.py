@@ -8,6 +8,7 @@ stores the rows in one transaction.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -83,6 +84,11 @@ class Number:
     country: str | None
 
 
+# 17.7 us a number on the development machine (parse, validate, region): over
+# half of planning a 100-recipient call. Customers send to the same numbers
+# again (OTPs, lists), and a Number is immutable, so each distinct input is
+# parsed once per process while it stays among the most recent 32,768.
+@functools.lru_cache(maxsize=32768)
 def parse_number(raw: str) -> Number | None:
     """A valid number in E.164 form with its country, or None (seed: invalid)."""
     text = raw.strip()
@@ -128,7 +134,7 @@ class Planned:
     sender: Sender | None = None
 
 
-def _recipients(request: SendRequest) -> list[str]:
+def _recipients(request: SendRequest, max_recipients: int = MAX_RECIPIENTS) -> list[str]:
     if request.message is None or not request.message.strip():
         raise EnqueueError("missing_message", "The message body is empty.")
     try:
@@ -140,9 +146,9 @@ def _recipients(request: SendRequest) -> list[str]:
     numbers = [n for n in numbers if n and n.strip()]
     if not numbers:
         raise EnqueueError("missing_to", "No recipient phone number(s) provided.")
-    if len(numbers) > MAX_RECIPIENTS:
+    if len(numbers) > max_recipients:
         raise EnqueueError(
-            "too_many_recipients", f"{len(numbers)} recipients; at most {MAX_RECIPIENTS} per call."
+            "too_many_recipients", f"{len(numbers)} recipients; at most {max_recipients} per call."
         )
     return numbers
 
@@ -163,10 +169,14 @@ def _sender_for(
 
 
 def plan(
-    request: SendRequest, config: Config, table: RouteTable, account_default_sender: str | None
+    request: SendRequest, config: Config, table: RouteTable, account_default_sender: str | None,
+    *, max_recipients: int = MAX_RECIPIENTS,
 ) -> tuple[MessageType, list[Planned]]:
-    """Everything but the database: validation, routing, segmentation, prices, senders."""
-    numbers = _recipients(request)
+    """Everything but the database: validation, routing, segmentation, prices, senders.
+
+    ``max_recipients``: the seed's 100 per call, or an API key's own limit.
+    """
+    numbers = _recipients(request, max_recipients)
     body = request.message or ""
     planned: list[Planned] = []
     segmentations: dict[object, segmenter.Segmentation | None] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.store.db import Connection, Database
+from bridge.store.executor import Executor
 from bridge.store.models import STATUS_OF_STATE, MessageView, iso_millis
 from bridge.store.reasons import describe
 
@@ -22,7 +22,7 @@ WHERE m.public_id = $1 AND ($2::bigint IS NULL OR m.account_id = $2)
 
 
 async def get_message(
-    db: Database | Connection, public_id: str, *, account_id: int | None = None
+    db: Executor, public_id: str, *, account_id: int | None = None
 ) -> MessageView | None:
     """The message ``msg_...``; None when unknown or (with ``account_id``) not that account's."""
     row = await db.fetchrow(_GET_MESSAGE, public_id, account_id)

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from bridge.cli import main
 from config.load import (
     ConfigError,
-    Secret,
     example_text,
     load_config,
     locate_key,
@@ -181,7 +180,6 @@ ENV = {
     "SMPP_BRIDGE_DSN": "postgresql://u:pw@db/x",
     "MAXIS_SMPP_PASSWORD": "maxispw",
     "GLOBAL_SMPP_PASSWORD": "g",
-    "SMPP_BRIDGE_WEBHOOK_SECRET": "hook",
 }
 
 
@@ -191,7 +189,9 @@ def test_secrets_resolve_from_env_and_private_file(tmp_path: Path) -> None:
     assert loaded.carrier_passwords["maxis"].reveal() == "maxispw"
     assert loaded.database_dsn is not None
     assert loaded.database_dsn.reveal() == ENV["SMPP_BRIDGE_DSN"]
-    assert loaded.webhook_secret == Secret("hook")
+    # The webhook master key is not resolved with the others: only the
+    # commands that sign or set webhook secrets read it (config.load.webhook_master_key).
+    assert not hasattr(loaded, "webhook_secret")
     # Secrets never print.
     assert "s3cret" not in repr(loaded) and "maxispw" not in repr(loaded)
     assert "pw@db" not in str(loaded.database_dsn)
@@ -295,3 +295,19 @@ def test_receipt_time_zone_must_be_a_zone_name() -> None:
     assert parse_config(base + 'receipt_time_zone = "Asia/Kuala_Lumpur"\n').carriers[0].receipt_time_zone
     with pytest.raises(ConfigError, match="receipt_time_zone"):
         parse_config(base + 'receipt_time_zone = "Mars/Olympus"\n')
+
+
+def test_api_service_unit_is_hardened() -> None:
+    unit = (Path(__file__).resolve().parents[2] / "config" / "smpp-bridge-api.service").read_text()
+    directives = dict(
+        line.split("=", 1) for line in unit.splitlines() if "=" in line and not line.startswith("#")
+    )
+    assert directives["Type"] == "notify"
+    assert directives["User"] == "smpp-bridge"
+    assert "smpp-bridge api -c" in directives["ExecStart"]
+    daemon = (Path(__file__).resolve().parents[2] / "config" / "smpp-bridge.service").read_text()
+    for key in ("NoNewPrivileges", "ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices",
+                "RestrictAddressFamilies", "MemoryDenyWriteExecute", "SystemCallFilter", "CapabilityBoundingSet"):  # fmt: skip
+        assert f"\n{key}=" in daemon and directives[key] == dict(
+            line.split("=", 1) for line in daemon.splitlines() if line.startswith(key + "=")
+        )[key], key

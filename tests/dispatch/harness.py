@@ -51,9 +51,6 @@ carriers = [{{ carrier = "sim" }}]
 [rates.countries]
 MY = "0.0500"
 
-[webhooks]
-default_url = "https://example.invalid/hook"
-
 [daemon]
 heartbeat_interval = "0.3s"
 lease = "1.5s"
@@ -110,3 +107,10 @@ async def daemon(
             await d.drain(5.0)
         else:
             nursery.cancel_scope.cancel()
+
+
+async def add_webhook_url(db: Database, account: str = "acme", url: str = "https://example.invalid/hook") -> None:
+    """Give ``account`` a webhook URL: outbox rows are written only for such accounts."""
+    await db.execute(
+        "INSERT INTO webhook_endpoints (account_id, url) SELECT id, $2 FROM accounts WHERE name = $1", account, url
+    )

@@ -16,7 +16,7 @@ from bridge.dispatch.parts import ClaimedPart, Resolution, Result
 from bridge.store.accounts import create_account, reconcile
 from bridge.store.db import Database
 from bridge.store.enqueue import SendRequest, enqueue
-from tests.dispatch.harness import MY_NUMBERS, make_config
+from tests.dispatch.harness import MY_NUMBERS, add_webhook_url, make_config
 
 CONFIG = make_config(1)
 CARRIER = CONFIG.carriers[0]
@@ -25,6 +25,7 @@ TABLE = CARRIER.status_table()
 
 async def _claimed(db: Database, count: int) -> list[ClaimedPart]:
     await create_account(db, "acme", credits="10")
+    await add_webhook_url(db)
     await enqueue(db, CONFIG, "acme", SendRequest(to=MY_NUMBERS[:count], message="Hi"))
     owner = await db.fetchval(
         "INSERT INTO daemon_instances (name, hostname, pid, lease_until)"

@@ -9,7 +9,15 @@ from bridge.simulator import DestinationRule, Outcome, SimulatorConfig
 from bridge.store.accounts import create_account, reconcile
 from bridge.store.db import Database, open_database
 from bridge.store.enqueue import SendRequest, enqueue_many
-from tests.dispatch.harness import MY_NUMBERS, all_final, daemon, make_config, simulator, wait_until
+from tests.dispatch.harness import (
+    MY_NUMBERS,
+    add_webhook_url,
+    all_final,
+    daemon,
+    make_config,
+    simulator,
+    wait_until,
+)
 from tests.dispatch.proxy import PgProxy
 
 FAST = {"reconnect": BackoffPolicy(base=0.05, factor=1.0, cap=0.05)}
@@ -36,6 +44,7 @@ async def test_two_daemons_faults_and_an_outage_still_reconcile(db: Database, pg
             response_timeout="0.5s",
         )
         await create_account(db, "acme", credits="1000")
+        await add_webhook_url(db)
         bodies = ["Hi", "x" * 300, "ж" * 100]
         requests = [SendRequest(to=MY_NUMBERS[i : i + 100], message=bodies[(i // 100) % 3]) for i in range(0, 1000, 100)]
         async with (

@@ -11,6 +11,7 @@ from bridge.store.enqueue import SendRequest, enqueue
 from bridge.store.queries import get_message
 from tests.dispatch.harness import (
     MY_NUMBERS,
+    add_webhook_url,
     all_final,
     counts,
     daemon,
@@ -24,6 +25,7 @@ async def test_sent_and_charged(db: Database, pg_dsn: str) -> None:
     async with simulator() as sim:
         config = make_config(sim.port or 0)
         await create_account(db, "acme", credits="10")
+        await add_webhook_url(db)
         result = await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:3], message="Hello there"))
         async with daemon(config, db, pg_dsn) as d:
             await wait_until(lambda: all_final(db))

@@ -18,6 +18,7 @@ from bridge.store.enqueue import SendRequest, enqueue
 from config.load import parse_config
 from tests.dispatch.harness import (
     MY_NUMBERS,
+    add_webhook_url,
     all_final,
     counts,
     daemon,
@@ -119,6 +120,7 @@ async def test_duplicate_and_conflicting_receipts_change_nothing(db: Database, p
     async with simulator() as sim:
         config = make_config(sim.port or 0)
         await create_account(db, "acme", credits="10")
+        await add_webhook_url(db)
         await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:2], message="Hi"))
         async with daemon(config, db, pg_dsn) as d:
             await wait_until(lambda: all_final(db))

@@ -16,6 +16,7 @@ from config.load import parse_config
 from config.schema import Config
 from tests.dispatch.harness import (
     MY_NUMBERS,
+    add_webhook_url,
     all_final,
     counts,
     daemon,
@@ -115,6 +116,7 @@ async def test_one_failed_part_fails_the_message_for_good(db: Database, pg_dsn: 
     async with simulator(SimulatorConfig(receipt_delay=(3600.0, 3600.0))) as sim:
         config = make_config(sim.port or 0)
         await create_account(db, "acme", credits="10")
+        await add_webhook_url(db)
         await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:1], message="z" * 400))
         async with daemon(config, db, pg_dsn) as d:
             await wait_until(lambda: _scalar(db, "SELECT count(*) FROM message_parts WHERE state = 'submitted'", 3))

@@ -36,6 +36,8 @@ async def test_messages_left_submitted_and_a_receipt_parked_without_status_finis
     keys = {cid: dlr.id_key(cid, carrier.response_id_form) for cid in ("OLD1", "OLD2")}
     async with open_database(empty_dsn, min_size=1, max_size=4) as db:
         await create_account(db, "acme", credits="10")
+        # The URL where the older release kept it: migration 0013 moves it to webhook_endpoints.
+        await db.execute("UPDATE accounts SET webhook_url = 'https://example.invalid/hook' WHERE name = 'acme'")
         await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:2], message="Hi"))
         first, second = [r["id"] for r in await db.fetch("SELECT id FROM messages ORDER BY id")]
         # As the older release left them: both parts accepted under a carrier id, the

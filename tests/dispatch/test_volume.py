@@ -9,7 +9,15 @@ from bridge.simulator import DestinationRule, Outcome, SimulatorConfig
 from bridge.store.accounts import create_account, get_account, reconcile
 from bridge.store.db import Database
 from bridge.store.enqueue import SendRequest, enqueue_many
-from tests.dispatch.harness import MY_NUMBERS, all_final, daemon, make_config, simulator, wait_until
+from tests.dispatch.harness import (
+    MY_NUMBERS,
+    add_webhook_url,
+    all_final,
+    daemon,
+    make_config,
+    simulator,
+    wait_until,
+)
 
 BODIES = [
     "Your code is 482915",
@@ -39,6 +47,7 @@ async def test_two_thousand_mixed_messages_reconcile(db: Database, pg_dsn: str) 
     async with simulator(sim_config) as sim:
         config = make_config(sim.port or 0, carrier="binds = 2", window=50)
         await create_account(db, "acme", credits="1000")
+        await add_webhook_url(db)
         numbers = MY_NUMBERS[:2000]
         requests = []
         for i in range(0, 2000, 100):

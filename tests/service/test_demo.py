@@ -37,3 +37,6 @@ def test_demo_runs_the_whole_loop_and_reconciles(messages: int, where: list[str]
     if where:
         assert "embedded PostgreSQL" in out
     assert "482915" not in result.stderr  # no bodies in whatever the daemon logged
+    # the traffic went in as customers send it: HTTP requests to `smpp-bridge api`
+    assert "smpp-bridge api on http://127.0.0.1:" in out and " refused" in out
+    assert " 0 refused" in out, out

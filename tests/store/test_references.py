@@ -11,6 +11,8 @@ from tests.store.plans import logged_plans
 
 async def _message(db: Database) -> tuple[int, int]:
     account = await db.fetchval("INSERT INTO accounts (name, credits) VALUES ('acme', 10) RETURNING id")
+    # Outbox rows are written only for accounts with a webhook URL (migration 0013).
+    await db.execute("INSERT INTO webhook_endpoints (account_id, url) VALUES ($1, 'https://x.invalid/h')", account)
     campaign = await db.fetchval(
         "INSERT INTO campaigns (public_id, account_id, type, body) VALUES ('camp_1', $1, 'transactional', 'hi')"
         " RETURNING id",

@@ -1,0 +1,194 @@
+"""`smpp-bridge webhooks run|set|show|rotate-secret|test`: the sender and the endpoints.
+
+    webhooks run -c FILE                          the sender as its own process
+    webhooks set --account NAME URL -c FILE       set the URL; a new endpoint's secret is printed once
+    webhooks show --account NAME (-c FILE | --dsn DSN)
+    webhooks rotate-secret --account NAME -c FILE a new secret, printed once, in force at once
+    webhooks test --account NAME -c FILE          one signed test POST now; prints the answer
+
+Only `run`, `set`, `rotate-secret` and `test` read the master key ([webhooks]
+master_key_env or master_key_file); `show` needs the database only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+_NEEDS_KEY = {"run", "set", "rotate-secret", "test"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="webhooks_action", metavar="ACTION", required=True)
+
+    def common(p: argparse.ArgumentParser, *, target: bool = True) -> None:
+        p.add_argument("-c", "--config", metavar="FILE", help="configuration file")
+        p.add_argument("--dsn", help="database DSN (instead of the configuration's)")
+        if target:
+            p.add_argument("--account", required=True, help="the account (its default endpoint)")
+            p.add_argument("--key", metavar="PREFIX", help="an API key of the account instead (needs api_keys)")
+
+    run = sub.add_parser("run", help="run the webhook sender as its own process")
+    common(run, target=False)
+    set_ = sub.add_parser("set", help="set the webhook URL (a new endpoint prints its secret once)")
+    common(set_)
+    set_.add_argument("url", help="https://... (http:// only with require_https = false)")
+    show = sub.add_parser("show", help="show the webhook URL and which secret is in force")
+    common(show)
+    rotate = sub.add_parser("rotate-secret", help="make a new secret (printed once), in force at once")
+    common(rotate)
+    test = sub.add_parser("test", help="send one signed test event now and print the answer")
+    common(test)
+
+
+def _error(text: str) -> int:
+    print(f"error: {text}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    import trio
+
+    from bridge.store.connect import ConnectError, configured_dsn
+    from bridge.webhooks.endpoints import EndpointError
+    from bridge.webhooks.sealing import MasterKey, SealError
+    from config.load import ConfigError, load_config, webhook_master_key
+    from config.schema import Config
+
+    action = args.webhooks_action
+    if getattr(args, "key", None):
+        return _error("per-key webhook endpoints need the api_keys table, which this database does not have yet;"
+                      " use --account")  # fmt: skip
+    config = Config()
+    key: MasterKey | None = None
+    try:
+        if args.config:
+            config = load_config(args.config, resolve=False).config
+        if action in _NEEDS_KEY:
+            if not args.config:
+                return _error(f"`webhooks {action}` reads the master key named in the configuration: give -c FILE")
+            secret = webhook_master_key(config)
+            if secret is None and action != "run":
+                return _error("no master key: set [webhooks] master_key_env or master_key_file")
+            key = MasterKey.parse(secret.reveal()) if secret is not None else None
+    except (ConfigError, SealError) as exc:
+        return _error(str(exc))
+
+    try:
+        with configured_dsn(args.config, args.dsn) as dsn:
+            if action == "run":
+                return int(trio.run(_run_sender, config, dsn, key))
+            return int(trio.run(_manage, action, args, config, dsn, key))
+    except (ConnectError, EndpointError, SealError, ValueError) as exc:
+        return _error(str(exc))
+
+
+async def _run_sender(config: Any, dsn: str, key: Any) -> int:
+    import signal
+
+    import trio
+
+    from bridge.logs import configure_logging
+    from bridge.store.db import ensure_aio_loop
+    from bridge.webhooks.service import run_sender
+
+    configure_logging(config.logging)
+    async with ensure_aio_loop():
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(run_sender, config, dsn, key)
+
+                async def stop_on_signal() -> None:
+                    async for _ in signals:
+                        nursery.cancel_scope.cancel()
+                        return
+
+                nursery.start_soon(stop_on_signal)
+    return 0
+
+
+async def _manage(action: str, args: argparse.Namespace, config: Any, dsn: str, key: Any) -> int:
+    from bridge.store.db import open_database
+    from bridge.webhooks import endpoints
+
+    hooks = config.webhooks
+    async with open_database(dsn, min_size=1, max_size=1) as db:
+        if action == "set":
+            info, secret = await endpoints.set_endpoint(
+                db, key, account=args.account, url=args.url, require_https=hooks.require_https
+            )
+            _print_info(info)
+            if secret is not None:
+                print(f"secret: {secret}")
+                print("(shown once: give it to the customer now; `webhooks rotate-secret` makes a new one)")
+            return 0
+        if action == "rotate-secret":
+            info, secret = await endpoints.rotate_secret(db, key, account=args.account)
+            _print_info(info)
+            print(f"secret: {secret}")
+            print("(shown once; the next attempt of every pending delivery is signed with it)")
+            return 0
+        if action == "show":
+            found = await endpoints.endpoints_of(db, account=args.account)
+            if not found:
+                print(f"{args.account}: no webhook URL (messages of this account write no webhook rows)")
+            for info in found:
+                _print_info(info)
+            return 0
+        return await _test(db, args.account, config, key)
+
+
+def _print_info(info: Any) -> None:
+    owner = info.account if info.api_key_id is None else f"{info.account} key {info.api_key_id}"
+    secret = (
+        f"secret {info.secret_hint} (sealed with master key {info.secret_key_id},"
+        f" since {info.secret_rotated_at:%Y-%m-%d %H:%M:%S %Z})"
+        if info.secret_hint else "NO SECRET: run `smpp-bridge webhooks rotate-secret`; deliveries wait"
+    )  # fmt: skip
+    print(f"{owner}: {info.url}\n  {secret}")
+
+
+async def _test(db: Any, account: str, config: Any, key: Any) -> int:
+    """One signed request of event ``webhook.test`` to the account's endpoint."""
+    from datetime import UTC, datetime
+
+    from bridge.webhooks.client import parse_url
+    from bridge.webhooks.policy import DeliveryPolicy
+    from bridge.webhooks.service import build_sender
+
+    row = await db.fetchrow(
+        "SELECT e.id, e.url, e.secret_sealed, e.secret_key_id FROM webhook_endpoints e"
+        " WHERE e.id = webhook_endpoint_for((SELECT id FROM accounts WHERE name = $1), NULL)", account,
+    )  # fmt: skip
+    if row is None:
+        print(f"error: account {account!r} has no webhook URL", file=sys.stderr)
+        return 2
+    if row["secret_sealed"] is None:
+        print("error: the endpoint has no secret yet: run `smpp-bridge webhooks rotate-secret`", file=sys.stderr)
+        return 2
+    secret = key.open(row["id"], bytes(row["secret_sealed"]), row["secret_key_id"])
+    sms = build_sender(config, db, key).policies["sms.status"]
+    policy = DeliveryPolicy(
+        event="webhook.test", body=_test_body, timeout=sms.timeout, user_agent=sms.user_agent
+    )
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    headers, body = policy.request(
+        delivery_id="dlv_test", secret=secret, payload={"timestamp": now}, attempt=1
+    )
+    sender = build_sender(config, db, key)
+    origin, target = parse_url(row["url"])
+    answer = await sender.client.post(origin, target, headers, body, timeout=policy.timeout)
+    await sender.client.aclose()
+    if answer.status is not None:
+        verdict = "delivered" if policy.delivered(answer.status) else "not delivered (not a 2xx)"
+        print(f"{row['url']}: HTTP {answer.status}: {verdict}")
+        return 0 if policy.delivered(answer.status) else 1
+    print(f"{row['url']}: {answer.error}")
+    return 1
+
+
+def _test_body(payload: Any, attempt: int) -> bytes:
+    import msgspec
+
+    return msgspec.json.encode({"event": "webhook.test", "timestamp": payload["timestamp"], "attempt": attempt})

@@ -1,0 +1,163 @@
+"""Delivery policies: how one kind of event is sent, signed and retried.
+
+A policy is a value per event kind (the outbox row's ``event``). Seed 000's
+``sms.status`` is the first; seed 004's ``session.complete`` will reuse the
+sender with a policy of its own. A policy says:
+
+- the headers of every request (seed 000 "Delivery webhook": ``Content-Type``,
+  ``User-Agent``, ``X-ProSignals-Event``, ``X-ProSignals-Signature``,
+  ``X-ProSignals-Attempt``) plus a delivery id that stays the same in every
+  attempt, so a receiver can drop duplicates (Standard Webhooks' ``webhook-id``);
+- the signature: lowercase hex HMAC-SHA256 of the raw body, keyed with the
+  secret's ASCII bytes (what the seed's ``openssl dgst -sha256 -hmac`` does);
+- the body: the fields of the event in the seed's order, with ``attempt`` last;
+- the schedule: the first attempt, then a retry after each delay (1 s, 5 s,
+  30 s: attempts 1-4), then ``dead``;
+- the timeout (a 2xx later than 10 s is a failure) and which answers count
+  as delivered and which are worth a retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "POLICIES",
+    "SMS_STATUS",
+    "DeliveryPolicy",
+    "SmsStatusBody",
+    "policy_for",
+    "sign",
+    "verify",
+]
+
+
+def sign(secret: str, body: bytes) -> str:
+    """Lowercase hex HMAC-SHA256 of ``body`` keyed with the ASCII bytes of ``secret``."""
+    return hmac.new(secret.encode("ascii"), body, hashlib.sha256).hexdigest()
+
+
+def verify(secrets: Iterable[str] | str, raw_body: bytes, header: str | None) -> bool:
+    """For receivers: does ``header`` (X-ProSignals-Signature) sign ``raw_body``?
+
+    ``secrets`` may list several, the new one and the old one during a rotation:
+    any of them verifies. Every comparison takes constant time
+    (``hmac.compare_digest``), and every secret is tried, so the time does not
+    tell which one matched.
+    """
+    if header is None:
+        return False
+    wanted = header.strip().lower().encode("ascii", "replace")
+    if isinstance(secrets, str):
+        secrets = [secrets]
+    ok = False
+    for secret in secrets:
+        ok |= hmac.compare_digest(sign(secret, raw_body).encode("ascii"), wanted)
+    return ok
+
+
+class SmsStatusBody(msgspec.Struct, frozen=True, kw_only=True):
+    """Seed 000 payload, in the seed's field order (``attempt`` is added per attempt)."""
+
+    event: str
+    id: str
+    campaignId: str
+    to: str
+    status: str
+    reference: str | None
+    timestamp: str
+    attempt: int
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def _sms_status_body(payload: Mapping[str, Any], attempt: int) -> bytes:
+    return _encoder.encode(SmsStatusBody(
+        event=payload["event"], id=payload["id"], campaignId=payload["campaignId"],
+        to=payload["to"], status=payload["status"], reference=payload.get("reference"),
+        timestamp=payload["timestamp"], attempt=attempt,
+    ))  # fmt: skip
+
+
+def _is_2xx(status: int) -> bool:
+    return 200 <= status < 300
+
+
+def _always(_status: int) -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryPolicy:
+    """How one event kind is delivered (see the module docstring)."""
+
+    event: str
+    body: Callable[[Mapping[str, Any], int], bytes]
+    delays: tuple[float, ...] = (1.0, 5.0, 30.0)
+    timeout: float = 10.0
+    user_agent: str = "ProSignals/1.0"
+    event_header: str = "X-ProSignals-Event"
+    signature_header: str = "X-ProSignals-Signature"
+    attempt_header: str = "X-ProSignals-Attempt"
+    delivery_header: str = "X-ProSignals-Delivery"
+    delivered: Callable[[int], bool] = _is_2xx
+    # Of the answers that are not ``delivered``: worth another attempt?
+    retry: Callable[[int], bool] = _always
+    max_response_body: int = 4096
+
+    @property
+    def attempts(self) -> int:
+        """Attempts in all: the first and one per delay."""
+        return 1 + len(self.delays)
+
+    def next_delay(self, attempt: int) -> float | None:
+        """After attempt ``attempt`` (1-based) failed: wait this long, or None (dead)."""
+        return self.delays[attempt - 1] if attempt <= len(self.delays) else None
+
+    def request(
+        self, *, delivery_id: str, secret: str, payload: Mapping[str, Any], attempt: int
+    ) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        """Headers (without Host and Content-Length) and the raw body of one attempt."""
+        body = self.body(payload, attempt)
+        headers = [
+            (b"Content-Type", b"application/json"),
+            (b"User-Agent", self.user_agent.encode("ascii")),
+            (self.event_header.encode("ascii"), self.event.encode("ascii")),
+            (self.signature_header.encode("ascii"), sign(secret, body).encode("ascii")),
+            (self.attempt_header.encode("ascii"), str(attempt).encode("ascii")),
+            (self.delivery_header.encode("ascii"), delivery_id.encode("ascii")),
+        ]
+        return headers, body
+
+    def __post_init__(self) -> None:
+        from bridge.webhooks.client import check_header_value
+
+        for value in (self.user_agent, self.event, self.event_header, self.signature_header,
+                      self.attempt_header, self.delivery_header):  # fmt: skip
+            check_header_value(value)
+
+    def tuned(self, *, delays: tuple[float, ...] | None = None, timeout: float | None = None,
+              user_agent: str | None = None) -> DeliveryPolicy:
+        """This policy with the operator's settings ([webhooks] in the configuration)."""
+        return replace(
+            self,
+            delays=self.delays if delays is None else delays,
+            timeout=self.timeout if timeout is None else timeout,
+            user_agent=self.user_agent if user_agent is None else user_agent,
+        )
+
+
+SMS_STATUS = DeliveryPolicy(event="sms.status", body=_sms_status_body)
+
+POLICIES: dict[str, DeliveryPolicy] = {SMS_STATUS.event: SMS_STATUS}
+
+
+def policy_for(event: str, policies: Mapping[str, DeliveryPolicy] = POLICIES) -> DeliveryPolicy | None:
+    return policies.get(event)

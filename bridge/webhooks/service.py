@@ -1,0 +1,73 @@
+"""The sender from a configuration: inside the daemon, or as `smpp-bridge webhooks run`."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import replace
+
+import structlog
+import trio
+
+from bridge.store.db import Database, open_database
+from bridge.webhooks.client import HttpClient
+from bridge.webhooks.guard import AddressGuard
+from bridge.webhooks.policy import POLICIES, SMS_STATUS, DeliveryPolicy
+from bridge.webhooks.sealing import MasterKey
+from bridge.webhooks.sender import Sender, SenderSettings
+from config.schema import Config
+
+__all__ = ["build_sender", "policies_for", "run_sender"]
+
+log = structlog.get_logger("bridge.webhooks")
+
+
+def policies_for(config: Config) -> dict[str, DeliveryPolicy]:
+    hooks = config.webhooks
+    sms = SMS_STATUS.tuned(
+        delays=tuple(d.seconds for d in hooks.retry_delays), timeout=hooks.timeout.seconds,
+        user_agent=hooks.user_agent,
+    )  # fmt: skip
+    return {**POLICIES, sms.event: sms}
+
+
+def build_sender(
+    config: Config, db: Database, master_key: MasterKey | None, *,
+    ssl_context: ssl.SSLContext | None = None, settings: SenderSettings | None = None,
+) -> Sender:  # fmt: skip
+    hooks = config.webhooks
+    guard = AddressGuard.from_settings(require_https=hooks.require_https, allow_networks=hooks.allow_networks)
+    base = settings or SenderSettings()
+    # The lease covers a whole request and the time to write its outcome.
+    settings = replace(
+        base, endpoint_concurrency=hooks.concurrency, retention=hooks.retention.seconds,
+        lease=max(base.lease, 3 * hooks.timeout.seconds + 10),
+    )  # fmt: skip
+    client = HttpClient(guard, ssl_context=ssl_context, max_idle=hooks.concurrency)
+    return Sender(db, client, master_key=master_key, policies=policies_for(config), settings=settings)
+
+
+async def run_sender(
+    config: Config, dsn: str, master_key: MasterKey | None, *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:  # fmt: skip
+    """A sender with its own small pool: the SMPP pipeline's connections never wait for it.
+
+    Whatever goes wrong in it (the database away at start, a bug) is logged and the
+    sender starts again after a pause: inside the daemon it must never stop the SMPP
+    pipeline.
+    """
+    started = False
+    while True:
+        try:
+            async with open_database(dsn, min_size=1, max_size=2) as db:
+                sender = build_sender(config, db, master_key)
+                if not started:
+                    started = True
+                    task_status.started()
+                await sender.run()
+        except Exception as exc:
+            log.exception("webhook sender failed: starting again in 5 s", error=repr(exc))
+        if not started:
+            started = True
+            task_status.started()
+        await trio.sleep(5.0)
