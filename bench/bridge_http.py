@@ -112,7 +112,9 @@ def _cli(*args: str) -> list[str]:
 def _check(argv: list[str], env: dict[str, str]) -> str:
     out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     if out.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[3:])} failed: {out.stdout[-1000:]} {out.stderr[-2000:]}")
+        raise RuntimeError(
+            f"{' '.join(argv[3:])} failed: {out.stdout[-1000:]} {out.stderr[-2000:]}"
+        )
     return out.stdout
 
 
@@ -150,10 +152,27 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
         c = str(conf)
         _check(_cli("migrate", "-c", c), env)
         _check(_cli("accounts", "create", "bench", "--credits", str(count), "-c", c), env)
-        key = _check(_cli("keys", "create", "bench", "--name", "bench", "--no-rate-limit", "-c", c), env)
+        key = _check(
+            _cli("keys", "create", "bench", "--name", "bench", "--no-rate-limit", "-c", c), env
+        )
         key = key.strip().splitlines()[0].strip()
-        hook = _check(_cli("webhooks", "set", "--account", "bench", f"http://127.0.0.1:{hook_port}/hook", "-c", c), env)
-        secret = next(line.split(":", 1)[1].strip() for line in hook.splitlines() if line.startswith("secret:"))
+        hook = _check(
+            _cli(
+                "webhooks",
+                "set",
+                "--account",
+                "bench",
+                f"http://127.0.0.1:{hook_port}/hook",
+                "-c",
+                c,
+            ),
+            env,
+        )
+        secret = next(
+            line.split(":", 1)[1].strip()
+            for line in hook.splitlines()
+            if line.startswith("secret:")
+        )
         notify.bind(str(work / "notify.sock"))
         daemon = subprocess.Popen(
             _cli("run", "-c", c), env={**env, "NOTIFY_SOCKET": str(work / "notify.sock")},
@@ -169,7 +188,9 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
         deadline = time.monotonic() + 60
         while not _health(api_port):
             if api.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not start: {(work / 'api.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"the API did not start: {(work / 'api.log').read_text()[-2000:]}"
+                )
             time.sleep(0.1)
         groups = [
             Group("daemon", lambda: [daemon.pid]),
@@ -188,7 +209,13 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
         sampler.stop()
         sim_cpu = cpu_seconds(sim.pid) - sim0
         figure = compare._figure(
-            "bridge-http", count, load, sampler, ["daemon", "api", "postgresql"], ["daemon", "api"], sim_cpu
+            "bridge-http",
+            count,
+            load,
+            sampler,
+            ["daemon", "api", "postgresql"],
+            ["daemon", "api"],
+            sim_cpu,
         )
         figure["bad_signatures"] = load["bad_signatures"]
 
@@ -197,6 +224,7 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
 
             async with open_connection(dsn) as conn:
                 row = await conn.fetchrow(_ACCEPT_TO_SUBMIT)
+            assert row is not None
             return {"50": float(row["p50"] or 0), "99": float(row["p99"] or 0)}
 
         figure["latency_ms"]["accept_to_submit"] = trio.run(accept_to_submit)

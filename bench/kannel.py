@@ -84,7 +84,9 @@ def free_ports(n: int) -> list[int]:
     return sorted(ports)
 
 
-def render(workdir: Path, sim_port: int, ports: list[int], store: Store, database: str) -> str:
+def render(
+    workdir: Path, sim_port: int, ports: list[int], store: Store, database: str, binds: int = 1
+) -> str:
     admin, box, sendsms = ports
     w = workdir
     groups: list[dict[str, str]] = [
@@ -101,6 +103,15 @@ def render(workdir: Path, sim_port: int, ports: list[int], store: Store, databas
             "reconnect-delay": "1", "max-pending-submits": "500",
             "log-file": f'"{w / "smsc.log"}"', "log-level": "3",
         },
+        *(
+            # More binds: more groups with the same smsc-id; Kannel shares the load.
+            {"group": "smsc", "smsc": "smpp", "smsc-id": f'"{SMSC_ID}"', "host": "127.0.0.1",
+             "port": str(sim_port), "transceiver-mode": "true", "smsc-username": '"kannel"',
+             "smsc-password": '"secret"', "system-type": '""', "enquire-link-interval": "30",
+             "reconnect-delay": "1", "max-pending-submits": "500",
+             "log-file": f'"{w / f"smsc{n}.log"}"', "log-level": "3"}
+            for n in range(2, binds + 1)
+        ),
         {
             "group": "smsbox", "bearerbox-host": "127.0.0.1", "bearerbox-port": str(box),
             "sendsms-port": str(sendsms), "sendsms-interface": "127.0.0.1",
@@ -134,6 +145,7 @@ class Kannel:
     sim_port: int
     store: Store
     database: str = ""
+    binds: int = 1
     ports: list[int] = field(default_factory=lambda: free_ports(3))
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -191,7 +203,9 @@ class Kannel:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        conf = render(self.workdir, self.sim_port, self.ports, self.store, self.database)
+        conf = render(
+            self.workdir, self.sim_port, self.ports, self.store, self.database, self.binds
+        )
         (self.workdir / "kannel.conf").write_text(conf)
         self._spawn(BEARERBOX, "bearerbox")
         self._wait("admin port", lambda: bool(self.status()))
@@ -200,7 +214,7 @@ class Kannel:
             "SMSC link online",
             lambda: (
                 f"{SMSC_ID}[{SMSC_ID}]" in (s := self.status())
-                and "(online" in s
+                and s.count("(online") >= self.binds
                 and "box" in s
                 and _accepts(self.sendsms_port)
             ),

@@ -116,8 +116,9 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
                     if secret:
                         sig = b""
                         for hline in head.split(b"\r\n"):
-                            if hline[:25].lower() == b"x-prosignals-signature: ":
-                                sig = hline[25:].strip()
+                            name, _, value = hline.partition(b":")
+                            if name.strip().lower() == b"x-prosignals-signature":
+                                sig = value.strip()
                         want = hmac.new(secret, body, hashlib.sha256).hexdigest().encode()
                         if not hmac.compare_digest(sig, want):
                             state["bad_signatures"] += 1
@@ -183,6 +184,11 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
                 "p50_ms": round((_pct(window, 50) or 0) * 1e3, 2),
                 "p99_ms": round((_pct(window, 99) or 0) * 1e3, 2),
             })  # fmt: skip
+            if second % 10 == 0:  # progress on long runs (the harness lets stderr through)
+                last = out[-1]
+                print(f"    {second:>5} s: {last['answered']:,} answered, {last['final']:,} final, "
+                      f"{last['outstanding']:,} outstanding, p99 {last['p99_ms']:,.0f} ms",
+                      file=sys.stderr, flush=True)  # fmt: skip
 
     timeline: list[dict[str, Any]] = []
     ticker = asyncio.create_task(series(timeline))
@@ -203,6 +209,12 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
         except Exception as exc:  # reported in the result, not hidden
             errors.append(repr(exc))
     server.close()
+    for handler in [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
+        handler.cancel()  # callback connections still open: end them quietly
+        try:
+            await handler
+        except (asyncio.CancelledError, Exception):
+            pass
     done = [i for i in range(count) if final[i] and accepted[i]]
     accept_lat = [accepted[i] - sent[i] for i in range(count) if accepted[i]]
     final_lat = [final[i] - sent[i] for i in done]

@@ -165,6 +165,25 @@ def _soak_md(meta: dict[str, Any], result: dict[str, Any], plots: list[str]) -> 
     return lines
 
 
+def _generic_md(name: str, meta: dict[str, Any], result: dict[str, Any]) -> list[str]:
+    """Any other benchmark of the file (``carrier``: one bind against smpplib's client)."""
+    lines = [
+        f"## `{name}` ({meta['started']}, load average {meta['load_average_1m']} at the start)",
+        "",
+        "| figure | median | CPU us/msg |",
+        "|---|---:|---:|",
+    ]
+    for fig in result.get("figures", []):
+        cpu = fig.get("cpu_us_per_msg")
+        lines.append(
+            f"| {fig['name']} | {fig['median_per_s']:,.0f} {fig['unit']} | {'' if cpu is None else cpu} |"
+        )
+    lines += [""] + [f"- ratio {k}: **{v:.2f}x**" for k, v in (result.get("ratios") or {}).items()]
+    for k, t in (result.get("targets") or {}).items():
+        lines.append(f"- [{'ok' if t['ok'] else 'MISS'}] {k}: want {t['want']}, got {t['got']}")
+    return [*lines, ""]
+
+
 def _kannel_md() -> list[str]:
     return [
         "## Kannel's configuration (rerun it)",
@@ -213,6 +232,9 @@ def write(paths: list[Path], report: Path) -> Path:
             made = plot_compare(data["results"]["compare"], stem)
             lines += _compare_md(meta, data["results"]["compare"],
                                  [os.path.relpath(p, report.parent) for p in made])  # fmt: skip
+        for name, other in data["results"].items():
+            if name not in ("compare", "soak"):
+                lines += _generic_md(name, meta, other)
         if "soak" in data["results"]:
             made = plot_soak(data["results"]["soak"], stem)
             lines += _soak_md(

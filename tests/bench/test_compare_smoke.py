@@ -1,7 +1,8 @@
 """The comparison harness cannot rot: `python -m bench compare --quick` runs end to end.
 
-One small round (2,000 messages per system: Kannel with its internal and its
-PostgreSQL DLR store, our core path) against the simulator, then the results
+One small round (2,000 messages per system: smpp-bridge through its API with
+signed webhooks back, Kannel with its internal and its PostgreSQL DLR store,
+our core path) against the simulator, then the results
 file, the plots and the report. No target is checked here: timings on a shared
 machine prove nothing; that the harness still runs and every message reached
 its final state does. Skips without Kannel on a developer machine, fails under
@@ -42,9 +43,10 @@ def test_compare_quick_runs_every_system_and_writes_results_plots_and_report(
     data = json.loads(results.read_text())
     compare = data["results"]["compare"]
     systems = compare["summary"]["systems"]
-    assert {"kannel-internal", "kannel-pgsql", "bridge-core"} <= set(systems)
+    assert set(systems) == {"bridge-http", "kannel-internal", "kannel-pgsql", "bridge-core"}
     for name, system in systems.items():
         assert system["every_message_final"], (name, system)
+        assert system["every_signature_valid"], (name, system)
         assert system["per_s"] > 0 and system["cpu_us_per_msg_total"] > 0, (name, system)
     for run in compare["runs"]:
         if run["system"] == "kannel-pgsql":
