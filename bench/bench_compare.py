@@ -39,7 +39,7 @@ from typing import Any
 
 from bench import kannel
 from bench.common import target
-from bench.procstat import Group, Sampler, cpu_seconds, postgres_backends
+from bench.procstat import Analyzer, Group, Sampler, cpu_seconds, postgres_backends
 
 DESCRIPTION = "smpp-bridge vs Kannel 1.4.5 tuned (internal and PostgreSQL DLR stores), ABAB rounds"
 
@@ -167,7 +167,11 @@ def run_kannel(
             "connections": CONNECTIONS, "rate": rate, "callback_port": kannel.free_ports(1)[0],
             "timeout": timeout, "user": kannel.USER[0], "password": kannel.USER[1], "smsc": kannel.SMSC_ID,
         }  # fmt: skip
-        load = _load(work, spec)
+        if store == "pgsql":
+            with Analyzer(dsn, ["dlr"]) as analyzer:  # the same upkeep as smpp-bridge's tables get
+                load = _load(work, spec)
+        else:
+            load = _load(work, spec)
         sampler.stop()
         sim_cpu = cpu_seconds(sim.pid) - sim0
         figure = _figure(
@@ -183,6 +187,7 @@ def run_kannel(
                     return int(await conn.fetchval("SELECT count(*) FROM dlr"))
 
             figure["dlr_rows_left"] = trio.run(left)
+            figure["analyze_runs"] = analyzer.count
         return figure
     finally:
         if gateway is not None:

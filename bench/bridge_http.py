@@ -27,7 +27,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.procstat import Group, Sampler, cpu_seconds, postgres_backends
+from bench.procstat import Analyzer, Group, Sampler, cpu_seconds, postgres_backends
 
 _CONFIG = """
 [database]
@@ -205,7 +205,8 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
             "connections": compare.CONNECTIONS, "rate": rate, "callback_port": hook_port,
             "timeout": timeout, "key": key, "secret": secret,
         }  # fmt: skip
-        load = compare._load(work, spec)
+        with Analyzer(dsn, ["message_parts", "messages", "webhook_outbox"]) as analyzer:
+            load = compare._load(work, spec)
         sampler.stop()
         sim_cpu = cpu_seconds(sim.pid) - sim0
         figure = compare._figure(
@@ -218,6 +219,14 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
             sim_cpu,
         )
         figure["bad_signatures"] = load["bad_signatures"]
+        figure["analyze_runs"] = analyzer.count
+        # Warnings of the daemon worth seeing beside the figure (a claim that timed out, ...).
+        warnings: dict[str, int] = {}
+        for line in (work / "daemon.log").read_text("utf-8", "replace").splitlines():
+            if '"level": "warning"' in line or '"level": "error"' in line:
+                event = line.split('"event": "', 1)[-1].split('"', 1)[0]
+                warnings[event] = warnings.get(event, 0) + 1
+        figure["daemon_warnings"] = warnings
 
         async def accept_to_submit() -> dict[str, float]:
             from bridge.store.db import open_connection

@@ -111,3 +111,38 @@ class Sampler:
 
     def peak_rss_kb(self, names: list[str]) -> int:
         return max((sum(r.get(n, 0) for n in names) for _, r in self.series), default=0)
+
+
+class Analyzer:
+    """``ANALYZE`` of some tables every few seconds while a run lasts, as autovacuum would.
+
+    A run fills fresh tables in a minute; autovacuum looks once a minute and analyses
+    after 10% of a table changed, so without this the planner works from "empty table"
+    statistics for most of a run (docs in bench/REPORT.md: the claim then stalls).
+    """
+
+    def __init__(self, dsn: str, tables: list[str], every: float = 5.0) -> None:
+        self.dsn, self.sql, self.every = dsn, f"ANALYZE {', '.join(tables)}", every
+        self.count = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        import trio
+
+        from bench.bench_e2e import _admin
+
+        while not self._stop.wait(self.every):
+            try:
+                trio.run(_admin, self.dsn, self.sql)
+                self.count += 1
+            except Exception:
+                pass
+
+    def __enter__(self) -> Analyzer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

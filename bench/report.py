@@ -221,6 +221,9 @@ def write(paths: list[Path], report: Path) -> Path:
         "like** and labelled so.",
         "",
     ]
+    notes = HERE / "REPORT-notes.md"  # the reading of the figures, by hand, kept with them
+    if notes.is_file() and report.parent == HERE:
+        lines += [notes.read_text().strip(), ""]
     for path in paths:
         data = json.loads(path.read_text())
         meta = data["meta"]
