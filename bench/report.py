@@ -188,8 +188,9 @@ def _kannel_md() -> list[str]:
     return [
         "## Kannel's configuration (rerun it)",
         "",
-        "`bench/kannel.py` writes it (`render()`); by hand over about 40 configurations on this "
-        "machine, Kannel was fastest with:",
+        "`bench/kannel.py` writes it (`render()`). The first eight lines are the hand tuning "
+        "done on this machine over about 40 configurations before this harness existed (Kannel "
+        "was fastest with them); the last two are this harness's:",
         "",
         *[f"- {k}: {v}" for k, v in kannel.TUNING.items()],
         "",
