@@ -64,9 +64,10 @@ WHERE d.id = $1 AND d.stopped_at IS NULL AND d.lease_until > now()
   AND m.id = p.message_id AND c.id = m.campaign_id
 RETURNING p.message_id, p.seq, p.total, p.body, p.route, p.attempts, d.id AS owner,
           m.destination, m.sender_id, m.sender_ton, m.sender_npi, m.concat_ref,
-          c.body AS campaign_body, p.carrier
+          c.body AS campaign_body, p.carrier,
+          extract(epoch FROM now() - m.created_at)::float8 AS queued_for
 """
-# The columns above are ClaimedPart's fields in their order (previous_carrier
+# The columns above are ClaimedPart's fields in their order (queued_for
 # last): a row becomes a part by position, ``ClaimedPart(*row)``, without a
 # lookup by name per field (two thirds of the claim's Python time).
 

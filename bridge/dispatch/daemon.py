@@ -123,6 +123,15 @@ class Daemon:
     def instance_id(self) -> int:
         return self._lease.id
 
+    @property
+    def config(self) -> Config:
+        """The running configuration (replaced by a reload)."""
+        return self._config
+
+    def held_slots(self) -> dict[str, list[int]]:
+        """The bind slots this instance runs, by carrier (bridge/ops ``/health``)."""
+        return {name: list(r.slots) for name, r in self._runners.items()}
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
@@ -231,6 +240,7 @@ class Daemon:
             cfg, slots=slots,
             password=self._passwords.get(cfg.name, ""),
             inbound=self._inbound_send.clone(),
+            metrics=self._stats.carrier(cfg.name).metrics,
             **{"on_late": self._on_late, **self._carrier_options},
         )  # fmt: skip
         if not carrier.submit_slots:
@@ -411,6 +421,7 @@ class Daemon:
             if runner is None:
                 self._deliver(Result(part, Resolution.RELEASE, delay=poll, reason="no_carrier_up"))
                 continue
+            runner.carrier.metrics.queue_wait.observe(part.queued_for)
             cfg = runner.rules.config
             try:
                 payload = self._payloads.payload(part, cfg.segmentation)
