@@ -263,6 +263,9 @@ class Carrier:
         backoff = Backoff(self._reconnect, self._rng)
         slog = self.log.bind(slot=slot.index)
         cfg = self.cfg
+        # One warning when the slot fails to come up (or back), the retries after it at
+        # debug with their count; "bound" (info) and "bind_closed" (warning) mark the changes.
+        streak = 0
         while not self._stopping:
             slot.state = "connecting"
             try:
@@ -270,7 +273,9 @@ class Carrier:
                     stream = await self._connect(cfg.host, cfg.port)
             except (OSError, trio.TooSlowError, trio.BrokenResourceError) as exc:
                 slot.connect_failures += 1
-                slog.warning("connect_failed", error=repr(exc), failures=slot.connect_failures)
+                (slog.debug if streak else slog.warning)("connect_failed", error=repr(exc),
+                                                         failures=slot.connect_failures)
+                streak += 1
             except Exception as exc:  # a fault, not the network: logged, and tried again
                 slot.connect_failures += 1
                 self.internal_errors += 1
@@ -287,11 +292,14 @@ class Carrier:
                     await session.run(on_bound=lambda s: self._on_bound(slot, s, started))
                 except BindRefused as exc:
                     slot.bind_failures += 1
-                    slog.warning("bind_refused", status=describe(exc.status),
-                                 failures=slot.bind_failures)
+                    (slog.debug if streak else slog.warning)("bind_refused", status=describe(exc.status),
+                                                             failures=slot.bind_failures)
+                    streak += 1
                 except BindLost as exc:
                     slot.bind_failures += 1
-                    slog.warning("bind_lost", reason=str(exc), failures=slot.bind_failures)
+                    (slog.debug if streak else slog.warning)("bind_lost", reason=str(exc),
+                                                             failures=slot.bind_failures)
+                    streak += 1
                 except Exception as exc:
                     # A task of this bind raised past session.py's own handling:
                     # the bind is over (its stream closed, its submits resolved),
@@ -304,6 +312,7 @@ class Carrier:
                     self.internal_errors += session.internal_errors
                 if session.bound:
                     backoff.reset()
+                    streak = 0
             slot.state = "down"
             started(slot)
             if self._stopping:

@@ -30,6 +30,7 @@ import trio
 from bridge.dispatch.instances import Lease, db_errors
 from bridge.dispatch.parts import ClaimedPart
 from bridge.dispatch.stats import DaemonStats
+from bridge.logs import Outage
 from bridge.store.db import Database
 from bridge.store.enqueue import NOTIFY_CHANNEL
 
@@ -90,6 +91,7 @@ class Claimer:
         self._db = db
         self._lease = lease
         self._stats = stats
+        self._outage = Outage(log)  # housekeeping while the database is away: two lines, not one a poll
         self.batch = batch
         self.poll = poll
         self.db_timeout = db_timeout
@@ -170,8 +172,9 @@ class Claimer:
                     continue
                 try:
                     await self._housekeeping()
+                    self._outage.ok()
                 except db_errors() as exc:
-                    log.warning("instance housekeeping failed", error=repr(exc))
+                    self._outage.failed("instance housekeeping failed", error=repr(exc))
                     await self._sleep()
                     continue
                 try:

@@ -22,6 +22,7 @@ from typing import Any
 import structlog
 import trio
 
+from bridge import logs
 from bridge.carrier import Carrier, Inbound, LateResponse
 from bridge.dispatch.claim import Claimer
 from bridge.dispatch.instances import BindSlots, Lease, db_errors, slot_order
@@ -407,6 +408,11 @@ class Daemon:
             self._stats.released += 1
         elif result.id_key is None and result.resolution is Resolution.ACCEPTED:
             self._count_unusable(result.carrier or "")
+        if logs.DEBUG:  # one line per part at debug only: journald drops floods at info
+            part = result.part
+            log.debug("submit outcome", message_id=part.message_id, seq=part.seq, carrier=result.carrier,
+                      outcome=result.resolution.value, carrier_id=result.carrier_message_id,
+                      status=result.status, reason=result.reason, to=part.destination)  # fmt: skip
         self._writer.put(result)
 
     async def _dispatch(self, parts: list[ClaimedPart]) -> None:

@@ -27,6 +27,7 @@ import structlog
 import trio
 
 import dlr
+from bridge import logs
 from bridge.carrier import Inbound
 from bridge.dispatch.apply import Applied, apply_flush
 from bridge.dispatch.inbound import MoRow, ReceiptRow, classify
@@ -224,6 +225,9 @@ class Writer:
             counts = self._stats.carrier(item.carrier)
             counts.receipts += 1
             counts.metrics.on_receipt(row.id_key, row.status.value, trio.current_time())
+            if logs.DEBUG:  # per message: debug only (the source and destination are masked)
+                log.debug("receipt", carrier=item.carrier, carrier_id=row.id_key, status=row.status.value,
+                          stat=row.stat, source_addr=row.source, destination_addr=row.destination)  # fmt: skip
         elif row.malformed_receipt:
             self._stats.receipts_malformed += 1
             # Stored as an MO row with its raw bytes (inbound.py); worth a line, not one per PDU.
