@@ -40,12 +40,13 @@ log = structlog.get_logger("bridge.ops")
 T = TypeVar("T")
 HEARTBEATS_KEPT = 20
 MAX_STUCK = 3
+FRESH = 1.0  # seconds: the page and `status` read the counts again when older
 KEEP_ROWS = "2 days"
 
 UPTIME_SQL = """
 SELECT carrier,
        count(DISTINCT floor(extract(epoch FROM at) / period)) FILTER (WHERE bound > 0) AS up,
-       extract(epoch FROM now() - min(at)) AS span, max(period) AS period
+       extract(epoch FROM max(at) - min(at)) AS span, max(period) AS period
 FROM carrier_heartbeats WHERE at > now() - interval '24 hours'
 GROUP BY carrier
 """
@@ -82,6 +83,7 @@ class DaemonOps:
         self._throttles: dict[str, deque[tuple[float, int]]] = {}  # (trio time, events so far)
         self._attempts: trio.Nursery | None = None
         self._stuck = 0
+        self._counts_at = -float("inf")  # trio time of the last read of the database's counts
         self.registry = make_registry(self._families)
 
     # --- snapshots -------------------------------------------------------------------
@@ -123,10 +125,12 @@ class DaemonOps:
 
     def rate(self) -> dict[str, float]:
         """Messages per second over the last samples: submitted and finished (sent + failed)."""
-        if len(self.rates) < 2:
+        stats = self.daemon.stats()
+        t1, s1, f1 = trio.current_time(), stats.submitted, stats.sent + stats.failed
+        if not self.rates or t1 - self.rates[0][0] < 0.5:
             return {"submitted_per_s": 0.0, "finished_per_s": 0.0}
-        (t0, s0, f0), (t1, s1, f1) = self.rates[0], self.rates[-1]
-        span = max(t1 - t0, 1e-9)
+        t0, s0, f0 = self.rates[0]
+        span = t1 - t0
         return {"submitted_per_s": round((s1 - s0) / span, 1), "finished_per_s": round((f1 - f0) / span, 1)}
 
     def health(self) -> dict[str, Any]:
@@ -185,6 +189,14 @@ class DaemonOps:
     def metrics(self) -> bytes:
         return render_metrics(self.registry)
 
+    async def refresh(self) -> None:
+        """Read the database's counts again for a person looking (the page, ``status``)
+        when the last read is older than FRESH seconds; figures, not a heartbeat."""
+        if trio.current_time() - self._counts_at < FRESH:
+            return
+        self._counts_at = trio.current_time()
+        await self._store([])
+
     async def handle(self, path: str) -> tuple[int, str, bytes]:
         """The endpoint's routes (bridge/ops/http.py)."""
         from bridge.ops.export import CONTENT_TYPE
@@ -194,6 +206,7 @@ class DaemonOps:
         if path == "/metrics":
             return 200, CONTENT_TYPE, self.metrics()
         if path == "/health":
+            await self.refresh()
             return json_response(self.health())
         if path == "/health/live":
             return json_response({"live": True})
@@ -201,6 +214,7 @@ class DaemonOps:
             ok = await self.ready()
             return json_response({"ready": ok}, 200 if ok else 503)
         if path in ("/", "/index.html"):
+            await self.refresh()
             page = render_page(self.health(), self.failures)
             return 200, "text/html; charset=utf-8", page.encode()
         return 404, "text/plain", b"not found\n"
@@ -263,6 +277,7 @@ class DaemonOps:
 
         try:
             uptime, parts, outbox, failures = await self._bounded(read)
+            self._counts_at = trio.current_time()
             self.parts = {r[0]: r[1] for r in parts}
             self.outbox = {r[0]: r[1] for r in outbox}
             self.failures = {r[0]: r[1] for r in failures}
