@@ -116,7 +116,7 @@ class CarrierMetrics:
 
     __slots__ = (
         "_sent_at", "last_sent_at", "queue_wait", "receipt", "receipt_avg", "receipt_states",
-        "resp", "resp_avg", "statuses", "untracked",
+        "resp", "resp_avg", "statuses", "submit_ok", "untracked",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -127,19 +127,33 @@ class CarrierMetrics:
         self.receipt_avg = RecentAverage(self.receipt)
         # (request command_id, command_status) -> responses: every response a bind read
         self.statuses: dict[tuple[int, int], int] = {}
+        self.submit_ok = 0  # submit_sm_resp ESME_ROK (kept apart from ``statuses``: the hot case)
         self.receipt_states: dict[str, int] = {}  # dlr.Status value -> receipts
         self.last_sent_at = 0.0  # write time of the request of the last response read
         self._sent_at: dict[str, float] = {}  # carrier message id key -> submit write time
         self.untracked = 0  # accepted parts not tracked for submit -> receipt (MAX_TRACKED)
 
     def on_response(self, request_command_id: int, status: int, sent_at: float, rtt: float) -> None:
-        """A response to one of our requests (called before its waiter is resumed)."""
+        """A response to one of our requests (called before its waiter is resumed).
+        The common case, submit_sm_resp OK, is one integer (``all_statuses`` merges it)."""
+        self.last_sent_at = sent_at
+        if request_command_id == _SUBMIT_SM:
+            h = self.resp
+            h.counts[bisect_left(h.bounds, rtt)] += 1
+            h.sum += rtt
+            if status == 0:
+                self.submit_ok += 1
+                return
         key = (request_command_id, status)
         statuses = self.statuses
         statuses[key] = statuses.get(key, 0) + 1
-        self.last_sent_at = sent_at
-        if request_command_id == _SUBMIT_SM:
-            self.resp.observe(rtt)
+
+    def all_statuses(self) -> dict[tuple[int, int], int]:
+        """(request command_id, command_status) -> responses read."""
+        out = dict(self.statuses)
+        if self.submit_ok:
+            out[(_SUBMIT_SM, 0)] = out.get((_SUBMIT_SM, 0), 0) + self.submit_ok
+        return out
 
     def on_accepted(self, key: str) -> None:
         """A part accepted under ``key``: remember when its submit_sm was written."""
@@ -154,7 +168,9 @@ class CarrierMetrics:
         states[state] = states.get(state, 0) + 1
         sent = self._sent_at.pop(key, None)
         if sent is not None:
-            self.receipt.observe(now - sent)
+            h = self.receipt
+            h.counts[bisect_left(h.bounds, now - sent)] += 1
+            h.sum += now - sent
 
     def prune(self, now: float, keep: float = TRACK_SECONDS) -> int:
         """Forget submits older than ``keep`` (their receipt did not come here). Insertion

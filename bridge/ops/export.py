@@ -94,10 +94,11 @@ def daemon_families(stats: Any, *, parts: Mapping[str, int] | None = None,
         _hist(queue, [name], m.queue_wait)
         _hist(resp, [name], m.resp)
         _hist(receipt, [name], m.receipt)
-        for (command, status), n in sorted(m.statuses.items()):
+        statuses = m.all_statuses()
+        for (command, status), n in sorted(statuses.items()):
             responses.add_metric([name, _command_name(command), f"0x{status:08x}"], n)
         for status in THROTTLE_STATUSES:
-            throttles.add_metric([name, f"0x{status:08x}"], m.statuses.get((int(CommandId.SUBMIT_SM), status), 0))
+            throttles.add_metric([name, f"0x{status:08x}"], statuses.get((int(CommandId.SUBMIT_SM), status), 0))
         for state, n in sorted(m.receipt_states.items()):
             receipts.add_metric([name, state], n)
         parked.add_metric([name], counts.parked)
