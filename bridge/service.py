@@ -289,14 +289,20 @@ class _Service:
                 last_log = now
                 log.info("stats", stats=stats_line(self.daemon.stats()))
 
-    def _start_ops(self, nursery: trio.Nursery, db: Database, listeners: list[trio.SocketListener]) -> None:
+    async def _ops(self, listeners: list[trio.SocketListener]) -> None:
+        """The status endpoint and its sampler, on a pool of their own (at most two
+        connections, none held while idle): their reads never wait for, nor delay, the
+        pipeline's connections."""
         from bridge.ops.sampler import DaemonOps
 
-        ops = DaemonOps(self.daemon, db, self.loaded.config, interval=self.options.ops_interval)
-        nursery.start_soon(ops.run)
-        nursery.start_soon(serve_http, listeners, ops.handle, ops.http_requests)
-        addresses = [str(lst.socket.getsockname()[:2]) for lst in listeners]
-        log.info("status endpoint listening", listen=self.loaded.config.daemon.metrics_listen, addresses=addresses)
+        async with open_database(self.dsn, min_size=0, max_size=2, command_timeout=10.0) as ops_db:
+            ops = DaemonOps(self.daemon, ops_db, self.loaded.config, interval=self.options.ops_interval)
+            addresses = [str(lst.socket.getsockname()[:2]) for lst in listeners]
+            log.info("status endpoint listening", listen=self.loaded.config.daemon.metrics_listen,
+                     addresses=addresses)  # fmt: skip
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ops.run)
+                nursery.start_soon(serve_http, listeners, ops.handle, ops.http_requests)
 
     # --- the whole life ----------------------------------------------------------------
 
@@ -340,7 +346,7 @@ class _Service:
                     self.notifier.ready("running; " + stats_line(self.daemon.stats()))
                     nursery.start_soon(self._watchdog_and_status)
                     if listeners is not None:
-                        self._start_ops(nursery, db, listeners)
+                        nursery.start_soon(self._ops, listeners)
                     await self.daemon_done.wait()
                     nursery.cancel_scope.cancel()
         if self.stop_requested:

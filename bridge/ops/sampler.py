@@ -50,15 +50,24 @@ SELECT carrier,
 FROM carrier_heartbeats WHERE at > now() - interval '24 hours'
 GROUP BY carrier
 """
+# One count per state, each matching a partial index's predicate (message_parts_claim,
+# _inflight, _awaiting_receipt, _unknown): no scan of the final parts.
 PARTS_SQL = """
-SELECT state::text, count(*) FROM message_parts
-WHERE state IN ('queued', 'submitting', 'submitted', 'unknown') GROUP BY 1
+SELECT 'queued', count(*) FROM message_parts WHERE state = 'queued'
+UNION ALL SELECT 'submitting', count(*) FROM message_parts WHERE state = 'submitting'
+UNION ALL SELECT 'submitted', count(*) FROM message_parts WHERE state = 'submitted'
+UNION ALL SELECT 'unknown', count(*) FROM message_parts WHERE state = 'unknown'
 """
+BACKLOG_SQL = "SELECT count(*) FROM webhook_outbox WHERE state = 'pending'"  # webhook_outbox_due
+# These two scan their tables: once a minute at most, each given up after SLOW_TIMEOUT.
 OUTBOX_SQL = "SELECT state::text, count(*) FROM webhook_outbox GROUP BY 1"
 FAILURES_SQL = """
 SELECT coalesce(error, 'unknown'), count(*) FROM messages
 WHERE state = 'failed' AND final_at > now() - interval '1 hour' GROUP BY 1
 """
+SLOW_EVERY = 60.0
+SLOW_EVERY_LOOKING = 10.0  # ... every 10 s while someone looks at the page or `status`
+SLOW_TIMEOUT = "1s"
 
 
 class DaemonOps:
@@ -84,6 +93,7 @@ class DaemonOps:
         self._attempts: trio.Nursery | None = None
         self._stuck = 0
         self._counts_at = -float("inf")  # trio time of the last read of the database's counts
+        self._slow_at = -float("inf")  # ... and of the outbox by state and the failures
         self.registry = make_registry(self._families)
 
     # --- snapshots -------------------------------------------------------------------
@@ -195,7 +205,7 @@ class DaemonOps:
         if trio.current_time() - self._counts_at < FRESH:
             return
         self._counts_at = trio.current_time()
-        await self._store([])
+        await self._store([], slow_every=SLOW_EVERY_LOOKING)
 
     async def handle(self, path: str) -> tuple[int, str, bytes]:
         """The endpoint's routes (bridge/ops/http.py)."""
@@ -263,8 +273,10 @@ class DaemonOps:
             rows.append((name, self.daemon.name, float(self.interval), len(health.binds), bound, success, latency))
         await self._store(rows)
 
-    async def _store(self, rows: list[tuple[Any, ...]]) -> None:
+    async def _store(self, rows: list[tuple[Any, ...]], slow_every: float = SLOW_EVERY) -> None:
         db = self.db
+        now = trio.current_time()
+        slow = now - self._slow_at >= slow_every
 
         async def read() -> list[Any]:
             if rows:
@@ -273,21 +285,30 @@ class DaemonOps:
                     " latency_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)", rows)  # fmt: skip
             if int(time.time()) % 600 < self.interval:
                 await db.execute(f"DELETE FROM carrier_heartbeats WHERE at < now() - interval '{KEEP_ROWS}'")
-            return [await db.fetch(sql) for sql in (UPTIME_SQL, PARTS_SQL, OUTBOX_SQL, FAILURES_SQL)]
+            out = [await db.fetch(UPTIME_SQL), await db.fetch(PARTS_SQL), await db.fetchval(BACKLOG_SQL)]
+            if slow:
+                async with db.transaction() as tx:
+                    await tx.execute(f"SET LOCAL statement_timeout = '{SLOW_TIMEOUT}'")
+                    out += [await tx.fetch(OUTBOX_SQL), await tx.fetch(FAILURES_SQL)]
+            return out
 
         try:
-            uptime, parts, outbox, failures = await self._bounded(read)
-            self._counts_at = trio.current_time()
-            self.parts = {r[0]: r[1] for r in parts}
-            self.outbox = {r[0]: r[1] for r in outbox}
-            self.failures = {r[0]: r[1] for r in failures}
+            uptime, parts, backlog, *more = await self._bounded(read)
         except Exception as exc:
             if self.database_up:
-                log.warning("database unreachable for status figures", error=repr(exc))
+                log.warning("database unreachable for status figures", state="down", error=repr(exc))
             self.database_up = False
             return
+        self._counts_at = now
+        self.parts = {r[0]: r[1] for r in parts}
+        self.outbox = {**(self.outbox or {}), "pending": int(backlog)}
+        if more:
+            self._slow_at = now
+            self.outbox = {r[0]: r[1] for r in more[0]}
+            self.outbox["pending"] = int(backlog)
+            self.failures = {r[0]: r[1] for r in more[1]}
         if not self.database_up:
-            log.info("database reachable again for status figures")
+            log.info("database reachable again for status figures", state="up")
         self.database_up = True
         self.uptime = {r["carrier"]: _uptime(r) for r in uptime}
 
