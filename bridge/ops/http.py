@@ -30,6 +30,7 @@ log = structlog.get_logger("bridge.ops.http")
 IDLE_TIMEOUT = 30.0
 MAX_HEAD = 16 * 1024
 DEFAULT_HOST = "127.0.0.1"
+ROUTES = frozenset({"/", "/index.html", "/metrics", "/health", "/health/live", "/health/ready"})
 
 
 class ListenError(Exception):
@@ -99,7 +100,8 @@ async def _connection(stream: trio.SocketStream, handler: Handler,
                 log.error("status endpoint failed", path=target, error=repr(exc), exc_info=exc)
                 status, ctype, body = 500, "text/plain", b"internal error\n"
         if counts is not None:
-            route = target if status != 404 else "other"
+            # Only the known routes are labels: a client must not grow the label set.
+            route = target if target in ROUTES else "other"
             counts[(route, status)] = counts.get((route, status), 0) + 1
         headers = [("content-type", ctype), ("content-length", str(len(body))), ("cache-control", "no-store")]
         await _send(conn, stream, h11.Response(status_code=status, headers=headers))

@@ -57,3 +57,31 @@ def test_addresses() -> None:
     assert parse_address("[::1]:9187") == ("::1", 9187)
     with pytest.raises(ListenError):
         parse_address("127.0.0.1:")
+
+
+async def test_the_endpoint_refuses_what_it_does_not_serve() -> None:
+    """Unknown paths 404, other methods 405, and neither grows the route labels."""
+    import trio
+
+    from bridge.ops.http import listen, serve
+    from tests.ops.client import get
+
+    counts: dict[tuple[str, int], int] = {}
+
+    async def handler(path: str) -> tuple[int, str, bytes]:
+        return (200, "text/plain", b"ok\n") if path == "/health/live" else (404, "text/plain", b"no\n")
+
+    listeners = await listen("127.0.0.1:0")
+    port = listeners[0].socket.getsockname()[1]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve, listeners, handler, counts)
+        base = f"http://127.0.0.1:{port}"
+        assert (await get(base + "/health/live"))[0] == 200
+        assert (await get(base + "/x" * 50))[0] == 404
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        await stream.send_all(b"DELETE /random-path HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n")
+        reply = await stream.receive_some(4096)
+        assert reply.startswith(b"HTTP/1.1 405")
+        await stream.aclose()
+        nursery.cancel_scope.cancel()
+    assert counts == {("/health/live", 200): 1, ("other", 404): 1, ("other", 405): 1}
