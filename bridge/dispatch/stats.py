@@ -44,7 +44,7 @@ class CarrierCounts:
     mo: int = 0  # mobile-originated messages stored
     ids_unusable: int = 0  # submit_sm_resp OK with an id that has no key (docs/dlr.md)
     # latencies and response statuses (bridge/ops/counters.py), shared with the Carrier
-    metrics: CarrierMetrics = field(default_factory=CarrierMetrics)
+    metrics: CarrierMetrics = field(default_factory=CarrierMetrics, compare=False, repr=False)
 
 
 @dataclass(slots=True)
