@@ -16,7 +16,15 @@ from bridge.simulator.config import with_overrides
 from bridge.store.accounts import create_account
 from bridge.store.db import Database, open_database
 from bridge.store.enqueue import SendRequest, enqueue_many
-from tests.dispatch.harness import MY_NUMBERS, all_final, daemon, make_config, simulator, wait_until
+from tests.dispatch.harness import (
+    MY_NUMBERS,
+    add_webhook_url,
+    all_final,
+    daemon,
+    make_config,
+    simulator,
+    wait_until,
+)
 from tests.dispatch.proxy import PgProxy
 from tests.ops.client import get, get_json, scrape, value
 
@@ -56,6 +64,7 @@ async def test_health_and_metrics_follow_binds_throttling_and_receipts(db: Datab
     async with simulator(sim_config) as sim:
         config = make_config(sim.port or 0, carrier="binds = 2")
         await create_account(db, "acme", credits="100")
+        await add_webhook_url(db)  # outbox rows are written only for accounts with an endpoint
         async with daemon(config, db, pg_dsn, carrier_options=FAST_RECONNECT) as d, endpoint(d, db) as (url, ops):
             await enqueue_many(db, config, "acme", [SendRequest(to=MY_NUMBERS[:60], message="Your code is 1234")])
             await wait_until(lambda: all_final(db))
