@@ -75,3 +75,43 @@ def test_commands_that_sign_nothing_ask_for_no_webhook_key(
     assert main(["webhooks", "set", "--account", "acme", "http://127.0.0.1:9/h", "--key", "psk_live_x",
                  "-c", cfg]) == 2  # fmt: skip
     assert "api_keys" in capsys.readouterr().err
+
+
+def test_the_configuration_comes_from_the_environment_like_the_other_commands(
+    pg_dsn_sync: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bridge.commands import common
+
+    monkeypatch.setenv(common.CONFIG_ENV, str(_config(tmp_path, pg_dsn_sync)))
+    assert main(["accounts", "create", "acme", "--credits", "5"]) == 0
+    assert main(["webhooks", "set", "--account", "acme", "http://127.0.0.1:9/h"]) == 0
+    assert "secret: whsec_" in capsys.readouterr().out
+    assert main(["webhooks", "show", "--account", "acme"]) == 0
+    assert "http://127.0.0.1:9/h" in capsys.readouterr().out
+
+
+def _one_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    return err
+
+
+def test_expected_errors_are_one_line_and_exit_2(
+    pg_dsn_sync: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bridge.commands import common
+
+    monkeypatch.delenv(common.CONFIG_ENV, raising=False)
+    monkeypatch.setattr(common, "DEFAULT_CONFIG", str(tmp_path / "absent.toml"))
+    assert main(["webhooks", "rotate-secret", "--account", "acme"]) == 2
+    assert "give -c FILE" in _one_error(capsys)
+    cfg = str(_config(tmp_path, pg_dsn_sync))
+    assert main(["webhooks", "set", "--account", "nobody", "http://127.0.0.1:9/h", "-c", cfg]) == 2
+    assert "no account named 'nobody'" in _one_error(capsys)
+    assert main(["accounts", "create", "acme", "--credits", "5", "-c", cfg]) == 0
+    assert main(["webhooks", "set", "--account", "acme", "ftp://127.0.0.1/h", "-c", cfg]) == 2
+    assert "https://" in _one_error(capsys)
+    assert main(["webhooks", "test", "--account", "acme", "-c", cfg]) == 2
+    assert "no webhook URL" in _one_error(capsys)
+    assert main(["webhooks", "run", "-c", str(tmp_path / "nope.toml")]) == 2
+    assert "cannot read configuration" in _one_error(capsys)
