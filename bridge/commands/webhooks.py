@@ -6,6 +6,11 @@
     webhooks rotate-secret --account NAME a new secret, printed once, in force at once
     webhooks test --account NAME          one signed test POST now; prints the answer
 
+With ``--key PREFIX`` (an API key of the account, as `keys list` shows it)
+`set`, `rotate-secret`, `show` and `test` act on that key's own endpoint: the
+events of the key's sends go there, the account's other sends to the
+account's endpoint. A revoked key, or another account's, is refused.
+
 Like the other commands: ``-c FILE`` (default $SMPP_BRIDGE_CONFIG, else
 /etc/smpp-bridge/smpp-bridge.toml), ``--dsn`` instead of the configuration's
 database, and one ``error: ...`` line with exit status 2 for what the operator
@@ -61,8 +66,6 @@ def run(args: argparse.Namespace) -> int:
     from config.load import Secrets, webhook_master_key
 
     action = args.webhooks_action
-    if getattr(args, "key", None):
-        raise CliError("per-key webhook endpoints are not wired yet (api_keys); use --account")
     try:
         if action == "show":
             return int(with_database(args, lambda db: _show(db, args)))
@@ -118,6 +121,16 @@ async def _run_sender(config: Config, dsn: str, key: MasterKey | None) -> int:
 async def _show(db: Database, args: argparse.Namespace) -> int:
     from bridge.webhooks import endpoints
 
+    if args.key:
+        key_id = await endpoints.find_key(db, args.account, args.key)
+        info = await endpoints.resolve_endpoint(db, account=args.account, api_key_id=key_id)
+        if info is None:
+            print(f"{args.account} key {key_id}: no webhook URL (its messages write no webhook rows)")
+        else:
+            _print_info(info)
+            if info.api_key_id is None:
+                print(f"  (key {key_id} has no URL of its own: its events go to the account's)")
+        return 0
     found = await endpoints.endpoints_of(db, account=args.account)
     if not found:
         print(f"{args.account}: no webhook URL (messages of this account write no webhook rows)")
@@ -134,7 +147,7 @@ async def _manage(action: str, args: argparse.Namespace, config: Config, dsn: st
     async with open_database(dsn, min_size=1, max_size=1) as db:
         if action == "set":
             info, secret = await endpoints.set_endpoint(
-                db, key, account=args.account, url=args.url, require_https=hooks.require_https
+                db, key, account=args.account, url=args.url, require_https=hooks.require_https, api_key=args.key
             )
             _print_info(info)
             if secret is not None:
@@ -142,12 +155,13 @@ async def _manage(action: str, args: argparse.Namespace, config: Config, dsn: st
                 print("(shown once: give it to the customer now; `webhooks rotate-secret` makes a new one)")
             return 0
         if action == "rotate-secret":
-            info, secret = await endpoints.rotate_secret(db, key, account=args.account)
+            info, secret = await endpoints.rotate_secret(db, key, account=args.account, api_key=args.key)
             _print_info(info)
             print(f"secret: {secret}")
             print("(shown once; the next attempt of every pending delivery is signed with it)")
             return 0
-        return await _test(db, args.account, config, key)
+        key_id = None if args.key is None else await endpoints.find_key(db, args.account, args.key)
+        return await _test(db, args.account, key_id, config, key)
 
 
 def _print_info(info: Any) -> None:
@@ -160,8 +174,8 @@ def _print_info(info: Any) -> None:
     print(f"{owner}: {info.url}\n  {secret}")
 
 
-async def _test(db: Database, account: str, config: Config, key: MasterKey) -> int:
-    """One signed request of event ``webhook.test`` to the account's endpoint."""
+async def _test(db: Database, account: str, key_id: int | None, config: Config, key: MasterKey) -> int:
+    """One signed request of event ``webhook.test`` to the endpoint of the account (or of its key)."""
     from datetime import UTC, datetime
 
     from bridge.commands.common import CliError
@@ -171,7 +185,7 @@ async def _test(db: Database, account: str, config: Config, key: MasterKey) -> i
 
     row = await db.fetchrow(
         "SELECT e.id, e.url, e.secret_sealed, e.secret_key_id FROM webhook_endpoints e"
-        " WHERE e.id = webhook_endpoint_for((SELECT id FROM accounts WHERE name = $1), NULL)", account,
+        " WHERE e.id = webhook_endpoint_for((SELECT id FROM accounts WHERE name = $1), $2)", account, key_id,
     )  # fmt: skip
     if row is None:
         raise CliError(f"account {account!r} has no webhook URL: `smpp-bridge webhooks set` first")
