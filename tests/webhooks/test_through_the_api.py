@@ -92,3 +92,34 @@ def test_a_keys_endpoint_gets_its_sends_and_the_account_gets_the_others(
     assert not verify(account_secret, to_key.body, to_key.headers["x-prosignals-signature"])
     assert json.loads(to_account.body)["id"] == sent[without]
     assert verify(account_secret, to_account.body, to_account.headers["x-prosignals-signature"])
+
+
+def test_post_sms_send_comes_back_as_one_signed_sms_status_per_message(
+    pg_dsn_sync: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], threaded_receiver: Receiver
+) -> None:
+    numbers = [f"+6012345{n:04d}" for n in range(1, 9)] + ["+60123450077", "+6012"]  # one UNDELIV, one invalid
+    with bridge(pg_dsn_sync, tmp_path) as api:
+        account = api.account("10")
+        token = api.key(account)
+        secret = set_url(api, account, threaded_receiver.url(), capsys)
+        with api.client(token) as http:
+            answer = http.post("/sms/send", json={"to": numbers, "message": OTP, "reference": "order-9821"})
+            assert answer.status_code == 201, answer.text
+            sent = answer.json()
+            queued = [r for r in sent["recipients"] if r["status"] == "pending"]
+            assert len(queued) == 9
+            wait_received(threaded_receiver, 9)
+            shown = {r["id"]: http.get(f"/sms/{r['id']}").json()["status"] for r in queued}
+    bodies = {}
+    for request in threaded_receiver.received:
+        assert request.headers["x-prosignals-event"] == "sms.status"
+        assert verify(secret, request.body, request.headers["x-prosignals-signature"])
+        body = json.loads(request.body)
+        assert body["id"] not in bodies, "two webhooks for one message"
+        bodies[body["id"]] = body
+    assert set(bodies) == set(shown)  # exactly one per message; none for the invalid number
+    for message_id, body in bodies.items():
+        assert body["status"] == shown[message_id] != "pending"
+        assert body["campaignId"] == sent["campaignId"] and body["reference"] == "order-9821"
+    failed = [b["to"] for b in bodies.values() if b["status"] == "failed"]
+    assert failed == ["+60123450077"]
