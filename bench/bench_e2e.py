@@ -263,6 +263,36 @@ def _hwm_kb(pid: int) -> int:
     return 0
 
 
+class _Scraper:
+    """GET /metrics every second and the status page every five, as a Prometheus and a
+    person watching would (SMPP_BRIDGE_BENCH_METRICS=1)."""
+
+    def __init__(self, port: int) -> None:
+        import threading
+
+        self.base = f"http://127.0.0.1:{port}"
+        self.scrapes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import urllib.request
+
+        tick = 0
+        while not self._stop.wait(1.0):
+            for path in ("/metrics", "/") if tick % 5 == 0 else ("/metrics",):
+                with urllib.request.urlopen(self.base + path, timeout=5) as resp:
+                    resp.read()
+                self.scrapes += 1
+            tick += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        print(f"  (metrics endpoint on: {self.scrapes} requests during the run)")
+
+
 def run_once(
     total: int, *, binds: int = 2, window: int = 500, hooks: bool = False, sender_process: bool = False,
     receipt_delay: tuple[float, float] = (0.001, 0.01),
@@ -304,10 +334,12 @@ def run_once(
         (work / "sim.toml").write_text(
             _SIMULATOR.format(port=port, delay_low=receipt_delay[0], delay_high=receipt_delay[1])
         )
-        (work / "bridge.toml").write_text(
-            _CONFIG.format(port=port, binds=binds, window=window,
-                           hooks="true" if hooks and not sender_process else "false")
-        )
+        config = _CONFIG.format(port=port, binds=binds, window=window,
+                                hooks="true" if hooks and not sender_process else "false")
+        scrape_port = _free_port() if os.environ.get("SMPP_BRIDGE_BENCH_METRICS") == "1" else None
+        if scrape_port is not None:  # the endpoint on, scraped every second (docs/operations.md "Metrics")
+            config = config.replace("[daemon]\n", f'[daemon]\nmetrics_listen = "127.0.0.1:{scrape_port}"\n', 1)
+        (work / "bridge.toml").write_text(config)
         sim = subprocess.Popen(
             _cli("simulate", "--config", str(work / "sim.toml"), "--stats-interval", "0"),
             stdout=subprocess.DEVNULL, stderr=open(work / "sim.log", "wb"),  # noqa: SIM115
@@ -337,7 +369,12 @@ def run_once(
         sender_cpu0 = _cpu_seconds(sender.pid) if sender is not None else 0.0
         sim_cpu0 = _cpu_seconds(sim.pid)
         rec_cpu0 = _cpu_seconds(receiver.pid) if receiver is not None else 0.0
-        watch = trio.run(functools.partial(_monitor, dsn, daemon, 300.0, hooks=hooks))
+        scraper = _Scraper(scrape_port) if scrape_port is not None else None
+        try:
+            watch = trio.run(functools.partial(_monitor, dsn, daemon, 300.0, hooks=hooks))
+        finally:
+            if scraper is not None:
+                scraper.stop()
         sim_cpu = _cpu_seconds(sim.pid) - sim_cpu0
         daemon_hwm_kb = _hwm_kb(daemon.pid)
         rec_cpu = _cpu_seconds(receiver.pid) - rec_cpu0 if receiver is not None else 0.0

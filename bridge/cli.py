@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "run the daemon"),
     "migrate": ("migrate", "apply database migrations"),
     "send": ("send", "queue a message"),
-    "status": ("status", "show a message's status"),
+    "status": ("status", "show a message's status, or the running daemon's carriers and queue"),
     "balance": ("balance", "show an account's balance"),
     "accounts": ("accounts", "create accounts and top them up"),
     "api": ("api", "run the REST API (seed 000) process"),

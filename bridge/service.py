@@ -38,6 +38,8 @@ import trio
 
 from bridge.logs import configure_logging
 from bridge.notify import Notifier
+from bridge.ops.http import listen
+from bridge.ops.http import serve as serve_http
 from bridge.store.db import Database, ensure_aio_loop, lone_exception, open_database
 from config.load import ConfigError, LoadedConfig, load_config
 from config.schema import Config
@@ -152,6 +154,7 @@ class ServiceOptions:
     # run_in_daemon), on a pool of its own; None: not here.
     webhook_master_key: Any = None  # bridge.webhooks.sealing.MasterKey
     webhooks: bool = False
+    ops_interval: float = 15.0  # the status sampler's period (bridge/ops/sampler.py)
 
 
 class _Service:
@@ -290,6 +293,21 @@ class _Service:
                 last_log = now
                 log.info("stats", stats=stats_line(self.daemon.stats()))
 
+    async def _ops(self, listeners: list[trio.SocketListener]) -> None:
+        """The status endpoint and its sampler, on a pool of their own (at most two
+        connections, none held while idle): their reads never wait for, nor delay, the
+        pipeline's connections."""
+        from bridge.ops.sampler import DaemonOps
+
+        async with open_database(self.dsn, min_size=0, max_size=2, command_timeout=10.0) as ops_db:
+            ops = DaemonOps(self.daemon, ops_db, self.loaded.config, interval=self.options.ops_interval)
+            addresses = [str(lst.socket.getsockname()[:2]) for lst in listeners]
+            log.info("status endpoint listening", listen=self.loaded.config.daemon.metrics_listen,
+                     addresses=addresses)  # fmt: skip
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ops.run)
+                nursery.start_soon(serve_http, listeners, ops.handle, ops.http_requests)
+
     # --- the whole life ----------------------------------------------------------------
 
     async def serve(self) -> int:
@@ -314,6 +332,9 @@ class _Service:
         with trio.open_signal_receiver(*self.options.signals) as receiver:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._handle_signals, receiver, nursery.cancel_scope, nursery)
+                # The endpoint's address is taken before anything else: a port in
+                # use or a bad address stops the start at once (ListenError).
+                listeners = await listen(cfg.daemon.metrics_listen) if cfg.daemon.metrics_listen else None
                 self.notifier.status("starting: connecting to the database")
                 async with open_database(
                     self.dsn, min_size=cfg.database.pool_min, max_size=cfg.database.pool_max
@@ -332,6 +353,8 @@ class _Service:
                     log.info("ready", carriers=[c.name for c in cfg.carriers])
                     self.notifier.ready("running; " + stats_line(self.daemon.stats()))
                     nursery.start_soon(self._watchdog_and_status)
+                    if listeners is not None:
+                        nursery.start_soon(self._ops, listeners)
                     await self.daemon_done.wait()
                     nursery.cancel_scope.cancel()
         if self.stop_requested:

@@ -1,4 +1,4 @@
-"""The Starlette app: /api/v1/sms/send, /api/v1/sms/{id}, /api/v1/balance, /health, /metrics.
+"""The Starlette app: /api/v1/sms/send, /api/v1/sms/{id}, /api/v1/balance; /health and /metrics (probes.py).
 
 Thin by design (docs/api.md): authenticate, limit, validate at the edge, call
 the store's runtime-free rules through the asyncio executor, encode with
@@ -21,7 +21,6 @@ from typing import Any
 
 import asyncpg
 import structlog
-from prometheus_client import generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -32,13 +31,13 @@ from bridge.api.auth import FailureLimiter, KeyCache
 from bridge.api.batcher import SendBatcher
 from bridge.api.errors import STATUS, ApiError, error_body
 from bridge.api.middleware import Metrics, RequestLog
+from bridge.api.probes import health, health_live, health_ready, metrics
 from bridge.api.ratelimit import RateLimiter
 from bridge.api.validate import IDEMPOTENCY_KEY, parse_send
 from bridge.notify import Notifier
 from bridge.store.accounts import balance
 from bridge.store.aio import AioDatabase, open_aio_database
 from bridge.store.enqueue import EnqueueError, enqueue_many
-from bridge.store.executor import Executor
 from bridge.store.keys import KeyRecord
 from bridge.store.models import SendResult, to_json
 from bridge.store.queries import get_message
@@ -267,20 +266,6 @@ async def get_balance(request: Request) -> Response:
     return _json(to_json(await balance(api.db, key.account_id)))
 
 
-async def health(request: Request) -> Response:
-    db: Executor = _api(request).db
-    try:
-        async with asyncio.timeout(1.0):
-            await db.fetchval("SELECT 1")
-    except Exception:
-        return _json(b'{"ok":false,"database":"unreachable"}', 503)
-    return _json(b'{"ok":true}')
-
-
-async def metrics(request: Request) -> Response:
-    return Response(generate_latest(_api(request).metrics.registry), media_type="text/plain; version=0.0.4")
-
-
 async def openapi(_request: Request) -> Response:
     return _json(OPENAPI)
 
@@ -362,6 +347,8 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
             Route("/api/v1/balance", _guard(get_balance), methods=["GET"]),
             Route("/api/v1/openapi.json", openapi, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
+            Route("/health/live", health_live, methods=["GET"]),
+            Route("/health/ready", health_ready, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error},

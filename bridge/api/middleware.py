@@ -8,13 +8,16 @@ of the request (structlog contextvars).
 
 from __future__ import annotations
 
+import collections
 import re
 import secrets
 import time
 from typing import Any
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import Counter, Histogram
+
+from bridge.ops.export import http_families, make_registry
 
 __all__ = ["Metrics", "RequestLog", "route_label"]
 
@@ -27,7 +30,10 @@ class Metrics:
     """The API process's Prometheus metrics, in a registry of its own."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        # The daemon's families too (bridge/ops/export.py): HTTP requests by route and
+        # status, and the process's CPU seconds, resident memory and open files.
+        self.http: collections.Counter[tuple[str, int]] = collections.Counter()
+        self.registry = make_registry(lambda: http_families(self.http))
         self.requests = Counter(
             "smpp_bridge_api_requests", "HTTP requests answered", ["route", "status"],
             registry=self.registry,
@@ -46,7 +52,7 @@ class Metrics:
 def route_label(path: str) -> str:
     if path.startswith("/api/v1/sms/"):
         return "/api/v1/sms/send" if path == "/api/v1/sms/send" else "/api/v1/sms/{id}"
-    if path in ("/api/v1/balance", "/health", "/metrics", "/api/v1/openapi.json"):
+    if path in ("/api/v1/balance", "/health", "/health/live", "/health/ready", "/metrics", "/api/v1/openapi.json"):
         return path
     return "other"
 
@@ -84,6 +90,7 @@ class RequestLog:
                 elapsed = time.perf_counter() - started
                 label = route_label(scope["path"])
                 self.metrics.requests.labels(label, str(status)).inc()
+                self.metrics.http[label, status] += 1
                 self.metrics.seconds.labels(label).observe(elapsed)
                 if self.access_log:
                     client = scope.get("client")

@@ -60,6 +60,7 @@ from bridge.carrier.types import (
     Unknown,
     UnknownReason,
 )
+from bridge.ops.counters import CarrierMetrics
 from bridge.smpp.constants import CommandStatus, describe
 from bridge.smpp.errors import LocalProtocolError
 from bridge.smpp.pdus import GenericNack, Pdu, QuerySm, SubmitSm, SubmitSmResp
@@ -81,6 +82,14 @@ class _Retry:
     def __init__(self, delay: float, throttled: int) -> None:
         self.delay = delay
         self.throttled = throttled
+
+
+def _last_answer(session: Session | None) -> float | None:
+    """When the SMSC last answered this bind: its last response, else its bind_resp."""
+    if session is None:
+        return None
+    last = session.last_response
+    return session.bound_at if last is None else last.sent_at + last.rtt
 
 
 class CarrierClosed(Exception):
@@ -131,6 +140,7 @@ class Carrier:
         on_late: Callable[[LateResponse], None] | None = None,
         connect_timeout: float | None = None,
         slots: Sequence[int] | None = None,
+        metrics: CarrierMetrics | None = None,
     ) -> None:
         """``slots``: the indices of the configured bind slots this pool runs (all by
         default; a daemon runs those whose lease it holds, bridge/dispatch/instances.py)."""
@@ -169,6 +179,7 @@ class Carrier:
         self.unknown = 0
         self.throttled = 0
         self.internal_errors = 0  # exceptions caught at a bind or callback (logged, never raised)
+        self.metrics = metrics if metrics is not None else CarrierMetrics()  # bridge/ops
 
     # --- status ------------------------------------------------------------------
     @property
@@ -195,6 +206,7 @@ class Carrier:
         binds = []
         for slot in self._slots:
             session = slot.session
+            last = session.last_response if session is not None else None
             binds.append(BindHealth(
                 slot=slot.index,
                 mode=slot.mode.value,
@@ -206,6 +218,8 @@ class Carrier:
                 binds=slot.binds,
                 bind_failures=slot.bind_failures,
                 connect_failures=slot.connect_failures,
+                last_response_at=_last_answer(session),
+                last_response_rtt=None if last is None else last.rtt,
             ))
         return CarrierHealth(
             carrier=self.name, up=self.up, can_submit=self.can_submit, binds=tuple(binds),
@@ -249,6 +263,9 @@ class Carrier:
         backoff = Backoff(self._reconnect, self._rng)
         slog = self.log.bind(slot=slot.index)
         cfg = self.cfg
+        # One warning when the slot fails to come up (or back), the retries after it at
+        # debug with their count; "bound" (info) and "bind_closed" (warning) mark the changes.
+        streak = 0
         while not self._stopping:
             slot.state = "connecting"
             try:
@@ -256,7 +273,9 @@ class Carrier:
                     stream = await self._connect(cfg.host, cfg.port)
             except (OSError, trio.TooSlowError, trio.BrokenResourceError) as exc:
                 slot.connect_failures += 1
-                slog.warning("connect_failed", error=repr(exc), failures=slot.connect_failures)
+                (slog.debug if streak else slog.warning)("connect_failed", error=repr(exc),
+                                                         failures=slot.connect_failures)
+                streak += 1
             except Exception as exc:  # a fault, not the network: logged, and tried again
                 slot.connect_failures += 1
                 self.internal_errors += 1
@@ -267,16 +286,20 @@ class Carrier:
                 session = Session(cfg, stream, password=self._password, inbound=self._inbound,
                                   on_late=self._on_late,
                                   on_orphan_done=lambda: self._orphan_done(slot),
-                                  slot=slot.index, serial=self._serial, mode=slot.mode)
+                                  slot=slot.index, serial=self._serial, mode=slot.mode,
+                                  metrics=self.metrics)
                 try:
                     await session.run(on_bound=lambda s: self._on_bound(slot, s, started))
                 except BindRefused as exc:
                     slot.bind_failures += 1
-                    slog.warning("bind_refused", status=describe(exc.status),
-                                 failures=slot.bind_failures)
+                    (slog.debug if streak else slog.warning)("bind_refused", status=describe(exc.status),
+                                                             failures=slot.bind_failures)
+                    streak += 1
                 except BindLost as exc:
                     slot.bind_failures += 1
-                    slog.warning("bind_lost", reason=str(exc), failures=slot.bind_failures)
+                    (slog.debug if streak else slog.warning)("bind_lost", reason=str(exc),
+                                                             failures=slot.bind_failures)
+                    streak += 1
                 except Exception as exc:
                     # A task of this bind raised past session.py's own handling:
                     # the bind is over (its stream closed, its submits resolved),
@@ -289,6 +312,7 @@ class Carrier:
                     self.internal_errors += session.internal_errors
                 if session.bound:
                     backoff.reset()
+                    streak = 0
             slot.state = "down"
             started(slot)
             if self._stopping:

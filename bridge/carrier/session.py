@@ -50,6 +50,7 @@ from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_resch
 from bridge.carrier.errors import BindLost, BindRefused, NotWritten, TimedOut
 from bridge.carrier.types import Inbound, UnknownReason
 from bridge.logs import LogLimiter
+from bridge.ops.counters import CarrierMetrics
 from bridge.smpp.connection import Connection
 from bridge.smpp.constants import CommandId, CommandStatus
 from bridge.smpp.errors import LocalProtocolError, RemoteProtocolError
@@ -130,8 +131,10 @@ class Session:
         slot: int = 0,
         serial: int = 0,
         mode: ConfigBindMode | None = None,
+        metrics: CarrierMetrics | None = None,
     ) -> None:
         self.cfg = cfg
+        self.metrics = metrics if metrics is not None else CarrierMetrics()
         # SMPP 3.4 section 2.2: this bind's mode (the pool gives each slot its own).
         self.mode = mode if mode is not None else cfg.slot_modes[0]
         self.stream = stream
@@ -169,6 +172,10 @@ class Session:
         self.usable = False  # bound, may submit, not leaving
         self.close_reason: str | None = None
         self.enquire_link_rtt: float | None = None
+        # The last response the SMSC sent us (any request): its arrival is the
+        # bind's last heartbeat, whether or not enquire_link was needed (bridge/ops).
+        self.last_response: ResponseReceived | None = None
+        self.bound_at: float | None = None
         self.orphans = 0  # responses whose submit was cancelled meanwhile
         # Written submits whose caller was cancelled before the answer: they still
         # hold a place in the connection's window until answered or timed out, so
@@ -292,6 +299,7 @@ class Session:
                 bind_error = await self._bind()
                 if bind_error is None:
                     self.bound = self.usable = True
+                    self.bound_at = trio.current_time()  # the bind_resp: the SMSC's first answer
                     on_bound(self)
                 await self._closed.wait()
                 self.usable = False
@@ -434,12 +442,15 @@ class Session:
     async def _handle_events(self) -> None:
         next_event = self.conn.next_event
         waiters = self._waiters
+        metrics = self.metrics
         while True:
             event = next_event()
             kind = type(event)
             if kind is ResponseReceived:
                 assert isinstance(event, ResponseReceived)
                 pdu = event.pdu
+                self.last_response = event
+                metrics.on_response(event.request_command_id, pdu.command_status, event.sent_at, event.rtt)
                 waiter = waiters.pop(pdu.sequence_number, None)
                 if waiter is not None:
                     self._answer(waiter, pdu)

@@ -92,6 +92,10 @@ class BindHealth:
     binds: int  # successful binds so far (reconnects + 1)
     bind_failures: int  # bind refused (status logged) or unanswered
     connect_failures: int  # TCP/TLS could not be opened
+    # The last response the SMSC sent on this bind (any request): when (trio clock) and
+    # its round trip in seconds; None before the first one.
+    last_response_at: float | None = None
+    last_response_rtt: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -12,9 +12,11 @@ directory), migrated; our SMSC simulator on a free port, with some failures
 UNDELIV or EXPIRED at random); a configuration built
 here (one carrier, a default route, rates for MY/SG/ID/TH/PH); a demo account
 with credits; a mix of traffic (GSM, Unicode and emoji, long multipart texts,
-invalid numbers, numbers that fail); the daemon; progress lines until every
-message is final; a table; the billing reconciliation; and everything removed.
-Exit 0 when every message ended final and the ledger reconciles.
+invalid numbers, numbers that fail); the daemon; a local webhook receiver set as
+the demo account's endpoint, with the webhook sender; progress lines until every
+message is final; a table (with the webhooks received and verified); the billing
+reconciliation; and everything removed. Exit 0 when every message ended final,
+the ledger reconciles, and each final message came back as one signed webhook.
 """
 
 from __future__ import annotations
@@ -75,6 +77,10 @@ poll_interval = "200ms"
 drain_timeout = "5s"
 heartbeat_interval = "1s"
 lease = "10s"
+
+[webhooks]
+require_https = false
+allow_networks = ["127.0.0.1/32"]
 """
 
 # Bodies of the mix: (label, text). Long ones are multipart (TS 23.040 concatenation).
@@ -242,6 +248,7 @@ def _simulator_config() -> Any:
 async def _demo(args: argparse.Namespace, dsn: str) -> int:
     import trio
 
+    from bridge.commands.demo_hooks import start_webhooks, wait_for
     from bridge.commands.demo_http import api_process
     from bridge.dispatch import Daemon
     from bridge.simulator import Simulator
@@ -267,6 +274,8 @@ async def _demo(args: argparse.Namespace, dsn: str) -> int:
 
         daemon = Daemon(config, db, dsn=dsn, passwords={"demo-smsc": ""}, instance_name="demo")
         await nursery.start(daemon.run)
+        hooks = await start_webhooks(db, config, dsn, ACCOUNT, nursery)
+        print(f"webhooks : receiver on {hooks.url()} (smpp-bridge webhooks set --account demo URL)")
         sends = traffic(args.messages, args.seed)
         total = sum(len(to) for _, to in sends)
         try:
@@ -276,6 +285,7 @@ async def _demo(args: argparse.Namespace, dsn: str) -> int:
                 results = await _send(url, key, sends)
                 counts = await _wait(db, account.id, started, args.timeout)
                 elapsed = time.perf_counter() - started
+                await wait_for(hooks, counts["sent"] + counts["failed"], 15)
                 await _show(url, key, results)
         finally:
             shutil.rmtree(config_path.parent, ignore_errors=True)
@@ -299,14 +309,19 @@ async def _demo(args: argparse.Namespace, dsn: str) -> int:
         ("balance before", f"{before} MYR"),
         ("balance after", f"{after} MYR"),
         ("throughput", f"{final / elapsed:,.0f} msg/s ({final} final in {elapsed:.2f}s)"),
+        ("webhooks", f"{hooks.requests} received, {hooks.verified} signature verified, {hooks.duplicates} twice"),
+        ("  sms.status", f"sent {hooks.statuses['sent']}, failed {hooks.statuses['failed']}"),
     ]
     print("\n" + "-" * 52)
     for label, value in rows:
         print(f"  {label:<16} {value}")
     print("-" * 52)
-    ok = check.ok and counts["pending"] == 0 and before - after == money["charged"]
+    hooked = hooks.verified == hooks.requests == len(hooks.messages) == final
+    ok = check.ok and counts["pending"] == 0 and before - after == money["charged"] and hooked
     print(f"billing  : reservations {check.reservations} = charges {check.charges} + refunds "
           f"{check.refunds} + open {check.open}: {'reconciled' if check.ok else 'NOT RECONCILED'}")  # fmt: skip
+    if not hooked:
+        print(f"error: {hooks.requests} webhooks ({hooks.verified} verified) for {final} final messages", file=sys.stderr)
     if counts["pending"]:
         print(f"error: {counts['pending']} messages still pending after {args.timeout:g}s", file=sys.stderr)
     return 0 if ok else 1

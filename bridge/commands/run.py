@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from bridge.gc_tuning import tune_gc
     from bridge.logs import configure_logging
     from bridge.notify import Notifier
+    from bridge.ops.http import ListenError
     from bridge.service import SchemaError, ServiceOptions, serve
     from bridge.store.connect import ConnectError, database_dsn
     from config.load import ConfigError, load_config
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with database_dsn(loaded) as dsn:
             return trio.run(serve, loaded, dsn, options)
-    except (ConnectError, SchemaError) as exc:
+    except (ConnectError, SchemaError, ListenError) as exc:
         return _error(str(exc))
     except Exception as exc:
         # The database unreachable at start-up, a crash in the pipeline: logged

@@ -1,39 +1,53 @@
 """`smpp-bridge webhooks run|set|show|rotate-secret|test`: the sender and the endpoints.
 
-    webhooks run -c FILE                          the sender as its own process
-    webhooks set --account NAME URL -c FILE       set the URL; a new endpoint's secret is printed once
-    webhooks show --account NAME (-c FILE | --dsn DSN)
-    webhooks rotate-secret --account NAME -c FILE a new secret, printed once, in force at once
-    webhooks test --account NAME -c FILE          one signed test POST now; prints the answer
+    webhooks run                          the sender as its own process
+    webhooks set --account NAME URL       set the URL; a new endpoint's secret is printed once
+    webhooks show --account NAME          the URL and which secret is in force (database only)
+    webhooks rotate-secret --account NAME a new secret, printed once, in force at once
+    webhooks test --account NAME          one signed test POST now; prints the answer
 
-Only `run`, `set`, `rotate-secret` and `test` read the master key ([webhooks]
-master_key_env or master_key_file); `show` needs the database only.
+With ``--key PREFIX`` (an API key of the account, as `keys list` shows it)
+`set`, `rotate-secret`, `show` and `test` act on that key's own endpoint: the
+events of the key's sends go there, the account's other sends to the
+account's endpoint. A revoked key, or another account's, is refused.
+
+Like the other commands: ``-c FILE`` (default $SMPP_BRIDGE_CONFIG, else
+/etc/smpp-bridge/smpp-bridge.toml), ``--dsn`` instead of the configuration's
+database, and one ``error: ...`` line with exit status 2 for what the operator
+can fix. Only `run`, `set`, `rotate-secret` and `test` read the master key
+([webhooks] master_key_env or master_key_file); `show` needs the database only.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-_NEEDS_KEY = {"run", "set", "rotate-secret", "test"}
+from bridge.commands.common import add_database_arguments
+
+if TYPE_CHECKING:
+    from bridge.store.db import Database
+    from bridge.webhooks.sealing import MasterKey
+    from config.schema import Config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="webhooks_action", metavar="ACTION", required=True)
 
     def common(p: argparse.ArgumentParser, *, target: bool = True) -> None:
-        p.add_argument("-c", "--config", metavar="FILE", help="configuration file")
-        p.add_argument("--dsn", help="database DSN (instead of the configuration's)")
         if target:
             p.add_argument("--account", required=True, help="the account (its default endpoint)")
-            p.add_argument("--key", metavar="PREFIX", help="an API key of the account instead (needs api_keys)")
+            p.add_argument(
+                "--key", metavar="PREFIX",
+                help="an API key of the account (its prefix, as `keys list` shows it): that key's own endpoint",
+            )  # fmt: skip
+        add_database_arguments(p)
 
     run = sub.add_parser("run", help="run the webhook sender as its own process")
     common(run, target=False)
     set_ = sub.add_parser("set", help="set the webhook URL (a new endpoint prints its secret once)")
-    common(set_)
     set_.add_argument("url", help="https://... (http:// only with require_https = false)")
+    common(set_)
     show = sub.add_parser("show", help="show the webhook URL and which secret is in force")
     common(show)
     rotate = sub.add_parser("rotate-secret", help="make a new secret (printed once), in force at once")
@@ -42,49 +56,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common(test)
 
 
-def _error(text: str) -> int:
-    print(f"error: {text}", file=sys.stderr)
-    return 2
-
-
 def run(args: argparse.Namespace) -> int:
-    import trio
+    import contextlib
 
-    from bridge.store.connect import ConnectError, configured_dsn
+    from bridge.commands.common import CliError, load, run_database, with_database
+    from bridge.store.connect import database_dsn
     from bridge.webhooks.endpoints import EndpointError
     from bridge.webhooks.sealing import MasterKey, SealError
-    from config.load import ConfigError, load_config, webhook_master_key
-    from config.schema import Config
+    from config.load import Secrets, webhook_master_key
 
     action = args.webhooks_action
-    if getattr(args, "key", None):
-        return _error("per-key webhook endpoints need the api_keys table, which this database does not have yet;"
-                      " use --account")  # fmt: skip
-    config = Config()
-    key: MasterKey | None = None
     try:
-        if args.config:
-            config = load_config(args.config, resolve=False).config
-        if action in _NEEDS_KEY:
-            if not args.config:
-                return _error(f"`webhooks {action}` reads the master key named in the configuration: give -c FILE")
-            secret = webhook_master_key(config)
-            if secret is None and action != "run":
-                return _error("no master key: set [webhooks] master_key_env or master_key_file")
-            key = MasterKey.parse(secret.reveal()) if secret is not None else None
-    except (ConfigError, SealError) as exc:
-        return _error(str(exc))
-
-    try:
-        with configured_dsn(args.config, args.dsn) as dsn:
+        if action == "show":
+            return int(with_database(args, lambda db: _show(db, args)))
+        loaded = load(
+            args.config, secrets=None if args.dsn else Secrets.DATABASE,
+            what=f" (`webhooks {action}` reads the master key named there)",
+        )  # fmt: skip
+        config = loaded.config
+        secret = webhook_master_key(config)
+        if secret is None and action != "run":
+            raise CliError("no master key: set [webhooks] master_key_env or master_key_file in the configuration")
+        key = MasterKey.parse(secret.reveal()) if secret is not None else None
+        with contextlib.ExitStack() as stack:
+            dsn = args.dsn or stack.enter_context(database_dsn(loaded))
             if action == "run":
-                return int(trio.run(_run_sender, config, dsn, key))
-            return int(trio.run(_manage, action, args, config, dsn, key))
-    except (ConnectError, EndpointError, SealError, ValueError) as exc:
-        return _error(str(exc))
+                return int(run_database(dsn, lambda d: _run_sender(config, d, key)))
+            assert key is not None
+            return int(run_database(dsn, lambda d: _manage(action, args, config, d, key)))
+    except (EndpointError, SealError) as exc:
+        raise CliError(str(exc)) from None
+    except ValueError as exc:  # a URL that is not one (bridge.webhooks.client.UrlError)
+        from bridge.webhooks.client import UrlError
+
+        if isinstance(exc, UrlError):
+            raise CliError(str(exc)) from None
+        raise
 
 
-async def _run_sender(config: Any, dsn: str, key: Any) -> int:
+async def _run_sender(config: Config, dsn: str, key: MasterKey | None) -> int:
     import signal
 
     import trio
@@ -108,7 +118,28 @@ async def _run_sender(config: Any, dsn: str, key: Any) -> int:
     return 0
 
 
-async def _manage(action: str, args: argparse.Namespace, config: Any, dsn: str, key: Any) -> int:
+async def _show(db: Database, args: argparse.Namespace) -> int:
+    from bridge.webhooks import endpoints
+
+    if args.key:
+        key_id = await endpoints.find_key(db, args.account, args.key)
+        info = await endpoints.resolve_endpoint(db, account=args.account, api_key_id=key_id)
+        if info is None:
+            print(f"{args.account} key {key_id}: no webhook URL (its messages write no webhook rows)")
+        else:
+            _print_info(info)
+            if info.api_key_id is None:
+                print(f"  (key {key_id} has no URL of its own: its events go to the account's)")
+        return 0
+    found = await endpoints.endpoints_of(db, account=args.account)
+    if not found:
+        print(f"{args.account}: no webhook URL (messages of this account write no webhook rows)")
+    for info in found:
+        _print_info(info)
+    return 0
+
+
+async def _manage(action: str, args: argparse.Namespace, config: Config, dsn: str, key: MasterKey) -> int:
     from bridge.store.db import open_database
     from bridge.webhooks import endpoints
 
@@ -116,7 +147,7 @@ async def _manage(action: str, args: argparse.Namespace, config: Any, dsn: str, 
     async with open_database(dsn, min_size=1, max_size=1) as db:
         if action == "set":
             info, secret = await endpoints.set_endpoint(
-                db, key, account=args.account, url=args.url, require_https=hooks.require_https
+                db, key, account=args.account, url=args.url, require_https=hooks.require_https, api_key=args.key
             )
             _print_info(info)
             if secret is not None:
@@ -124,19 +155,13 @@ async def _manage(action: str, args: argparse.Namespace, config: Any, dsn: str, 
                 print("(shown once: give it to the customer now; `webhooks rotate-secret` makes a new one)")
             return 0
         if action == "rotate-secret":
-            info, secret = await endpoints.rotate_secret(db, key, account=args.account)
+            info, secret = await endpoints.rotate_secret(db, key, account=args.account, api_key=args.key)
             _print_info(info)
             print(f"secret: {secret}")
             print("(shown once; the next attempt of every pending delivery is signed with it)")
             return 0
-        if action == "show":
-            found = await endpoints.endpoints_of(db, account=args.account)
-            if not found:
-                print(f"{args.account}: no webhook URL (messages of this account write no webhook rows)")
-            for info in found:
-                _print_info(info)
-            return 0
-        return await _test(db, args.account, config, key)
+        key_id = None if args.key is None else await endpoints.find_key(db, args.account, args.key)
+        return await _test(db, args.account, key_id, config, key)
 
 
 def _print_info(info: Any) -> None:
@@ -149,26 +174,26 @@ def _print_info(info: Any) -> None:
     print(f"{owner}: {info.url}\n  {secret}")
 
 
-async def _test(db: Any, account: str, config: Any, key: Any) -> int:
-    """One signed request of event ``webhook.test`` to the account's endpoint."""
+async def _test(db: Database, account: str, key_id: int | None, config: Config, key: MasterKey) -> int:
+    """One signed request of event ``webhook.test`` to the endpoint of the account (or of its key)."""
     from datetime import UTC, datetime
 
+    from bridge.commands.common import CliError
     from bridge.webhooks.client import parse_url
     from bridge.webhooks.policy import DeliveryPolicy
     from bridge.webhooks.service import build_sender
 
     row = await db.fetchrow(
         "SELECT e.id, e.url, e.secret_sealed, e.secret_key_id FROM webhook_endpoints e"
-        " WHERE e.id = webhook_endpoint_for((SELECT id FROM accounts WHERE name = $1), NULL)", account,
+        " WHERE e.id = webhook_endpoint_for((SELECT id FROM accounts WHERE name = $1), $2)", account, key_id,
     )  # fmt: skip
     if row is None:
-        print(f"error: account {account!r} has no webhook URL", file=sys.stderr)
-        return 2
+        raise CliError(f"account {account!r} has no webhook URL: `smpp-bridge webhooks set` first")
     if row["secret_sealed"] is None:
-        print("error: the endpoint has no secret yet: run `smpp-bridge webhooks rotate-secret`", file=sys.stderr)
-        return 2
+        raise CliError("the endpoint has no secret yet: run `smpp-bridge webhooks rotate-secret`")
     secret = key.open(row["id"], bytes(row["secret_sealed"]), row["secret_key_id"])
-    sms = build_sender(config, db, key).policies["sms.status"]
+    sender = build_sender(config, db, key)
+    sms = sender.policies["sms.status"]
     policy = DeliveryPolicy(
         event="webhook.test", body=_test_body, timeout=sms.timeout, user_agent=sms.user_agent
     )
@@ -176,7 +201,6 @@ async def _test(db: Any, account: str, config: Any, key: Any) -> int:
     headers, body = policy.request(
         delivery_id="dlv_test", secret=secret, payload={"timestamp": now}, attempt=1
     )
-    sender = build_sender(config, db, key)
     origin, target = parse_url(row["url"])
     answer = await sender.client.post(origin, target, headers, body, timeout=policy.timeout)
     await sender.client.aclose()

@@ -30,6 +30,7 @@ import trio
 from bridge.dispatch.instances import Lease, db_errors
 from bridge.dispatch.parts import ClaimedPart
 from bridge.dispatch.stats import DaemonStats
+from bridge.logs import Outage
 from bridge.store.db import Database
 from bridge.store.enqueue import NOTIFY_CHANNEL
 
@@ -64,9 +65,10 @@ WHERE d.id = $1 AND d.stopped_at IS NULL AND d.lease_until > now()
   AND m.id = p.message_id AND c.id = m.campaign_id
 RETURNING p.message_id, p.seq, p.total, p.body, p.route, p.attempts, d.id AS owner,
           m.destination, m.sender_id, m.sender_ton, m.sender_npi, m.concat_ref,
-          c.body AS campaign_body, p.carrier
+          c.body AS campaign_body, p.carrier,
+          extract(epoch FROM now() - m.created_at)::float8 AS queued_for
 """
-# The columns above are ClaimedPart's fields in their order (previous_carrier
+# The columns above are ClaimedPart's fields in their order (queued_for
 # last): a row becomes a part by position, ``ClaimedPart(*row)``, without a
 # lookup by name per field (two thirds of the claim's Python time).
 
@@ -89,6 +91,7 @@ class Claimer:
         self._db = db
         self._lease = lease
         self._stats = stats
+        self._outage = Outage(log)  # housekeeping while the database is away: two lines, not one a poll
         self.batch = batch
         self.poll = poll
         self.db_timeout = db_timeout
@@ -169,8 +172,9 @@ class Claimer:
                     continue
                 try:
                     await self._housekeeping()
+                    self._outage.ok()
                 except db_errors() as exc:
-                    log.warning("instance housekeeping failed", error=repr(exc))
+                    self._outage.failed("instance housekeeping failed", error=repr(exc))
                     await self._sleep()
                     continue
                 try:

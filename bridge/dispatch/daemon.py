@@ -22,6 +22,7 @@ from typing import Any
 import structlog
 import trio
 
+from bridge import logs
 from bridge.carrier import Carrier, Inbound, LateResponse
 from bridge.dispatch.claim import Claimer
 from bridge.dispatch.instances import BindSlots, Lease, db_errors, slot_order
@@ -122,6 +123,15 @@ class Daemon:
     @property
     def instance_id(self) -> int:
         return self._lease.id
+
+    @property
+    def config(self) -> Config:
+        """The running configuration (replaced by a reload)."""
+        return self._config
+
+    def held_slots(self) -> dict[str, list[int]]:
+        """The bind slots this instance runs, by carrier (bridge/ops ``/health``)."""
+        return {name: list(r.slots) for name, r in self._runners.items()}
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -231,6 +241,7 @@ class Daemon:
             cfg, slots=slots,
             password=self._passwords.get(cfg.name, ""),
             inbound=self._inbound_send.clone(),
+            metrics=self._stats.carrier(cfg.name).metrics,
             **{"on_late": self._on_late, **self._carrier_options},
         )  # fmt: skip
         if not carrier.submit_slots:
@@ -397,6 +408,11 @@ class Daemon:
             self._stats.released += 1
         elif result.id_key is None and result.resolution is Resolution.ACCEPTED:
             self._count_unusable(result.carrier or "")
+        if logs.DEBUG:  # one line per part at debug only: journald drops floods at info
+            part = result.part
+            log.debug("submit outcome", message_id=part.message_id, seq=part.seq, carrier=result.carrier,
+                      outcome=result.resolution.value, carrier_id=result.carrier_message_id,
+                      status=result.status, reason=result.reason, to=part.destination)  # fmt: skip
         self._writer.put(result)
 
     async def _dispatch(self, parts: list[ClaimedPart]) -> None:
@@ -411,6 +427,7 @@ class Daemon:
             if runner is None:
                 self._deliver(Result(part, Resolution.RELEASE, delay=poll, reason="no_carrier_up"))
                 continue
+            runner.carrier.metrics.queue_wait.observe(part.queued_for)
             cfg = runner.rules.config
             try:
                 payload = self._payloads.payload(part, cfg.segmentation)

@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import structlog
 import trio
 
+from bridge.logs import Outage
 from bridge.store.db import Connection, Database, open_connection
 from config.schema import BindMode
 
@@ -176,12 +177,14 @@ class Lease:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
+        outage = Outage(log)  # one line when heartbeats start failing, one when they work again
         while True:
             await trio.sleep(self.heartbeat)
             try:
                 await self.renew()
+                outage.ok()
             except db_errors() as exc:
-                log.warning("heartbeat failed", error=repr(exc))
+                outage.failed("heartbeat failed", error=repr(exc))
             except Exception:
                 log.exception("heartbeat failed")
 

@@ -26,6 +26,7 @@ class ClaimedPart:
     concat_ref: int | None
     campaign_body: str
     previous_carrier: str | None
+    queued_for: float = 0.0  # seconds since enqueue when claimed (metrics only)
 
 
 class Resolution(Enum):

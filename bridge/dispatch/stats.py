@@ -13,6 +13,8 @@ from typing import Any
 
 import structlog
 
+from bridge.ops.counters import FLUSH_ROWS_BOUNDS, FLUSH_SECONDS_BOUNDS, CarrierMetrics, Histogram
+
 __all__ = [
     "PARKED_WARN_INTERVAL",
     "PARKED_WARN_MIN_RECEIPTS",
@@ -40,6 +42,8 @@ class CarrierCounts:
     parked: int = 0  # of those, parked: their id matched no part (yet)
     mo: int = 0  # mobile-originated messages stored
     ids_unusable: int = 0  # submit_sm_resp OK with an id that has no key (docs/dlr.md)
+    # latencies and response statuses (bridge/ops/counters.py), shared with the Carrier
+    metrics: CarrierMetrics = field(default_factory=CarrierMetrics, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -85,6 +89,8 @@ class DaemonStats:
     nacked_db_down: int = 0  # receipts / MO answered ESME_RX_T_APPN while the database was down
     writer_flushes: int = 0
     writer_errors: int = 0
+    flush_rows: Histogram = field(default_factory=lambda: Histogram(FLUSH_ROWS_BOUNDS))  # rows per commit
+    flush_seconds: Histogram = field(default_factory=lambda: Histogram(FLUSH_SECONDS_BOUNDS))  # commit time
     db_up: bool = True
     instance_id: int | None = None
     carriers: dict[str, Any] = field(default_factory=dict)  # name -> CarrierHealth

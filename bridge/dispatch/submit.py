@@ -198,6 +198,9 @@ class CarrierRunner:
         riders = part.total > 1 and cfg.segmentation.concat is segmenter.Concat.PAYLOAD
         if isinstance(outcome, Accepted):
             key = self.id_key(outcome.message_id)
+            carrier = self.carrier
+            if key is not None and carrier is not None:  # (None: a runner in a unit test)
+                carrier.metrics.on_accepted(key)
             return Result(part, Resolution.ACCEPTED, name, outcome.message_id, key, riders=riders)
         if isinstance(outcome, Rejected):
             return Result(part, Resolution.REJECTED, name, status=int4(outcome.status),

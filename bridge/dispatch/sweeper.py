@@ -40,6 +40,7 @@ from bridge.dispatch.instances import db_errors
 from bridge.dispatch.stats import DaemonStats
 from bridge.dispatch.unknown import match_unknown_parts
 from bridge.dispatch.writer import CarrierRules
+from bridge.logs import Outage
 from bridge.store.db import Database
 from config.schema import Config
 
@@ -179,12 +180,14 @@ class Sweeper:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
+        outage = Outage(log)
         while True:
             await trio.sleep(self.interval)
             try:
                 await self.sweep_once()
+                outage.ok()
             except db_errors() as exc:
-                log.warning("sweep failed", error=repr(exc))
+                outage.failed("sweep failed", error=repr(exc))
             except Exception:  # housekeeping must not stop the daemon; next round retries
                 log.exception("sweep failed")
 

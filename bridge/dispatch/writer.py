@@ -27,6 +27,7 @@ import structlog
 import trio
 
 import dlr
+from bridge import logs
 from bridge.carrier import Inbound
 from bridge.dispatch.apply import Applied, apply_flush
 from bridge.dispatch.inbound import MoRow, ReceiptRow, classify
@@ -221,7 +222,12 @@ class Writer:
             return None
         if isinstance(row, ReceiptRow):
             self._stats.receipts += 1
-            self._stats.carrier(item.carrier).receipts += 1
+            counts = self._stats.carrier(item.carrier)
+            counts.receipts += 1
+            counts.metrics.on_receipt(row.id_key, row.status.value, trio.current_time())
+            if logs.DEBUG:  # per message: debug only (the source and destination are masked)
+                log.debug("receipt", carrier=item.carrier, carrier_id=row.id_key, status=row.status.value,
+                          stat=row.stat, source_addr=row.source, destination_addr=row.destination)  # fmt: skip
         elif row.malformed_receipt:
             self._stats.receipts_malformed += 1
             # Stored as an MO row with its raw bytes (inbound.py); worth a line, not one per PDU.
@@ -382,6 +388,9 @@ class Writer:
             if self._results and self._first_at is None:
                 self._first_at = trio.current_time()
             return False
+        elapsed = trio.current_time() - started
+        self._stats.flush_rows.observe(len(results) + len(inbound))
+        self._stats.flush_seconds.observe(elapsed)
         # A timeline of the writer at level "debug" (docs/operations.md "Benchmark").
         log.debug("flush committed", outcomes=len(results), receipts=len(receipts), mo=len(mos),
                   ms=round((trio.current_time() - started) * 1000, 1), in_flight=self._in_flight,

@@ -19,11 +19,28 @@ SEED_SEND = {"to": "+60123456789", "message": "Your verification code is 482915"
 
 def test_health_and_metrics(api: Api) -> None:
     with httpx.Client(base_url=api.url, timeout=10) as http:
-        assert http.get("/health").json() == {"ok": True}
+        health = http.get("/health").json()
+        assert http.get("/health/live").json() == {"live": True}
+        assert http.get("/health/ready").json() == {"ready": True}
         http.get("/api/v1/balance")  # a 401 to count
         metrics = http.get("/metrics").text
+    # the daemon's /health shape (bridge/ops/health.py), without carriers
+    assert health["ok"] is True and health["status"] == "live" and health["database"] == {"reachable": True}
+    assert health["instance"]["role"] == "api" and health["networks"] == [] and health["at"].endswith("Z")
     assert 'smpp_bridge_api_requests_total{route="/api/v1/balance",status="401"}' in metrics
     assert "smpp_bridge_api_request_seconds_bucket" in metrics
+    # the daemon's families too (bridge/ops/export.py): requests by route and status, the process
+    assert 'smpp_bridge_http_requests_total{route="/api/v1/balance",status="401"} 1.0' in metrics
+    assert 'smpp_bridge_http_requests_total{route="/health/ready",status="200"} 1.0' in metrics
+    assert "process_cpu_seconds_total" in metrics and "process_resident_memory_bytes" in metrics
+
+
+def test_health_without_the_database_is_down() -> None:
+    from bridge.api.probes import health_document
+
+    doc = health_document(False, now=0.0)
+    assert (doc["ok"], doc["status"], doc["database"]) == (False, "down", {"reachable": False})
+    assert doc["at"] == "1970-01-01T00:00:00Z"
 
 
 def test_logs_are_json_with_request_ids_no_bodies_masked_numbers(api: Api) -> None:

@@ -181,7 +181,9 @@ async def test_a_claimed_row_holds_claimed_parts_fields_in_their_order(db: Datab
     (row,) = await db.fetch(CLAIM_SQL, part.owner, 100, [CONFIG.routes[0].label], [])
     names = ["previous_carrier" if k == "carrier" else k for k in dict(row)]
     assert names == [f.name for f in dataclasses.fields(ClaimedPart)]
-    assert ClaimedPart(*row) == dataclasses.replace(part, attempts=2)
+    again = ClaimedPart(*row)
+    assert again.queued_for >= part.queued_for >= 0  # seconds since enqueue, at each claim
+    assert dataclasses.replace(again, queued_for=0.0) == dataclasses.replace(part, attempts=2, queued_for=0.0)
 
 
 def _late(part: ClaimedPart, carrier_id: str) -> Result:

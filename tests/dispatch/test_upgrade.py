@@ -38,7 +38,11 @@ async def test_messages_left_submitted_and_a_receipt_parked_without_status_finis
         await create_account(db, "acme", credits="10")
         # The URL where the older release kept it: migration 0013 moves it to webhook_endpoints.
         await db.execute("UPDATE accounts SET webhook_url = 'https://example.invalid/hook' WHERE name = 'acme'")
+        # Today's enqueue records the API key of a campaign (migration 0012); the older
+        # release had no such column: give it one for this enqueue only.
+        await db.execute("ALTER TABLE campaigns ADD COLUMN api_key_id bigint")
         await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:2], message="Hi"))
+        await db.execute("ALTER TABLE campaigns DROP COLUMN api_key_id")
         first, second = [r["id"] for r in await db.fetch("SELECT id FROM messages ORDER BY id")]
         # As the older release left them: both parts accepted under a carrier id, the
         # messages moved to 'submitted', and the second one's receipt parked in the

@@ -30,6 +30,7 @@ DATABASE_COMMANDS = {
     "balance": ["balance", "acme", "--dsn", "{dsn}"],
     "accounts": ["accounts", "create", "acme", "--dsn", "{dsn}"],
     "status": ["status", "msg_x", "--dsn", "{dsn}"],
+    "webhooks": ["webhooks", "show", "--account", "acme", "--dsn", "{dsn}"],
     "send": ["send", "--account", "acme", "--to", "+60123456789", "--message", OTP, "--dsn", "{dsn}"],
 }
 

@@ -40,3 +40,7 @@ def test_demo_runs_the_whole_loop_and_reconciles(messages: int, where: list[str]
     # the traffic went in as customers send it: HTTP requests to `smpp-bridge api`
     assert "smpp-bridge api on http://127.0.0.1:" in out and " refused" in out
     assert " 0 refused" in out, out
+    # one signed sms.status per final message reached the demo's local receiver
+    webhooks = [x.split() for x in out.splitlines() if x.strip().startswith("webhooks ")][-1]
+    assert webhooks[1:8] == [str(sent + failed), "received,", str(sent + failed), "signature", "verified,", "0", "twice"]
+    assert f"sms.status     sent {sent}, failed {failed}" in out

@@ -40,7 +40,7 @@ SELECT id, webhook_url FROM accounts WHERE webhook_url ~ '^https?://';
 -- still names it when it writes outbox rows; nothing reads it any more. A version that redefines
 -- finalize_messages can stop naming it and drop it.
 UPDATE accounts SET webhook_url = NULL WHERE webhook_url IS NOT NULL;
-COMMENT ON COLUMN accounts.webhook_url IS 'unused since version 16: see webhook_endpoints';
+COMMENT ON COLUMN accounts.webhook_url IS 'unused since version 13: see webhook_endpoints';
 
 -- The endpoint that receives an event of (account, key): the key's, else the account's.
 -- A set-returning SQL function of one SELECT: PostgreSQL inlines it into the query that
