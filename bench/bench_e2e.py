@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import Rate, target
+from bench.common import SIM_BRIDGE_CONFIG, Rate, target
 
 DESCRIPTION = "messages/s queued -> final (receipts, billing, outbox) through daemon + simulator + PostgreSQL"
 
@@ -37,38 +37,7 @@ ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 _TICKS = os.sysconf("SC_CLK_TCK")
 _BODY = "Your verification code is 482915. It expires in 5 minutes."
 
-_CONFIG = """
-[database]
-dsn_env = "SMPP_BRIDGE_BENCH_DSN"
-pool_min = 4
-pool_max = 12
-
-[[carriers]]
-name = "sim"
-host = "127.0.0.1"
-port = {port}
-binds = {binds}
-window = {window}
-tps = 1000000
-system_id = "bench"
-response_timeout = "10s"
-max_age = "10m"
-[carriers.source]
-default_sender_id = "ProSignals"
-[carriers.segmentation]
-concat = "udh8"
-
-[[routes]]
-default = true
-carriers = [{{ carrier = "sim" }}]
-
-[rates]
-default = "0.0500"
-
-[logging]
-level = "warning"
-format = "json"
-
+_CONFIG = SIM_BRIDGE_CONFIG + """
 [webhooks]
 enabled = true
 run_in_daemon = {hooks}

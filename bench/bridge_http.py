@@ -27,40 +27,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench.common import SIM_BRIDGE_CONFIG
 from bench.procstat import Analyzer, Group, Sampler, cpu_seconds, postgres_backends
 
-_CONFIG = """
-[database]
-dsn_env = "SMPP_BRIDGE_BENCH_DSN"
-pool_min = 4
-pool_max = 12
-
-[[carriers]]
-name = "sim"
-host = "127.0.0.1"
-port = {port}
-binds = 2
-window = 500
-tps = 1000000
-system_id = "bench"
-response_timeout = "10s"
-max_age = "10m"
-[carriers.source]
-default_sender_id = "ProSignals"
-[carriers.segmentation]
-concat = "udh8"
-
-[[routes]]
-default = true
-carriers = [{{ carrier = "sim" }}]
-
-[rates]
-default = "0.0500"
-
-[logging]
-level = "warning"
-format = "json"
-
+_CONFIG = SIM_BRIDGE_CONFIG.replace("{binds}", "2").replace("{window}", "500") + """
 [api]
 access_log = false
 

@@ -68,3 +68,41 @@ def ratio(ours: Rate, peer: Rate) -> float:
 def target(want: float, got: float) -> dict[str, object]:
     """A target line for the harness: at least ``want``."""
     return {"want": f">= {want:,.1f}", "got": round(got, 1), "ok": got >= want}
+
+
+#: The part of an smpp-bridge configuration the end-to-end benches share: the
+#: database from SMPP_BRIDGE_BENCH_DSN, one simulator carrier (``{port}``,
+#: ``{binds}``, ``{window}``; a ``str.format`` template), a default route and
+#: rate, quiet logs. Each bench appends its own sections.
+SIM_BRIDGE_CONFIG = """
+[database]
+dsn_env = "SMPP_BRIDGE_BENCH_DSN"
+pool_min = 4
+pool_max = 12
+
+[[carriers]]
+name = "sim"
+host = "127.0.0.1"
+port = {port}
+binds = {binds}
+window = {window}
+tps = 1000000
+system_id = "bench"
+response_timeout = "10s"
+max_age = "10m"
+[carriers.source]
+default_sender_id = "ProSignals"
+[carriers.segmentation]
+concat = "udh8"
+
+[[routes]]
+default = true
+carriers = [{{ carrier = "sim" }}]
+
+[rates]
+default = "0.0500"
+
+[logging]
+level = "warning"
+format = "json"
+"""

@@ -1,6 +1,6 @@
 """SMPP 3.4 constants as enums, named exactly as the specification names them.
 
-Sources: SMPP v3.4 (issue 1.2, 12 Oct 1999) section 5.1.2 (command_id), 5.1.3
+Sources: SMPP v3.4 (the edition of 12 Oct 1999) section 5.1.2 (command_id), 5.1.3
 (command_status), 5.2.5/5.2.6 (TON/NPI), 5.2.12 (esm_class), 5.2.17
 (registered_delivery), 5.2.19 (data_coding), 5.2.25 (dest_flag), 5.2.28
 (message_state) and 5.3.2 (optional parameter tags).
