@@ -41,6 +41,7 @@ from bridge.notify import Notifier
 from bridge.ops.http import listen
 from bridge.ops.http import serve as serve_http
 from bridge.store.db import Database, ensure_aio_loop, lone_exception, open_database
+from bridge.store.executor import Executor
 from config.load import ConfigError, LoadedConfig, load_config
 from config.schema import Config
 
@@ -49,6 +50,7 @@ __all__ = [
     "DaemonLike",
     "SchemaError",
     "ServiceOptions",
+    "check_functions",
     "check_schema",
     "serve",
     "stats_line",
@@ -102,6 +104,16 @@ async def check_schema(db: Database) -> None:
         )
     if version > latest:
         raise SchemaError(f"the database was migrated by a newer release (version {version})")
+    await check_functions(db)
+
+
+async def check_functions(db: Executor) -> None:
+    """Refuse a database whose functions are not this release's (bridge/store/functions.py)."""
+    from bridge.store.functions import functions_refusal
+
+    refusal = await functions_refusal(db)
+    if refusal is not None:
+        raise SchemaError(refusal)
 
 
 def _as_dict(stats: Any) -> dict[str, Any]:

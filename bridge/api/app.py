@@ -38,6 +38,7 @@ from bridge.notify import Notifier
 from bridge.store.accounts import balance
 from bridge.store.aio import AioDatabase, open_aio_database
 from bridge.store.enqueue import EnqueueError, enqueue_many
+from bridge.store.functions import functions_refusal
 from bridge.store.keys import KeyRecord
 from bridge.store.models import SendResult, to_json
 from bridge.store.queries import get_message
@@ -320,6 +321,9 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
         async with open_aio_database(dsn, min_size=1, max_size=config.api.pool_size) as db:
             if await db.fetchval("SELECT to_regclass('api_keys')") is None:
                 raise RuntimeError("the database has no api_keys table: run `smpp-bridge migrate`")
+            refusal = await functions_refusal(db)
+            if refusal is not None:
+                raise RuntimeError(refusal)
             state.bind(db)
             assert state.batcher is not None
             state.batcher.start()

@@ -16,9 +16,15 @@ def run(args: argparse.Namespace) -> int:
     from bridge.store.migrate import migrate
 
     with database_dsn_of(args) as dsn:
-        applied = run_database(dsn, migrate)
-    for migration in applied:
+        done = run_database(dsn, migrate)
+    for migration in done.migrations:
         print(f"applied {migration.version:04d}_{migration.name}")
-    if not applied:
+    functions = done.functions
+    for verb, names in (("created", functions.created), ("replaced", functions.replaced),
+                        ("dropped and created (new signature)", functions.recreated),
+                        ("dropped", functions.dropped)):  # fmt: skip
+        for name in names:
+            print(f"function {name}: {verb}")
+    if not done.migrations and not functions:
         print("database is up to date")
     return 0

@@ -9,6 +9,9 @@
   waits, then finds nothing to do. Re-running is a no-op.
 - A database with versions this program does not know (a newer release
   migrated it) is refused rather than run against.
+- Then, under the same lock and in one transaction, the functions of
+  ``sql/functions`` and ``sql/triggers`` are brought to this release's files
+  (``bridge.store.functions``): migrations hold the schema, the files the code.
 """
 
 from __future__ import annotations
@@ -21,8 +24,17 @@ from importlib import resources
 import trio
 
 from bridge.store.db import Connection, open_connection
+from bridge.store.functions import FunctionFile, FunctionsApplied, FunctionsError, apply_functions, load_functions
 
-__all__ = ["MIGRATE_LOCK", "Migration", "MigrationError", "apply_migrations", "load_migrations", "migrate"]
+__all__ = [
+    "MIGRATE_LOCK",
+    "Migrated",
+    "Migration",
+    "MigrationError",
+    "apply_migrations",
+    "load_migrations",
+    "migrate",
+]
 
 # pg_advisory_lock key: b"smppmigr" as a signed 64-bit integer.
 MIGRATE_LOCK = int.from_bytes(b"smppmigr", "big", signed=True)
@@ -32,6 +44,14 @@ _NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
 
 class MigrationError(Exception):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Migrated:
+    """What one run applied."""
+
+    migrations: list[Migration]
+    functions: FunctionsApplied
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +93,23 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 
 async def apply_migrations(
-    conn: Connection, migrations: list[Migration] | None = None
-) -> list[Migration]:
-    """Apply what is missing on ``conn`` (a dedicated connection); returns what was applied."""
-    wanted = load_migrations() if migrations is None else migrations
+    conn: Connection,
+    migrations: list[Migration] | None = None,
+    functions: list[FunctionFile] | None = None,
+) -> Migrated:
+    """Apply what is missing on ``conn`` (a dedicated connection); returns what was applied.
+
+    By default every migration and function file of this release. Given an explicit
+    list of ``migrations`` (a database as an older release left it, in tests),
+    function files are applied only when ``functions`` is given as well: a
+    function of this release may need the schema of its last migration.
+    """
+    if migrations is None:
+        wanted = load_migrations()
+        if functions is None:
+            functions = load_functions()
+    else:
+        wanted = migrations
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATE_LOCK)
     try:
         await conn.execute(_BOOKKEEPING)
@@ -106,13 +139,22 @@ async def apply_migrations(
                     migration.version, migration.name, migration.checksum,
                 )  # fmt: skip
             applied.append(migration)
-        return applied
+        changed = FunctionsApplied()
+        if functions is not None:
+            try:
+                async with conn.transaction():
+                    changed = await apply_functions(conn, functions)
+            except FunctionsError as exc:
+                raise MigrationError(str(exc)) from exc
+        return Migrated(applied, changed)
     finally:
         with trio.CancelScope(shield=True):
             await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATE_LOCK)
 
 
-async def migrate(dsn: str, migrations: list[Migration] | None = None) -> list[Migration]:
-    """Open a dedicated connection to ``dsn`` and apply the missing migrations."""
+async def migrate(
+    dsn: str, migrations: list[Migration] | None = None, functions: list[FunctionFile] | None = None
+) -> Migrated:
+    """Open a dedicated connection to ``dsn`` and apply the missing migrations and functions."""
     async with open_connection(dsn) as conn:
-        return await apply_migrations(conn, migrations)
+        return await apply_migrations(conn, migrations, functions)

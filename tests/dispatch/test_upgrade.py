@@ -61,7 +61,7 @@ async def test_messages_left_submitted_and_a_receipt_parked_without_status_finis
         )  # fmt: skip
 
     applied = await migrate(empty_dsn)
-    assert [m.version for m in applied] == list(range(_RELEASE_BEFORE + 1, len(load_migrations()) + 1))
+    assert [m.version for m in applied.migrations] == list(range(_RELEASE_BEFORE + 1, len(load_migrations()) + 1))
     async with open_database(empty_dsn, min_size=1, max_size=4) as db, simulator() as sim:
         config = make_config(sim.port or 0)
         async with daemon(config, db, empty_dsn) as d:

@@ -1,0 +1,52 @@
+-- Charge or refund the reservations of messages, idempotently: a message already
+-- settled, or without a reservation (invalid, no route), is skipped
+-- (ledger_one_settlement). Accounts are locked in id order first, so concurrent
+-- writers cannot deadlock on them. Returns how many messages were settled now.
+-- The one place of the money rules: finalize_messages and
+-- bridge.store.accounts.settle call it.
+--
+-- Both lookups are driven by the batch, whatever the statistics say: on tables
+-- that grew since their last ANALYZE, PostgreSQL otherwise scanned every
+-- reservation for each message being settled. The account ids come from an
+-- array built once (messages by primary key), and each reservation is a LATERAL
+-- lookup by message id (kept a subquery by its LIMIT).
+CREATE OR REPLACE FUNCTION settle_messages(p_ids bigint[], p_kinds ledger_kind[]) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_settled integer;
+BEGIN
+    PERFORM 1 FROM accounts
+    WHERE id = ANY (ARRAY(SELECT DISTINCT m.account_id FROM messages m WHERE m.id = ANY (p_ids)))
+    ORDER BY id FOR NO KEY UPDATE;
+    WITH wanted AS (
+        SELECT DISTINCT ON (o.message_id) o.message_id, o.kind
+        FROM unnest(p_ids, p_kinds) AS o(message_id, kind)
+        ORDER BY o.message_id
+    ), inserted AS (
+        INSERT INTO ledger (account_id, message_id, kind, amount)
+        SELECT r.account_id, r.message_id, w.kind, r.amount
+        FROM wanted w CROSS JOIN LATERAL (
+            -- LIMIT 1 (there is one reservation per message at most): without it
+            -- the planner flattens the subquery into a join and may drive it from
+            -- ledger again.
+            SELECT l.account_id, l.message_id, l.amount FROM ledger l
+            WHERE l.message_id = w.message_id AND l.kind = 'reservation' LIMIT 1
+        ) r
+        ON CONFLICT (message_id) WHERE kind IN ('charge', 'refund') DO NOTHING
+        RETURNING account_id, kind, amount
+    ), sums AS (
+        SELECT account_id,
+               coalesce(sum(amount) FILTER (WHERE kind = 'charge'), 0) AS charged,
+               sum(amount) AS released,
+               count(*) AS settled
+        FROM inserted GROUP BY account_id
+    ), updated AS (
+        UPDATE accounts a
+        SET charged = a.charged + s.charged, reserved = a.reserved - s.released
+        FROM sums s WHERE a.id = s.account_id
+        RETURNING s.settled
+    )
+    SELECT coalesce(sum(settled), 0) INTO v_settled FROM updated;
+    RETURN v_settled;
+END $$;
+

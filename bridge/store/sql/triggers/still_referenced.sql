@@ -1,0 +1,25 @@
+-- Triggers accounts_still_referenced and messages_still_referenced (AFTER
+-- DELETE, each statement): an account or a message that ledger or webhook_outbox
+-- rows still name cannot be deleted (the ON DELETE NO ACTION of the old keys).
+CREATE OR REPLACE FUNCTION still_referenced() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    found_id bigint;
+BEGIN
+    IF TG_TABLE_NAME = 'accounts' THEN
+        SELECT o.id INTO found_id FROM old_rows o
+        WHERE EXISTS (SELECT 1 FROM ledger l WHERE l.account_id = o.id)
+           OR EXISTS (SELECT 1 FROM webhook_outbox w WHERE w.account_id = o.id)
+        LIMIT 1;
+    ELSE
+        SELECT o.id INTO found_id FROM old_rows o
+        WHERE EXISTS (SELECT 1 FROM ledger l WHERE l.message_id = o.id)
+           OR EXISTS (SELECT 1 FROM webhook_outbox w WHERE w.message_id = o.id)
+        LIMIT 1;
+    END IF;
+    IF FOUND THEN
+        RAISE EXCEPTION '% % is still named by ledger or webhook_outbox rows', TG_TABLE_NAME, found_id
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NULL;
+END $$;
+
