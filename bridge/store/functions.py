@@ -173,7 +173,7 @@ async def _apply_one(tx: Executor, function: FunctionFile, recorded: str | None,
         kind = out.recreated
     if len(after) != 1:
         raise FunctionsError(f"{function.file}: {len(after)} functions are named {function.name}: {sorted(after)}")
-    signature = after.pop()
+    signature: str = after.pop()
     kind.append(function.name)
     return signature
 

@@ -24,7 +24,13 @@ from importlib import resources
 import trio
 
 from bridge.store.db import Connection, open_connection
-from bridge.store.functions import FunctionFile, FunctionsApplied, FunctionsError, apply_functions, load_functions
+from bridge.store.functions import (
+    FunctionFile,
+    FunctionsApplied,
+    FunctionsError,
+    apply_functions,
+    load_functions,
+)
 
 __all__ = [
     "MIGRATE_LOCK",
