@@ -95,7 +95,6 @@ PART_STATUS: Mapping[PartState, str] = {
 class PartEvent(StrEnum):
     CLAIM = "claim"
     ACCEPT = "accept"
-    ACCEPT_WITH_RECEIPT = "accept_with_receipt"
     RIDE = "ride"
     REJECT = "reject"
     REQUEUE = "requeue"
@@ -158,14 +157,8 @@ PART_LIFECYCLE: Mapping[PartEvent, Rule] = {
     ),
     PartEvent.ACCEPT: Rule(
         moves={_SG: _to(_SD)},
-        guard=f"submit_sm_resp ESME_ROK with an id; {_SAME_ATTEMPT}",
-        where=_APPLY,
-    ),
-    PartEvent.ACCEPT_WITH_RECEIPT: Rule(
-        moves={_SG: _to(_D, _F)},
-        guard=f"accepted, and its key's first final receipt in the same flush; {_SAME_ATTEMPT}; "
-        "no receipt parked under the key (that one wins: RECEIPT)",
-        decided_by="the receipt's status",
+        guard=f"submit_sm_resp ESME_ROK with an id; {_SAME_ATTEMPT}. With its key's first final receipt "
+        "in the same flush (and none parked under the key), ACCEPT and RECEIPT are one UPDATE",
         where=_APPLY,
     ),
     PartEvent.RIDE: Rule(

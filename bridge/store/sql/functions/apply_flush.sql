@@ -85,7 +85,7 @@ BEGIN
     receipts_applied := 0; receipts_duplicate := 0; parked_applied := 0; sent := 0; failed := 0;
     unknown := 0;
 
-    -- lifecycle: ACCEPT_WITH_RECEIPT. Accepted and its final receipt in the same
+    -- lifecycle: ACCEPT then RECEIPT. Accepted and its final receipt in the same
     -- flush: one UPDATE from submitting to the final state, instead of two row
     -- versions. A key with a receipt parked earlier is left to the ordinary path,
     -- so that receipt wins.
