@@ -217,7 +217,7 @@ async def _temporary_database(admin_dsn: str) -> AsyncIterator[str]:
 # --- the run -----------------------------------------------------------------------------
 
 _COUNTS = """
-SELECT count(*) FILTER (WHERE state IN ('queued', 'submitting', 'submitted')) AS pending,
+SELECT count(*) FILTER (WHERE state = 'queued') AS pending,
        count(*) FILTER (WHERE state = 'delivered') AS sent,
        count(*) FILTER (WHERE state = 'failed') AS failed,
        count(*) FILTER (WHERE state = 'invalid') AS invalid,

@@ -40,10 +40,11 @@ class PublicStatus(StrEnum):
     INVALID = "invalid"
 
 
-# DESIGN.md "Message lifecycle": internal state -> public status.
+# DESIGN.md "Message lifecycle" (bridge/store/lifecycle.py): internal state -> public status.
 STATUS_OF_STATE: dict[str, PublicStatus] = {
     "queued": PublicStatus.PENDING,
-    "submitting": PublicStatus.PENDING,
+    # Retired (lifecycle.RETIRED_MESSAGE_STATES): rows written before migration 0007 may
+    # still hold "submitted"; they are pending.
     "submitted": PublicStatus.PENDING,
     "delivered": PublicStatus.SENT,
     "failed": PublicStatus.FAILED,

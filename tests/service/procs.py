@@ -108,7 +108,7 @@ def states(dsn: str) -> dict[str, int]:
 
 def pending(dsn: str) -> int:
     s = states(dsn)
-    return s.get("queued", 0) + s.get("submitting", 0) + s.get("submitted", 0)
+    return s.get("queued", 0)
 
 
 def wait_final(dsn: str, timeout: float) -> dict[str, int]:
