@@ -35,13 +35,15 @@ async def _check(db: Connection, messages: list[list[PartState]]) -> None:
         "INSERT INTO campaigns (public_id, account_id, type, body) VALUES ($1, $2, 'otp', 'x') RETURNING id",
         _new_name(), account,
     )  # fmt: skip
+    names = [_new_name() for _ in messages]
     inserted = await db.fetch(
         "INSERT INTO messages (public_id, campaign_id, account_id, destination, state, segments)"
         " SELECT p, $2, $3, '+60123456789', 'queued', n FROM unnest($1::text[], $4::int[]) AS u(p, n)"
-        " RETURNING id",
-        [_new_name() for _ in messages], campaign, account, [len(parts) for parts in messages],
+        " RETURNING public_id, id",
+        names, campaign, account, [len(parts) for parts in messages],
     )  # fmt: skip
-    ids = [r[0] for r in inserted]
+    id_of = dict(inserted)
+    ids = [id_of[name] for name in names]
     rows = [(mid, seq, len(parts), state.value) for mid, parts in zip(ids, messages, strict=True)
             for seq, state in enumerate(parts, 1)]  # fmt: skip
     await db.execute(
