@@ -14,7 +14,7 @@ one transaction (``apply_functions``):
   whose function was changed in the database since (its ``pg_get_functiondef``
   no longer hashes to the recorded one), is applied: ``CREATE OR REPLACE`` when
   the signature is unchanged; when it changed (other argument types, another
-  result), the recorded function is dropped and the file creates the new one;
+  result), the function of that name is dropped and the file creates the new one;
 - a function recorded in ``schema_functions`` that no file defines any more is
   dropped. Only recorded functions are ever dropped: ``schema_functions`` is
   the list of what the project owns.
@@ -150,32 +150,40 @@ async def _drop(tx: Executor, signature: str) -> None:
         ) from exc
 
 
-async def _apply_one(tx: Executor, function: FunctionFile, recorded: str | None, out: FunctionsApplied) -> str:
-    """Create or replace one function; returns its signature."""
+async def _apply_one(tx: Executor, function: FunctionFile, out: FunctionsApplied) -> str:
+    """Create or replace one function; returns its signature.
+
+    The functions already named like the file are its earlier versions (recorded or,
+    before the first run, created by the migrations): when the signature changed,
+    they are dropped.
+    """
     before = {r[0] for r in await tx.fetch(_NAMED, function.name)}
     try:
         async with tx.transaction():  # a savepoint: a refused replacement leaves nothing
             await tx.execute(function.sql)
-        kind = out.replaced if recorded is not None else out.created
+        kind = out.replaced if before else out.created
     except asyncpg.InvalidFunctionDefinitionError:
         # Same argument types, another result or other parameter names: CREATE OR
         # REPLACE refuses (42P13). Drop the old definition, then create.
-        if recorded is None:
+        if not before:
             raise
-        await _drop(tx, recorded)
+        for old in sorted(before):
+            await _drop(tx, old)
         await tx.execute(function.sql)
         kind = out.recreated
     after = {r[0] for r in await tx.fetch(_NAMED, function.name)}
-    if recorded is not None and recorded in after and after - before:
-        # Other argument types: the file created an overload beside the old one.
-        await _drop(tx, recorded)
-        after.discard(recorded)
-        kind = out.recreated
+    if after - before:
+        # Other argument types: the file created a new function beside the old one.
+        for old in sorted(before & after):
+            await _drop(tx, old)
+        after -= before
+        if before:
+            kind = out.recreated
     if len(after) != 1:
         raise FunctionsError(f"{function.file}: {len(after)} functions are named {function.name}: {sorted(after)}")
-    signature: str = after.pop()
+    [signature] = after
     kind.append(function.name)
-    return signature
+    return str(signature)
 
 
 async def apply_functions(tx: Executor, functions: list[FunctionFile]) -> FunctionsApplied:
@@ -190,7 +198,7 @@ async def apply_functions(tx: Executor, functions: list[FunctionFile]) -> Functi
         row = recorded.get(function.name)
         if row is not None and row["checksum"] == function.checksum and row["intact"]:
             continue
-        applied.append((function, await _apply_one(tx, function, None if row is None else row["signature"], out)))
+        applied.append((function, await _apply_one(tx, function, out)))
     wanted = {f.name for f in functions}
     for name in sorted(set(recorded) - wanted):
         await _drop(tx, recorded[name]["signature"])

@@ -172,6 +172,26 @@ async def test_an_older_release_database_gets_the_files_after_its_migrations(
         assert await function_mismatches(conn) != []
     done = await migrate(empty_dsn)
     assert [m.version for m in done.migrations] == [migrations[-1].version]
-    assert sorted(done.functions.created) == sorted(f.name for f in load_functions())
+    # The migrations created every function; the files replace them all.
+    assert done.functions.replaced == [f.name for f in load_functions()] and not done.functions.created
     async with open_connection(empty_dsn) as conn:
         await check_functions(conn)
+
+
+async def test_a_first_run_replaces_a_migration_made_function_whose_signature_changed(empty_dsn: str) -> None:
+    # A database the migrations alone made (as the releases before function files left
+    # it), upgraded straight to a release whose file changed the function's arguments.
+    await migrate(empty_dsn, load_migrations())
+    more_args = _with("webhook_endpoint_for", """
+CREATE OR REPLACE FUNCTION webhook_endpoint_for(p_account bigint, p_key bigint, p_spare integer)
+RETURNS bigint LANGUAGE sql STABLE AS $$
+    SELECT id FROM webhook_endpoints_for(p_account, p_key)
+$$;
+""")
+    done = await migrate(empty_dsn, functions=more_args)
+    assert done.functions.recreated == ["webhook_endpoint_for"]
+    assert len(done.functions.replaced) == len(more_args) - 1 and not done.functions.created
+    async with open_connection(empty_dsn) as conn:
+        [definition] = await _definitions(conn, "webhook_endpoint_for")
+        assert "p_spare integer" in definition
+        assert await function_mismatches(conn, more_args) == []
