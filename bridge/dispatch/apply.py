@@ -1,17 +1,18 @@
 """One writer flush: every row of a batch applied by one SQL call, ``apply_flush``.
 
-The function (migrations 0008, 0009, 0011) runs the statements this module used to send one
-by one: accepted outcomes (folded with their final receipt when both are in the
-batch), riders, failures, requeues, unknown outcomes, late responses, parked receipts of the keys that landed,
-receipt matching, and ``finalize_messages``. Sent on a pool connection outside a
-transaction it commits on its own: one round trip from the daemon's one thread
-per flush, where about ten of them kept each flush waiting for that thread.
+The SQL function runs, in this order: accepted outcomes (folded with their final
+receipt when both are in the batch), riders, failures, requeues, unknown outcomes,
+late responses, parked receipts of the keys that landed, receipt matching, and
+``finalize_messages``. Sent on a pool connection outside a transaction it commits
+on its own: one round trip from the daemon's one thread per flush.
 
-Each argument is an array (``unnest``), never one row (DESIGN.md "Performance
-rules"). Every UPDATE carries the state it expects in its WHERE clause, so a
-duplicate response or receipt, a part recovered meanwhile by another daemon, or
-a final part simply matches nothing: transitions are monotonic and idempotent
-and the final-state triggers of migration 0001 are never hit.
+Its arguments are one array per kind of row, each of a composite type whose fields
+are named as here (``flush_accepted``, ``flush_failed``, ``flush_requeued``,
+``flush_unknown``, ``flush_late``, ``flush_receipt``), never one row per call
+(DESIGN.md "Performance rules"). Every UPDATE carries the state it expects in its
+WHERE clause, so a duplicate response or receipt, a part recovered meanwhile by
+another daemon, or a final part simply matches nothing: transitions are monotonic
+and idempotent and the final-state triggers are never hit.
 
 Receipts whose id is not known yet come back from the call; they are parked here
 (with their parsed form as JSON, built only for them) before they are

@@ -38,7 +38,7 @@ __all__ = ["CLAIM_SQL", "Claimer"]
 
 log = structlog.get_logger("bridge.dispatch.claim")
 
-# The statement is the SQL function claim_parts (migration 0017): its plan is
+# The statement is the SQL function claim_parts: its plan is
 # pinned to the claim index and nested loops by its SET clauses, as apply_flush's
 # are, so a fresh database whose statistics still say "empty" does not make the
 # claim scan every part until autovacuum analyses the table. The owner is joined,
