@@ -80,13 +80,13 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::smallint[], $5:
     $12::int[], $13::smallint[], $14::smallint[])
 """
 
-# What a receipt does to its part, as apply_flush's r_st / parked_receipts.status
+# What a receipt does to its part, as flush_receipt.part_state / parked_receipts.status
 # ("accepted": pending, and starts the part's accepted_timeout; migration 0011).
 _PART_STATE = {dlr.Status.SENT: "delivered", dlr.Status.FAILED: "failed", dlr.Status.PENDING: "pending"}
 
 
 def part_state(receipt: ReceiptRow) -> str:
-    """The receipt's r_st: a pending one is "accepted" when its state is ACCEPTED (the
+    """The receipt's part_state: a pending one is "accepted" when its state is ACCEPTED (the
     flag inbound.classify sets, or the parsed receipt's state: rows built elsewhere)."""
     status = receipt.status
     if status is not dlr.Status.PENDING:
