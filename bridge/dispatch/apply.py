@@ -1,17 +1,18 @@
 """One writer flush: every row of a batch applied by one SQL call, ``apply_flush``.
 
-The function (migrations 0008, 0009, 0011) runs the statements this module used to send one
-by one: accepted outcomes (folded with their final receipt when both are in the
-batch), riders, failures, requeues, unknown outcomes, late responses, parked receipts of the keys that landed,
-receipt matching, and ``finalize_messages``. Sent on a pool connection outside a
-transaction it commits on its own: one round trip from the daemon's one thread
-per flush, where about ten of them kept each flush waiting for that thread.
+The SQL function runs, in this order: accepted outcomes (folded with their final
+receipt when both are in the batch), riders, failures, requeues, unknown outcomes,
+late responses, parked receipts of the keys that landed, receipt matching, and
+``finalize_messages``. Sent on a pool connection outside a transaction it commits
+on its own: one round trip from the daemon's one thread per flush.
 
-Each argument is an array (``unnest``), never one row (DESIGN.md "Performance
-rules"). Every UPDATE carries the state it expects in its WHERE clause, so a
-duplicate response or receipt, a part recovered meanwhile by another daemon, or
-a final part simply matches nothing: transitions are monotonic and idempotent
-and the final-state triggers of migration 0001 are never hit.
+Its arguments are one array per kind of row, each of a composite type whose fields
+are named as here (``flush_accepted``, ``flush_failed``, ``flush_requeued``,
+``flush_unknown``, ``flush_late``, ``flush_receipt``), never one row per call
+(DESIGN.md "Performance rules"). Every UPDATE carries the state it expects in its
+WHERE clause, so a duplicate response or receipt, a part recovered meanwhile by
+another daemon, or a final part simply matches nothing: transitions are monotonic
+and idempotent and the final-state triggers are never hit.
 
 Receipts whose id is not known yet come back from the call; they are parked here
 (with their parsed form as JSON, built only for them) before they are
@@ -33,16 +34,13 @@ from bridge.store.db import Connection, Database
 
 __all__ = ["Applied", "Parked", "apply_flush", "apply_parked", "take_parked"]
 
+# One array of a composite type per kind of row (the types flush_accepted ...
+# flush_receipt of the SQL function); each tuple below lists its type's fields in
+# their order. asyncpg learns the types' layout once per connection.
 _APPLY = """
 SELECT * FROM apply_flush(
-    $1::bigint[], $2::int[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::text[],
-    $8::boolean[], $9::int[], $10::text[], $11::text[], $12::int[],
-    $13::bigint[], $14::int[], $15::bigint[], $16::int[], $17::text[], $18::int[], $19::text[],
-    $20::bigint[], $21::int[], $22::bigint[], $23::int[], $24::text[], $25::int[], $26::float8[],
-    $27::bigint[], $28::int[], $29::bigint[], $30::int[], $31::text[], $32::float8[],
-    $33::bigint[], $34::int[], $35::int[], $36::text[], $37::text[], $38::text[],
-    $39::text[], $40::text[], $41::text[], $42::text[], $43::int[],
-    $44::boolean, $45::text)
+    $1::flush_accepted[], $2::flush_failed[], $3::flush_requeued[], $4::flush_unknown[],
+    $5::flush_late[], $6::flush_receipt[], $7::boolean, $8::text)
 """
 
 # The free text is passed, never stored: its HMAC (receipt_text_hmac, migration 0011)
@@ -82,13 +80,13 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::smallint[], $5:
     $12::int[], $13::smallint[], $14::smallint[])
 """
 
-# What a receipt does to its part, as apply_flush's r_st / parked_receipts.status
+# What a receipt does to its part, as flush_receipt.part_state / parked_receipts.status
 # ("accepted": pending, and starts the part's accepted_timeout; migration 0011).
 _PART_STATE = {dlr.Status.SENT: "delivered", dlr.Status.FAILED: "failed", dlr.Status.PENDING: "pending"}
 
 
 def part_state(receipt: ReceiptRow) -> str:
-    """The receipt's r_st: a pending one is "accepted" when its state is ACCEPTED (the
+    """The receipt's part_state: a pending one is "accepted" when its state is ACCEPTED (the
     flag inbound.classify sets, or the parsed receipt's state: rows built elsewhere)."""
     status = receipt.status
     if status is not dlr.Status.PENDING:
@@ -129,10 +127,11 @@ def _per_carrier(rows: Sequence[ReceiptRow] | Sequence[MoRow]) -> dict[str, int]
     return out
 
 
-def _folds(
-    results: Sequence[Result], receipts: Sequence[ReceiptRow]
-) -> tuple[list[int | None], list[str | None], list[str | None], list[int | None]]:
-    """For each accepted outcome that may fold: its key's first final receipt (position, state, stat, error).
+_NO_FOLD = (None, None, None, None)
+
+
+def _folds(results: Sequence[Result], receipts: Sequence[ReceiptRow]) -> list[tuple[int | None, str | None, str | None, int | None]]:
+    """For each accepted outcome, its key's first final receipt to fold: (1-based position, part state, stat, error).
 
     One UPDATE then takes the part from submitting to its final state. Not for a
     key shared by two accepted parts of the batch (left to matching, which takes
@@ -157,20 +156,14 @@ def _folds(
             else:
                 seen[key] = n
                 positions[n] = found
-    states: list[str | None] = []
-    stats: list[str | None] = []
-    errors: list[int | None] = []
+    folds: list[tuple[int | None, str | None, str | None, int | None]] = []
     for position in positions:
         if position is None:
-            states.append(None)
-            stats.append(None)
-            errors.append(None)
+            folds.append(_NO_FOLD)
         else:
             receipt = receipts[position]
-            states.append(_PART_STATE[receipt.status])
-            stats.append(receipt.stat)
-            errors.append(receipt.error_code)
-    return [None if i is None else i + 1 for i in positions], states, stats, errors
+            folds.append((position + 1, _PART_STATE[receipt.status], receipt.stat, receipt.error_code))
+    return folds
 
 
 async def apply_flush(
@@ -214,27 +207,19 @@ async def _apply(
         requeue = [r for r in results if r.resolution is Resolution.RESUBMIT or r.resolution is Resolution.RELEASE]
         late = [r for r in results if r.resolution is Resolution.LATE_ACCEPT]
         unknown = [r for r in results if r.resolution is Resolution.UNKNOWN]
+        folds = _folds(accepted, receipts)
         row = await conn.fetchrow(
             _APPLY,
-            [r.part.message_id for r in accepted], [r.part.seq for r in accepted],
-            [r.part.owner for r in accepted], [r.part.attempts for r in accepted],
-            [r.carrier for r in accepted], [r.carrier_message_id for r in accepted],
-            [r.id_key for r in accepted], [r.riders for r in accepted], *_folds(accepted, receipts),
-            [r.part.message_id for r in failed], [r.part.seq for r in failed],
-            [r.part.owner for r in failed], [r.part.attempts for r in failed],
-            [r.carrier for r in failed], [r.status for r in failed], [r.reason for r in failed],
-            [r.part.message_id for r in requeue], [r.part.seq for r in requeue],
-            [r.part.owner for r in requeue], [r.part.attempts for r in requeue],
-            [r.carrier for r in requeue], [1 if r.resolution is Resolution.RELEASE else 0 for r in requeue],
-            [r.delay for r in requeue],
-            [r.part.message_id for r in unknown], [r.part.seq for r in unknown],
-            [r.part.owner for r in unknown], [r.part.attempts for r in unknown],
-            [r.carrier for r in unknown], [r.delay for r in unknown],
-            [r.part.message_id for r in late], [r.part.seq for r in late], [r.part.attempts for r in late],
-            [r.carrier for r in late], [r.carrier_message_id for r in late], [r.id_key for r in late],
-            [r.carrier for r in receipts], [r.id_key for r in receipts],
-            [part_state(r) for r in receipts], [r.stat for r in receipts],
-            [r.error_code for r in receipts],
+            [(r.part.message_id, r.part.seq, r.part.owner, r.part.attempts, r.carrier, r.carrier_message_id,
+              r.id_key, r.riders, *fold) for r, fold in zip(accepted, folds, strict=True)],
+            [(r.part.message_id, r.part.seq, r.part.owner, r.part.attempts, r.carrier, r.status, r.reason)
+             for r in failed],
+            [(r.part.message_id, r.part.seq, r.part.owner, r.part.attempts, r.carrier,
+              r.resolution is Resolution.RELEASE, r.delay) for r in requeue],
+            [(r.part.message_id, r.part.seq, r.part.owner, r.part.attempts, r.carrier, r.delay) for r in unknown],
+            [(r.part.message_id, r.part.seq, r.part.attempts, r.carrier, r.carrier_message_id, r.id_key)
+             for r in late],
+            [(r.carrier, r.id_key, part_state(r), r.stat, r.error_code) for r in receipts],
             webhooks, default_url,
         )  # fmt: skip
         assert row is not None

@@ -38,37 +38,14 @@ __all__ = ["CLAIM_SQL", "Claimer"]
 
 log = structlog.get_logger("bridge.dispatch.claim")
 
-# The UPDATE finds the picked rows by ctid (a TID scan, ``ctid = ANY``): joined
-# on (message_id, seq) instead, the planner hashed every queued part on each
-# claim, a cost that grew with the queue (EXPLAIN ANALYZE, 100,000 queued:
-# 41 ms per 1,000 claimed, 15 ms by ctid). A locked row's ctid cannot change
-# before this statement ends, and the state guard is checked again anyway.
-#
-# The owner is joined, not only named: parts are claimed only under this
-# daemon's instance row while it is live in PostgreSQL's eyes (not stopped,
-# lease not expired). This replaced the foreign key on owner_instance, whose
-# check cost about 3.5 us per claimed part (migration 0009).
-CLAIM_SQL = """
-WITH picked AS MATERIALIZED (
-    SELECT ctid FROM message_parts
-    WHERE state = 'queued' AND next_attempt_at <= now() AND route = ANY($3::text[])
-      AND (seq = 1 OR route <> ALL($4::text[]))
-    ORDER BY next_attempt_at
-    FOR UPDATE SKIP LOCKED
-    LIMIT $2
-)
-UPDATE message_parts p
-SET state = 'submitting', owner_instance = d.id, attempts = p.attempts + 1, submitted_at = now()
-FROM daemon_instances d, messages m, campaigns c
-WHERE d.id = $1 AND d.stopped_at IS NULL AND d.lease_until > now()
-  AND p.ctid = ANY (ARRAY(SELECT ctid FROM picked)) AND p.state = 'queued'
-  AND m.id = p.message_id AND c.id = m.campaign_id
-RETURNING p.message_id, p.seq, p.total, p.body, p.route, p.attempts, d.id AS owner,
-          m.destination, m.sender_id, m.sender_ton, m.sender_npi, m.concat_ref,
-          c.body AS campaign_body, p.carrier,
-          extract(epoch FROM now() - m.created_at)::float8 AS queued_for
-"""
-# The columns above are ClaimedPart's fields in their order (queued_for
+# The statement is the SQL function claim_parts: its plan is
+# pinned to the claim index and nested loops by its SET clauses, as apply_flush's
+# are, so a fresh database whose statistics still say "empty" does not make the
+# claim scan every part until autovacuum analyses the table. The owner is joined,
+# not only named: parts are claimed only under this daemon's instance row while it
+# is live in PostgreSQL's eyes (not stopped, lease not expired).
+CLAIM_SQL = "SELECT * FROM claim_parts($1::bigint, $2::int, $3::text[], $4::text[])"
+# The function's columns are ClaimedPart's fields in their order (queued_for
 # last): a row becomes a part by position, ``ClaimedPart(*row)``, without a
 # lookup by name per field (two thirds of the claim's Python time).
 

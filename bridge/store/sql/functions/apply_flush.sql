@@ -1,48 +1,18 @@
--- One writer flush in one call (bridge/dispatch/apply.py packs the arrays): the
--- daemon is one thread, and a flush of about ten statements waited for it
--- between each two of them; here the writer sends one statement, which commits
--- on its own. Each part move cites its event in bridge/store/lifecycle.py.
+-- One writer flush (bridge/dispatch/apply.py): submit outcomes, late responses
+-- and receipts applied, then the messages they finished moved and settled.
+-- Every UPDATE carries the state it expects in its WHERE clause, so a duplicate
+-- response or receipt, or a part recovered meanwhile by another daemon, matches
+-- nothing (each part move cites its event in bridge/store/lifecycle.py). Returns counts, and the positions in p_receipts of receipts whose id
+-- is not known yet; the caller parks those before it acknowledges them.
 --
--- Arguments, one array per column:
---   a_*: accepted submit outcomes (message, seq, owner, attempts, carrier, carrier
---        message id, id_key, riders = concat "payload" parts 2.. ride along; fold =
---        the 1-based position in r_* of this key's first final receipt, when the
---        key is this batch's only accepted part with it, else NULL, and that
---        receipt's state, stat and error code, passed along so that no statement
---        subscripts r_*: an element of a text array, or of one with NULLs, is
---        found by walking it from the start);
---   f_*: permanent failures (..., error code, reason);  q_*: back to the queue
---        (..., attempt to undo 0/1, delay s);
---   u_*: unknown outcomes (message, seq, owner, attempt, carrier, grace in s);
---   l_*: late responses with an id (message, seq, attempt that wrote it, carrier,
---        carrier message id, id_key): a submit_sm_resp ESME_ROK that came after
---        its submit had ended unknown (DESIGN.md "Reliability rules": "a late
---        resp is still applied");
---   r_*: receipts in arrival order (carrier, id_key, 'pending' | 'accepted' |
---        'delivered' | 'failed', stat, error code).
--- Every UPDATE carries the state it expects, as the lifecycle table says: a
--- duplicate, or a part recovered meanwhile by another daemon, matches nothing.
--- Returns the counts, and the positions in r_* of receipts whose id is not known
--- yet; the caller parks those (it has their parsed form) before it acknowledges
--- them. `unknown`: the parts that became unknown (not those cancelled).
---
--- Plan settings: each batch key looked up through an index, whatever the
--- statistics: no sequential, bitmap, hash, merge or materialize plans (on freshly
--- loaded tables PostgreSQL chose whole-index scans that cost 150-750 ms per
--- flush, docs/pipeline.md "Performance"); receipt matching and settlement are
--- LATERAL lookups. With the plan shapes pinned like this the generic plans are
--- the same index probes, and planning about fifteen statements per call was most
--- of a call's fixed cost (2.2-2.8 ms of PostgreSQL CPU with custom plans, 0.5-0.7
--- ms with generic ones). Generic plans are rebuilt when ANALYZE changes a table's
--- statistics.
+-- Plan settings: the arrays are a flush (hundreds to a few thousand rows) and
+-- the tables are large; the plans stay driven by the arrays, by index, whatever
+-- the statistics say (a fresh database, or one filled faster than autovacuum
+-- analyses it), and a generic plan is kept per statement (docs/pipeline.md
+-- "Performance").
 CREATE OR REPLACE FUNCTION apply_flush(
-    a_m bigint[], a_s int[], a_o bigint[], a_a int[], a_c text[], a_cid text[], a_k text[],
-    a_riders boolean[], a_fold int[], a_fold_st text[], a_fold_stat text[], a_fold_e int[],
-    f_m bigint[], f_s int[], f_o bigint[], f_a int[], f_c text[], f_e int[], f_why text[],
-    q_m bigint[], q_s int[], q_o bigint[], q_a int[], q_c text[], q_undo int[], q_d float8[],
-    u_m bigint[], u_s int[], u_o bigint[], u_a int[], u_c text[], u_d float8[],
-    l_m bigint[], l_s int[], l_a int[], l_c text[], l_cid text[], l_k text[],
-    r_c text[], r_k text[], r_st text[], r_stat text[], r_e int[],
+    p_accepted flush_accepted[], p_failed flush_failed[], p_requeued flush_requeued[],
+    p_unknown flush_unknown[], p_late flush_late[], p_receipts flush_receipt[],
     p_webhooks boolean, p_default_url text,
     OUT accepted int, OUT rejected int, OUT requeued int, OUT receipts_applied int,
     OUT receipts_duplicate int, OUT parked_applied int, OUT sent int, OUT failed int,
@@ -71,86 +41,82 @@ DECLARE
     v_i int;
     -- Parked receipts of the keys that landed here, in arrival order (locked).
     pk_id bigint[] := '{}';
-    pk_c text[];
-    pk_k text[];
-    pk_st text[];
-    pk_stat text[];
-    pk_e int[];
+    pk_rows flush_receipt[] := '{}';
     v_one_ids bigint[];
     v_one_st text[];
     v_one_err text[];
     v_several bigint[];
 BEGIN
-    accepted := 0; rejected := 0; requeued := coalesce(cardinality(q_m), 0); late_applied := 0;
+    accepted := 0; rejected := 0; requeued := coalesce(cardinality(p_requeued), 0); late_applied := 0;
     receipts_applied := 0; receipts_duplicate := 0; parked_applied := 0; sent := 0; failed := 0;
     unknown := 0;
 
-    -- lifecycle: ACCEPT then RECEIPT. Accepted and its final receipt in the same
-    -- flush: one UPDATE from submitting to the final state, instead of two row
-    -- versions. A key with a receipt parked earlier is left to the ordinary path,
-    -- so that receipt wins.
-    IF cardinality(array_remove(a_fold, NULL)) > 0 THEN
+    -- lifecycle: ACCEPT then RECEIPT. Accepted and its final receipt in the same flush: one UPDATE from
+    -- submitting to the final state, instead of two row versions. A key with a
+    -- receipt parked earlier is left to the ordinary path, so that receipt wins.
+    IF EXISTS (SELECT 1 FROM unnest(p_accepted) AS a WHERE a.fold_position IS NOT NULL) THEN
         WITH cand AS (
-            SELECT u.* FROM unnest(a_m, a_s, a_o, a_a, a_c, a_cid, a_k, a_fold, a_fold_st, a_fold_stat, a_fold_e)
-                AS u(m, s, o, at, c, cid, k, fi, st, stat, e)
-            WHERE u.fi IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM parked_receipts pr WHERE pr.carrier = u.c AND pr.id_key = u.k)
+            SELECT a.* FROM unnest(p_accepted) AS a
+            WHERE a.fold_position IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM parked_receipts pr WHERE pr.carrier = a.carrier AND pr.id_key = a.id_key)
         ), upd AS (
             UPDATE message_parts p
-            SET state = cand.st::part_state, carrier = cand.c, carrier_message_id = cand.cid,
-                id_key = cand.k, submitted_at = now(), final_at = now(),
-                receipt_stat = cand.stat, error_code = cand.e
+            SET state = cand.fold_state::part_state, carrier = cand.carrier,
+                carrier_message_id = cand.carrier_message_id, id_key = cand.id_key,
+                submitted_at = now(), final_at = now(),
+                receipt_stat = cand.fold_stat, error_code = cand.fold_error_code
             FROM cand
-            WHERE p.message_id = cand.m AND p.seq = cand.s AND p.state::text = 'submitting'
-              AND p.owner_instance = cand.o AND p.attempts = cand.at
+            WHERE p.message_id = cand.message_id AND p.seq = cand.seq AND p.state::text = 'submitting'
+              AND p.owner_instance = cand.owner_instance AND p.attempts = cand.attempt
             RETURNING p.message_id, p.total, p.state::text AS st,
-                coalesce(p.receipt_stat, 'submit_error_' || p.error_code::text, 'failed') AS err, cand.fi
+                coalesce(p.receipt_stat, 'submit_error_' || p.error_code::text, 'failed') AS err, cand.fold_position
         )
         SELECT coalesce(array_agg(message_id), '{}'), coalesce(array_agg(total), '{}'),
-               coalesce(array_agg(st), '{}'), coalesce(array_agg(err), '{}'), coalesce(array_agg(fi), '{}')
+               coalesce(array_agg(st), '{}'), coalesce(array_agg(err), '{}'), coalesce(array_agg(fold_position), '{}')
         INTO v_m, v_total, v_st, v_err, v_folded FROM upd;
         t_m := t_m || v_m; t_total := t_total || v_total; t_st := t_st || v_st; t_err := t_err || v_err;
         accepted := accepted + cardinality(v_folded);
         receipts_applied := receipts_applied + cardinality(v_folded);
     END IF;
 
-    v_consumed := array_fill(false, ARRAY[coalesce(cardinality(r_c), 0)]);
+    -- Receipts taken by a fold (a boolean array: subscripting it is direct).
+    v_consumed := array_fill(false, ARRAY[coalesce(cardinality(p_receipts), 0)]);
     FOREACH v_i IN ARRAY v_folded LOOP
         v_consumed[v_i] := true;
     END LOOP;
 
     -- lifecycle: ACCEPT, and RIDE for the parts 2.. of a payload message.
-    IF cardinality(a_m) > cardinality(v_folded) THEN
+    IF cardinality(p_accepted) > cardinality(v_folded) THEN
         WITH upd AS (
             UPDATE message_parts p
-            SET state = 'submitted', carrier = u.c, carrier_message_id = u.cid, id_key = u.k,
-                submitted_at = now()
-            FROM unnest(a_m, a_s, a_o, a_a, a_c, a_cid, a_k, a_riders, a_fold)
-                AS u(m, s, o, at, c, cid, k, riders, fi)
-            WHERE (u.fi IS NULL OR NOT v_consumed[u.fi])
-              AND p.message_id = u.m AND p.seq = u.s AND p.state::text = 'submitting'
-              AND p.owner_instance = u.o AND p.attempts = u.at
-            RETURNING u.m, u.c, u.k, u.cid, u.riders
+            SET state = 'submitted', carrier = a.carrier, carrier_message_id = a.carrier_message_id,
+                id_key = a.id_key, submitted_at = now()
+            FROM unnest(p_accepted) AS a
+            WHERE (a.fold_position IS NULL OR NOT v_consumed[a.fold_position])
+              AND p.message_id = a.message_id AND p.seq = a.seq AND p.state::text = 'submitting'
+              AND p.owner_instance = a.owner_instance AND p.attempts = a.attempt
+            RETURNING a.message_id, a.carrier, a.id_key, a.carrier_message_id, a.riders
         ), riders AS (
             UPDATE message_parts r
-            SET state = 'submitted', carrier = upd.c, carrier_message_id = upd.cid, id_key = upd.k,
-                submitted_at = now()
+            SET state = 'submitted', carrier = upd.carrier, carrier_message_id = upd.carrier_message_id,
+                id_key = upd.id_key, submitted_at = now()
             FROM upd
-            WHERE upd.riders AND r.message_id = upd.m AND r.seq > 1 AND r.state::text = 'queued'
+            WHERE upd.riders AND r.message_id = upd.message_id AND r.seq > 1 AND r.state::text = 'queued'
         )
-        SELECT coalesce(array_agg(c), '{}'), coalesce(array_agg(k), '{}') INTO v_landed_c, v_landed_k FROM upd;
+        SELECT coalesce(array_agg(carrier), '{}'), coalesce(array_agg(id_key), '{}')
+        INTO v_landed_c, v_landed_k FROM upd;
         accepted := accepted + cardinality(v_landed_c);
     END IF;
 
     -- lifecycle: REJECT.
-    IF cardinality(f_m) > 0 THEN
+    IF cardinality(p_failed) > 0 THEN
         WITH upd AS (
             UPDATE message_parts p
-            SET state = 'failed', carrier = coalesce(u.c, p.carrier), error_code = u.e,
-                receipt_stat = u.why, final_at = now()
-            FROM unnest(f_m, f_s, f_o, f_a, f_c, f_e, f_why) AS u(m, s, o, at, c, e, why)
-            WHERE p.message_id = u.m AND p.seq = u.s AND p.state::text = 'submitting'
-              AND p.owner_instance = u.o AND p.attempts = u.at
+            SET state = 'failed', carrier = coalesce(f.carrier, p.carrier), error_code = f.error_code,
+                receipt_stat = f.reason, final_at = now()
+            FROM unnest(p_failed) AS f
+            WHERE p.message_id = f.message_id AND p.seq = f.seq AND p.state::text = 'submitting'
+              AND p.owner_instance = f.owner_instance AND p.attempts = f.attempt
             RETURNING p.message_id, p.total, 'failed'::text AS st,
                 coalesce(p.receipt_stat, 'submit_error_' || p.error_code::text, 'failed') AS err
         )
@@ -164,24 +130,25 @@ BEGIN
     -- lifecycle: REQUEUE. Back to the queue. A release did not send anything: its attempt is not counted.
     IF requeued > 0 THEN
         UPDATE message_parts p
-        SET state = 'queued', owner_instance = NULL, carrier = coalesce(u.c, p.carrier),
-            attempts = p.attempts - u.undo, next_attempt_at = now() + make_interval(secs => u.d)
-        FROM unnest(q_m, q_s, q_o, q_a, q_c, q_undo, q_d) AS u(m, s, o, at, c, undo, d)
-        WHERE p.message_id = u.m AND p.seq = u.s AND p.state::text = 'submitting'
-          AND p.owner_instance = u.o AND p.attempts = u.at;
+        SET state = 'queued', owner_instance = NULL, carrier = coalesce(q.carrier, p.carrier),
+            attempts = p.attempts - CASE WHEN q.not_sent THEN 1 ELSE 0 END,
+            next_attempt_at = now() + make_interval(secs => q.delay_s)
+        FROM unnest(p_requeued) AS q
+        WHERE p.message_id = q.message_id AND p.seq = q.seq AND p.state::text = 'submitting'
+          AND p.owner_instance = q.owner_instance AND p.attempts = q.attempt;
     END IF;
 
     -- lifecycle: UNKNOWN_OUTCOME. Unknown outcomes wait for their grace (a part of a
     -- failed message is cancelled instead: CANCELLED_ON_RETURN).
-    IF cardinality(u_m) > 0 THEN
+    IF cardinality(p_unknown) > 0 THEN
         -- Counted as they are stored: not those the trigger cancelled.
         WITH upd AS (
             UPDATE message_parts p
-            SET state = 'unknown', carrier = u.c, next_attempt_at = now() + make_interval(secs => u.d),
+            SET state = 'unknown', carrier = u.carrier, next_attempt_at = now() + make_interval(secs => u.grace_s),
                 unknown_at = now()
-            FROM unnest(u_m, u_s, u_o, u_a, u_c, u_d) AS u(m, s, o, at, c, d)
-            WHERE p.message_id = u.m AND p.seq = u.s AND p.state::text = 'submitting'
-              AND p.owner_instance = u.o AND p.attempts = u.at
+            FROM unnest(p_unknown) AS u
+            WHERE p.message_id = u.message_id AND p.seq = u.seq AND p.state::text = 'submitting'
+              AND p.owner_instance = u.owner_instance AND p.attempts = u.attempt
             RETURNING p.state::text AS st
         )
         SELECT count(*) FILTER (WHERE st = 'unknown') INTO unknown FROM upd;
@@ -190,62 +157,64 @@ BEGIN
     -- lifecycle: LATE_RESPONSE. Late responses with an id, under the attempt that wrote them: a part still
     -- unknown or back in the queue becomes submitted; one failed for its unknown
     -- outcome keeps the id (its receipt is then recognised).
-    IF cardinality(l_m) > 0 THEN
+    IF cardinality(p_late) > 0 THEN
         WITH upd AS (
             UPDATE message_parts p
             SET state = CASE WHEN p.state::text IN ('queued', 'unknown') THEN 'submitted'
                              ELSE p.state::text END::part_state,
                 submitted_at = CASE WHEN p.state::text IN ('queued', 'unknown') THEN now() ELSE p.submitted_at END,
-                carrier = u.c, carrier_message_id = u.cid, id_key = u.k
-            FROM unnest(l_m, l_s, l_a, l_c, l_cid, l_k) AS u(m, s, at, c, cid, k)
-            WHERE p.message_id = u.m AND p.seq = u.s AND p.attempts = u.at AND p.carrier_message_id IS NULL
+                carrier = l.carrier, carrier_message_id = l.carrier_message_id, id_key = l.id_key
+            FROM unnest(p_late) AS l
+            WHERE p.message_id = l.message_id AND p.seq = l.seq AND p.attempts = l.attempt
+              AND p.carrier_message_id IS NULL
               AND (p.state::text IN ('queued', 'unknown')
                    OR (p.state::text = 'failed' AND p.receipt_stat = 'unknown_outcome'))
-            RETURNING u.c, u.k
+            RETURNING l.carrier, l.id_key
         )
-        SELECT v_landed_c || coalesce(array_agg(c), '{}'), v_landed_k || coalesce(array_agg(k), '{}'),
+        SELECT v_landed_c || coalesce(array_agg(carrier), '{}'), v_landed_k || coalesce(array_agg(id_key), '{}'),
                count(*)
         INTO v_landed_c, v_landed_k, late_applied FROM upd;
     END IF;
 
     -- Receipts parked for the keys that just landed come first, in arrival order.
     IF cardinality(v_landed_c) > 0 THEN
-        SELECT coalesce(array_agg(id ORDER BY id), '{}'), array_agg(carrier ORDER BY id),
-               array_agg(id_key ORDER BY id), array_agg(status ORDER BY id), array_agg(stat ORDER BY id),
-               array_agg(error_code ORDER BY id)
-        INTO pk_id, pk_c, pk_k, pk_st, pk_stat, pk_e
+        SELECT coalesce(array_agg(id ORDER BY id), '{}'),
+               coalesce(array_agg((carrier, id_key, status, stat, error_code)::flush_receipt ORDER BY id), '{}')
+        INTO pk_id, pk_rows
         FROM (SELECT r.* FROM parked_receipts r, unnest(v_landed_c, v_landed_k) AS k(c, key)
               WHERE r.carrier = k.c AND r.id_key = k.key AND r.status IS NOT NULL
               FOR UPDATE OF r) x;
     END IF;
 
     -- lifecycle: RECEIPT (query_sm answers come as receipts: QUERY_ANSWER), RECEIPT_NOT_FINAL.
-    IF cardinality(pk_id) > 0 OR cardinality(r_c) > 0 THEN
+    IF cardinality(pk_id) > 0 OR cardinality(p_receipts) > 0 THEN
         -- Positions: parked receipts negative (before the batch), the batch's 1..n.
         WITH s AS (
-            SELECT u.ord - 1 - cardinality(pk_id) AS ord, u.c, u.k, u.st, u.stat, u.e
-            FROM unnest(pk_c, pk_k, pk_st, pk_stat, pk_e) WITH ORDINALITY AS u(c, k, st, stat, e, ord)
+            SELECT u.ord - 1 - cardinality(pk_id) AS ord, u.carrier, u.id_key, u.part_state, u.stat, u.error_code
+            FROM unnest(pk_rows) WITH ORDINALITY AS u(carrier, id_key, part_state, stat, error_code, ord)
             UNION ALL
-            SELECT u.ord, u.c, u.k, u.st, u.stat, u.e
-            FROM unnest(r_c, r_k, r_st, r_stat, r_e) WITH ORDINALITY AS u(c, k, st, stat, e, ord)
+            SELECT u.ord, u.carrier, u.id_key, u.part_state, u.stat, u.error_code
+            FROM unnest(p_receipts) WITH ORDINALITY AS u(carrier, id_key, part_state, stat, error_code, ord)
             WHERE NOT v_consumed[u.ord]
         ), m AS (
-            -- The newest part under the key (carriers reuse ids over months:
-            -- docs/store.md); a payload message's riders share part 1's key.
-            SELECT s.ord, s.st, s.stat, s.e, p.message_id, p.seq
+            -- The newest message under the key (carriers reuse ids over months:
+            -- docs/store.md), all its parts: a payload message's riders share
+            -- part 1's key. One probe of the key's index entries.
+            SELECT s.ord, s.part_state, s.stat, s.error_code, p.message_id, p.seq
             FROM s CROSS JOIN LATERAL (
-                SELECT q.message_id, q.seq FROM message_parts q
-                WHERE q.carrier = s.c AND q.id_key = s.k
-                  AND q.message_id = (SELECT max(r.message_id) FROM message_parts r
-                                      WHERE r.carrier = s.c AND r.id_key = s.k)
+                SELECT k.message_id, k.seq FROM (
+                    SELECT q.message_id, q.seq, max(q.message_id) OVER () AS newest
+                    FROM message_parts q WHERE q.carrier = s.carrier AND q.id_key = s.id_key
+                ) k WHERE k.message_id = k.newest
             ) p
         ), win AS (
             -- The first final receipt of a part wins.
             SELECT DISTINCT ON (m.message_id, m.seq) m.*
-            FROM m WHERE m.st IN ('delivered', 'failed') ORDER BY m.message_id, m.seq, m.ord
+            FROM m WHERE m.part_state IN ('delivered', 'failed') ORDER BY m.message_id, m.seq, m.ord
         ), upd AS (
             UPDATE message_parts p
-            SET state = win.st::part_state, receipt_stat = win.stat, error_code = win.e, final_at = now()
+            SET state = win.part_state::part_state, receipt_stat = win.stat, error_code = win.error_code,
+                final_at = now()
             FROM win
             WHERE p.message_id = win.message_id AND p.seq = win.seq
               AND p.state::text IN ('submitting', 'submitted')
@@ -255,9 +224,9 @@ BEGIN
             -- Not final (ENROUTE, ACCEPTD): the last one is recorded on a part that
             -- has no final receipt here; ACCEPTED starts its accepted_timeout.
             SELECT DISTINCT ON (m.message_id, m.seq) m.*,
-                   bool_or(m.st = 'accepted') OVER (PARTITION BY m.message_id, m.seq) AS any_accepted,
+                   bool_or(m.part_state = 'accepted') OVER (PARTITION BY m.message_id, m.seq) AS any_accepted,
                    count(*) OVER (PARTITION BY m.message_id, m.seq) AS n
-            FROM m WHERE m.st IN ('pending', 'accepted')
+            FROM m WHERE m.part_state IN ('pending', 'accepted')
               AND NOT EXISTS (SELECT 1 FROM win WHERE win.message_id = m.message_id AND win.seq = m.seq)
             ORDER BY m.message_id, m.seq, m.ord DESC
         ), updp AS (
@@ -311,4 +280,3 @@ BEGIN
         FROM finalize_messages(v_one_ids, v_one_st, v_one_err, v_several, p_webhooks, p_default_url) AS f;
     END IF;
 END $$;
-

@@ -10,7 +10,8 @@
 -- adds "attempt") for messages whose API key or account has an endpoint, and the
 -- money is settled (outbox first: settle locks the account rows, which every
 -- flush needs, so they are held only for settle and the COMMIT). Returns the
--- messages that became final. p_default_url is not read (endpoints live in
+-- messages that became final; settle_messages gets the accounts it already has.
+-- p_default_url is not read (endpoints live in
 -- webhook_endpoints; docs/webhooks.md).
 CREATE OR REPLACE FUNCTION finalize_messages(
     p_one_ids bigint[], p_one_states text[], p_one_errors text[], p_several bigint[],
@@ -21,8 +22,10 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_sent bigint[];
     v_failed bigint[];
+    v_accounts bigint[];
     v_sent_several bigint[];
     v_failed_several bigint[];
+    v_accounts_several bigint[];
     v_final bigint[];
 BEGIN
     -- Lock in id order first: the writers of several daemons and the sweeper then
@@ -37,50 +40,56 @@ BEGIN
         FROM unnest(p_one_ids, p_one_states, p_one_errors) AS u(id, st, err)
         WHERE m.id = u.id AND u.st IN ('delivered', 'failed')
           AND m.state NOT IN ('delivered', 'failed', 'invalid')
-        RETURNING m.id, m.state::text AS st
+        RETURNING m.id, m.state::text AS st, m.account_id
     )
     SELECT coalesce(array_agg(id) FILTER (WHERE st = 'delivered'), '{}'),
-           coalesce(array_agg(id) FILTER (WHERE st = 'failed'), '{}')
-    INTO v_sent, v_failed FROM updated;
+           coalesce(array_agg(id) FILTER (WHERE st = 'failed'), '{}'),
+           coalesce(array_agg(DISTINCT account_id), '{}')
+    INTO v_sent, v_failed, v_accounts FROM updated;
 
-    WITH agg AS (
-        SELECT p.message_id,
-               bool_or(p.state = 'failed') AS any_failed,
-               bool_and(p.state = 'delivered') AS all_delivered,
-               min(p.seq) FILTER (WHERE p.state = 'failed') AS failed_seq
-        FROM message_parts p WHERE p.message_id = ANY (p_several) GROUP BY p.message_id
-    ), updated AS (
-        UPDATE messages m
-        SET state = CASE WHEN a.any_failed THEN 'failed' ELSE 'delivered' END::message_state,
-            final_at = now(), updated_at = now(),
-            error = CASE WHEN a.any_failed THEN coalesce(m.error, (
-                SELECT coalesce(f.receipt_stat, 'submit_error_' || f.error_code::text, 'failed')
-                FROM message_parts f WHERE f.message_id = m.id AND f.seq = a.failed_seq)) ELSE m.error END
-        FROM agg a
-        WHERE m.id = a.message_id AND m.state NOT IN ('delivered', 'failed', 'invalid')
-          AND (a.any_failed OR a.all_delivered)
-        RETURNING m.id, m.state::text AS st
-    )
-    SELECT coalesce(array_agg(id) FILTER (WHERE st = 'delivered'), '{}'),
-           coalesce(array_agg(id) FILTER (WHERE st = 'failed'), '{}')
-    INTO v_sent_several, v_failed_several FROM updated;
+    IF cardinality(p_several) > 0 THEN
+        WITH agg AS (
+            SELECT p.message_id,
+                   bool_or(p.state = 'failed') AS any_failed,
+                   bool_and(p.state = 'delivered') AS all_delivered,
+                   min(p.seq) FILTER (WHERE p.state = 'failed') AS failed_seq
+            FROM message_parts p WHERE p.message_id = ANY (p_several) GROUP BY p.message_id
+        ), updated AS (
+            UPDATE messages m
+            SET state = CASE WHEN a.any_failed THEN 'failed' ELSE 'delivered' END::message_state,
+                final_at = now(), updated_at = now(),
+                error = CASE WHEN a.any_failed THEN coalesce(m.error, (
+                    SELECT coalesce(f.receipt_stat, 'submit_error_' || f.error_code::text, 'failed')
+                    FROM message_parts f WHERE f.message_id = m.id AND f.seq = a.failed_seq)) ELSE m.error END
+            FROM agg a
+            WHERE m.id = a.message_id AND m.state NOT IN ('delivered', 'failed', 'invalid')
+              AND (a.any_failed OR a.all_delivered)
+            RETURNING m.id, m.state::text AS st, m.account_id
+        )
+        SELECT coalesce(array_agg(id) FILTER (WHERE st = 'delivered'), '{}'),
+               coalesce(array_agg(id) FILTER (WHERE st = 'failed'), '{}'),
+               coalesce(array_agg(DISTINCT account_id), '{}')
+        INTO v_sent_several, v_failed_several, v_accounts_several FROM updated;
 
-    -- lifecycle: CANCEL. A failed message is refunded at once: its parts still queued are not sent
-    -- (the handset could not show a message with a hole in it anyway).
-    IF cardinality(v_failed_several) > 0 THEN
-        UPDATE message_parts SET state = 'failed', final_at = now(), receipt_stat = 'cancelled'
-        WHERE message_parts.message_id = ANY (v_failed_several) AND state::text = 'queued';
+        -- lifecycle: CANCEL. A failed message is refunded at once: its parts still queued are not sent
+        -- (the handset could not show a message with a hole in it anyway).
+        IF cardinality(v_failed_several) > 0 THEN
+            UPDATE message_parts SET state = 'failed', final_at = now(), receipt_stat = 'cancelled'
+            WHERE message_parts.message_id = ANY (v_failed_several) AND state::text = 'queued';
+        END IF;
+
+        v_sent := v_sent || v_sent_several;
+        v_failed := v_failed || v_failed_several;
+        v_accounts := ARRAY(SELECT DISTINCT a FROM unnest(v_accounts || v_accounts_several) AS a);
     END IF;
 
-    v_sent := v_sent || v_sent_several;
-    v_failed := v_failed || v_failed_several;
     v_final := v_sent || v_failed;
     IF cardinality(v_final) > 0 THEN
-        IF p_webhooks THEN
-            -- One row per final message that somebody receives: an endpoint of the
-            -- send's API key, or the account's (the sender picks the key's first:
-            -- webhook_endpoints_for). A message whose key and account have no
-            -- endpoint gets no row.
+        -- One outbox row per final message that somebody receives: an endpoint of
+        -- the send's API key, or the account's (the sender picks the key's first:
+        -- webhook_endpoints_for). A message whose key and account have no endpoint
+        -- gets no row; when no account of the batch has one, nothing is looked up.
+        IF p_webhooks AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.account_id = ANY (v_accounts)) THEN
             INSERT INTO webhook_outbox (account_id, message_id, payload, api_key_id)
             SELECT m.account_id, m.id,
                    jsonb_build_object(
@@ -98,10 +107,10 @@ BEGIN
         PERFORM settle_messages(
             v_final,
             array_fill('charge'::ledger_kind, ARRAY[cardinality(v_sent)])
-                || array_fill('refund'::ledger_kind, ARRAY[cardinality(v_failed)]));
+                || array_fill('refund'::ledger_kind, ARRAY[cardinality(v_failed)]),
+            v_accounts);
     END IF;
 
     RETURN QUERY SELECT s, 'delivered'::text FROM unnest(v_sent) AS s
                  UNION ALL SELECT f, 'failed'::text FROM unnest(v_failed) AS f;
 END $$;
-

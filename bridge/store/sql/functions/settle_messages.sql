@@ -1,22 +1,19 @@
 -- Charge or refund the reservations of messages, idempotently: a message already
 -- settled, or without a reservation (invalid, no route), is skipped
 -- (ledger_one_settlement). Accounts are locked in id order first, so concurrent
--- writers cannot deadlock on them. Returns how many messages were settled now.
--- The one place of the money rules: finalize_messages and
--- bridge.store.accounts.settle call it.
---
--- Both lookups are driven by the batch, whatever the statistics say: on tables
--- that grew since their last ANALYZE, PostgreSQL otherwise scanned every
--- reservation for each message being settled. The account ids come from an
--- array built once (messages by primary key), and each reservation is a LATERAL
--- lookup by message id (kept a subquery by its LIMIT).
-CREATE OR REPLACE FUNCTION settle_messages(p_ids bigint[], p_kinds ledger_kind[]) RETURNS integer
+-- writers cannot deadlock on them; p_accounts names them when the caller knows
+-- them (finalize_messages), else they are looked up. Account counters move once
+-- per account; the ledger keeps one row per message. Returns how many messages
+-- were settled now.
+CREATE OR REPLACE FUNCTION settle_messages(p_ids bigint[], p_kinds ledger_kind[], p_accounts bigint[] DEFAULT NULL)
+RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     v_settled integer;
 BEGIN
     PERFORM 1 FROM accounts
-    WHERE id = ANY (ARRAY(SELECT DISTINCT m.account_id FROM messages m WHERE m.id = ANY (p_ids)))
+    WHERE id = ANY (coalesce(p_accounts,
+                             ARRAY(SELECT DISTINCT m.account_id FROM messages m WHERE m.id = ANY (p_ids))))
     ORDER BY id FOR NO KEY UPDATE;
     WITH wanted AS (
         SELECT DISTINCT ON (o.message_id) o.message_id, o.kind
@@ -49,4 +46,3 @@ BEGIN
     SELECT coalesce(sum(settled), 0) INTO v_settled FROM updated;
     RETURN v_settled;
 END $$;
-
