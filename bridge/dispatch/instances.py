@@ -74,7 +74,6 @@ class Lease:
         lease: float,
         heartbeat: float,
         db_timeout: float,
-        on_renewed_id: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self._db = db
         self.name = name
@@ -92,7 +91,6 @@ class Lease:
         # the time the renewing statement was *sent* plus the lease, minus a
         # margin for clock skew between us and the server.
         self._valid_until = 0.0
-        self._on_renewed_id = on_renewed_id
 
     def valid(self) -> bool:
         return trio.current_time() < self._valid_until
@@ -148,8 +146,6 @@ class Lease:
             return True
         log.warning("instance lease expired; registering a new instance", instance=self.id)
         await self.register()
-        if self._on_renewed_id is not None:
-            await self._on_renewed_id(self.id)
         return False
 
     async def rotate(self) -> None:

@@ -252,20 +252,6 @@ class EsmClass(enum.IntFlag):
     FEATURES_MASK = 0xC0
 
 
-def esm_message_type(esm_class: int) -> int:
-    """The message type sub-field (bits 5-2) of esm_class."""
-    return esm_class & EsmClass.TYPE_MASK
-
-
-def is_delivery_receipt(esm_class: int) -> bool:
-    """deliver_sm carries an SMSC delivery receipt (section 5.2.12, type 0001)."""
-    return esm_class & EsmClass.TYPE_MASK == EsmClass.SMSC_DELIVERY_RECEIPT
-
-
-def has_udhi(esm_class: int) -> bool:
-    return bool(esm_class & EsmClass.UDHI)
-
-
 class RegisteredDelivery(enum.IntFlag):
     """registered_delivery bits, SMPP 3.4 section 5.2.17."""
 

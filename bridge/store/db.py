@@ -15,7 +15,7 @@ Every statement helper takes arguments the asyncpg way ($1, $2 ...); time
 limits are trio's (``trio.fail_after``), plus the pool's ``command_timeout``
 as a server-side backstop. Batches go
 through ``executemany`` (asyncpg pipelines it) or ``unnest($1::type[])``
-arrays; ``copy_records`` is there for the largest batches.
+arrays.
 
 Cancellation: a trio cancel cancels the asyncpg call; connection release and
 rollback run shielded so a cancelled task never leaks a pooled connection or
@@ -128,15 +128,6 @@ class Connection:
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         return await aio_as_trio(self.raw.fetchval)(sql, *args)
-
-    async def copy_records(
-        self, table: str, records: Iterable[Sequence[Any]], *, columns: Sequence[str]
-    ) -> str:
-        """COPY rows into ``table`` (binary protocol): the fastest bulk insert."""
-        result: str = await aio_as_trio(self.raw.copy_records_to_table)(
-            table, records=records, columns=list(columns)
-        )
-        return result
 
     @contextlib.asynccontextmanager
     async def transaction(
