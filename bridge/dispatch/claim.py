@@ -27,11 +27,11 @@ from collections.abc import Awaitable, Callable, Sequence
 import structlog
 import trio
 
-from bridge.dispatch.instances import Lease, db_errors
+from bridge.dispatch.instances import Lease
 from bridge.dispatch.parts import ClaimedPart
 from bridge.dispatch.stats import DaemonStats
 from bridge.logs import Outage
-from bridge.store.db import Database
+from bridge.store.db import Database, db_errors
 from bridge.store.enqueue import NOTIFY_CHANNEL
 
 __all__ = ["CLAIM_SQL", "Claimer"]

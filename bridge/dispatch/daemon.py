@@ -25,18 +25,20 @@ import trio
 from bridge import logs
 from bridge.carrier import Carrier, Inbound, LateResponse
 from bridge.dispatch.claim import Claimer
-from bridge.dispatch.instances import BindSlots, Lease, db_errors, slot_order
+from bridge.dispatch.instances import BindSlots, Lease, slot_order
 from bridge.dispatch.late import LateResponses
+from bridge.dispatch.pacing import LOOP_SLICE
 from bridge.dispatch.parts import ClaimedPart, Resolution, Result
 from bridge.dispatch.query import Querier
 from bridge.dispatch.router import Router
+from bridge.dispatch.rules import CarrierRules
 from bridge.dispatch.stats import DaemonStats
 from bridge.dispatch.submit import CarrierRunner, PayloadCache, build_submit_sm
 from bridge.dispatch.sweeper import Sweeper
-from bridge.dispatch.writer import LOOP_SLICE, CarrierRules, Writer
+from bridge.dispatch.writer import Writer
 from bridge.logs import LogLimiter
 from bridge.smpp import SubmitSm
-from bridge.store.db import Database
+from bridge.store.db import Database, db_errors
 from config.schema import Carrier as CarrierConfig
 from config.schema import Config
 

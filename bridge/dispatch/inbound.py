@@ -16,9 +16,10 @@ import msgspec
 
 import dlr
 from bridge.smpp import DataSm, DeliverSm
+from bridge.store.columns import int4
 from segmenter import PartPayload, decode_payload
 
-__all__ = ["RECEIPT_TEXT_PREFIX", "MoRow", "ReceiptRow", "classify", "int4"]
+__all__ = ["RECEIPT_TEXT_PREFIX", "MoRow", "ReceiptRow", "classify"]
 
 _MESSAGE_PAYLOAD = 0x0424  # SMPP 3.4 section 5.3.2
 _SAR_MSG_REF_NUM, _SAR_TOTAL, _SAR_SEQ = 0x020C, 0x020E, 0x020F  # section 5.3.2
@@ -138,11 +139,6 @@ def classify(
         pdu.source_addr,
         pdu.destination_addr,
     )
-
-
-def int4(value: int | None) -> int | None:
-    """A value for an ``integer`` column, or None when it does not fit (never a failed flush)."""
-    return value if value is not None and -(2**31) <= value < 2**31 else None
 
 
 def _text(value: str) -> str:

@@ -37,30 +37,12 @@ import structlog
 import trio
 
 from bridge.logs import Outage
-from bridge.store.db import Connection, Database, open_connection
+from bridge.store.db import Connection, Database, db_errors, open_connection
 from config.schema import BindMode
 
-__all__ = ["BindSlots", "Lease", "db_errors", "slot_order"]
+__all__ = ["BindSlots", "Lease", "slot_order"]
 
 log = structlog.get_logger("bridge.dispatch.instances")
-
-
-def db_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean "the database is unreachable right now" (retry later)."""
-    import asyncpg
-
-    return (
-        OSError,
-        trio.TooSlowError,
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
-        asyncpg.CannotConnectNowError,
-        asyncpg.TooManyConnectionsError,
-        asyncpg.DeadlockDetectedError,
-        asyncpg.SerializationError,
-        ConnectionError,
-        EOFError,
-    )
 
 
 class Lease:

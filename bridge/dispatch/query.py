@@ -45,13 +45,13 @@ import trio
 
 import dlr
 from bridge.carrier import Carrier, CarrierClosed, Throttle
-from bridge.dispatch.inbound import ReceiptRow, int4
-from bridge.dispatch.instances import db_errors
+from bridge.dispatch.inbound import ReceiptRow
+from bridge.dispatch.rules import CarrierRules
 from bridge.dispatch.stats import DaemonStats
-from bridge.dispatch.writer import CarrierRules
 from bridge.smpp import CommandStatus, GenericNack, Pdu, QuerySm, QuerySmResp
 from bridge.smpp.errors import LocalProtocolError
-from bridge.store.db import Database
+from bridge.store.columns import int4
+from bridge.store.db import Database, db_errors
 from config.schema import Carrier as CarrierConfig
 
 __all__ = ["APPLIED_STATES", "FINAL_STATES", "MAX_QUERIES", "Candidate", "Querier", "answer_row", "build_query_sm"]

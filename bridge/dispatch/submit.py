@@ -28,11 +28,11 @@ from bridge.carrier import (
     Unknown,
     UnknownReason,
 )
-from bridge.dispatch.inbound import int4
 from bridge.dispatch.parts import ClaimedPart, Resolution, Result
-from bridge.dispatch.writer import CarrierRules
+from bridge.dispatch.rules import CarrierRules
 from bridge.logs import LogLimiter
 from bridge.smpp import SubmitSm
+from bridge.store.columns import int4
 from config.schema import Carrier as CarrierConfig
 
 __all__ = ["CarrierRunner", "PayloadCache", "build_submit_sm", "relative_validity"]

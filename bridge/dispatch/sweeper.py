@@ -36,12 +36,11 @@ import trio
 
 from bridge.dispatch.apply import apply_parked, take_parked
 from bridge.dispatch.finalize import finalize_messages
-from bridge.dispatch.instances import db_errors
+from bridge.dispatch.rules import CarrierRules
 from bridge.dispatch.stats import DaemonStats
 from bridge.dispatch.unknown import match_unknown_parts
-from bridge.dispatch.writer import CarrierRules
 from bridge.logs import Outage
-from bridge.store.db import Database
+from bridge.store.db import Database, db_errors
 from config.schema import Config
 
 __all__ = ["Sweeper"]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import structlog
 import trio
@@ -31,15 +30,15 @@ from bridge import logs
 from bridge.carrier import Inbound
 from bridge.dispatch.apply import Applied, apply_flush
 from bridge.dispatch.inbound import MoRow, ReceiptRow, classify
-from bridge.dispatch.instances import db_errors
+from bridge.dispatch.pacing import LOOP_SLICE
 from bridge.dispatch.parts import Resolution, Result
+from bridge.dispatch.rules import CarrierRules
 from bridge.dispatch.stats import DaemonStats, ParkedWatch
 from bridge.logs import LogLimiter
 from bridge.smpp import CommandStatus, DeliverSm
-from bridge.store.db import Database
-from config.schema import Carrier as CarrierConfig
+from bridge.store.db import Database, db_errors
 
-__all__ = ["CarrierRules", "Writer"]
+__all__ = ["Writer"]
 
 log = structlog.get_logger("bridge.dispatch.writer")
 _limited = LogLimiter(log)  # lines a carrier's PDUs trigger (per carrier and kind)
@@ -64,30 +63,12 @@ FLUSHES_IN_FLIGHT = 2
 # Inbound items classified in a row before run_inbound lets other tasks run.
 INBOUND_DRAIN = 64
 
-# Work items done in a row in the daemon's long loops (a claim's PDUs, a flush's
-# acknowledgements) before other tasks may run. The daemon is one thread: a flush's
-# result waits until it is picked up, and a loop of thousands of items is a pause
-# for every flush (and claim) that has finished meanwhile.
-LOOP_SLICE = 128
-
 _NO_PDU = DeliverSm()  # see put_receipt
 
 Key = tuple[str, str]  # (carrier, id_key)
 # Outcomes that give a part its carrier id (its key "lands"): receipts of that key wait for them.
 _ACCEPTED, _LATE_ACCEPT = Resolution.ACCEPTED, Resolution.LATE_ACCEPT
 Batch = tuple[list[Result], list[tuple[Inbound, "ReceiptRow | MoRow"]]]
-
-
-@dataclass(frozen=True, slots=True)
-class CarrierRules:
-    """A carrier's configuration with what the hot path needs prebuilt."""
-
-    config: CarrierConfig
-    status_table: dlr.StatusTable
-
-    @classmethod
-    def of(cls, config: CarrierConfig) -> CarrierRules:
-        return cls(config, config.status_table())
 
 
 class Writer:

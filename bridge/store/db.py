@@ -42,6 +42,7 @@ __all__ = [
     "Connection",
     "Database",
     "Record",
+    "db_errors",
     "ensure_aio_loop",
     "log_unawaited_asyncio_errors",
     "open_connection",
@@ -53,6 +54,22 @@ log = structlog.get_logger("bridge.store.db")
 # One connection setup for both executors (this one and bridge.store.aio).
 _init_connection = init_connection
 _SERVER_SETTINGS = SERVER_SETTINGS
+
+
+def db_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "the database is unreachable right now" (retry later)."""
+    return (
+        OSError,
+        trio.TooSlowError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.TooManyConnectionsError,
+        asyncpg.DeadlockDetectedError,
+        asyncpg.SerializationError,
+        ConnectionError,
+        EOFError,
+    )
 
 
 def _log_unawaited(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

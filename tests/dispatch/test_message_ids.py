@@ -17,8 +17,8 @@ import trio
 import dlr
 from bridge.carrier import Accepted, Carrier
 from bridge.dispatch.parts import ClaimedPart, Resolution
+from bridge.dispatch.rules import CarrierRules
 from bridge.dispatch.submit import CarrierRunner
-from bridge.dispatch.writer import CarrierRules
 from bridge.simulator import SimulatorConfig
 from bridge.store.accounts import create_account, reconcile
 from bridge.store.db import Database

@@ -14,10 +14,10 @@ from bridge.dispatch.apply import apply_parked, take_parked
 from bridge.dispatch.inbound import RECEIPT_TEXT_PREFIX, ReceiptRow, classify
 from bridge.dispatch.parts import Resolution, Result
 from bridge.dispatch.query import _CANDIDATES as QUERY_CANDIDATES
+from bridge.dispatch.rules import CarrierRules
 from bridge.dispatch.stats import DaemonStats
 from bridge.dispatch.sweeper import Sweeper
 from bridge.dispatch.unknown import match_unknown_parts
-from bridge.dispatch.writer import CarrierRules
 from bridge.smpp import DeliverSm
 from bridge.store.db import Database
 from tests.dispatch.test_apply import CARRIER, CONFIG, TABLE, _accepted, _claimed, _flush, _states

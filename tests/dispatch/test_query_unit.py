@@ -18,9 +18,10 @@ from bridge.dispatch.apply import part_state
 from bridge.dispatch.inbound import ReceiptRow
 from bridge.dispatch.parts import ClaimedPart
 from bridge.dispatch.query import Candidate, Querier, _Mark, answer_row, build_query_sm
+from bridge.dispatch.rules import CarrierRules
 from bridge.dispatch.stats import DaemonStats
 from bridge.dispatch.submit import build_submit_sm
-from bridge.dispatch.writer import CarrierRules, Writer
+from bridge.dispatch.writer import Writer
 from bridge.smpp import DeliverSm, GenericNack, QuerySm, QuerySmResp
 from bridge.smpp.codec import encode
 from config.schema import Carrier as CarrierConfig

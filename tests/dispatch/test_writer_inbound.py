@@ -7,8 +7,9 @@ import trio.testing
 
 from bridge.carrier import Inbound
 from bridge.dispatch.inbound import MoRow, ReceiptRow
+from bridge.dispatch.rules import CarrierRules
 from bridge.dispatch.stats import DaemonStats
-from bridge.dispatch.writer import INBOUND_DRAIN, CarrierRules, Writer
+from bridge.dispatch.writer import INBOUND_DRAIN, Writer
 from bridge.smpp import DeliverSm
 from tests.dispatch.harness import make_config
 
