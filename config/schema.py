@@ -22,6 +22,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, field
 
+from bridge.smpp.constants import command_status_of
 from dlr import IdForm, MessageState, ReceiptDetect, Status, StatusTable
 from segmenter import Profile
 
@@ -310,7 +311,7 @@ class Carrier(_Base, frozen=True, kw_only=True):
             raise ValueError(f"carrier {self.name}: tls_ca_file given but tls = false")
         self._check_query_sm()
         for key in self.status_actions:
-            if _command_status(key) is None:
+            if command_status_of(key) is None:
                 raise ValueError(
                     f"carrier {self.name}: status_actions key {key!r} is neither a command_status"
                     " number (0x58, 88) nor an SMPP 3.4 ESME_* name"
@@ -367,23 +368,6 @@ class Carrier(_Base, frozen=True, kw_only=True):
         """dlr's state -> status table with this carrier's overrides (build once per carrier)."""
         overrides: dict[MessageState | str, Status | str] = dict(self.status_overrides.items())
         return StatusTable(overrides)
-
-
-def _command_status(key: str) -> int | None:
-    """A status_actions key as a command_status number, None when it is neither a
-    32-bit number nor a known ESME_* name (SMPP 3.4 section 5.1.3)."""
-    from bridge.smpp.constants import CommandStatus
-
-    text = key.strip()
-    if text.upper().startswith("ESME_"):
-        member = CommandStatus.__members__.get(text.upper())
-        return None if member is None or int(member) == 0 else int(member)
-    try:
-        value = int(text, 0)
-    except ValueError:
-        return None
-    # 0 is ESME_ROK: a success has no retry action.
-    return value if 0 < value <= 0xFFFFFFFF else None
 
 
 # --- routes and rates ------------------------------------------------------

@@ -84,12 +84,13 @@ class _Retry:
         self.throttled = throttled
 
 
-def _last_answer(session: Session | None) -> float | None:
-    """When the SMSC last answered this bind: its last response, else its bind_resp."""
+def _last_answer(session: Session | None) -> tuple[float | None, float | None]:
+    """When the SMSC last answered this bind and the round trip: its last response
+    (enquire_link included), else its bind_resp (no round trip)."""
     if session is None:
-        return None
-    last = session.last_response
-    return session.bound_at if last is None else last.sent_at + last.rtt
+        return None, None
+    last = session.last_answer()
+    return (session.bound_at, None) if last is None else last
 
 
 class CarrierClosed(Exception):
@@ -206,7 +207,7 @@ class Carrier:
         binds = []
         for slot in self._slots:
             session = slot.session
-            last = session.last_response if session is not None else None
+            last_at, last_rtt = _last_answer(session)
             binds.append(BindHealth(
                 slot=slot.index,
                 mode=slot.mode.value,
@@ -218,8 +219,8 @@ class Carrier:
                 binds=slot.binds,
                 bind_failures=slot.bind_failures,
                 connect_failures=slot.connect_failures,
-                last_response_at=_last_answer(session),
-                last_response_rtt=None if last is None else last.rtt,
+                last_response_at=last_at,
+                last_response_rtt=last_rtt,
             ))
         return CarrierHealth(
             carrier=self.name, up=self.up, can_submit=self.can_submit, binds=tuple(binds),

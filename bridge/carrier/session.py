@@ -7,23 +7,23 @@ the bind, DESIGN.md house rule 5):
 - ONE writer sends ``conn.data_to_send()``: every PDU queued since its last send
   goes out in one ``send_all`` (DESIGN.md "Performance": one send per PDU caps a
   bind near 38k PDUs/s, coalescing goes far past that);
-- the timer calls ``conn.tick`` at ``conn.next_deadline()`` (response timeouts)
-  and sends enquire_link when the link was idle for ``enquire_link_interval``.
+- the timer calls ``conn.tick`` at ``conn.next_deadline()`` (response timeouts,
+  and the connection's enquire_link when the link was idle for
+  ``enquire_link_interval``).
 
 The per-message path is: ``conn.send`` (one encode, one dict insert in the
 connection's window), one dict insert here (sequence_number -> parked task), and
 the task parks with ``wait_task_rescheduled``; the reader reschedules it with the
 response. No Event object, no per-message task.
 
-enquire_link is ours, not the connection's automatic one (the connection is made
-with ``enquire_link_interval=None``): we need its round trip for the health
-snapshot, and the connection does not report the responses to its own. Same rule
-as SMPP 3.4 section 4.11: sent when no whole PDU arrived for the interval (bytes of
-an unfinished one do not count: ``conn.last_rx``); unanswered within
-response_timeout = the link is lost, the bind is closed. When the connection
-suspends the window (``max_consecutive_timeouts`` submits unanswered in a row) the
-bind takes no submit (``usable`` False, the pool waits or goes elsewhere) until
-the connection's probe is answered; an unanswered probe closes the bind.
+enquire_link is the connection's (SMPP 3.4 section 4.11, docs/smpp-connection.md
+"Liveness"): sent when no whole PDU arrived for the interval; unanswered within
+response_timeout with nothing else from the peer meanwhile, the connection closes
+with LINK_LOST and so does the bind. Its round trip (``conn.enquire_link_rtt``)
+goes into the health snapshot. When the connection suspends the window
+(``max_consecutive_timeouts`` submits unanswered in a row) the bind takes no
+submit (``usable`` False, the pool waits or goes elsewhere) until the
+connection's probe is answered; an unanswered probe closes the bind.
 
 Nothing the peer sends ends more than this bind. An exception while handling
 its PDUs (in a callback of the pool or the dispatcher, or a fault here) is an
@@ -58,6 +58,7 @@ from bridge.smpp.events import (
     NEED_DATA,
     BindFailed,
     Bound,
+    CloseReason,
     ConnectionClosed,
     MalformedResponse,
     PduReceived,
@@ -77,7 +78,6 @@ from bridge.smpp.pdus import (
     DataSmResp,
     DeliverSm,
     DeliverSmResp,
-    EnquireLink,
     Pdu,
     Unbind,
 )
@@ -150,13 +150,12 @@ class Session:
             Role.ESME,
             window=cfg.window,
             response_timeout=cfg.response_timeout.seconds,
-            enquire_link_interval=None,
+            enquire_link_interval=cfg.enquire_link_interval.seconds or None,
             max_frame_length=cfg.max_pdu_size,
             frame_timeout=cfg.frame_timeout.seconds or None,
             max_consecutive_timeouts=cfg.max_consecutive_timeouts or cfg.window,
         )
         self._rt = cfg.response_timeout.seconds
-        self._enquire_interval = cfg.enquire_link_interval.seconds or None
         # Outstanding requests: the submitter task waiting for each, or the callback
         # of a submit_nowait (pool.py), by sequence_number.
         self._waiters: dict[int, Task | Callable[[SubmitResult], None]] = {}
@@ -166,14 +165,12 @@ class Session:
         self._writer_done = trio.Event()
         self._bind_result: Bound | BindFailed | None = None
         self._bind_waiter = trio.Event()
-        self._enquire_seq: int | None = None
         self._suspended = False  # the connection's window is suspended (WindowSuspended)
         self.bound = False
         self.usable = False  # bound, may submit, not leaving
         self.close_reason: str | None = None
-        self.enquire_link_rtt: float | None = None
-        # The last response the SMSC sent us (any request): its arrival is the
-        # bind's last heartbeat, whether or not enquire_link was needed (bridge/ops).
+        # The last response the SMSC sent us to a request the caller made; with the
+        # connection's enquire_link answers: the bind's last heartbeat (last_answer).
         self.last_response: ResponseReceived | None = None
         self.bound_at: float | None = None
         self.orphans = 0  # responses whose submit was cancelled meanwhile
@@ -194,6 +191,21 @@ class Session:
     @property
     def window_used(self) -> int:
         return self.conn.window_used
+
+    @property
+    def enquire_link_rtt(self) -> float | None:
+        """Seconds, the round trip of the connection's latest answered enquire_link."""
+        return self.conn.enquire_link_rtt
+
+    def last_answer(self) -> tuple[float, float] | None:
+        """(when, round trip) of the SMSC's latest response to any request of ours,
+        enquire_link included: the bind's last heartbeat (bridge/ops)."""
+        last = self.last_response
+        answer = None if last is None else (last.sent_at + last.rtt, last.rtt)
+        at, rtt = self.conn.enquire_link_answered_at, self.conn.enquire_link_rtt
+        if at is not None and rtt is not None and (answer is None or at > answer[0]):
+            answer = (at, rtt)
+        return answer
 
     @property
     def orphans_in_flight(self) -> int:
@@ -409,34 +421,13 @@ class Session:
             now = trio.current_time()
             self._timer_scope = trio.CancelScope()
             conn.tick(now)
-            self._maybe_enquire(now)
             await self._handle_events()
             deadline = conn.next_deadline()
             self._set_timer(math.inf if deadline is None else deadline)
-            if self._enquire_interval is not None and self._enquire_seq is None and self.bound:
-                self._set_timer(conn.last_rx + self._enquire_interval)
 
     def _set_timer(self, when: float) -> None:
         if when < self._timer_scope.deadline:
             self._timer_scope.deadline = when
-
-    def _maybe_enquire(self, now: float) -> None:
-        interval = self._enquire_interval
-        if (
-            interval is None
-            or self._enquire_seq is not None
-            or not self.bound
-            or self._closed.is_set()  # never an enquire_link on a link declared lost
-            or self.conn.window_suspended  # the connection's probe is out
-            or now < self.conn.last_rx + interval
-        ):
-            return
-        try:
-            self._enquire_seq = self.conn.send(EnquireLink(), now=now)
-        except LocalProtocolError:
-            return  # unbinding or closed: no link check needed
-        self._set_timer(now + self._rt)
-        self._wake_writer()
 
     # --- events ------------------------------------------------------------------
     async def _handle_events(self) -> None:
@@ -454,9 +445,6 @@ class Session:
                 waiter = waiters.pop(pdu.sequence_number, None)
                 if waiter is not None:
                     self._answer(waiter, pdu)
-                elif pdu.sequence_number == self._enquire_seq:
-                    self._enquire_seq = None
-                    self.enquire_link_rtt = event.rtt
                 elif event.request_command_id != CommandId.UNBIND:
                     self.orphans += 1
                     self._orphan_done(pdu.sequence_number)
@@ -498,6 +486,8 @@ class Session:
                 self._on_window(event)
             elif kind is ConnectionClosed:
                 assert isinstance(event, ConnectionClosed)
+                if event.reason is CloseReason.LINK_LOST:
+                    self.log.warning("link_lost", after=self._rt)
                 self._finish(event.reason.value, event.error)
         self._wake_writer()
 
@@ -528,11 +518,6 @@ class Session:
 
     def _on_timeout(self, event: ResponseTimeout) -> None:
         seq = event.sequence_number
-        if seq == self._enquire_seq:
-            self._enquire_seq = None
-            self.log.warning("link_lost", after=self._rt)
-            self._finish("enquire_link unanswered")
-            return
         waiter = self._waiters.pop(seq, None)
         if waiter is not None:
             # Its outcome is unknown now (the pool says Unknown(TIMEOUT)).

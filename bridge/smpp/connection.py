@@ -125,6 +125,10 @@ class Connection(Timers):
         self._last_rx = float("-inf")  # when the peer last completed a PDU
         self._frame_since = float("-inf")  # when a frame began in an empty buffer
         self._auto_enquire: int | None = None  # our outstanding automatic enquire_link
+        # The latest answer to our automatic enquire_link (never reported as an
+        # event): its round trip and the ``now`` it arrived, for health reports.
+        self.enquire_link_rtt: float | None = None
+        self.enquire_link_answered_at: float | None = None
         self._timeouts = 0  # message requests unanswered in a row
         self._suspended = False  # the window takes no message request (WindowSuspended)
         self._probe: int | None = None  # the enquire_link that decides a suspension
@@ -188,12 +192,7 @@ class Connection(Timers):
                 " wait for the enquire_link probe",
                 CommandStatus.ESME_RMSGQFUL,
             )
-        if cid in WINDOWED and window.used >= window.size:
-            raise LocalProtocolError(
-                f"submit window full ({window.used}/{window.size} outstanding): wait for a"
-                " response or a timeout before sending more",
-                CommandStatus.ESME_RMSGQFUL,
-            )
+        window.require_room(cid)  # before numbering and encoding: nothing changes if full
         seq = self._sequence.allocate(self._pending)
         data = encode(pdu, seq)  # may raise LocalProtocolError: nothing changed yet
         if cid not in NO_RESPONSE:
@@ -384,15 +383,13 @@ class Connection(Timers):
                 return Bound(mode=mode, system_id=system_id)
             return BindFailed(mode=mode, status=pdu.command_status, pdu=pdu)
         self._timeouts = 0  # any answer: the peer is there
-        if seq == self._probe:
-            resumed = self._resume()
-            if seq == self._auto_enquire:
-                self._auto_enquire = None
-                return resumed
-            self._events.append(resumed)
         if seq == self._auto_enquire:
             self._auto_enquire = None
-            return None
+            self.enquire_link_rtt = self._rx_now - pending.sent_at
+            self.enquire_link_answered_at = self._rx_now
+            return self._resume() if seq == self._probe else None
+        if seq == self._probe:
+            self._events.append(self._resume())
         sent_at = pending.sent_at
         return ResponseReceived(
             pdu=pdu, request_command_id=request, sent_at=sent_at, rtt=self._rx_now - sent_at
