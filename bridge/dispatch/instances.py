@@ -32,6 +32,8 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Set as AbstractSet
+from typing import Protocol
 
 import structlog
 import trio
@@ -40,9 +42,17 @@ from bridge.logs import Outage
 from bridge.store.db import Connection, Database, db_errors, open_connection
 from config.schema import BindMode
 
-__all__ = ["BindSlots", "Lease", "slot_order"]
+__all__ = ["BindSlots", "Lease", "LiveInstances", "slot_order"]
 
 log = structlog.get_logger("bridge.dispatch.instances")
+
+
+class LiveInstances(Protocol):
+    """The instance rows of this process whose parts may still be in its pipeline
+    (``Lease``): recovery and queries leave those parts alone."""
+
+    @property
+    def live_ids(self) -> AbstractSet[int]: ...
 
 
 class Lease:

@@ -46,6 +46,7 @@ import trio
 import dlr
 from bridge.carrier import Carrier, CarrierClosed, Throttle
 from bridge.dispatch.inbound import ReceiptRow
+from bridge.dispatch.instances import LiveInstances
 from bridge.dispatch.rules import CarrierRules
 from bridge.dispatch.stats import DaemonStats
 from bridge.smpp import CommandStatus, GenericNack, Pdu, QuerySm, QuerySmResp
@@ -162,7 +163,7 @@ class Querier:
         carrier: Carrier,
         stats: DaemonStats,
         put_receipt: Callable[[ReceiptRow, Callable[[int], None]], Awaitable[None]],
-        instance_ids: Callable[[], list[int]],
+        instances: LiveInstances,
         db_timeout: float,
     ) -> None:
         cfg = rules.config
@@ -171,7 +172,7 @@ class Querier:
         self._carrier = carrier
         self._stats = stats
         self._put = put_receipt
-        self._instance_ids = instance_ids
+        self._instances = instances
         self.db_timeout = db_timeout
         self.after = cfg.query_after.seconds
         rate = cfg.query_rate_effective
@@ -210,7 +211,7 @@ class Querier:
         with trio.fail_after(self.db_timeout):
             rows = await self._db.fetch(
                 _CANDIDATES, self._carrier.name, self.after, *(cursor or (None, 0, 0)),
-                self._instance_ids(), self.batch,
+                sorted(self._instances.live_ids), self.batch,
             )  # fmt: skip
         candidates = [Candidate(**dict(r)) for r in rows]
         more = len(candidates) == self.batch

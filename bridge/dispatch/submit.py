@@ -205,7 +205,7 @@ class CarrierRunner:
         if isinstance(outcome, Rejected):
             return Result(part, Resolution.REJECTED, name, status=int4(outcome.status),
                           reason=f"submit_error_0x{outcome.status:02X}")  # fmt: skip
-        # A late response can still give the part its id (Daemon._on_late), except
+        # A late response can still give the part its id (Dispatcher.on_late), except
         # to a message sent as one PDU: its riders would need the id too.
         late_ref = None if riders else outcome.ref
         grace = cfg.unknown_outcome_grace.seconds

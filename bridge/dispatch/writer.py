@@ -20,7 +20,8 @@ claimers' in-flight limit).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import structlog
 import trio
@@ -71,31 +72,51 @@ _ACCEPTED, _LATE_ACCEPT = Resolution.ACCEPTED, Resolution.LATE_ACCEPT
 Batch = tuple[list[Result], list[tuple[Inbound, "ReceiptRow | MoRow"]]]
 
 
+class RulesLookup(Protocol):
+    """A carrier's rules by name, None once a reload removed it (running.RunningCarriers)."""
+
+    def rules_of(self, carrier: str) -> CarrierRules | None: ...
+
+
+class Claims(Protocol):
+    """Who learns that claimed parts were resolved (claim.ClaimBook)."""
+
+    def resolved(self, owners: Sequence[int]) -> None: ...
+
+
 class Writer:
+    """Flushes outcomes, receipts and MO in batches.
+
+    What it hands on after a commit: the owners of the parts resolved go to
+    ``claims`` (room for more claims); committed Unknown(timeout) outcomes go to
+    ``late_refs`` (when given) so that their late responses may now be applied
+    (dispatcher.Dispatcher.run_late). Sent with ``send_nowait``: a full channel
+    drops the newest, which costs what a missing late response costs (late.py)."""
+
     def __init__(
         self,
         db: Database,
         *,
         stats: DaemonStats,
-        rules: Callable[[str], CarrierRules | None],
+        rules: RulesLookup,
         batch: int,
         delay: float,
         db_timeout: float,
         webhooks: bool,
         default_url: str | None,
-        on_resolved: Callable[[list[int]], None],
-        on_late_ref: Callable[[Result], None] | None = None,
+        claims: Claims,
+        late_refs: trio.MemorySendChannel[Result] | None = None,
     ) -> None:
         self._db = db
         self._stats = stats
-        self._rules = rules
+        self._rules = rules.rules_of
         self.batch = batch
         self.delay = delay
         self.db_timeout = db_timeout
         self._webhooks = webhooks
         self._default_url = default_url
-        self._on_resolved = on_resolved
-        self._on_late_ref = on_late_ref
+        self._claims = claims
+        self._late_refs = late_refs
         self._results: list[Result] = []
         self._inbound: list[tuple[Inbound, ReceiptRow | MoRow]] = []
         self._first_at: float | None = None
@@ -388,14 +409,17 @@ class Writer:
         # when the submit ended Unknown.
         owners = [r.part.owner for r in results if r.resolution is not _LATE_ACCEPT]
         if owners:
-            self._on_resolved(owners)
-        on_late_ref = self._on_late_ref
-        if on_late_ref is not None:
+            self._claims.resolved(owners)
+        late_refs = self._late_refs
+        if late_refs is not None:
             # Only now that the Unknown outcome is committed may a late response
             # change the part (an earlier one is ignored: the part is still submitting).
             for r in results:
                 if r.late_ref is not None:
-                    on_late_ref(r)
+                    try:
+                        late_refs.send_nowait(r)
+                    except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+                        self._stats.late_dropped += 1
         return True
 
     async def _attempt(
