@@ -11,7 +11,8 @@ from bridge.dispatch.inbound import MoRow, ReceiptRow
 from bridge.dispatch.rules import CarrierRules
 from bridge.dispatch.running import RunningCarriers
 from bridge.dispatch.stats import DaemonStats
-from bridge.dispatch.writer import INBOUND_DRAIN, Writer
+from bridge.dispatch.intake import INBOUND_DRAIN
+from bridge.dispatch.writer import Writer
 from bridge.smpp import DeliverSm
 from tests.dispatch.harness import make_config
 
