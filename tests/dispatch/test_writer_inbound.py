@@ -8,10 +8,10 @@ import trio.testing
 from bridge.carrier import Inbound
 from bridge.dispatch.claim import ClaimBook
 from bridge.dispatch.inbound import MoRow, ReceiptRow
+from bridge.dispatch.intake import INBOUND_DRAIN
 from bridge.dispatch.rules import CarrierRules
 from bridge.dispatch.running import RunningCarriers
 from bridge.dispatch.stats import DaemonStats
-from bridge.dispatch.intake import INBOUND_DRAIN
 from bridge.dispatch.writer import Writer
 from bridge.smpp import DeliverSm
 from tests.dispatch.harness import make_config
