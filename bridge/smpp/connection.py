@@ -38,16 +38,15 @@ from bridge.smpp.events import (
     CloseReason,
     ConnectionClosed,
     Event,
-    MalformedResponse,
     NeedData,
     PduReceived,
-    ProtocolErrorAnswered,
     ResponseReceived,
     UnexpectedReason,
     UnexpectedResponse,
 )
-from bridge.smpp.framing import DEFAULT_MAX_LENGTH, FrameReader, FrameTooLong
-from bridge.smpp.pdus import PDU_TYPES, Pdu
+from bridge.smpp.framing import DEFAULT_MAX_LENGTH, FrameReader
+from bridge.smpp.invalid import InvalidInput
+from bridge.smpp.pdus import Pdu
 from bridge.smpp.sequence import SequenceNumbers
 from bridge.smpp.state import (
     BIND_MODES,
@@ -75,9 +74,10 @@ _BOUND = frozenset(BOUND_STATES)
 _MAX_U32 = 0xFFFFFFFF
 
 
-class Connection(Timers):
+class Connection(Timers, InvalidInput):
     """See the module docstring and docs/smpp-connection.md. Timers and liveness
-    (``tick``, ``next_deadline``) are in :mod:`bridge.smpp.timers`."""
+    (``tick``, ``next_deadline``) are in :mod:`bridge.smpp.timers`, the answers to
+    input it cannot use in :mod:`bridge.smpp.invalid`."""
 
     def __init__(
         self,
@@ -310,48 +310,6 @@ class Connection(Timers):
             self._set_state(rule.ok)
         return PduReceived(pdu=pdu, tolerated=rule.tolerated)
 
-    def _bad_frame(self, exc: RemoteProtocolError) -> Event:
-        """A delimited frame that cannot be used: answer it, or for the response to
-        one of our message requests, resolve that request at once."""
-        cid = exc.command_id
-        if cid is not None and cid & RESPONSE_BIT and cid in PDU_TYPES:
-            return self._bad_response(exc, cid)
-        if isinstance(exc, FrameTooLong):
-            # Section 4.3: a command_length "too long" is answered with generic_nack;
-            # the frame was skipped, so the stream (and the bind) goes on.
-            answered: int | None = CommandId.GENERIC_NACK
-            data = answers.header_only(
-                CommandId.GENERIC_NACK, int(exc.status), exc.sequence_number or 0)
-        else:
-            answered, data = answers.answer_for(exc)
-        self._out += data
-        return ProtocolErrorAnswered(error=exc, answered_with=answered)
-
-    def _bad_response(self, exc: RemoteProtocolError, cid: int) -> Event:
-        seq = exc.sequence_number
-        pending = None if seq is None else self._pending.get(seq)
-        if (
-            pending is None
-            or pending.command_id not in WINDOWED
-            or cid not in (pending.command_id | RESPONSE_BIT, _GENERIC_NACK)
-        ):
-            # Nobody to resolve (binds, enquire_link and unbind keep their timers):
-            # a response is never answered (answering an answer would loop).
-            return ProtocolErrorAnswered(error=exc, answered_with=None)
-        self._window.close(pending.sequence_number)
-        self._timeouts = 0  # the peer answers, if badly
-        return MalformedResponse(
-            sequence_number=pending.sequence_number,
-            request_command_id=pending.command_id,
-            sent_at=pending.sent_at,
-            error=exc,
-        )
-
-    def _refuse(self, pdu: Pdu, cid: int) -> Event:
-        error, answer, data = answers.refusal(self.role, self._state, cid, pdu.sequence_number)
-        self._out += data
-        return ProtocolErrorAnswered(error=error, answered_with=answer)
-
     def _on_response(self, pdu: Pdu, cid: int) -> Event | None:
         seq = pdu.sequence_number
         pending = self._pending.get(seq)
@@ -399,11 +357,6 @@ class Connection(Timers):
     def _set_state(self, state: State) -> None:
         self._state = state
         self._send_rules, self._recv_rules = self._rules[state]
-
-    def _stream_lost(self, error: RemoteProtocolError) -> Event:
-        _, data = answers.answer_for(error)
-        self._out += data
-        return self._close(CloseReason.PROTOCOL_ERROR, error=error)
 
     def _close(
         self,
