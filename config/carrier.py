@@ -114,7 +114,7 @@ class Carrier(_Base, frozen=True, kw_only=True):
     on_unknown_outcome: Literal["resubmit", "fail"] = "fail"
     # An unknown outcome first waits this long in the part state `unknown` (message
     # pending, not refunded) for a late response or a parked receipt that matches it
-    # (docs/pipeline.md "Unknown outcome"); then on_unknown_outcome applies. "0s":
+    # (docs/outcomes.md "Unknown outcome"); then on_unknown_outcome applies. "0s":
     # at once, as before. The SMSC's clock zone of receipt dates (Appendix B
     # "submit date"), used only for that matching.
     unknown_outcome_grace: Duration = field(default_factory=lambda: Duration(3600))

@@ -157,7 +157,7 @@ class Daemon:
             nursery.cancel_scope.cancel()
 
     async def _analyze(self) -> None:
-        """Fresh planner statistics for the pipeline's tables (docs/pipeline.md "Performance").
+        """Fresh planner statistics for the pipeline's tables (docs/flush.md "Plans and batch sizes").
 
         Sends are usually loaded in bulk right before a daemon starts (a campaign,
         a benchmark); until autovacuum analyzes them, PostgreSQL plans the writer's

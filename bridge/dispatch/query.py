@@ -65,7 +65,7 @@ MAX_MARKS = 200_000
 NO_MORE = frozenset({int(CommandStatus.ESME_RQUERYFAIL), int(CommandStatus.ESME_RINVMSGID)})
 # SMPP 3.4 section 5.2.28: the states that end a message. ENROUTE (1) and UNKNOWN (7)
 # do not: the SMSC still has it, or cannot tell. ACCEPTED (6) is not delivery
-# (docs/pipeline.md "ACCEPTED"): applied as a receipt but not final (APPLIED_STATES).
+# (docs/outcomes.md "ACCEPTED"): applied as a receipt but not final (APPLIED_STATES).
 FINAL_STATES = frozenset({
     dlr.MessageState.DELIVERED, dlr.MessageState.EXPIRED, dlr.MessageState.DELETED,
     dlr.MessageState.UNDELIVERABLE, dlr.MessageState.REJECTED,

@@ -209,7 +209,7 @@ class CarrierRunner:
         # to a message sent as one PDU: its riders would need the id too.
         late_ref = None if riders else outcome.ref
         grace = cfg.unknown_outcome_grace.seconds
-        if grace > 0:  # the policy waits: a late response or a receipt may settle it (docs/pipeline.md)
+        if grace > 0:  # the policy waits: a late response or a receipt may settle it (docs/outcomes.md)
             return Result(part, Resolution.UNKNOWN, name, delay=grace, reason=f"unknown_{outcome.reason}",
                           late_ref=late_ref)  # fmt: skip
         if cfg.on_unknown_outcome == "resubmit" and part.attempts < cfg.max_attempts:

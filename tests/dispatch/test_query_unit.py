@@ -244,7 +244,7 @@ def test_a_part_without_a_key_gives_no_answer_row() -> None:
 
 
 async def test_an_accepted_answer_is_applied_as_pending_not_final_and_not_asked_again() -> None:
-    """ACCEPTED is not delivery (docs/pipeline.md "ACCEPTED"): the writer records it and
+    """ACCEPTED is not delivery (docs/outcomes.md "ACCEPTED"): the writer records it and
     starts the part's accepted_timeout; the querier counts it not final and is done with it."""
     q, stats, rows = _querier(QuerySmResp(message_id="0A1b-c3", message_state=6))
     mark = _asked(_Mark())
