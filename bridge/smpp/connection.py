@@ -358,6 +358,11 @@ class Connection(Timers, InvalidInput):
         self._state = state
         self._send_rules, self._recv_rules = self._rules[state]
 
+    def _stream_lost(self, error: RemoteProtocolError) -> Event:
+        _, data = answers.answer_for(error)
+        self._out += data
+        return self._close(CloseReason.PROTOCOL_ERROR, error=error)
+
     def _close(
         self,
         reason: CloseReason,

@@ -1,8 +1,8 @@
 """What a :class:`~bridge.smpp.connection.Connection` answers to input it cannot use.
 
 A mixin of Connection, kept apart from the happy path (connection.py): a frame
-that does not decode, a request the state table refuses, a broken response, a
-stream that cannot be resynchronised. Each is answered as SMPP 3.4 says
+that does not decode, a request the state table refuses, a broken response. Each
+is answered as SMPP 3.4 says
 (generic_nack, section 4.3; an error *_resp with the command_status the
 problem names, section 5.1.3) and reported as an event; a response is never
 answered (answering an answer would loop). Uses the connection's attributes
@@ -15,8 +15,6 @@ from bridge.smpp import answers
 from bridge.smpp.constants import RESPONSE_BIT, CommandId
 from bridge.smpp.errors import RemoteProtocolError
 from bridge.smpp.events import (
-    CloseReason,
-    ConnectionClosed,
     Event,
     MalformedResponse,
     ProtocolErrorAnswered,
@@ -39,15 +37,6 @@ class InvalidInput:
     _pending: dict[int, Pending]
     _out: bytearray
     _timeouts: int
-
-    def _close(
-        self,
-        reason: CloseReason,
-        *,
-        error: RemoteProtocolError | None = None,
-        expired: tuple[int, ...] = (),
-    ) -> ConnectionClosed:
-        raise NotImplementedError  # Connection's
 
     def _bad_frame(self, exc: RemoteProtocolError) -> Event:
         """A delimited frame that cannot be used: answer it, or for the response to
@@ -90,8 +79,3 @@ class InvalidInput:
         error, answer, data = answers.refusal(self.role, self._state, cid, pdu.sequence_number)
         self._out += data
         return ProtocolErrorAnswered(error=error, answered_with=answer)
-
-    def _stream_lost(self, error: RemoteProtocolError) -> Event:
-        _, data = answers.answer_for(error)
-        self._out += data
-        return self._close(CloseReason.PROTOCOL_ERROR, error=error)
