@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from config.locate import PathT, locate_key
 from config.schema import Carrier as CarrierConfig
 from config.schema import Config, Duration
 
@@ -124,7 +125,6 @@ _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _FIELD = re.compile(r"(?:unknown|required) field `(?P<name>[^`]+)`")
 _SEGMENT = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
 
-PathT = tuple[str | int, ...]
 
 
 def _path_segments(path: str) -> PathT:
@@ -245,63 +245,6 @@ def shared_accounts(config: Config) -> list[tuple[str, ...]]:
         tuple(c.name for c in group) for group in by_account.values()
         if len(group) > 1 and any(c.receives for c in group)
     ]  # fmt: skip
-
-
-# --- mapping a key path to a line -------------------------------------------
-
-_ARRAY_HEADER = re.compile(r"^\s*\[\[\s*(?P<name>[^\[\]]+?)\s*\]\]")
-_TABLE_HEADER = re.compile(r"^\s*\[\s*(?P<name>[^\[\]]+?)\s*\]")
-_KEY_LINE = re.compile(r"^\s*(?P<key>[A-Za-z0-9_\-]+(?:\s*\.\s*[A-Za-z0-9_\-]+)*|\"[^\"]*\")\s*=")
-
-
-def _split_dotted(name: str) -> list[str]:
-    return [part.strip().strip('"') for part in name.split(".")]
-
-
-def locate_key(text: str, path: PathT) -> int | None:
-    """Best-effort 1-based line of ``path`` (e.g. ``("carriers", 0, "port")``) in TOML text.
-
-    Tracks table headers, counting ``[[array]]`` tables, and returns the line
-    whose key path is the longest prefix of ``path`` (a missing key points at
-    its table's header). Inline tables and arrays resolve to the key holding them.
-    """
-    if not path:
-        return None
-    counts: dict[tuple[str | int, ...], int] = {}
-    arrays: set[tuple[str, ...]] = set()
-    table: PathT = ()
-    best: tuple[int, int] | None = None  # (score, line)
-
-    def resolve(keys: list[str], new_array: bool) -> PathT:
-        out: list[str | int] = []
-        plain: list[str] = []
-        for n, key in enumerate(keys):
-            out.append(key)
-            plain.append(key)
-            last = n == len(keys) - 1
-            if new_array and last:
-                counts[tuple(plain)] = counts.get(tuple(plain), -1) + 1
-                arrays.add(tuple(plain))
-            if tuple(plain) in arrays:
-                out.append(counts[tuple(plain)])
-        return tuple(out)
-
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        candidate: PathT | None = None
-        if m := _ARRAY_HEADER.match(line):
-            table = resolve(_split_dotted(m.group("name")), new_array=True)
-            candidate = table
-        elif m := _TABLE_HEADER.match(line):
-            table = resolve(_split_dotted(m.group("name")), new_array=False)
-            candidate = table
-        elif m := _KEY_LINE.match(line):
-            candidate = table + tuple(_split_dotted(m.group("key")))
-        if candidate is None or candidate != path[: len(candidate)]:
-            continue
-        score = len(candidate)
-        if best is None or score > best[0]:
-            best = (score, lineno)
-    return best[1] if best else None
 
 
 # --- secrets and files -------------------------------------------------------

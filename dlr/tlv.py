@@ -37,34 +37,6 @@ def _octets(tlvs: Tlvs, tag: int) -> bytes | None:
     return None
 
 
-def receipted_message_id(tlvs: Tlvs) -> str | None:
-    """The id from 0x001E: up to the first NUL, ASCII-or-Latin-1, stripped."""
-    raw = _octets(tlvs, RECEIPTED_MESSAGE_ID)
-    if raw is None:
-        return None
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        raw = raw[:nul]
-    text = raw.decode("latin-1").strip()
-    return text or None
-
-
-def message_state(tlvs: Tlvs) -> int | None:
-    """The raw 0x0427 octet, or None when absent or not exactly one octet."""
-    raw = _octets(tlvs, MESSAGE_STATE)
-    if raw is None or len(raw) != 1:
-        return None
-    return raw[0]
-
-
-def network_error_code(tlvs: Tlvs) -> NetworkError | None:
-    """0x0423 as (type, code), or None when absent or not exactly three octets."""
-    raw = _octets(tlvs, NETWORK_ERROR_CODE)
-    if raw is None or len(raw) != 3:
-        return None
-    return NetworkError(type=raw[0], code=int.from_bytes(raw[1:3], "big"))
-
-
 def message_payload(tlvs: Tlvs) -> bytes | None:
     """0x0424's octets, or None."""
     return _octets(tlvs, MESSAGE_PAYLOAD)
@@ -73,7 +45,9 @@ def message_payload(tlvs: Tlvs) -> bytes | None:
 def receipt_tlvs(tlvs: Tlvs) -> tuple[str | None, int | None, NetworkError | None]:
     """(receipted_message_id, message_state, network_error_code) in one pass.
 
-    The same rules as the three readers above, inlined for the receipt path.
+    Each value up to its rule: the id up to the first NUL (ASCII-or-Latin-1,
+    stripped, None when empty), the state exactly one octet, the network error
+    exactly three (type, then a big-endian code); anything else is None.
     """
     get = tlvs.get
     value = get(RECEIPTED_MESSAGE_ID)

@@ -98,3 +98,29 @@ def test_pure_package_pulls_in_no_io_at_runtime(package: str) -> None:
 def test_runtime_probe_can_fail() -> None:
     # The probe must see I/O modules when a package does pull them in.
     assert "socket" in _loaded_by("trio", walk=False)
+
+
+# DESIGN.md house rules: small modules. A module over this many lines is split
+# along a seam of what it does (see carrier/submitting.py, smpp/invalid.py).
+MAX_MODULE_LINES = 400
+SIZED_PACKAGES = ("bridge", "config", "dlr", "segmenter")
+
+
+def _long_modules(root: Path) -> dict[str, int]:
+    return {
+        str(path.relative_to(root)): n
+        for package in SIZED_PACKAGES
+        for path in sorted((root / package).rglob("*.py"))
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+
+
+def test_no_module_is_over_400_lines() -> None:
+    assert _long_modules(REPO) == {}
+
+
+def test_the_module_length_check_can_fail(tmp_path: Path) -> None:
+    (tmp_path / "bridge").mkdir()
+    (tmp_path / "bridge" / "long.py").write_text("x = 1\n" * (MAX_MODULE_LINES + 1))
+    (tmp_path / "bridge" / "short.py").write_text("x = 1\n" * MAX_MODULE_LINES)
+    assert _long_modules(tmp_path) == {"bridge/long.py": MAX_MODULE_LINES + 1}

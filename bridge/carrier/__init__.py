@@ -6,9 +6,9 @@ token bucket with AIMD (throttle.py) between them, retries by status
 """
 
 from bridge.carrier.backoff import Backoff, BackoffPolicy
-from bridge.carrier.errors import BindLost, BindRefused, NotWritten, TimedOut
+from bridge.carrier.errors import BindLost, BindRefused, CarrierClosed, NotWritten, TimedOut
 from bridge.carrier.policy import Action, RetryPolicy, parse_overrides
-from bridge.carrier.pool import Carrier, CarrierClosed
+from bridge.carrier.pool import Carrier
 from bridge.carrier.session import Session
 from bridge.carrier.throttle import Throttle
 from bridge.carrier.types import (

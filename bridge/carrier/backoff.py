@@ -33,10 +33,14 @@ class BackoffPolicy:
             return self.cap
         return min(self.cap, self.base * self.factor**attempt)
 
+    def jittered(self, attempt: int, fraction: float) -> float:
+        """Equal jitter: half of ``ceiling(attempt)`` fixed, plus ``fraction`` (in [0, 1))
+        of the other half."""
+        half = self.ceiling(attempt) / 2
+        return half + fraction * half
+
     def delay(self, attempt: int, rng: random.Random) -> float:
-        ceiling = self.ceiling(attempt)
-        half = ceiling / 2
-        return half + rng.uniform(0.0, half)
+        return self.jittered(attempt, rng.random())
 
 
 class Backoff:

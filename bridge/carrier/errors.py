@@ -28,5 +28,10 @@ class TimedOut:
     sequence_number: int
 
 
+class CarrierClosed(Exception):
+    """The carrier is stopping (or stopped) and the part was NOT written (or its
+    last answer was a temporary refusal): requeue it."""
+
+
 class NotWritten(Exception):
     """The bind cannot take a submit now (closing, unbinding): nothing was sent."""

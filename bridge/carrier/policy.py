@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from bridge.carrier.backoff import BackoffPolicy
-from bridge.smpp.constants import CommandStatus
+from bridge.smpp.constants import CommandStatus, command_status_of
 from config.schema import Carrier as CarrierConfig
 
 
@@ -52,19 +52,13 @@ DEFAULT_RETRY_BACKOFF = BackoffPolicy(base=1.0, factor=2.0, cap=30.0)
 
 def parse_overrides(raw: Mapping[str, str]) -> dict[int, Action]:
     """``{"0x58": "retry", "1035": "permanent"}`` (config form) -> ``{0x58: RETRY, ...}``.
-    Keys are status numbers (decimal or 0x-hex) or CommandStatus names."""
+    Keys are status numbers (decimal or 0x-hex) or CommandStatus names
+    (``command_status_of``)."""
     out: dict[int, Action] = {}
     for key, value in raw.items():
-        text = key.strip()
-        if text.upper().startswith("ESME_"):
-            try:
-                status = int(CommandStatus[text.upper()])
-            except KeyError:
-                raise ValueError(f"unknown command_status name {key!r}") from None
-        else:
-            status = int(text, 0)
-        if not 0 < status <= 0xFFFFFFFF:
-            raise ValueError(f"command_status {key!r} out of range")
+        status = command_status_of(key)
+        if status is None:
+            raise ValueError(f"{key!r} is neither a command_status number nor an ESME_* name")
         try:
             out[status] = Action(value)
         except ValueError:
@@ -119,8 +113,7 @@ class RetryPolicy:
             counted = attempts
         if counted >= self.max_attempts:
             return None
-        ceiling = self.backoff.ceiling(attempts - 1)
-        delay = ceiling / 2 + rng_value * ceiling / 2
+        delay = self.backoff.jittered(attempts - 1, rng_value)
         if age + delay > self.max_age:
             return None
         return delay

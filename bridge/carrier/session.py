@@ -1,29 +1,23 @@
 """One bind: a trio task group driving a sans-I/O :class:`Connection` over a stream.
 
-Tasks (all in the nursery of :meth:`Session.run`, which lives exactly as long as
-the bind, DESIGN.md house rule 5):
-
-- the reader feeds ``receive_some`` into ``conn.receive_data`` and handles events;
-- ONE writer sends ``conn.data_to_send()``: every PDU queued since its last send
-  goes out in one ``send_all`` (DESIGN.md "Performance": one send per PDU caps a
-  bind near 38k PDUs/s, coalescing goes far past that);
-- the timer calls ``conn.tick`` at ``conn.next_deadline()`` (response timeouts)
-  and sends enquire_link when the link was idle for ``enquire_link_interval``.
+Its tasks, a reader, ONE writer (coalescing every PDU queued since its last
+send) and a timer, all in the nursery of :meth:`Session.run`, which lives
+exactly as long as the bind (DESIGN.md house rule 5), are in session_loop.py
+with the handling of the connection's events.
 
 The per-message path is: ``conn.send`` (one encode, one dict insert in the
 connection's window), one dict insert here (sequence_number -> parked task), and
 the task parks with ``wait_task_rescheduled``; the reader reschedules it with the
 response. No Event object, no per-message task.
 
-enquire_link is ours, not the connection's automatic one (the connection is made
-with ``enquire_link_interval=None``): we need its round trip for the health
-snapshot, and the connection does not report the responses to its own. Same rule
-as SMPP 3.4 section 4.11: sent when no whole PDU arrived for the interval (bytes of
-an unfinished one do not count: ``conn.last_rx``); unanswered within
-response_timeout = the link is lost, the bind is closed. When the connection
-suspends the window (``max_consecutive_timeouts`` submits unanswered in a row) the
-bind takes no submit (``usable`` False, the pool waits or goes elsewhere) until
-the connection's probe is answered; an unanswered probe closes the bind.
+enquire_link is the connection's (SMPP 3.4 section 4.11, docs/smpp-connection.md
+"Liveness"): sent when no whole PDU arrived for the interval; unanswered within
+response_timeout with nothing else from the peer meanwhile, the connection closes
+with LINK_LOST and so does the bind. Its round trip (``conn.enquire_link_rtt``)
+goes into the health snapshot. When the connection suspends the window
+(``max_consecutive_timeouts`` submits unanswered in a row) the bind takes no
+submit (``usable`` False, the pool waits or goes elsewhere) until the
+connection's probe is answered; an unanswered probe closes the bind.
 
 Nothing the peer sends ends more than this bind. An exception while handling
 its PDUs (in a callback of the pool or the dispatcher, or a fault here) is an
@@ -37,9 +31,7 @@ Lines a peer can trigger at will go through a per-bind ``LogLimiter``.
 
 from __future__ import annotations
 
-import functools
-import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import outcome
@@ -47,37 +39,24 @@ import structlog
 import trio
 from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
 
-from bridge.carrier.errors import BindLost, BindRefused, NotWritten, TimedOut
+from bridge.carrier.errors import BindLost, BindRefused, NotWritten
+from bridge.carrier.session_loop import SessionLoop, SubmitResult, error_fields
 from bridge.carrier.types import Inbound, UnknownReason
 from bridge.logs import LogLimiter
 from bridge.ops.counters import CarrierMetrics
 from bridge.smpp.connection import Connection
-from bridge.smpp.constants import CommandId, CommandStatus
 from bridge.smpp.errors import LocalProtocolError, RemoteProtocolError
 from bridge.smpp.events import (
-    NEED_DATA,
     BindFailed,
     Bound,
-    ConnectionClosed,
-    MalformedResponse,
-    PduReceived,
-    ProtocolErrorAnswered,
     ResponseReceived,
-    ResponseTimeout,
-    UnexpectedReason,
-    UnexpectedResponse,
-    WindowResumed,
-    WindowSuspended,
 )
 from bridge.smpp.pdus import (
     BindReceiver,
     BindTransceiver,
     BindTransmitter,
-    DataSm,
     DataSmResp,
-    DeliverSm,
     DeliverSmResp,
-    EnquireLink,
     Pdu,
     Unbind,
 )
@@ -87,35 +66,15 @@ from config.schema import Carrier as CarrierConfig
 
 log = structlog.get_logger("bridge.carrier")
 
-#: What a windowed request comes to: its response (or generic_nack), the bind
-#: closing with it outstanding, or no response within response_timeout.
-SubmitResult = Pdu | UnknownReason | TimedOut
 
 _BIND_PDUS: dict[ConfigBindMode, type[BindTransmitter | BindReceiver | BindTransceiver]] = {
     ConfigBindMode.TX: BindTransmitter,
     ConfigBindMode.RX: BindReceiver,
     ConfigBindMode.TRX: BindTransceiver,
 }
-_RECEIVE_SIZE = 256 * 1024  # a full window of 512 resps is ~15 KiB; deliver_sm bursts more
-_CLOSED_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
-_BOUND_STATES = (State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX)
 
 
-def error_fields(error: RemoteProtocolError) -> dict[str, Any]:
-    """The peer's error and the offending header's fields, as far as known (for the log)."""
-    fields: dict[str, Any] = {"error": str(error), "answered_status": f"0x{int(error.status):08X}"}
-    if error.command_length is not None:
-        fields["command_length"] = error.command_length
-    if error.command_id is not None:
-        fields["command_id"] = f"0x{error.command_id:08X}"
-    if error.command_status is not None:
-        fields["command_status"] = f"0x{error.command_status:08X}"
-    if error.sequence_number is not None:
-        fields["sequence_number"] = error.sequence_number
-    return fields
-
-
-class Session:
+class Session(SessionLoop):
     """One bind. ``await run(on_bound=...)`` binds, serves, and returns when the
     bind is over (raising BindRefused / BindLost if it never got bound)."""
 
@@ -150,13 +109,12 @@ class Session:
             Role.ESME,
             window=cfg.window,
             response_timeout=cfg.response_timeout.seconds,
-            enquire_link_interval=None,
+            enquire_link_interval=cfg.enquire_link_interval.seconds or None,
             max_frame_length=cfg.max_pdu_size,
             frame_timeout=cfg.frame_timeout.seconds or None,
             max_consecutive_timeouts=cfg.max_consecutive_timeouts or cfg.window,
         )
         self._rt = cfg.response_timeout.seconds
-        self._enquire_interval = cfg.enquire_link_interval.seconds or None
         # Outstanding requests: the submitter task waiting for each, or the callback
         # of a submit_nowait (pool.py), by sequence_number.
         self._waiters: dict[int, Task | Callable[[SubmitResult], None]] = {}
@@ -166,14 +124,12 @@ class Session:
         self._writer_done = trio.Event()
         self._bind_result: Bound | BindFailed | None = None
         self._bind_waiter = trio.Event()
-        self._enquire_seq: int | None = None
         self._suspended = False  # the connection's window is suspended (WindowSuspended)
         self.bound = False
         self.usable = False  # bound, may submit, not leaving
         self.close_reason: str | None = None
-        self.enquire_link_rtt: float | None = None
-        # The last response the SMSC sent us (any request): its arrival is the
-        # bind's last heartbeat, whether or not enquire_link was needed (bridge/ops).
+        # The last response the SMSC sent us to a request the caller made; with the
+        # connection's enquire_link answers: the bind's last heartbeat (last_answer).
         self.last_response: ResponseReceived | None = None
         self.bound_at: float | None = None
         self.orphans = 0  # responses whose submit was cancelled meanwhile
@@ -194,6 +150,21 @@ class Session:
     @property
     def window_used(self) -> int:
         return self.conn.window_used
+
+    @property
+    def enquire_link_rtt(self) -> float | None:
+        """Seconds, the round trip of the connection's latest answered enquire_link."""
+        return self.conn.enquire_link_rtt
+
+    def last_answer(self) -> tuple[float, float] | None:
+        """(when, round trip) of the SMSC's latest response to any request of ours,
+        enquire_link included: the bind's last heartbeat (bridge/ops)."""
+        last = self.last_response
+        answer = None if last is None else (last.sent_at + last.rtt, last.rtt)
+        at, rtt = self.conn.enquire_link_answered_at, self.conn.enquire_link_rtt
+        if at is not None and rtt is not None and (answer is None or at > answer[0]):
+            answer = (at, rtt)
+        return answer
 
     @property
     def orphans_in_flight(self) -> int:
@@ -347,234 +318,6 @@ class Session:
             return BindRefused(result.status)
         return BindLost(self.close_reason or "closed before the bind_resp")
 
-    async def _guarded(self, task: Callable[[], Awaitable[None]], where: str) -> None:
-        # What the peer sends is handled in these tasks: a fault there is this
-        # bind's incident, not an exception into the carrier's nursery.
-        try:
-            await task()
-        except Exception as exc:
-            self._incident(where, exc)
-
-    async def _reader(self) -> None:
-        conn = self.conn
-        receive = self.stream.receive_some
-        while conn.state is not State.CLOSED:
-            try:
-                data = await receive(_RECEIVE_SIZE)
-            except _CLOSED_ERRORS:
-                data = b""
-            now = trio.current_time()
-            conn.receive_data(data, now=now)  # type: ignore[arg-type]  # bytearray works too
-            await self._handle_events()
-            if not data:
-                break
-            deadline = conn.next_deadline()  # a frame begun and not finished has one
-            if deadline is not None:
-                self._set_timer(deadline)
-        self._finish(self.close_reason or "peer closed")
-
-    async def _writer(self) -> None:
-        conn = self.conn
-        send_all = self.stream.send_all
-        try:
-            while True:
-                data = conn.data_to_send()
-                if data:
-                    # Not shielded: a cancel here only comes with the session's end,
-                    # and the stream is closed right after, so a half-written PDU
-                    # never reaches a peer that would read it as a frame.
-                    await send_all(data)
-                    continue
-                if self._closed.is_set():
-                    return
-                self._writer_parked = current_task()
-                await wait_task_rescheduled(self._abort_writer)
-                # One more scheduling round: tasks woken in the same batch as us
-                # (a window's worth of submitters) queue their PDUs first.
-                await trio.lowlevel.cancel_shielded_checkpoint()
-        except _CLOSED_ERRORS as exc:
-            self._finish(f"write failed: {exc!r}")
-        finally:
-            self._writer_done.set()
-
-    def _abort_writer(self, _: Any) -> Abort:
-        self._writer_parked = None
-        return Abort.SUCCEEDED
-
-    async def _timer(self) -> None:
-        conn = self.conn
-        while True:
-            with self._timer_scope:
-                await trio.sleep_forever()
-            now = trio.current_time()
-            self._timer_scope = trio.CancelScope()
-            conn.tick(now)
-            self._maybe_enquire(now)
-            await self._handle_events()
-            deadline = conn.next_deadline()
-            self._set_timer(math.inf if deadline is None else deadline)
-            if self._enquire_interval is not None and self._enquire_seq is None and self.bound:
-                self._set_timer(conn.last_rx + self._enquire_interval)
-
-    def _set_timer(self, when: float) -> None:
-        if when < self._timer_scope.deadline:
-            self._timer_scope.deadline = when
-
-    def _maybe_enquire(self, now: float) -> None:
-        interval = self._enquire_interval
-        if (
-            interval is None
-            or self._enquire_seq is not None
-            or not self.bound
-            or self._closed.is_set()  # never an enquire_link on a link declared lost
-            or self.conn.window_suspended  # the connection's probe is out
-            or now < self.conn.last_rx + interval
-        ):
-            return
-        try:
-            self._enquire_seq = self.conn.send(EnquireLink(), now=now)
-        except LocalProtocolError:
-            return  # unbinding or closed: no link check needed
-        self._set_timer(now + self._rt)
-        self._wake_writer()
-
-    # --- events ------------------------------------------------------------------
-    async def _handle_events(self) -> None:
-        next_event = self.conn.next_event
-        waiters = self._waiters
-        metrics = self.metrics
-        while True:
-            event = next_event()
-            kind = type(event)
-            if kind is ResponseReceived:
-                assert isinstance(event, ResponseReceived)
-                pdu = event.pdu
-                self.last_response = event
-                metrics.on_response(event.request_command_id, pdu.command_status, event.sent_at, event.rtt)
-                waiter = waiters.pop(pdu.sequence_number, None)
-                if waiter is not None:
-                    self._answer(waiter, pdu)
-                elif pdu.sequence_number == self._enquire_seq:
-                    self._enquire_seq = None
-                    self.enquire_link_rtt = event.rtt
-                elif event.request_command_id != CommandId.UNBIND:
-                    self.orphans += 1
-                    self._orphan_done(pdu.sequence_number)
-            elif event is NEED_DATA:
-                break
-            elif kind is PduReceived:
-                assert isinstance(event, PduReceived)
-                await self._on_request(event.pdu)
-            elif kind is ResponseTimeout:
-                assert isinstance(event, ResponseTimeout)
-                self._on_timeout(event)
-            elif kind is UnexpectedResponse:
-                assert isinstance(event, UnexpectedResponse)
-                if event.reason is UnexpectedReason.LATE and self._on_late is not None:
-                    try:
-                        self._on_late(self, event.pdu)
-                    except Exception as exc:
-                        self._incident("late response callback", exc)
-                else:
-                    pdu = event.pdu
-                    self.limits.warning("unexpected_response", reason=event.reason.value,
-                                        command_id=f"0x{pdu.command_id:08X}",
-                                        command_status=f"0x{pdu.command_status:08X}",
-                                        sequence_number=pdu.sequence_number)
-            elif kind is Bound or kind is BindFailed:
-                assert isinstance(event, Bound | BindFailed)
-                self._bind_result = event
-                self._bind_waiter.set()
-            elif kind is ProtocolErrorAnswered:
-                assert isinstance(event, ProtocolErrorAnswered)
-                self.protocol_errors += 1
-                answered = event.answered_with
-                self.limits.warning("protocol_error", **error_fields(event.error),
-                                    answered_with=None if answered is None else f"0x{answered:08X}")
-            elif kind is MalformedResponse:
-                assert isinstance(event, MalformedResponse)
-                self._on_malformed(event)
-            elif kind is WindowSuspended or kind is WindowResumed:
-                self._on_window(event)
-            elif kind is ConnectionClosed:
-                assert isinstance(event, ConnectionClosed)
-                self._finish(event.reason.value, event.error)
-        self._wake_writer()
-
-    async def _on_request(self, pdu: Pdu) -> None:
-        if isinstance(pdu, DeliverSm | DataSm):
-            response = DeliverSmResp if isinstance(pdu, DeliverSm) else DataSmResp
-            if self._inbound is None:  # nobody takes them: make the SMSC retry later
-                self.ack(pdu.sequence_number, response, CommandStatus.ESME_RX_T_APPN)
-                return
-            ack = functools.partial(self.ack, pdu.sequence_number, response)
-            item = Inbound(carrier=self.cfg.name, pdu=pdu, ack=ack)
-            try:
-                # send_nowait first: `await send` is a scheduling round per
-                # receipt, which would cap the reader at one PDU per round.
-                self._inbound.send_nowait(item)
-            except trio.WouldBlock:
-                # Bounded channel: when the daemon is behind, this reader waits,
-                # and so does the SMSC (backpressure, DESIGN.md "Performance").
-                # The channel may close while we wait: same answer as below.
-                try:
-                    await self._inbound.send(item)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    ack(CommandStatus.ESME_RX_T_APPN)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                ack(CommandStatus.ESME_RX_T_APPN)  # nobody listens: SMSC, try later
-        else:  # outbind, alert_notification: nothing to answer (section 4.1.7, 4.12)
-            self.limits.info("request_ignored", command_id=f"0x{pdu.command_id:08X}")
-
-    def _on_timeout(self, event: ResponseTimeout) -> None:
-        seq = event.sequence_number
-        if seq == self._enquire_seq:
-            self._enquire_seq = None
-            self.log.warning("link_lost", after=self._rt)
-            self._finish("enquire_link unanswered")
-            return
-        waiter = self._waiters.pop(seq, None)
-        if waiter is not None:
-            # Its outcome is unknown now (the pool says Unknown(TIMEOUT)).
-            self.limits.warning("response_timeout", sequence_number=seq, after=self._rt)
-            self._answer(waiter, TimedOut(seq))
-        else:
-            self._orphan_done(seq)
-
-    def _on_malformed(self, event: MalformedResponse) -> None:
-        # The SMSC answered this submit, but we cannot read how: unknown outcome, now.
-        self.protocol_errors += 1
-        seq = event.sequence_number
-        self.log.warning("malformed_response", sequence_number=seq, error=str(event.error))
-        waiter = self._waiters.pop(seq, None)
-        if waiter is not None:
-            self._answer(waiter, UnknownReason.MALFORMED)
-        else:
-            self._orphan_done(seq)
-
-    def _on_window(self, event: object) -> None:
-        if isinstance(event, WindowSuspended):
-            # Suspended before the timed-out submits' callers run: none of them (nor
-            # the pool's waiters) can write on this bind until the probe is answered.
-            self._suspended = True
-            self.usable = False
-            self.log.warning("window_suspended", timeouts=event.timeouts)
-            return
-        if not self._suspended:
-            return
-        self._suspended = False
-        if self.bound and not self._closed.is_set() and self.conn.state in _BOUND_STATES:
-            self.usable = True
-            self.log.info("window_resumed")
-            if self._on_orphan_done is not None:
-                self._on_orphan_done()  # the pool hands this bind's places out again
-
-    def _orphan_done(self, seq: int) -> None:
-        if seq in self._orphaned:
-            self._orphaned.discard(seq)
-            if self._on_orphan_done is not None:
-                self._on_orphan_done()
-
     # --- ending ------------------------------------------------------------------
     def _incident(self, where: str, exc: Exception) -> None:
         """An exception while handling what the peer sent: the end of this bind,
@@ -613,9 +356,3 @@ class Session:
         self._orphaned.clear()  # the connection's window is gone with it
         for waiter in waiters:
             self._answer(waiter, reason)
-
-    def _wake_writer(self) -> None:
-        writer = self._writer_parked
-        if writer is not None:
-            self._writer_parked = None
-            reschedule(writer)

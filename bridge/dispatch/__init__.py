@@ -1,7 +1,7 @@
 """The daemon's pipeline: claim -> route -> submit; responses, receipts and MO -> store.
 
 ``Daemon`` (daemon.py) is the contract the service codes against
-(docs/carrier.md); docs/pipeline.md describes the pipeline and its policies.
+(docs/carrier.md); docs/pipeline.md describes the pipeline, docs/outcomes.md its policies.
 """
 
 from bridge.dispatch.daemon import Daemon

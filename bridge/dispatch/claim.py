@@ -22,19 +22,20 @@ slow carrier window slows the claims instead of growing a buffer.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import structlog
 import trio
 
-from bridge.dispatch.instances import Lease, db_errors
+from bridge.dispatch.instances import Lease
 from bridge.dispatch.parts import ClaimedPart
 from bridge.dispatch.stats import DaemonStats
 from bridge.logs import Outage
-from bridge.store.db import Database
+from bridge.store.db import Database, db_errors
 from bridge.store.enqueue import NOTIFY_CHANNEL
 
-__all__ = ["CLAIM_SQL", "Claimer"]
+__all__ = ["CLAIM_SQL", "ClaimBook", "ClaimRoutes", "Claimer", "Pipeline"]
 
 log = structlog.get_logger("bridge.dispatch.claim")
 
@@ -50,6 +51,62 @@ CLAIM_SQL = "SELECT * FROM claim_parts($1::bigint, $2::int, $3::text[], $4::text
 # lookup by name per field (two thirds of the claim's Python time).
 
 
+class ClaimRoutes(Protocol):
+    """The routes the claimer may take parts of now (running.RunningCarriers)."""
+
+    def ready_routes(self) -> Sequence[str]: ...
+    def payload_routes(self) -> Sequence[str]: ...
+
+
+class Pipeline(Protocol):
+    """Where claimed parts go (dispatcher.Dispatcher)."""
+
+    def max_inflight(self) -> int: ...
+    async def dispatch(self, parts: list[ClaimedPart]) -> None: ...
+
+
+class ClaimBook:
+    """Parts claimed and not yet resolved by the writer, per owner row.
+
+    The claimer adds to it, the writer's commits take away (``resolved``), the
+    drain waits for it to empty. Its count bounds the claims (backpressure)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._by_owner: dict[int, int] = {}
+        self._room = trio.Event()
+
+    def claimed(self, owner: int, n: int) -> None:
+        self._by_owner[owner] = self._by_owner.get(owner, 0) + n
+        self.count += n
+
+    def resolved(self, owners: Sequence[int]) -> None:
+        """The writer committed outcomes of parts claimed under ``owners``: room for more claims."""
+        for owner in owners:
+            self._by_owner[owner] -= 1
+        self.count -= len(owners)
+        self._room.set()
+
+    def of_owner(self, owner: int) -> int:
+        return self._by_owner.get(owner, 0)
+
+    def forget(self, owner: int) -> None:
+        self._by_owner.pop(owner, None)
+
+    def wake(self) -> None:
+        """Let a waiter look again (carriers started or stopped, the claimer stopping)."""
+        self._room.set()
+
+    async def wait_room(self) -> None:
+        self._room = trio.Event()
+        await self._room.wait()
+
+    async def wait_resolved(self) -> None:
+        """Until every claimed part has been resolved by the writer."""
+        while self.count > 0:
+            await self.wait_room()
+
+
 class Claimer:
     def __init__(
         self,
@@ -60,10 +117,9 @@ class Claimer:
         batch: int,
         poll: float,
         db_timeout: float,
-        max_inflight: Callable[[], int],
-        routes_ready: Callable[[], Sequence[str]],
-        payload_routes: Callable[[], Sequence[str]],
-        dispatch: Callable[[list[ClaimedPart]], Awaitable[None]],
+        routes: ClaimRoutes,
+        book: ClaimBook,
+        pipeline: Pipeline,
     ) -> None:
         self._db = db
         self._lease = lease
@@ -72,28 +128,14 @@ class Claimer:
         self.batch = batch
         self.poll = poll
         self.db_timeout = db_timeout
-        self._max_inflight = max_inflight
-        self._routes_ready = routes_ready
-        self._payload_routes = payload_routes
-        self._dispatch = dispatch
-        self.inflight = 0
-        self._by_owner: dict[int, int] = {}  # claimed, not yet resolved, per owner row
+        self._routes = routes
+        self._book = book
+        self._pipeline = pipeline
         self._wake = trio.Event()
-        self._room = trio.Event()
         self.stopped = False
 
     def wake(self) -> None:
         self._wake.set()
-
-    def resolved(self, owners: Sequence[int]) -> None:
-        """The writer committed outcomes of parts claimed under ``owners``: room for more claims."""
-        for owner in owners:
-            self._by_owner[owner] -= 1
-        self.inflight -= len(owners)
-        self._room.set()
-
-    def wake_room(self) -> None:
-        self._room.set()
 
     async def _housekeeping(self) -> None:
         """A new owner row after an unanswered claim; retire old rows with nothing in flight."""
@@ -101,20 +143,14 @@ class Claimer:
         if lease.needs_rotation:
             await lease.rotate()
         for old in sorted(lease.retiring):
-            if self._by_owner.get(old, 0) == 0:
+            if self._book.of_owner(old) == 0:
                 await lease.retire(old)
-                self._by_owner.pop(old, None)
-
-    async def wait_resolved(self) -> None:
-        """Until every claimed part has been resolved by the writer."""
-        while self.inflight > 0:
-            self._room = trio.Event()
-            await self._room.wait()
+                self._book.forget(old)
 
     def stop(self) -> None:
         self.stopped = True
         self._wake.set()
-        self._room.set()
+        self._book.wake()
 
     async def _sleep(self) -> None:
         with trio.move_on_after(self.poll):
@@ -122,24 +158,24 @@ class Claimer:
         self._wake = trio.Event()
 
     async def claim(self, limit: int) -> list[ClaimedPart]:
-        routes = list(self._routes_ready())
+        routes = list(self._routes.ready_routes())
         if not routes or limit <= 0:
             return []
         owner = self._lease.id
         with trio.fail_after(self.db_timeout):
-            rows = await self._db.fetch(CLAIM_SQL, owner, limit, routes, list(self._payload_routes()))
+            rows = await self._db.fetch(CLAIM_SQL, owner, limit, routes, list(self._routes.payload_routes()))
         return [ClaimedPart(*row) for row in rows]
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        book, pipeline = self._book, self._pipeline
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._listen)
             task_status.started()
             while not self.stopped:
-                room = self._max_inflight() - self.inflight
+                room = pipeline.max_inflight() - book.count
                 if room <= 0:
                     waited = trio.current_time()
-                    self._room = trio.Event()
-                    await self._room.wait()
+                    await book.wait_room()
                     log.debug("claim room", waited_ms=round((trio.current_time() - waited) * 1000, 1))
                     continue
                 if not self._lease.valid():
@@ -166,11 +202,9 @@ class Claimer:
                     await self._sleep()
                     continue
                 if parts:
-                    owner = parts[0].owner
-                    self._by_owner[owner] = self._by_owner.get(owner, 0) + len(parts)
-                    self.inflight += len(parts)
+                    book.claimed(parts[0].owner, len(parts))
                     self._stats.claimed += len(parts)
-                    await self._dispatch(parts)
+                    await pipeline.dispatch(parts)
                 if len(parts) < min(self.batch, room):
                     await self._sleep()  # the queue is (nearly) empty: wait for NOTIFY or the poll
             nursery.cancel_scope.cancel()

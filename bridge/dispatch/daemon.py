@@ -8,7 +8,9 @@
 Tasks (one nursery, house rule 5): the lease heartbeat, the bind-slot
 connection and its watcher, one task per carrier (its binds, its bounded
 submitters and, with ``query_sm``, its querier: query.py), the claimer
-(+ its LISTEN task), the writer and its inbound reader, the sweeper. See docs/pipeline.md.
+(+ its LISTEN task), the writer and its inbound reader, the dispatcher's late-response
+task, the sweeper. ``__init__`` assembles the pipeline (the comment there draws it);
+dispatcher.py is the hot path. See docs/pipeline.md.
 """
 
 from __future__ import annotations
@@ -22,28 +24,27 @@ from typing import Any
 import structlog
 import trio
 
-from bridge import logs
-from bridge.carrier import Carrier, Inbound, LateResponse
-from bridge.dispatch.claim import Claimer
-from bridge.dispatch.instances import BindSlots, Lease, db_errors, slot_order
-from bridge.dispatch.late import LateResponses
-from bridge.dispatch.parts import ClaimedPart, Resolution, Result
+from bridge.carrier import Carrier, Inbound
+from bridge.dispatch.claim import ClaimBook, Claimer
+from bridge.dispatch.dispatcher import Dispatcher
+from bridge.dispatch.instances import BindSlots, Lease, slot_order
+from bridge.dispatch.late import OUTCOMES_KEPT
+from bridge.dispatch.parts import ClaimedPart, Result
 from bridge.dispatch.query import Querier
-from bridge.dispatch.router import Router
+from bridge.dispatch.running import RunningCarriers
 from bridge.dispatch.stats import DaemonStats
-from bridge.dispatch.submit import CarrierRunner, PayloadCache, build_submit_sm
+from bridge.dispatch.submit import CarrierRunner
 from bridge.dispatch.sweeper import Sweeper
-from bridge.dispatch.writer import LOOP_SLICE, CarrierRules, Writer
-from bridge.logs import LogLimiter
+from bridge.dispatch.writer import Writer
 from bridge.smpp import SubmitSm
-from bridge.store.db import Database
+from bridge.store.db import Database, db_errors
 from config.schema import Carrier as CarrierConfig
 from config.schema import Config
 
 __all__ = ["Daemon", "DaemonStats"]
 
 log = structlog.get_logger("bridge.dispatch.daemon")
-_limited = LogLimiter(log)  # lines a carrier's PDUs trigger (per carrier and kind)
+
 
 @dataclass(slots=True)
 class _Life:
@@ -66,7 +67,6 @@ class Daemon:
         carrier_options: Mapping[str, Any] | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self._config = config
         self._db = db
         self._dsn = dsn
         self._passwords = dict(passwords)
@@ -74,15 +74,9 @@ class Daemon:
         self.db_timeout = db_timeout
         self._max_binds = max_binds  # per carrier, for this instance (several daemons, one host)
         self._carrier_options = dict(carrier_options or {})
-        self._rng = rng or random.Random()
         self._stats = DaemonStats()
-        self._rules: dict[str, CarrierRules] = {c.name: CarrierRules.of(c) for c in config.carriers}
-        self._router = Router(config, rng=self._rng)
-        self._runners: dict[str, CarrierRunner] = {}
         self._lives: dict[str, _Life] = {}
         self._waiting: dict[str, CarrierConfig] = {}  # carriers without a free bind slot yet
-        self._payloads = PayloadCache()
-        self._late = LateResponses()
         self._stopped = trio.Event()
         self._draining = False
         self._reload_lock = trio.Lock()
@@ -92,32 +86,38 @@ class Daemon:
         self._lease = Lease(db, name=self.name, lease=daemon.lease.seconds,
                             heartbeat=daemon.heartbeat_interval.seconds, db_timeout=db_timeout)  # fmt: skip
         self._slots = BindSlots(dsn, db_timeout=db_timeout)
+        # The pipeline, assembled here and nowhere else:
+        #   claimer -> dispatcher -> carriers' binds -> dispatcher.deliver -> writer
+        #   binds' receipts and MO -> inbound channel -> writer
+        #   writer's commits -> claims (room for claims), late_refs channel -> dispatcher
+        # The carriers running, their rules and the routes are one object (RunningCarriers)
+        # that a reload changes; every component reads it through a small Protocol.
+        self._carriers = RunningCarriers(config, rng=rng)
+        self._claims = ClaimBook()
         self._inbound_send, self._inbound_receive = trio.open_memory_channel[Inbound](4 * daemon.writer_batch)
+        late_send, self._late_receive = trio.open_memory_channel[Result](OUTCOMES_KEPT)
+        self._writer = Writer(
+            db, stats=self._stats, rules=self._carriers, batch=daemon.writer_batch,
+            delay=daemon.writer_delay.seconds, db_timeout=db_timeout,
+            webhooks=config.webhooks.enabled, default_url=config.webhooks.default_url,
+            claims=self._claims, late_refs=late_send,
+        )  # fmt: skip
+        self._dispatcher = Dispatcher(carriers=self._carriers, writer=self._writer, stats=self._stats, lease=self._lease)
         self._claimer = Claimer(
             db, lease=self._lease, stats=self._stats, batch=daemon.claim_batch,
             poll=daemon.poll_interval.seconds, db_timeout=db_timeout,
-            max_inflight=self._max_inflight, routes_ready=lambda: self._router.ready_routes(self._runners),
-            payload_routes=lambda: self._router.payload_routes(),
-            dispatch=self._dispatch,
-        )  # fmt: skip
-        self._writer = Writer(
-            db, stats=self._stats, rules=self._rules.get, batch=daemon.writer_batch,
-            delay=daemon.writer_delay.seconds, db_timeout=db_timeout,
-            webhooks=config.webhooks.enabled, default_url=config.webhooks.default_url,
-            on_resolved=self._claimer.resolved, on_late_ref=self._keep_late_ref,
+            routes=self._carriers, book=self._claims, pipeline=self._dispatcher,
         )  # fmt: skip
         self._sweeper = Sweeper(
-            db, stats=self._stats, config=lambda: self._config, rules=self._rules.get,
-            carriers_of_route=lambda label: self._router.carriers_of_route(label),
-            payload_routes=lambda: self._router.payload_routes(),
-            instance_ids=lambda: sorted(self._lease.live_ids), interval=sweep_interval, db_timeout=db_timeout,
+            db, stats=self._stats, carriers=self._carriers, instances=self._lease,
+            interval=sweep_interval, db_timeout=db_timeout,
         )  # fmt: skip
 
     # --- contract ------------------------------------------------------------------------
 
     def stats(self) -> DaemonStats:
         self._stats.instance_id = self._lease.id
-        self._stats.carriers = {name: r.carrier.health() for name, r in self._runners.items()}
+        self._stats.carriers = {name: r.carrier.health() for name, r in self._carriers.runners.items()}
         return self._stats
 
     @property
@@ -127,11 +127,11 @@ class Daemon:
     @property
     def config(self) -> Config:
         """The running configuration (replaced by a reload)."""
-        return self._config
+        return self._carriers.config
 
     def held_slots(self) -> dict[str, list[int]]:
         """The bind slots this instance runs, by carrier (bridge/ops ``/health``)."""
-        return {name: list(r.slots) for name, r in self._runners.items()}
+        return {name: list(r.slots) for name, r in self._carriers.runners.items()}
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -145,18 +145,19 @@ class Daemon:
             await self._analyze()
             await nursery.start(self._writer.run)
             nursery.start_soon(self._writer.run_inbound, self._inbound_receive)
-            for cfg in self._config.carriers:
+            nursery.start_soon(self._dispatcher.run_late, self._late_receive)
+            for cfg in self._carriers.config.carriers:
                 await self._start_carrier(cfg)
             await nursery.start(self._claimer.run)
             await nursery.start(self._sweeper.run)
             nursery.start_soon(self._watch_slots)
-            log.info("daemon ready", instance=self._lease.id, carriers=sorted(self._runners))
+            log.info("daemon ready", instance=self._lease.id, carriers=sorted(self._carriers.runners))
             task_status.started()
             await self._stopped.wait()
             nursery.cancel_scope.cancel()
 
     async def _analyze(self) -> None:
-        """Fresh planner statistics for the pipeline's tables (docs/pipeline.md "Performance").
+        """Fresh planner statistics for the pipeline's tables (docs/flush.md "Plans and batch sizes").
 
         Sends are usually loaded in bulk right before a daemon starts (a campaign,
         a benchmark); until autovacuum analyzes them, PostgreSQL plans the writer's
@@ -174,7 +175,7 @@ class Daemon:
         async with self._reload_lock:
             if passwords is not None:
                 self._passwords.update(passwords)
-            old = {c.name: c for c in self._config.carriers}
+            old = {c.name: c for c in self._carriers.config.carriers}
             new = {c.name: c for c in new_config.carriers}
             changed = [n for n in new if n in old and new[n] != old[n]]
             removed = [n for n in old if n not in new]
@@ -182,12 +183,7 @@ class Daemon:
             for name in removed + changed:
                 await self._stop_carrier(name, new_config.daemon.drain_timeout.seconds)
                 self._waiting.pop(name, None)
-            self._config = new_config
-            for name in removed:
-                self._rules.pop(name, None)
-            for name in changed + added:
-                self._rules[name] = CarrierRules.of(new[name])
-            self._router = Router(new_config, rng=self._rng)
+            self._carriers.replace(new_config, removed=removed, renewed=changed + added)
             self._writer.set_webhooks(new_config.webhooks.enabled, new_config.webhooks.default_url)
             for name in changed + added:
                 await self._start_carrier(new[name])
@@ -200,10 +196,11 @@ class Daemon:
             await self._stopped.wait()
             return
         self._draining = True
+        self._dispatcher.closed = True
         deadline = trio.current_time() + timeout
         self._claimer.stop()
         with trio.move_on_at(deadline - min(2.0, timeout / 4)):
-            await self._claimer.wait_resolved()
+            await self._claims.wait_resolved()
         for name in list(self._lives):
             await self._stop_carrier(name, max(0.1, deadline - trio.current_time() - 1.0))
         with trio.move_on_at(deadline):
@@ -213,11 +210,6 @@ class Daemon:
         self._stopped.set()
 
     # --- carriers --------------------------------------------------------------------------
-
-    def _max_inflight(self) -> int:
-        if self._draining:
-            return 0
-        return sum(2 * r.capacity for r in self._runners.values())
 
     def _slot_limit(self, cfg: CarrierConfig) -> int:
         total = len(cfg.slot_modes)
@@ -242,25 +234,27 @@ class Daemon:
             password=self._passwords.get(cfg.name, ""),
             inbound=self._inbound_send.clone(),
             metrics=self._stats.carrier(cfg.name).metrics,
-            **{"on_late": self._on_late, **self._carrier_options},
+            **{"on_late": self._dispatcher.on_late, **self._carrier_options},
         )  # fmt: skip
         if not carrier.submit_slots:
             log.info("only receiver bind slots here; this daemon does not submit to the carrier",
                      carrier=cfg.name, slots=slots)  # fmt: skip
         capacity = len(carrier.submit_slots) * cfg.window
         send, receive = trio.open_memory_channel[tuple[ClaimedPart, SubmitSm]](4 * capacity + 1000)
+        rules = self._carriers.rules[cfg.name]
         runner = CarrierRunner(
-            rules=self._rules[cfg.name], carrier=carrier, slots=slots, send=send,
+            rules=rules, carrier=carrier, slots=slots, send=send,
             receive=receive, cancel=trio.CancelScope(),
         )  # fmt: skip
         life = _Life(runner, trio.Event())
         querier = None
         if cfg.query_sm and carrier.can_query():
             querier = Querier(
-                self._db, rules=self._rules[cfg.name], carrier=carrier, stats=self._stats,
-                put_receipt=self._writer.put_receipt, instance_ids=lambda: sorted(self._lease.live_ids),
-                db_timeout=self.db_timeout,
+                self._db, rules=rules, carrier=carrier, stats=self._stats,
+                put_receipt=self._writer.put_receipt, instances=self._lease, db_timeout=self.db_timeout,
             )  # fmt: skip
+
+        dispatcher = self._dispatcher
 
         async def live(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
             with runner.cancel:
@@ -270,19 +264,20 @@ class Daemon:
                         inner.start_soon(querier.run)
                     async with trio.open_nursery() as submitters:
                         for _ in range(capacity):
-                            submitters.start_soon(runner.submitter, self._deliver, self._on_submit, self._lease.valid)
+                            submitters.start_soon(runner.submitter, dispatcher.deliver, dispatcher.on_submit,
+                                                  self._lease.valid)  # fmt: skip
                         task_status.started()
                     life.done.set()  # every queued part was submitted or released
                     await trio.sleep_forever()
 
         await self._nursery.start(live)
-        self._runners[cfg.name] = runner
+        self._carriers.runners[cfg.name] = runner
         self._lives[cfg.name] = life
-        self._claimer.wake_room()  # room for claims
+        self._claims.wake()  # room for claims
 
     async def _stop_carrier(self, name: str, timeout: float, *, release: bool = True) -> None:  # noqa: ASYNC109
         life = self._lives.pop(name, None)
-        self._runners.pop(name, None)
+        self._carriers.runners.pop(name, None)
         if life is None:
             return
         runner = life.runner
@@ -307,7 +302,7 @@ class Daemon:
             return
         async with self._reload_lock:  # a reload may be replacing this carrier
             room = self._slot_limit(cfg) - len(runner.slots)
-            if self._runners.get(cfg.name) is not runner or self._draining or room <= 0:
+            if self._carriers.runners.get(cfg.name) is not runner or self._draining or room <= 0:
                 return
             order = [i for i in slot_order(cfg.slot_modes) if i not in runner.slots]
             got = await self._slots.take(cfg.name, order, room)
@@ -320,7 +315,7 @@ class Daemon:
     async def _watch_slots(self) -> None:
         """Keep the bind-slot connection; after losing it, stop binds whose slots went elsewhere."""
         assert self._nursery is not None
-        interval = self._config.daemon.heartbeat_interval.seconds
+        interval = self._carriers.config.daemon.heartbeat_interval.seconds
         while True:
             with trio.move_on_after(interval):
                 await self._slots.lost.wait()
@@ -336,111 +331,16 @@ class Daemon:
                     await trio.sleep(min(interval, 1.0))
                     continue
                 for name in lost:
-                    cfg = self._rules[name].config if name in self._rules else None
+                    rules = self._carriers.rules_of(name)
+                    cfg = rules.config if rules is not None else None
                     log.warning("bind slot taken elsewhere meanwhile; restarting carrier", carrier=name)
                     await self._stop_carrier(name, 5.0)
                     if cfg is not None:
                         await self._start_carrier(cfg)
             for cfg in list(self._waiting.values()):
                 await self._start_carrier(cfg)
-            for runner in list(self._runners.values()):
+            for runner in list(self._carriers.runners.values()):
                 try:
                     await self._take_freed_slots(runner)
                 except self._slot_errors as exc:
                     log.warning("bind slots unavailable", carrier=runner.name, error=repr(exc))
-
-    # --- late responses (DESIGN.md "Reliability rules": a late resp is still applied) ---------
-
-    def _keep_late_ref(self, result: Result) -> None:
-        """A committed Unknown(timeout) outcome: its late response may now be applied (late.py)."""
-        assert result.carrier is not None and result.late_ref is not None
-        late = self._late.outcome_committed(result.carrier, result.late_ref, result.part)
-        if late is not None:  # it came before the commit
-            try:
-                self._apply_late(result.part, late)
-            except Exception as exc:  # called from the writer's flush: never its end
-                self._late_dropped(late, exc)
-
-    def _on_late(self, late: LateResponse) -> None:
-        """A submit_sm_resp after its submit ended Unknown: an id goes to the writer (apply.py).
-
-        Called from a bind's reader with what the SMSC sent: a response this
-        cannot use (an id no key can be made of) is logged and dropped, the
-        part keeps its Unknown outcome; it never ends the bind or the daemon."""
-        try:
-            part = self._late.response(late)
-            if part is not None:
-                self._apply_late(part, late)
-        except Exception as exc:
-            self._late_dropped(late, exc)
-
-    def _late_dropped(self, late: LateResponse, exc: Exception) -> None:
-        self._stats.late_dropped += 1
-        _limited.error("late response not applied", key=late.carrier, carrier=late.carrier,
-                       ref=late.ref, error=repr(exc), exc_info=exc)
-
-    def _apply_late(self, part: ClaimedPart, late: LateResponse) -> None:
-        runner = self._runners.get(late.carrier)
-        if runner is None or late.message_id is None:
-            return  # the carrier was removed meanwhile: its ids mean nothing to us now
-        self._stats.late_accepted += 1
-        key = runner.id_key(late.message_id)  # None: applied without a key (docs/dlr.md "Message ids")
-        if key is None:
-            self._count_unusable(late.carrier)
-        self._writer.put(Result(part, Resolution.LATE_ACCEPT, late.carrier, late.message_id, key))
-
-    def _count_unusable(self, carrier: str) -> None:
-        self._stats.ids_unusable += 1
-        self._stats.carrier(carrier).ids_unusable += 1
-
-    # --- the hot path -----------------------------------------------------------------------
-
-    def _on_submit(self) -> None:
-        self._stats.submitted += 1
-
-    def _deliver(self, result: Result) -> None:
-        if result.resolution is Resolution.RESUBMIT:
-            self._stats.unknown += 1
-            self._stats.resubmitted += 1
-        elif result.resolution is Resolution.UNKNOWN_FAIL or result.resolution is Resolution.UNKNOWN:
-            self._stats.unknown += 1
-        elif result.resolution is Resolution.RELEASE:
-            self._stats.released += 1
-        elif result.id_key is None and result.resolution is Resolution.ACCEPTED:
-            self._count_unusable(result.carrier or "")
-        if logs.DEBUG:  # one line per part at debug only: journald drops floods at info
-            part = result.part
-            log.debug("submit outcome", message_id=part.message_id, seq=part.seq, carrier=result.carrier,
-                      outcome=result.resolution.value, carrier_id=result.carrier_message_id,
-                      status=result.status, reason=result.reason, to=part.destination)  # fmt: skip
-        self._writer.put(result)
-
-    async def _dispatch(self, parts: list[ClaimedPart]) -> None:
-        poll = self._config.daemon.poll_interval.seconds
-        pick = self._router.picker(self._runners)
-        for i, part in enumerate(parts):
-            if i % LOOP_SLICE == LOOP_SLICE - 1:
-                # Building a claim's submit_sm PDUs takes tens of ms: let the other
-                # tasks (database results, binds) in between, see LOOP_SLICE.
-                await trio.lowlevel.checkpoint()
-            runner = pick(part.route)
-            if runner is None:
-                self._deliver(Result(part, Resolution.RELEASE, delay=poll, reason="no_carrier_up"))
-                continue
-            runner.carrier.metrics.queue_wait.observe(part.queued_for)
-            cfg = runner.rules.config
-            try:
-                payload = self._payloads.payload(part, cfg.segmentation)
-                pdu = None if payload is None else build_submit_sm(part, payload, cfg)
-            except Exception:  # one odd part must not stop the daemon; it fails, refunded
-                log.exception("cannot build submit_sm", message_id=part.message_id, seq=part.seq)
-                pdu = None
-            if pdu is None:
-                self._deliver(Result(part, Resolution.INVALID, cfg.name, reason="segmentation_mismatch"))
-                continue
-            if runner.submit_nowait(part, pdu, self._deliver, self._on_submit, self._lease.valid):
-                continue  # written; its outcome comes back through _deliver
-            try:
-                runner.enqueue(part, pdu)
-            except (trio.WouldBlock, trio.ClosedResourceError):
-                self._deliver(Result(part, Resolution.RELEASE, delay=poll, reason="carrier_busy"))

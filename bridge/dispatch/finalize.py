@@ -1,17 +1,17 @@
 """Messages follow their parts: the batched step of the sweeper and recovery.
 
-The writer's flush calls the same SQL function from ``apply_flush`` (migration
-0008). Called inside the transaction that changed the parts, so the message state,
+The writer's flush calls the same SQL function from ``apply_flush`` (defined
+last in migration 0011). Called inside the transaction that changed the parts, so the message state,
 the money (``settle_messages``) and the webhook outbox row move together or
 not at all (DESIGN.md "Reliability rules"). The step is the SQL function
-``finalize_messages`` of migration 0006: one round trip from the daemon for
+``finalize_messages`` (defined last in migration 0014): one round trip from the daemon for
 what were seven statements (lock, one-part update, aggregation, cancelling
 queued parts, outbox, account lock, settle). The aggregation is
 ``dlr.message_status`` written in SQL: failed as soon as any part failed, sent
 (``delivered``) when every part is delivered. A message that is not final
 stays ``queued`` (public status ``pending``): where it is at the carrier is
-its parts' state, and moving the message row to ``submitted`` as well cost
-PostgreSQL about a sixth of its time per message (migration 0007).
+its parts' state (moving the message row to ``submitted`` as well cost
+PostgreSQL about a sixth of its time per message).
 """
 
 from __future__ import annotations

@@ -16,17 +16,22 @@ import msgspec
 
 import dlr
 from bridge.smpp import DataSm, DeliverSm
+from bridge.smpp.constants import DataCoding, EsmClass, Tag
+from bridge.store.columns import int4
 from segmenter import PartPayload, decode_payload
 
-__all__ = ["RECEIPT_TEXT_PREFIX", "MoRow", "ReceiptRow", "classify", "int4"]
+__all__ = ["RECEIPT_TEXT_PREFIX", "MoRow", "ReceiptRow", "classify"]
 
-_MESSAGE_PAYLOAD = 0x0424  # SMPP 3.4 section 5.3.2
-_SAR_MSG_REF_NUM, _SAR_TOTAL, _SAR_SEQ = 0x020C, 0x020E, 0x020F  # section 5.3.2
+# SMPP 3.4 section 5.3.2 (plain ints: raw_tlvs is keyed by the tag's number).
+_MESSAGE_PAYLOAD = int(Tag.MESSAGE_PAYLOAD)
+_SAR_MSG_REF_NUM = int(Tag.SAR_MSG_REF_NUM)
+_SAR_TOTAL = int(Tag.SAR_TOTAL_SEGMENTS)
+_SAR_SEQ = int(Tag.SAR_SEGMENT_SEQNUM)
 _IEI_CONCAT_8, _IEI_CONCAT_16 = 0x00, 0x08  # TS 23.040 9.2.3.24.1 / .8
-_UCS2 = 0x08
-# SMPP 3.4 section 5.2.19: 0x03 Latin-1; 0x02 / 0x04 8-bit binary (no text to store).
-_LATIN1 = 0x03
-_BINARY_CODINGS = frozenset({0x02, 0x04})
+# SMPP 3.4 section 5.2.19: Latin-1 is stored as text, 8-bit binary is not (no text).
+_UCS2, _LATIN1 = int(DataCoding.UCS2), int(DataCoding.LATIN1)
+_BINARY_CODINGS = frozenset({int(DataCoding.OCTET_UNSPECIFIED), int(DataCoding.OCTET_UNSPECIFIED_COMMON)})
+_UDHI = int(EsmClass.UDHI)  # section 5.2.12: short_message starts with a UDH
 _PENDING, _ACCEPTED = dlr.Status.PENDING, dlr.MessageState.ACCEPTED
 # How many first characters of a receipt's ``text:`` are kept (as an HMAC and a length)
 # for matching a part whose outcome is unknown. Appendix B quotes the first 20; the
@@ -140,11 +145,6 @@ def classify(
     )
 
 
-def int4(value: int | None) -> int | None:
-    """A value for an ``integer`` column, or None when it does not fit (never a failed flush)."""
-    return value if value is not None and -(2**31) <= value < 2**31 else None
-
-
 def _text(value: str) -> str:
     # PostgreSQL text and jsonb cannot hold NUL; wire bytes decoded as Latin-1 can.
     return value.replace("\x00", "") if "\x00" in value else value
@@ -175,13 +175,13 @@ def _mo(carrier: str, pdu: DeliverSm | DataSm, raw: bytes) -> MoRow:
 
 def _header_only(raw: bytes, esm_class: int) -> PartPayload:
     """Just the UDH (for its concatenation elements), as a UCS-2 part with no text."""
-    header = raw[: 1 + raw[0]] if esm_class & 0x40 and raw else b""
+    header = raw[: 1 + raw[0]] if esm_class & _UDHI and raw else b""
     return PartPayload(short_message=header, esm_class=esm_class if header else 0, data_coding=_UCS2, tlvs=())
 
 
 def _strip_udh(raw: bytes, esm_class: int) -> bytes:
-    # SMPP 3.4 section 5.2.12: UDHI set -> the first octet is the UDH length.
-    return raw[1 + raw[0] :] if esm_class & 0x40 and raw else raw
+    # UDHI set: the first octet is the UDH length.
+    return raw[1 + raw[0] :] if esm_class & _UDHI and raw else raw
 
 
 def _mo_row(

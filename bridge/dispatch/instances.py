@@ -32,35 +32,27 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Set as AbstractSet
+from typing import Protocol
 
 import structlog
 import trio
 
 from bridge.logs import Outage
-from bridge.store.db import Connection, Database, open_connection
+from bridge.store.db import Connection, Database, db_errors, open_connection
 from config.schema import BindMode
 
-__all__ = ["BindSlots", "Lease", "db_errors", "slot_order"]
+__all__ = ["BindSlots", "Lease", "LiveInstances", "slot_order"]
 
 log = structlog.get_logger("bridge.dispatch.instances")
 
 
-def db_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean "the database is unreachable right now" (retry later)."""
-    import asyncpg
+class LiveInstances(Protocol):
+    """The instance rows of this process whose parts may still be in its pipeline
+    (``Lease``): recovery and queries leave those parts alone."""
 
-    return (
-        OSError,
-        trio.TooSlowError,
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
-        asyncpg.CannotConnectNowError,
-        asyncpg.TooManyConnectionsError,
-        asyncpg.DeadlockDetectedError,
-        asyncpg.SerializationError,
-        ConnectionError,
-        EOFError,
-    )
+    @property
+    def live_ids(self) -> AbstractSet[int]: ...
 
 
 class Lease:
@@ -74,7 +66,6 @@ class Lease:
         lease: float,
         heartbeat: float,
         db_timeout: float,
-        on_renewed_id: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self._db = db
         self.name = name
@@ -92,7 +83,6 @@ class Lease:
         # the time the renewing statement was *sent* plus the lease, minus a
         # margin for clock skew between us and the server.
         self._valid_until = 0.0
-        self._on_renewed_id = on_renewed_id
 
     def valid(self) -> bool:
         return trio.current_time() < self._valid_until
@@ -148,8 +138,6 @@ class Lease:
             return True
         log.warning("instance lease expired; registering a new instance", instance=self.id)
         await self.register()
-        if self._on_renewed_id is not None:
-            await self._on_renewed_id(self.id)
         return False
 
     async def rotate(self) -> None:

@@ -45,13 +45,14 @@ import trio
 
 import dlr
 from bridge.carrier import Carrier, CarrierClosed, Throttle
-from bridge.dispatch.inbound import ReceiptRow, int4
-from bridge.dispatch.instances import db_errors
+from bridge.dispatch.inbound import ReceiptRow
+from bridge.dispatch.instances import LiveInstances
+from bridge.dispatch.rules import CarrierRules
 from bridge.dispatch.stats import DaemonStats
-from bridge.dispatch.writer import CarrierRules
 from bridge.smpp import CommandStatus, GenericNack, Pdu, QuerySm, QuerySmResp
 from bridge.smpp.errors import LocalProtocolError
-from bridge.store.db import Database
+from bridge.store.columns import int4
+from bridge.store.db import Database, db_errors
 from config.schema import Carrier as CarrierConfig
 
 __all__ = ["APPLIED_STATES", "FINAL_STATES", "MAX_QUERIES", "Candidate", "Querier", "answer_row", "build_query_sm"]
@@ -64,7 +65,7 @@ MAX_MARKS = 200_000
 NO_MORE = frozenset({int(CommandStatus.ESME_RQUERYFAIL), int(CommandStatus.ESME_RINVMSGID)})
 # SMPP 3.4 section 5.2.28: the states that end a message. ENROUTE (1) and UNKNOWN (7)
 # do not: the SMSC still has it, or cannot tell. ACCEPTED (6) is not delivery
-# (docs/pipeline.md "ACCEPTED"): applied as a receipt but not final (APPLIED_STATES).
+# (docs/outcomes.md "ACCEPTED"): applied as a receipt but not final (APPLIED_STATES).
 FINAL_STATES = frozenset({
     dlr.MessageState.DELIVERED, dlr.MessageState.EXPIRED, dlr.MessageState.DELETED,
     dlr.MessageState.UNDELIVERABLE, dlr.MessageState.REJECTED,
@@ -162,7 +163,7 @@ class Querier:
         carrier: Carrier,
         stats: DaemonStats,
         put_receipt: Callable[[ReceiptRow, Callable[[int], None]], Awaitable[None]],
-        instance_ids: Callable[[], list[int]],
+        instances: LiveInstances,
         db_timeout: float,
     ) -> None:
         cfg = rules.config
@@ -171,7 +172,7 @@ class Querier:
         self._carrier = carrier
         self._stats = stats
         self._put = put_receipt
-        self._instance_ids = instance_ids
+        self._instances = instances
         self.db_timeout = db_timeout
         self.after = cfg.query_after.seconds
         rate = cfg.query_rate_effective
@@ -210,7 +211,7 @@ class Querier:
         with trio.fail_after(self.db_timeout):
             rows = await self._db.fetch(
                 _CANDIDATES, self._carrier.name, self.after, *(cursor or (None, 0, 0)),
-                self._instance_ids(), self.batch,
+                sorted(self._instances.live_ids), self.batch,
             )  # fmt: skip
         candidates = [Candidate(**dict(r)) for r in rows]
         more = len(candidates) == self.batch

@@ -68,14 +68,10 @@ class Router:
                 return runner
         return weighted[-1][0]
 
-    def pick(self, label: str | None, runners: Mapping[str, CarrierRunner]) -> CarrierRunner | None:
-        """A carrier for a part of route ``label``, or None when none of its carriers is up here."""
-        weighted, failover = self._choices(label, runners)
-        return self._choose(weighted) if weighted else failover
-
     def picker(self, runners: Mapping[str, CarrierRunner]) -> Callable[[str | None], CarrierRunner | None]:
-        """``pick`` for one batch of claimed parts: which carriers are usable is worked out
-        once per route, the weighted draw is still made per part."""
+        """A carrier chooser for one batch of claimed parts: ``pick(route)`` is a carrier
+        for a part of that route, or None when none of its carriers is up here. Which
+        carriers are usable is worked out once per route, the weighted draw per part."""
         known: dict[str | None, tuple[list[tuple[CarrierRunner, float]], CarrierRunner | None]] = {}
 
         def pick(label: str | None) -> CarrierRunner | None:

@@ -28,11 +28,11 @@ from bridge.carrier import (
     Unknown,
     UnknownReason,
 )
-from bridge.dispatch.inbound import int4
 from bridge.dispatch.parts import ClaimedPart, Resolution, Result
-from bridge.dispatch.writer import CarrierRules
+from bridge.dispatch.rules import CarrierRules
 from bridge.logs import LogLimiter
 from bridge.smpp import SubmitSm
+from bridge.store.columns import int4
 from config.schema import Carrier as CarrierConfig
 
 __all__ = ["CarrierRunner", "PayloadCache", "build_submit_sm", "relative_validity"]
@@ -205,11 +205,11 @@ class CarrierRunner:
         if isinstance(outcome, Rejected):
             return Result(part, Resolution.REJECTED, name, status=int4(outcome.status),
                           reason=f"submit_error_0x{outcome.status:02X}")  # fmt: skip
-        # A late response can still give the part its id (Daemon._on_late), except
+        # A late response can still give the part its id (Dispatcher.on_late), except
         # to a message sent as one PDU: its riders would need the id too.
         late_ref = None if riders else outcome.ref
         grace = cfg.unknown_outcome_grace.seconds
-        if grace > 0:  # the policy waits: a late response or a receipt may settle it (docs/pipeline.md)
+        if grace > 0:  # the policy waits: a late response or a receipt may settle it (docs/outcomes.md)
             return Result(part, Resolution.UNKNOWN, name, delay=grace, reason=f"unknown_{outcome.reason}",
                           late_ref=late_ref)  # fmt: skip
         if cfg.on_unknown_outcome == "resubmit" and part.attempts < cfg.max_attempts:

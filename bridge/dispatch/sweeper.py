@@ -29,19 +29,19 @@ Each step works in bounded batches, one transaction per batch, with
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 import structlog
 import trio
 
 from bridge.dispatch.apply import apply_parked, take_parked
 from bridge.dispatch.finalize import finalize_messages
-from bridge.dispatch.instances import db_errors
+from bridge.dispatch.instances import LiveInstances
+from bridge.dispatch.rules import CarrierRules
 from bridge.dispatch.stats import DaemonStats
 from bridge.dispatch.unknown import match_unknown_parts
-from bridge.dispatch.writer import CarrierRules
 from bridge.logs import Outage
-from bridge.store.db import Database
+from bridge.store.db import Database, db_errors
 from config.schema import Config
 
 __all__ = ["Sweeper"]
@@ -152,28 +152,34 @@ RETURNING p.message_id, p.state::text AS st
 # cancelled instead of queued (migration 0010), and is not counted as resubmitted.
 
 
+class SweptCarriers(Protocol):
+    """What the sweeper reads of the running configuration (running.RunningCarriers)."""
+
+    @property
+    def config(self) -> Config: ...
+    def rules_of(self, carrier: str) -> CarrierRules | None: ...
+    def carriers_of_route(self, label: str | None) -> list[str]: ...
+    def payload_routes(self) -> list[str]: ...
+
+
 class Sweeper:
     def __init__(
         self,
         db: Database,
         *,
         stats: DaemonStats,
-        config: Callable[[], Config],
-        rules: Callable[[str], CarrierRules | None],
-        carriers_of_route: Callable[[str | None], list[str]],
-        instance_ids: Callable[[], list[int]],
+        carriers: SweptCarriers,
+        instances: LiveInstances,
         interval: float,
         db_timeout: float,
         batch: int = 1000,
-        payload_routes: Callable[[], list[str]] = list,
     ) -> None:
-        self._payload_routes = payload_routes
         self._db = db
         self._stats = stats
-        self._config = config
-        self._rules = rules
-        self._carriers_of_route = carriers_of_route
-        self._instance_ids = instance_ids
+        self._carriers = carriers
+        self._rules = carriers.rules_of
+        self._carriers_of_route = carriers.carriers_of_route
+        self._instances = instances
         self.interval = interval
         self.db_timeout = db_timeout
         self.batch = batch
@@ -204,11 +210,11 @@ class Sweeper:
         await self.parked()
 
     def _finalize_kw(self) -> dict[str, object]:
-        hooks = self._config().webhooks
+        hooks = self._carriers.config.webhooks
         return {"webhooks": hooks.enabled, "default_url": hooks.default_url}
 
     async def receipt_timeouts(self) -> int:
-        carriers = self._config().carriers
+        carriers = self._carriers.config.carriers
         if not carriers:
             return 0
         names = [c.name for c in carriers]
@@ -237,7 +243,7 @@ class Sweeper:
                 return done
 
     async def parked(self) -> int:
-        ttl = self._config().daemon.parked_receipt_ttl.seconds
+        ttl = self._carriers.config.daemon.parked_receipt_ttl.seconds
         moved = 0
         while True:
             with trio.fail_after(self.db_timeout):
@@ -251,7 +257,7 @@ class Sweeper:
             async with self._db.transaction() as tx:
                 keys = [(r["carrier"], r["id_key"]) for r in await tx.fetch(_LANDED_PARKED, self.batch)]
                 taken = await take_parked(tx, keys, self._table_for)
-                hooks = self._config().webhooks
+                hooks = self._carriers.config.webhooks
                 out = await apply_parked(tx, taken, webhooks=hooks.enabled, default_url=hooks.default_url)
         self._stats.parked_applied += out.parked_applied
         self._stats.receipts_applied += out.receipts_applied
@@ -281,13 +287,13 @@ class Sweeper:
 
     async def match_unknown(self) -> int:
         """Parked receipts matched to unknown parts by their fields (unknown.py)."""
-        config = self._config()
+        config = self._carriers.config
         pairs = [(route.label, name) for route in config.routes for name in route.carrier_names]
         zones = [(c.name, c.receipt_time_zone) for c in config.carriers]
         with trio.fail_after(self.db_timeout):
             async with self._db.transaction() as tx:
                 out = await match_unknown_parts(
-                    tx, route_pairs=pairs, zones=zones, payload_routes=self._payload_routes(),
+                    tx, route_pairs=pairs, zones=zones, payload_routes=self._carriers.payload_routes(),
                     table_for=self._table_for, **self._finalize_kw(),  # type: ignore[arg-type]
                 )
         s = self._stats
@@ -330,7 +336,7 @@ class Sweeper:
         """Resolve the ``submitting`` parts of dead instances (see the module docstring)."""
         done = 0
         with trio.fail_after(self.db_timeout):
-            dead = [r["id"] for r in await self._db.fetch(_DEAD, self._instance_ids())]
+            dead = [r["id"] for r in await self._db.fetch(_DEAD, sorted(self._instances.live_ids))]
         if not dead:
             return 0
         while True:

@@ -1,7 +1,7 @@
 """The one batching writer: submit outcomes, receipts and MO -> PostgreSQL -> acks.
 
 Rows are collected from the submitters (``put``) and the carriers' inbound
-channel (``run_inbound``) and flushed by ONE call of the SQL function
+channel (``run_inbound``, intake.py) and flushed by ONE call of the SQL function
 ``apply_flush`` (apply.py; it commits on its own) when ``batch`` rows are waiting or ``delay`` seconds after the first row arrived, whichever comes
 first (config ``daemon.writer_batch`` / ``daemon.writer_delay``: 500 rows /
 20 ms, DESIGN.md "Performance rules").
@@ -20,29 +20,26 @@ claimers' in-flight limit).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Protocol
 
 import structlog
 import trio
 
-import dlr
-from bridge import logs
 from bridge.carrier import Inbound
 from bridge.dispatch.apply import Applied, apply_flush
-from bridge.dispatch.inbound import MoRow, ReceiptRow, classify
-from bridge.dispatch.instances import db_errors
+from bridge.dispatch.inbound import MoRow, ReceiptRow
+from bridge.dispatch.intake import InboundIntake
+from bridge.dispatch.pacing import LOOP_SLICE
 from bridge.dispatch.parts import Resolution, Result
+from bridge.dispatch.rules import CarrierRules
 from bridge.dispatch.stats import DaemonStats, ParkedWatch
-from bridge.logs import LogLimiter
-from bridge.smpp import CommandStatus, DeliverSm
-from bridge.store.db import Database
-from config.schema import Carrier as CarrierConfig
+from bridge.smpp import CommandStatus
+from bridge.store.db import Database, db_errors
 
-__all__ = ["CarrierRules", "Writer"]
+__all__ = ["Writer"]
 
 log = structlog.get_logger("bridge.dispatch.writer")
-_limited = LogLimiter(log)  # lines a carrier's PDUs trigger (per carrier and kind)
 
 ESME_ROK = int(CommandStatus.ESME_ROK)
 ESME_RX_T_APPN = int(CommandStatus.ESME_RX_T_APPN)
@@ -61,60 +58,57 @@ BATCH_GROWTH = 4
 # is in a flush in flight wait for it (see _cut).
 FLUSHES_IN_FLIGHT = 2
 
-# Inbound items classified in a row before run_inbound lets other tasks run.
-INBOUND_DRAIN = 64
-
-# Work items done in a row in the daemon's long loops (a claim's PDUs, a flush's
-# acknowledgements) before other tasks may run. The daemon is one thread: a flush's
-# result waits until it is picked up, and a loop of thousands of items is a pause
-# for every flush (and claim) that has finished meanwhile.
-LOOP_SLICE = 128
-
-_NO_PDU = DeliverSm()  # see put_receipt
-
 Key = tuple[str, str]  # (carrier, id_key)
 # Outcomes that give a part its carrier id (its key "lands"): receipts of that key wait for them.
 _ACCEPTED, _LATE_ACCEPT = Resolution.ACCEPTED, Resolution.LATE_ACCEPT
 Batch = tuple[list[Result], list[tuple[Inbound, "ReceiptRow | MoRow"]]]
 
 
-@dataclass(frozen=True, slots=True)
-class CarrierRules:
-    """A carrier's configuration with what the hot path needs prebuilt."""
+class RulesLookup(Protocol):
+    """A carrier's rules by name, None once a reload removed it (running.RunningCarriers)."""
 
-    config: CarrierConfig
-    status_table: dlr.StatusTable
-
-    @classmethod
-    def of(cls, config: CarrierConfig) -> CarrierRules:
-        return cls(config, config.status_table())
+    def rules_of(self, carrier: str) -> CarrierRules | None: ...
 
 
-class Writer:
+class Claims(Protocol):
+    """Who learns that claimed parts were resolved (claim.ClaimBook)."""
+
+    def resolved(self, owners: Sequence[int]) -> None: ...
+
+
+class Writer(InboundIntake):
+    """Flushes outcomes, receipts and MO in batches.
+
+    What it hands on after a commit: the owners of the parts resolved go to
+    ``claims`` (room for more claims); committed Unknown(timeout) outcomes go to
+    ``late_refs`` (when given) so that their late responses may now be applied
+    (dispatcher.Dispatcher.run_late). Sent with ``send_nowait``: a full channel
+    drops the newest, which costs what a missing late response costs (late.py)."""
+
     def __init__(
         self,
         db: Database,
         *,
         stats: DaemonStats,
-        rules: Callable[[str], CarrierRules | None],
+        rules: RulesLookup,
         batch: int,
         delay: float,
         db_timeout: float,
         webhooks: bool,
         default_url: str | None,
-        on_resolved: Callable[[list[int]], None],
-        on_late_ref: Callable[[Result], None] | None = None,
+        claims: Claims,
+        late_refs: trio.MemorySendChannel[Result] | None = None,
     ) -> None:
         self._db = db
         self._stats = stats
-        self._rules = rules
+        self._rules = rules.rules_of
         self.batch = batch
         self.delay = delay
         self.db_timeout = db_timeout
         self._webhooks = webhooks
         self._default_url = default_url
-        self._on_resolved = on_resolved
-        self._on_late_ref = on_late_ref
+        self._claims = claims
+        self._late_refs = late_refs
         self._results: list[Result] = []
         self._inbound: list[tuple[Inbound, ReceiptRow | MoRow]] = []
         self._first_at: float | None = None
@@ -145,96 +139,6 @@ class Writer:
         """A submit outcome (never blocks: their number is bounded by the in-flight limit)."""
         self._results.append(result)
         self._arrived()
-
-    async def put_receipt(self, row: ReceiptRow, ack: Callable[[int], None]) -> None:
-        """A receipt that did not come as a deliver_sm (a query_sm_resp, query.py): applied
-        by the same flush and SQL as the others. ``ack`` gets ESME_ROK once committed,
-        ESME_RX_T_APPN when not (database down). Waits while the inbound buffer is full."""
-        if not self.db_up:
-            ack(ESME_RX_T_APPN)
-            return
-        await self._wait_room()
-        # The writer reads only ``ack`` of an item once it is classified: the PDU
-        # is an empty placeholder.
-        self._inbound.append((Inbound(carrier=row.carrier, pdu=_NO_PDU, ack=ack), row))
-        self._arrived()
-
-    async def _wait_room(self) -> None:
-        """Until the inbound buffer has room. Waiters share one event (``_cut`` sets it)."""
-        while len(self._inbound) >= 4 * self.batch:
-            if self._room.is_set():
-                self._room = trio.Event()
-            await self._room.wait()
-
-    def _table_for(self, carrier: str) -> dlr.StatusTable | None:
-        rules = self._rules(carrier)
-        return rules.status_table if rules is not None else None
-
-    async def run_inbound(self, receive: trio.MemoryReceiveChannel[Inbound]) -> None:
-        """Classify receipts / MO from every carrier and queue them for the next flush.
-
-        Items already waiting are taken with ``receive_nowait``, up to INBOUND_DRAIN at
-        a time: ``receive()`` passes through the scheduler for every item even when
-        the channel is full, which cost more than classifying a receipt. Classifying
-        is synchronous; this task awaits only for the scheduler and for room.
-        """
-        while True:
-            try:
-                item = await receive.receive()
-            except trio.EndOfChannel:
-                return
-            taken = 0
-            while True:
-                row = self._classify(item)
-                if row is not None:
-                    await self._wait_room()  # backpressure: the bind's reader waits on its channel
-                    self._inbound.append((item, row))
-                    self._arrived()
-                taken += 1
-                if taken > INBOUND_DRAIN:
-                    break  # the next receive() lets the other tasks run
-                try:
-                    item = receive.receive_nowait()
-                except (trio.WouldBlock, trio.EndOfChannel):
-                    break
-
-    def _classify(self, item: Inbound) -> ReceiptRow | MoRow | None:
-        """The row to store for ``item``, or None when it was answered here already."""
-        if not self.db_up:
-            item.ack(ESME_RX_T_APPN)
-            self._stats.nacked_db_down += 1
-            return None
-        rules = self._rules(item.carrier)
-        if rules is None:  # carrier removed by a reload meanwhile: let the SMSC retry elsewhere
-            item.ack(ESME_RX_T_APPN)
-            return None
-        cfg = rules.config
-        try:
-            row = classify(
-                item.carrier, item.pdu, detect=cfg.receipt_detect, id_form=cfg.receipt_id_form,
-                table=rules.status_table,
-            )  # fmt: skip
-        except Exception as exc:  # input from the wire must never stop the daemon
-            self._stats.inbound_errors += 1
-            _limited.error("cannot classify inbound PDU; answered ESME_RX_T_APPN", key=item.carrier,
-                           carrier=item.carrier, error=repr(exc), exc_info=exc)
-            item.ack(ESME_RX_T_APPN)
-            return None
-        if isinstance(row, ReceiptRow):
-            self._stats.receipts += 1
-            counts = self._stats.carrier(item.carrier)
-            counts.receipts += 1
-            counts.metrics.on_receipt(row.id_key, row.status.value, trio.current_time())
-            if logs.DEBUG:  # per message: debug only (the source and destination are masked)
-                log.debug("receipt", carrier=item.carrier, carrier_id=row.id_key, status=row.status.value,
-                          stat=row.stat, source_addr=row.source, destination_addr=row.destination)  # fmt: skip
-        elif row.malformed_receipt:
-            self._stats.receipts_malformed += 1
-            # Stored as an MO row with its raw bytes (inbound.py); worth a line, not one per PDU.
-            _limited.warning("receipt not parsed; stored as malformed", key=item.carrier,
-                             carrier=item.carrier, esm_class=item.pdu.esm_class,
-                             receipts_malformed=self._stats.receipts_malformed)
-        return row
 
     # --- flushing ----------------------------------------------------------------------
 
@@ -407,14 +311,17 @@ class Writer:
         # when the submit ended Unknown.
         owners = [r.part.owner for r in results if r.resolution is not _LATE_ACCEPT]
         if owners:
-            self._on_resolved(owners)
-        on_late_ref = self._on_late_ref
-        if on_late_ref is not None:
+            self._claims.resolved(owners)
+        late_refs = self._late_refs
+        if late_refs is not None:
             # Only now that the Unknown outcome is committed may a late response
             # change the part (an earlier one is ignored: the part is still submitting).
             for r in results:
                 if r.late_ref is not None:
-                    on_late_ref(r)
+                    try:
+                        late_refs.send_nowait(r)
+                    except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+                        self._stats.late_dropped += 1
         return True
 
     async def _attempt(

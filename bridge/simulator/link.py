@@ -24,7 +24,6 @@ What the requests mean (bind, submit_sm & co) is :class:`~bridge.simulator.sessi
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 from collections import deque
 from typing import TYPE_CHECKING
@@ -33,11 +32,11 @@ import structlog
 import trio
 
 from bridge.simulator.deliveries import Account, Delivery
+from bridge.simulator.delivering import TIMER_SLACK, DeliveryWindow
 from bridge.simulator.ids import oversized_resp
 from bridge.simulator.throttle import TpsWindow
 from bridge.smpp.connection import Connection
 from bridge.smpp.constants import RESPONSE_BIT
-from bridge.smpp.errors import LocalProtocolError
 from bridge.smpp.events import (
     NEED_DATA,
     ConnectionClosed,
@@ -60,11 +59,6 @@ RECEIVE_SIZE = 65536
 # each waits while the other handles the whole window. Slices let both work at
 # once (measured on the carrier bench, one bind: see the commit message).
 ANSWER_SLICE = 32
-# Timer slack: a receipt is written up to this much after its due time, so that one
-# wake-up (and one send_all) serves every receipt falling due in that interval
-# rather than one wake-up per receipt at 30k receipts/s.
-TIMER_SLACK = 0.005
-_ORDER = itertools.count()  # heap tie-breaker: deliveries never compare
 # Responses whose body is a message_id the ESME must send even unused (NULL).
 _NEEDS_MESSAGE_ID = (DeliverSmResp, DataSmResp)
 
@@ -77,7 +71,7 @@ class MalformedDrop(Dropped):
     """Strict mode: the ESME sent a malformed response; close the connection."""
 
 
-class Link:
+class Link(DeliveryWindow):
     """A connection's I/O and delivery window; subclasses answer the requests."""
 
     def __init__(self, sim: Simulator, stream: trio.abc.Stream) -> None:
@@ -272,39 +266,7 @@ class Link:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
 
-    # --- deliveries ----------------------------------------------------------------
-    def schedule(self, delivery: Delivery, due: float, now: float, urgent: bool = False) -> None:
-        """Take ``delivery`` to write at ``due`` (at once when it is due already).
-
-        While this bind's reader is handling a chunk, due deliveries are written
-        together at the end of it (one pump, after the chunk's answers) unless
-        ``urgent`` (a receipt that must precede its submit_sm_resp)."""
-        if due <= now:
-            ready = self._ready
-            limit = self.sim.config.receipt_queue_limit
-            if len(ready) >= limit:  # the ESME is not acknowledging: bounded
-                ready.popleft()
-                self.sim.stats.receipts_dropped += 1
-            ready.append(delivery)
-            if self._in_reader:
-                if urgent:
-                    self._pump(now)
-                else:
-                    self._pump_pending = True
-                return
-            self._pump(now)
-            self._wake.set()
-            return
-        heapq.heappush(self._heap, (due, next(_ORDER), delivery))
-        if due + TIMER_SLACK < self._sleep_until:
-            self._wake.set()
-
-    def hold_response(self, resp: Pdu, due: float) -> None:
-        """Write ``resp`` at ``due`` rather than now (the late_resp fault)."""
-        heapq.heappush(self._heap, (due, next(_ORDER), resp))
-        if due + TIMER_SLACK < self._sleep_until:
-            self._wake.set()
-
+    # --- responses -----------------------------------------------------------------
     def _send_late(self, resp: Pdu, now: float) -> None:
         # Responses may still be written while unbinding (SMPP 3.4 section 4.2);
         # after the session closed there is nobody to answer.
@@ -319,52 +281,6 @@ class Link:
             self._raw += oversized_resp(resp)
         else:
             self.conn.send(resp, now=now)
-
-    def _pump(self, now: float) -> None:
-        """Write ready deliveries while our deliver_sm window has room."""
-        ready = self._ready
-        if not ready or self.conn.state not in self._sendable:
-            return
-        outstanding = self._outstanding
-        window = self._window
-        if len(outstanding) >= window:
-            return
-        sim = self.sim
-        stats = sim.stats
-        send = self.conn.send
-        done_date = sim.clock.now()
-        tlvs = sim.config.receipt_tlvs
-        while ready and len(outstanding) < window:
-            delivery = ready.popleft()
-            try:
-                seq = send(delivery.pdu(done_date, tlvs), now=now)
-            except LocalProtocolError as exc:
-                # A deliver_sm that does not encode must not end this connection
-                # (and the other receipts in flight on it): drop it, count it.
-                stats.receipts_dropped += 1
-                log.warning("delivery dropped", error=str(exc))
-                continue
-            outstanding[seq] = delivery
-            self.deliveries += 1
-            if delivery.mo is None:
-                stats.receipts_sent += 1
-            else:
-                stats.mo_sent += 1
-
-    def _settle(self, sequence_number: int, ok: bool, now: float) -> None:
-        delivery = self._outstanding.pop(sequence_number, None)
-        if delivery is None:
-            return
-        stats = self.sim.stats
-        if ok:
-            if delivery.mo is None:
-                stats.receipts_acked += 1
-            else:
-                stats.mo_acked += 1
-            return
-        stats.receipts_nacked += 1
-        assert self.account is not None
-        self.account.retry(delivery, now)
 
     # --- events --------------------------------------------------------------------
     def _drain(self, now: float, budget: int = -1) -> bool:

@@ -18,6 +18,7 @@ from bridge.simulator.link import Dropped, Link
 from bridge.simulator.receipts import ENROUTE, Verdict
 from bridge.simulator.throttle import TpsWindow
 from bridge.smpp.constants import CommandStatus, Tag, describe
+from bridge.smpp.fields import SmeAddress
 from bridge.smpp.pdus import (
     BindReceiver,
     BindTransceiver,
@@ -30,7 +31,6 @@ from bridge.smpp.pdus import (
     QuerySmResp,
     ReplaceSm,
     Request,
-    SmeAddress,
     SubmitMulti,
     SubmitMultiResp,
     SubmitSm,

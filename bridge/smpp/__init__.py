@@ -22,6 +22,7 @@ from bridge.smpp.constants import (
     is_response,
 )
 from bridge.smpp.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from bridge.smpp.fields import DestAddress, DistributionList, SmeAddress, UnsuccessSme
 from bridge.smpp.framing import DEFAULT_MAX_LENGTH, FrameReader, FrameTooLong
 from bridge.smpp.pdus import (
     PDU_TYPES,
@@ -38,8 +39,6 @@ from bridge.smpp.pdus import (
     DataSmResp,
     DeliverSm,
     DeliverSmResp,
-    DestAddress,
-    DistributionList,
     EnquireLink,
     EnquireLinkResp,
     GenericNack,
@@ -50,7 +49,6 @@ from bridge.smpp.pdus import (
     ReplaceSm,
     ReplaceSmResp,
     Request,
-    SmeAddress,
     SubmitMulti,
     SubmitMultiResp,
     SubmitSm,
@@ -58,7 +56,6 @@ from bridge.smpp.pdus import (
     Tlvs,
     Unbind,
     UnbindResp,
-    UnsuccessSme,
 )
 
 # --- connection state machine (added by the connection helper) ---

@@ -38,30 +38,23 @@ from collections.abc import Callable
 from typing import Any
 
 from bridge.smpp import codec_fast as _fast
+from bridge.smpp import fields as F
 from bridge.smpp import pdus as P
-from bridge.smpp import tlv as _tlv
 from bridge.smpp.constants import CommandId, DestFlag
 from bridge.smpp.constants import CommandStatus as S
+from bridge.smpp.errors import BodyError as _BodyError
 from bridge.smpp.errors import LocalProtocolError, RemoteProtocolError
+from bridge.smpp.tlv import decode_tlvs, encode_tlvs
 
 HEADER = struct.Struct(">IIII")  # command_length, command_id, command_status, sequence_number
 HEADER_SIZE = 16
-_TL = struct.Struct(">HH")  # TLV tag, length (section 5.3)
 _I4 = struct.Struct(">I")
 _MAX_SM = 254  # section 4.4.1: short_message is 0..254 octets
 
 
-class _BodyError(Exception):
-    """A malformed body field; decode() turns it into a RemoteProtocolError."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 # -- layouts compiled from pdus.py -------------------------------------------------------
 
-Field = tuple[str, P.COctet | P.Int | P.Special]
+Field = tuple[str, F.COctet | F.Int | F.Special]
 
 
 class _Layout:
@@ -72,7 +65,7 @@ class _Layout:
         fields: list[Field] = []
         for name in cls.__struct_fields__[2:]:  # after sequence_number, command_status
             marker = hints[name].__metadata__[0]
-            assert isinstance(marker, P.COctet | P.Int | P.Special)
+            assert isinstance(marker, F.COctet | F.Int | F.Special)
             fields.append((name, marker))
         self.cls = cls
         self.make: Callable[..., P.Pdu] = cls  # positional construction (see pdus.py)
@@ -85,7 +78,7 @@ class _Layout:
         # A bodiless response decodes with every field absent (None), whatever
         # the class defaults ("" for the always_body ones).
         self.absent: dict[str, object] = {
-            name: None for name, marker in self.fields if isinstance(marker, P.COctet)
+            name: None for name, marker in self.fields if isinstance(marker, F.COctet)
         }
 
 
@@ -140,11 +133,11 @@ def _encode_body(pdu: P.Pdu, layout: _Layout) -> bytes:
     # Otherwise an absent (None) field goes out as its NULL value: "" or 0.
     parts: list[bytes] = []
     for (name, marker), value in zip(layout.fields, values, strict=True):
-        if isinstance(marker, P.COctet):
+        if isinstance(marker, F.COctet):
             parts.append(_encode_cstr(name, "" if value is None else value, marker.max_size))
-        elif isinstance(marker, P.Int):
+        elif isinstance(marker, F.Int):
             parts.append(_encode_int(name, 0 if value is None else value, marker.size))
-        elif marker is P.SHORT_MESSAGE:
+        elif marker is F.SHORT_MESSAGE:
             if not isinstance(value, bytes) or len(value) > _MAX_SM:
                 raise LocalProtocolError(
                     f"short_message must be bytes of at most {_MAX_SM} octets"
@@ -152,9 +145,9 @@ def _encode_body(pdu: P.Pdu, layout: _Layout) -> bytes:
                     S.ESME_RINVMSGLEN,
                 )
             parts.append(bytes((len(value),)) + value)
-        elif marker is P.DEST_ADDRESS:
+        elif marker is F.DEST_ADDRESS:
             parts.append(_encode_dests(value))
-        elif marker is P.UNSUCCESS_SME:
+        elif marker is F.UNSUCCESS_SME:
             parts.append(_encode_unsuccess(value))
         else:
             parts.append(encode_tlvs(value))
@@ -183,19 +176,19 @@ def _encode_int(name: str, value: int, size: int) -> bytes:
     return value.to_bytes(size, "big")
 
 
-def _encode_dests(dests: tuple[P.DestAddress, ...]) -> bytes:
+def _encode_dests(dests: tuple[F.DestAddress, ...]) -> bytes:
     if not 1 <= len(dests) <= 254:
         raise LocalProtocolError(
             f"submit_multi needs 1..254 destinations, got {len(dests)}", S.ESME_RINVNUMDESTS
         )
     parts = [bytes((len(dests),))]
     for d in dests:
-        if isinstance(d, P.SmeAddress):
+        if isinstance(d, F.SmeAddress):
             parts.append(bytes((DestFlag.SME_ADDRESS,)))
             parts.append(_encode_int("dest_addr_ton", d.dest_addr_ton, 1))
             parts.append(_encode_int("dest_addr_npi", d.dest_addr_npi, 1))
             parts.append(_encode_cstr("destination_addr", d.destination_addr, 21))
-        elif isinstance(d, P.DistributionList):
+        elif isinstance(d, F.DistributionList):
             parts.append(bytes((DestFlag.DISTRIBUTION_LIST,)))
             parts.append(_encode_cstr("dl_name", d.dl_name, 21))
         else:
@@ -203,7 +196,7 @@ def _encode_dests(dests: tuple[P.DestAddress, ...]) -> bytes:
     return b"".join(parts)
 
 
-def _encode_unsuccess(items: tuple[P.UnsuccessSme, ...]) -> bytes:
+def _encode_unsuccess(items: tuple[F.UnsuccessSme, ...]) -> bytes:
     if len(items) > 255:
         raise LocalProtocolError(f"no_unsuccess is one octet, got {len(items)} entries")
     parts = [bytes((len(items),))]
@@ -212,20 +205,6 @@ def _encode_unsuccess(items: tuple[P.UnsuccessSme, ...]) -> bytes:
         parts.append(_encode_int("dest_addr_npi", u.dest_addr_npi, 1))
         parts.append(_encode_cstr("destination_addr", u.destination_addr, 21))
         parts.append(_encode_int("error_status_code", u.error_status_code, 4))
-    return b"".join(parts)
-
-
-def encode_tlvs(tlvs: P.Tlvs) -> bytes:
-    """Raw TLVs to wire bytes, checking tag range and value length per tag."""
-    parts = []
-    try:
-        for tag, value in tlvs:
-            if not isinstance(value, bytes) or not isinstance(tag, int) or not 0 <= tag <= 0xFFFF:
-                raise LocalProtocolError(f"TLV ({tag!r}, {value!r}) is not (16-bit tag, bytes)")
-            _tlv.check(tag, value)
-            parts.append(_TL.pack(tag, len(value)) + value)
-    except (TypeError, ValueError):
-        raise LocalProtocolError(f"tlvs must be (tag, bytes) pairs, got {tlvs!r}") from None
     return b"".join(parts)
 
 
@@ -314,15 +293,15 @@ class Decoder:
         values: list[object] = [seq, status]
         i = HEADER_SIZE
         for name, marker in layout.fields:
-            if isinstance(marker, P.COctet):
+            if isinstance(marker, F.COctet):
                 value, i = self._cstr(buf, i, name, marker)
                 values.append(value)
-            elif isinstance(marker, P.Int):
+            elif isinstance(marker, F.Int):
                 if i + marker.size > end:
                     raise _BodyError(f"{name}: truncated", S.ESME_RINVCMDLEN)
                 values.append(int.from_bytes(buf[i : i + marker.size], "big"))
                 i += marker.size
-            elif marker is P.SHORT_MESSAGE:
+            elif marker is F.SHORT_MESSAGE:
                 if i >= end:
                     raise _BodyError("sm_length: truncated", S.ESME_RINVCMDLEN)
                 n = buf[i]
@@ -332,10 +311,10 @@ class Decoder:
                     self.overlong += 1
                 values.append(buf[i + 1 : i + 1 + n])
                 i += 1 + n
-            elif marker is P.DEST_ADDRESS:
+            elif marker is F.DEST_ADDRESS:
                 dests, i = self._dests(buf, i)
                 values.append(dests)
-            elif marker is P.UNSUCCESS_SME:
+            elif marker is F.UNSUCCESS_SME:
                 items, i = self._unsuccess(buf, i)
                 values.append(items)
             else:
@@ -345,7 +324,7 @@ class Decoder:
             raise _BodyError(f"{end - i} octets after the last field", S.ESME_RINVCMDLEN)
         return layout.make(*values)
 
-    def _cstr(self, buf: bytes, i: int, name: str, marker: P.COctet) -> tuple[str, int]:
+    def _cstr(self, buf: bytes, i: int, name: str, marker: F.COctet) -> tuple[str, int]:
         j = buf.find(0, i)
         if j < 0:
             raise _BodyError(f"{name}: no NUL terminator (truncated field)", marker.status)
@@ -358,29 +337,29 @@ class Decoder:
             self.overlong += 1
         return buf[i:j].decode("latin-1"), j + 1
 
-    def _dests(self, buf: bytes, i: int) -> tuple[tuple[P.DestAddress, ...], int]:
+    def _dests(self, buf: bytes, i: int) -> tuple[tuple[F.DestAddress, ...], int]:
         if i >= len(buf) or not 1 <= buf[i] <= 254:
             raise _BodyError("number_of_dests missing or not 1..254", S.ESME_RINVNUMDESTS)
         count = buf[i]
         i += 1
-        dests: list[P.DestAddress] = []
+        dests: list[F.DestAddress] = []
         for _ in range(count):
             flag = buf[i] if i < len(buf) else None
             if flag == DestFlag.SME_ADDRESS:
                 if i + 3 > len(buf):
                     raise _BodyError("dest_address: truncated", S.ESME_RINVDSTADR)
-                addr, j = self._cstr(buf, i + 3, "destination_addr", P.DESTINATION_ADDR)
-                dests.append(P.SmeAddress(
+                addr, j = self._cstr(buf, i + 3, "destination_addr", F.DESTINATION_ADDR)
+                dests.append(F.SmeAddress(
                     dest_addr_ton=buf[i + 1], dest_addr_npi=buf[i + 2], destination_addr=addr))  # fmt: skip
             elif flag == DestFlag.DISTRIBUTION_LIST:
-                name, j = self._cstr(buf, i + 1, "dl_name", P.DL_NAME)
-                dests.append(P.DistributionList(dl_name=name))
+                name, j = self._cstr(buf, i + 1, "dl_name", F.DL_NAME)
+                dests.append(F.DistributionList(dl_name=name))
             else:
                 raise _BodyError(f"dest_flag {flag!r} is neither 1 nor 2", S.ESME_RINVDESTFLAG)
             i = j
         return tuple(dests), i
 
-    def _unsuccess(self, buf: bytes, i: int) -> tuple[tuple[P.UnsuccessSme, ...], int]:
+    def _unsuccess(self, buf: bytes, i: int) -> tuple[tuple[F.UnsuccessSme, ...], int]:
         if i >= len(buf):
             raise _BodyError("no_unsuccess: truncated", S.ESME_RINVCMDLEN)
         count = buf[i]
@@ -389,39 +368,14 @@ class Decoder:
         for _ in range(count):
             if i + 2 > len(buf):
                 raise _BodyError("unsuccess_sme: truncated", S.ESME_RINVCMDLEN)
-            addr, j = self._cstr(buf, i + 2, "destination_addr", P.DESTINATION_ADDR)
+            addr, j = self._cstr(buf, i + 2, "destination_addr", F.DESTINATION_ADDR)
             if j + 4 > len(buf):
                 raise _BodyError("error_status_code: truncated", S.ESME_RINVCMDLEN)
-            items.append(P.UnsuccessSme(
+            items.append(F.UnsuccessSme(
                 dest_addr_ton=buf[i], dest_addr_npi=buf[i + 1], destination_addr=addr,
                 error_status_code=_I4.unpack_from(buf, j)[0]))  # fmt: skip
             i = j + 4
         return tuple(items), i
-
-
-def decode_tlvs(buf: bytes, i: int, end: int) -> P.Tlvs:
-    """Raw TLVs from buf[i:end] (section 5.3); integer tags must have their length."""
-    out = []
-    unpack = _TL.unpack_from
-    int_lengths = _tlv.INT_LENGTHS
-    int_ranges = _tlv.INT_RANGES
-    while i < end:
-        if i + 4 > end:
-            raise _BodyError(f"{end - i} stray octets where a TLV header was expected", S.ESME_RINVOPTPARSTREAM)
-        tag, n = unpack(buf, i)
-        i += 4
-        j = i + n
-        if j > end:
-            raise _BodyError(f"TLV 0x{tag:04X} length {n} overruns the PDU", S.ESME_RINVOPTPARSTREAM)
-        want = int_lengths.get(tag)
-        if want is not None and want != n:
-            raise _BodyError(f"TLV 0x{tag:04X} has length {n}, the spec says {want}", S.ESME_RINVPARLEN)
-        sizes = int_ranges.get(tag)
-        if sizes is not None and not sizes[0] <= n <= sizes[1]:
-            raise _BodyError(f"TLV 0x{tag:04X} has length {n}, allowed {sizes[0]}..{sizes[1]}", S.ESME_RINVPARLEN)
-        out.append((tag, buf[i:j]))
-        i = j
-    return tuple(out)
 
 
 _unpack_header = HEADER.unpack_from

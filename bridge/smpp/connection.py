@@ -38,16 +38,15 @@ from bridge.smpp.events import (
     CloseReason,
     ConnectionClosed,
     Event,
-    MalformedResponse,
     NeedData,
     PduReceived,
-    ProtocolErrorAnswered,
     ResponseReceived,
     UnexpectedReason,
     UnexpectedResponse,
 )
-from bridge.smpp.framing import DEFAULT_MAX_LENGTH, FrameReader, FrameTooLong
-from bridge.smpp.pdus import PDU_TYPES, Pdu
+from bridge.smpp.framing import DEFAULT_MAX_LENGTH, FrameReader
+from bridge.smpp.invalid import InvalidInput
+from bridge.smpp.pdus import Pdu
 from bridge.smpp.sequence import SequenceNumbers
 from bridge.smpp.state import (
     BIND_MODES,
@@ -75,9 +74,10 @@ _BOUND = frozenset(BOUND_STATES)
 _MAX_U32 = 0xFFFFFFFF
 
 
-class Connection(Timers):
+class Connection(Timers, InvalidInput):
     """See the module docstring and docs/smpp-connection.md. Timers and liveness
-    (``tick``, ``next_deadline``) are in :mod:`bridge.smpp.timers`."""
+    (``tick``, ``next_deadline``) are in :mod:`bridge.smpp.timers`, the answers to
+    input it cannot use in :mod:`bridge.smpp.invalid`."""
 
     def __init__(
         self,
@@ -125,6 +125,10 @@ class Connection(Timers):
         self._last_rx = float("-inf")  # when the peer last completed a PDU
         self._frame_since = float("-inf")  # when a frame began in an empty buffer
         self._auto_enquire: int | None = None  # our outstanding automatic enquire_link
+        # The latest answer to our automatic enquire_link (never reported as an
+        # event): its round trip and the ``now`` it arrived, for health reports.
+        self.enquire_link_rtt: float | None = None
+        self.enquire_link_answered_at: float | None = None
         self._timeouts = 0  # message requests unanswered in a row
         self._suspended = False  # the window takes no message request (WindowSuspended)
         self._probe: int | None = None  # the enquire_link that decides a suspension
@@ -188,12 +192,7 @@ class Connection(Timers):
                 " wait for the enquire_link probe",
                 CommandStatus.ESME_RMSGQFUL,
             )
-        if cid in WINDOWED and window.used >= window.size:
-            raise LocalProtocolError(
-                f"submit window full ({window.used}/{window.size} outstanding): wait for a"
-                " response or a timeout before sending more",
-                CommandStatus.ESME_RMSGQFUL,
-            )
+        window.require_room(cid)  # before numbering and encoding: nothing changes if full
         seq = self._sequence.allocate(self._pending)
         data = encode(pdu, seq)  # may raise LocalProtocolError: nothing changed yet
         if cid not in NO_RESPONSE:
@@ -311,48 +310,6 @@ class Connection(Timers):
             self._set_state(rule.ok)
         return PduReceived(pdu=pdu, tolerated=rule.tolerated)
 
-    def _bad_frame(self, exc: RemoteProtocolError) -> Event:
-        """A delimited frame that cannot be used: answer it, or for the response to
-        one of our message requests, resolve that request at once."""
-        cid = exc.command_id
-        if cid is not None and cid & RESPONSE_BIT and cid in PDU_TYPES:
-            return self._bad_response(exc, cid)
-        if isinstance(exc, FrameTooLong):
-            # Section 4.3: a command_length "too long" is answered with generic_nack;
-            # the frame was skipped, so the stream (and the bind) goes on.
-            answered: int | None = CommandId.GENERIC_NACK
-            data = answers.header_only(
-                CommandId.GENERIC_NACK, int(exc.status), exc.sequence_number or 0)
-        else:
-            answered, data = answers.answer_for(exc)
-        self._out += data
-        return ProtocolErrorAnswered(error=exc, answered_with=answered)
-
-    def _bad_response(self, exc: RemoteProtocolError, cid: int) -> Event:
-        seq = exc.sequence_number
-        pending = None if seq is None else self._pending.get(seq)
-        if (
-            pending is None
-            or pending.command_id not in WINDOWED
-            or cid not in (pending.command_id | RESPONSE_BIT, _GENERIC_NACK)
-        ):
-            # Nobody to resolve (binds, enquire_link and unbind keep their timers):
-            # a response is never answered (answering an answer would loop).
-            return ProtocolErrorAnswered(error=exc, answered_with=None)
-        self._window.close(pending.sequence_number)
-        self._timeouts = 0  # the peer answers, if badly
-        return MalformedResponse(
-            sequence_number=pending.sequence_number,
-            request_command_id=pending.command_id,
-            sent_at=pending.sent_at,
-            error=exc,
-        )
-
-    def _refuse(self, pdu: Pdu, cid: int) -> Event:
-        error, answer, data = answers.refusal(self.role, self._state, cid, pdu.sequence_number)
-        self._out += data
-        return ProtocolErrorAnswered(error=error, answered_with=answer)
-
     def _on_response(self, pdu: Pdu, cid: int) -> Event | None:
         seq = pdu.sequence_number
         pending = self._pending.get(seq)
@@ -384,15 +341,13 @@ class Connection(Timers):
                 return Bound(mode=mode, system_id=system_id)
             return BindFailed(mode=mode, status=pdu.command_status, pdu=pdu)
         self._timeouts = 0  # any answer: the peer is there
-        if seq == self._probe:
-            resumed = self._resume()
-            if seq == self._auto_enquire:
-                self._auto_enquire = None
-                return resumed
-            self._events.append(resumed)
         if seq == self._auto_enquire:
             self._auto_enquire = None
-            return None
+            self.enquire_link_rtt = self._rx_now - pending.sent_at
+            self.enquire_link_answered_at = self._rx_now
+            return self._resume() if seq == self._probe else None
+        if seq == self._probe:
+            self._events.append(self._resume())
         sent_at = pending.sent_at
         return ResponseReceived(
             pdu=pdu, request_command_id=request, sent_at=sent_at, rtt=self._rx_now - sent_at

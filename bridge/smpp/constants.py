@@ -181,6 +181,22 @@ def describe(status: int) -> str:
     return f"0x{status:08X}: {meaning}"
 
 
+def command_status_of(text: str) -> int | None:
+    """An error command_status written as a number (``0x58``, ``88``) or an ESME_* name
+    (``ESME_RTHROTTLED``), as in a carrier's ``status_actions`` keys; None when it is
+    neither a number in 1..0xFFFFFFFF nor a name of section 5.1.3 other than ESME_ROK
+    (a success has no retry action)."""
+    text = text.strip()
+    if text.upper().startswith("ESME_"):
+        member = CommandStatus.__members__.get(text.upper())
+        return None if member is None or member == 0 else int(member)
+    try:
+        value = int(text, 0)
+    except ValueError:
+        return None
+    return value if 0 < value <= 0xFFFFFFFF else None
+
+
 class Ton(enum.IntEnum):
     """Type of Number, SMPP 3.4 section 5.2.5."""
 
@@ -250,20 +266,6 @@ class EsmClass(enum.IntFlag):
     UDHI = 0x40  # UDH indicator: short_message starts with a user data header
     REPLY_PATH = 0x80
     FEATURES_MASK = 0xC0
-
-
-def esm_message_type(esm_class: int) -> int:
-    """The message type sub-field (bits 5-2) of esm_class."""
-    return esm_class & EsmClass.TYPE_MASK
-
-
-def is_delivery_receipt(esm_class: int) -> bool:
-    """deliver_sm carries an SMSC delivery receipt (section 5.2.12, type 0001)."""
-    return esm_class & EsmClass.TYPE_MASK == EsmClass.SMSC_DELIVERY_RECEIPT
-
-
-def has_udhi(esm_class: int) -> bool:
-    return bool(esm_class & EsmClass.UDHI)
 
 
 class RegisteredDelivery(enum.IntFlag):

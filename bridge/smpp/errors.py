@@ -80,3 +80,11 @@ def _as_status(status: int) -> CommandStatus | int:
         return CommandStatus(status)
     except ValueError:
         return status  # vendor / reserved codes stay plain ints
+
+
+class BodyError(Exception):
+    """A malformed body field; decode() turns it into a RemoteProtocolError."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status

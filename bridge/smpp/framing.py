@@ -28,6 +28,7 @@ import struct
 import typing
 from collections.abc import Iterator
 
+from bridge.smpp import fields as F
 from bridge.smpp import pdus as P
 from bridge.smpp.constants import CommandStatus
 from bridge.smpp.errors import LocalProtocolError, RemoteProtocolError
@@ -44,17 +45,17 @@ def _largest_body(cls: type[P.Pdu]) -> int:
     size = 0
     for name in cls.__struct_fields__[2:]:
         marker = hints[name].__metadata__[0]
-        if isinstance(marker, P.COctet):
+        if isinstance(marker, F.COctet):
             size += marker.max_size  # section 3.1: the maximum includes the NUL
-        elif isinstance(marker, P.Int):
+        elif isinstance(marker, F.Int):
             size += marker.size
-        elif marker is P.SHORT_MESSAGE:
+        elif marker is F.SHORT_MESSAGE:
             size += 1 + 254  # sm_length, short_message (section 4.4.1)
-        elif marker is P.DEST_ADDRESS:
+        elif marker is F.DEST_ADDRESS:
             # number_of_dests (at most 254), each dest_flag + ton + npi + address
             # (21), the larger of the two dest_address forms (section 4.5.1.1)
             size += 1 + 254 * (1 + 1 + 1 + 21)
-        elif marker is P.UNSUCCESS_SME:
+        elif marker is F.UNSUCCESS_SME:
             # no_unsuccess, each ton + npi + address (21) + error_status_code (4),
             # at most one per destination of the submit_multi (section 4.5.2)
             size += 1 + 254 * (1 + 1 + 21 + 4)

@@ -1,11 +1,9 @@
 """SMPP 3.4 PDUs (section 4) as frozen, typed values.
 
 Each class declares its mandatory body fields in wire order with the spec's
-names; the ``Annotated`` marker on a field says how it travels on the wire
-(C-octet string of at most N octets including the NUL, 1- or 4-octet integer,
-sm_length + short_message, ...) and which command_status a malformed value is
-answered with (the idea of mozes/smpp.pdu: each field knows its error). The
-codec (codec.py) compiles these markers once at import.
+names; the ``Annotated`` marker on a field (fields.py) says how it travels on
+the wire and which command_status a malformed value is answered with. The codec
+(codec.py) compiles these markers once at import.
 
 Derived length/count fields are not stored: sm_length is len(short_message),
 number_of_dests is len(dest_address), no_unsuccess is len(unsuccess_sme).
@@ -23,64 +21,40 @@ and the decoder builds instances positionally; see docs/smpp-codec.md.)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
 import msgspec
 
 from bridge.smpp import tlv as _tlv
 from bridge.smpp.constants import CommandId
-from bridge.smpp.constants import CommandStatus as S
+from bridge.smpp.fields import (
+    ADDRESS_RANGE,
+    DEST_ADDRESS,
+    DESTINATION_ADDR,
+    DESTINATION_ADDR_65,
+    FINAL_DATE,
+    I1,
+    MESSAGE_ID,
+    PASSWORD,
+    SCHEDULE,
+    SERVICE_TYPE,
+    SHORT_MESSAGE,
+    SOURCE_ADDR,
+    SOURCE_ADDR_65,
+    SYSTEM_ID,
+    SYSTEM_TYPE,
+    TLVS,
+    UNSUCCESS_SME,
+    VALIDITY,
+    DestAddress,
+    UnsuccessSme,
+)
+
+# The items of submit_multi's lists, importable from here with the PDUs that carry them.
+from bridge.smpp.fields import DistributionList as DistributionList
+from bridge.smpp.fields import SmeAddress as SmeAddress
 
 Tlvs = tuple[tuple[int, bytes], ...]
-
-
-# -- wire markers ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class COctet:
-    """C-octet string (section 3.1): at most ``max_size`` octets including the NUL."""
-
-    max_size: int
-    status: int
-
-
-@dataclass(frozen=True, slots=True)
-class Int:
-    """Unsigned big-endian integer of ``size`` octets (section 3.1)."""
-
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class Special:
-    """sm_length+short_message, submit_multi dest list, unsuccess_sme list, TLVs."""
-
-    kind: str
-
-
-I1 = Int(1)
-I4 = Int(4)
-SHORT_MESSAGE = Special("short_message")
-DEST_ADDRESS = Special("dest_address")
-UNSUCCESS_SME = Special("unsuccess_sme")
-TLVS = Special("tlvs")
-
-SERVICE_TYPE = COctet(6, S.ESME_RINVSERTYP)
-SOURCE_ADDR = COctet(21, S.ESME_RINVSRCADR)
-DESTINATION_ADDR = COctet(21, S.ESME_RINVDSTADR)
-SOURCE_ADDR_65 = COctet(65, S.ESME_RINVSRCADR)  # data_sm / alert_notification
-DESTINATION_ADDR_65 = COctet(65, S.ESME_RINVDSTADR)
-SCHEDULE = COctet(17, S.ESME_RINVSCHED)
-VALIDITY = COctet(17, S.ESME_RINVEXPIRY)
-MESSAGE_ID = COctet(65, S.ESME_RINVMSGID)
-SYSTEM_ID = COctet(16, S.ESME_RINVSYSID)
-PASSWORD = COctet(9, S.ESME_RINVPASWD)
-SYSTEM_TYPE = COctet(13, S.ESME_RINVSYSTYP)
-ADDRESS_RANGE = COctet(41, S.ESME_RBINDFAIL)
-DL_NAME = COctet(21, S.ESME_RINVDLNAME)
-FINAL_DATE = COctet(17, S.ESME_RQUERYFAIL)
 
 
 # -- base --------------------------------------------------------------------------
@@ -259,15 +233,6 @@ class QuerySmResp(Pdu, frozen=True):
     tlvs: Annotated[Tlvs, TLVS] = ()
 
 
-class UnsuccessSme(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """Section 4.5.2: one destination submit_multi could not deliver to."""
-
-    dest_addr_ton: int = 0
-    dest_addr_npi: int = 0
-    destination_addr: str = ""
-    error_status_code: int = 0
-
-
 class SubmitMultiResp(Pdu, frozen=True):
     """Section 4.5.2."""
 
@@ -333,23 +298,6 @@ class DataSm(Request, frozen=True):
     registered_delivery: Annotated[int, I1] = 0
     data_coding: Annotated[int, I1] = 0
     tlvs: Annotated[Tlvs, TLVS] = ()
-
-
-class SmeAddress(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """Section 4.5.1.1: dest_flag 1, an SME address."""
-
-    dest_addr_ton: int = 0
-    dest_addr_npi: int = 0
-    destination_addr: str = ""
-
-
-class DistributionList(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """Section 4.5.1.2: dest_flag 2, a distribution list defined on the SMSC."""
-
-    dl_name: str = ""
-
-
-DestAddress = SmeAddress | DistributionList
 
 
 class SubmitMulti(Request, frozen=True):
@@ -431,34 +379,12 @@ class AlertNotification(Pdu, frozen=True):
 
 
 ALL_PDU_CLASSES: tuple[type[Pdu], ...] = (
-    GenericNack,
-    BindReceiver,
-    BindReceiverResp,
-    BindTransmitter,
-    BindTransmitterResp,
-    QuerySm,
-    QuerySmResp,
-    SubmitSm,
-    SubmitSmResp,
-    DeliverSm,
-    DeliverSmResp,
-    Unbind,
-    UnbindResp,
-    ReplaceSm,
-    ReplaceSmResp,
-    CancelSm,
-    CancelSmResp,
-    BindTransceiver,
-    BindTransceiverResp,
-    Outbind,
-    EnquireLink,
-    EnquireLinkResp,
-    SubmitMulti,
-    SubmitMultiResp,
-    AlertNotification,
-    DataSm,
-    DataSmResp,
-)
+    GenericNack, BindReceiver, BindReceiverResp, BindTransmitter, BindTransmitterResp,
+    QuerySm, QuerySmResp, SubmitSm, SubmitSmResp, DeliverSm, DeliverSmResp, Unbind, UnbindResp,
+    ReplaceSm, ReplaceSmResp, CancelSm, CancelSmResp, BindTransceiver, BindTransceiverResp,
+    Outbind, EnquireLink, EnquireLinkResp, SubmitMulti, SubmitMultiResp, AlertNotification,
+    DataSm, DataSmResp,
+)  # fmt: skip
 
 #: command_id -> PDU class, for every command_id of SMPP 3.4.
 PDU_TYPES: Mapping[int, type[Pdu]] = {cls.command_id: cls for cls in ALL_PDU_CLASSES}

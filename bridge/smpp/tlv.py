@@ -16,10 +16,12 @@ module knows the value type of every standard 3.4 tag (section 5.3.2, table
 from __future__ import annotations
 
 import enum
+import struct
 from collections.abc import Mapping
 
 from bridge.smpp.constants import CommandStatus, Tag
-from bridge.smpp.errors import LocalProtocolError
+from bridge.smpp.constants import CommandStatus as S
+from bridge.smpp.errors import BodyError, LocalProtocolError
 
 Tlvs = tuple[tuple[int, bytes], ...]
 
@@ -168,3 +170,50 @@ def _name(tag: int) -> str:
         return Tag(tag).name.lower()
     except ValueError:
         return f"tag 0x{tag:04X}"
+
+
+# -- the TLV stream on the wire (section 5.3: tag, length, value) ----------------------
+
+_TL = struct.Struct(">HH")
+
+
+
+
+
+def encode_tlvs(tlvs: Tlvs) -> bytes:
+    """Raw TLVs to wire bytes, checking tag range and value length per tag."""
+    parts = []
+    try:
+        for tag, value in tlvs:
+            if not isinstance(value, bytes) or not isinstance(tag, int) or not 0 <= tag <= 0xFFFF:
+                raise LocalProtocolError(f"TLV ({tag!r}, {value!r}) is not (16-bit tag, bytes)")
+            check(tag, value)
+            parts.append(_TL.pack(tag, len(value)) + value)
+    except (TypeError, ValueError):
+        raise LocalProtocolError(f"tlvs must be (tag, bytes) pairs, got {tlvs!r}") from None
+    return b"".join(parts)
+
+
+def decode_tlvs(buf: bytes, i: int, end: int) -> Tlvs:
+    """Raw TLVs from buf[i:end] (section 5.3); integer tags must have their length."""
+    out = []
+    unpack = _TL.unpack_from
+    int_lengths = INT_LENGTHS
+    int_ranges = INT_RANGES
+    while i < end:
+        if i + 4 > end:
+            raise BodyError(f"{end - i} stray octets where a TLV header was expected", S.ESME_RINVOPTPARSTREAM)
+        tag, n = unpack(buf, i)
+        i += 4
+        j = i + n
+        if j > end:
+            raise BodyError(f"TLV 0x{tag:04X} length {n} overruns the PDU", S.ESME_RINVOPTPARSTREAM)
+        want = int_lengths.get(tag)
+        if want is not None and want != n:
+            raise BodyError(f"TLV 0x{tag:04X} has length {n}, the spec says {want}", S.ESME_RINVPARLEN)
+        sizes = int_ranges.get(tag)
+        if sizes is not None and not sizes[0] <= n <= sizes[1]:
+            raise BodyError(f"TLV 0x{tag:04X} has length {n}, allowed {sizes[0]}..{sizes[1]}", S.ESME_RINVPARLEN)
+        out.append((tag, buf[i:j]))
+        i = j
+    return tuple(out)

@@ -85,6 +85,15 @@ class Window:
     def __iter__(self) -> Iterator[int]:
         return iter(self.pending)
 
+    def require_room(self, command_id: int) -> None:
+        """Raise LocalProtocolError when a request ``command_id`` would overrun the window."""
+        if self._used >= self.size and command_id in WINDOWED:
+            raise LocalProtocolError(
+                f"submit window full ({self._used}/{self.size} outstanding): wait for a"
+                " response or a timeout before sending more",
+                CommandStatus.ESME_RMSGQFUL,
+            )
+
     # --- changes -------------------------------------------------------------
     def open(
         self,
@@ -97,13 +106,8 @@ class Window:
     ) -> Pending:
         """Record a request just sent. Raises LocalProtocolError when it would
         overrun the window or reuse an outstanding sequence_number."""
+        self.require_room(command_id)
         windowed = command_id in WINDOWED
-        if windowed and self._used >= self.size:
-            raise LocalProtocolError(
-                f"submit window full ({self._used}/{self.size} outstanding); wait for a"
-                " response or a timeout before sending more",
-                CommandStatus.ESME_RMSGQFUL,
-            )
         if sequence_number in self.pending:
             raise LocalProtocolError(
                 f"sequence_number {sequence_number} is still outstanding",

@@ -15,7 +15,7 @@ Every statement helper takes arguments the asyncpg way ($1, $2 ...); time
 limits are trio's (``trio.fail_after``), plus the pool's ``command_timeout``
 as a server-side backstop. Batches go
 through ``executemany`` (asyncpg pipelines it) or ``unnest($1::type[])``
-arrays; ``copy_records`` is there for the largest batches.
+arrays.
 
 Cancellation: a trio cancel cancels the asyncpg call; connection release and
 rollback run shielded so a cancelled task never leaks a pooled connection or
@@ -42,6 +42,7 @@ __all__ = [
     "Connection",
     "Database",
     "Record",
+    "db_errors",
     "ensure_aio_loop",
     "log_unawaited_asyncio_errors",
     "open_connection",
@@ -53,6 +54,22 @@ log = structlog.get_logger("bridge.store.db")
 # One connection setup for both executors (this one and bridge.store.aio).
 _init_connection = init_connection
 _SERVER_SETTINGS = SERVER_SETTINGS
+
+
+def db_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "the database is unreachable right now" (retry later)."""
+    return (
+        OSError,
+        trio.TooSlowError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.TooManyConnectionsError,
+        asyncpg.DeadlockDetectedError,
+        asyncpg.SerializationError,
+        ConnectionError,
+        EOFError,
+    )
 
 
 def _log_unawaited(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -128,15 +145,6 @@ class Connection:
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         return await aio_as_trio(self.raw.fetchval)(sql, *args)
-
-    async def copy_records(
-        self, table: str, records: Iterable[Sequence[Any]], *, columns: Sequence[str]
-    ) -> str:
-        """COPY rows into ``table`` (binary protocol): the fastest bulk insert."""
-        result: str = await aio_as_trio(self.raw.copy_records_to_table)(
-            table, records=records, columns=list(columns)
-        )
-        return result
 
     @contextlib.asynccontextmanager
     async def transaction(

@@ -73,7 +73,7 @@ def test_defaults_follow_the_issue() -> None:
     assert carrier.on_receipt_timeout == "failed"
     assert carrier.max_attempts == 5
     assert carrier.max_age.seconds == 600
-    # docs/pipeline.md "Unknown outcome", "ACCEPTED" (migration 0011)
+    # docs/outcomes.md "Unknown outcome", "ACCEPTED" (migration 0011)
     assert carrier.unknown_outcome_grace.seconds == 3600 and carrier.accepted_timeout.seconds == 3600
     assert carrier.receipt_time_zone == "UTC"
     assert carrier.port == 2775

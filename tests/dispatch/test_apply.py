@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import msgspec
 import pytest
 
 import dlr
@@ -180,10 +180,10 @@ async def test_a_claimed_row_holds_claimed_parts_fields_in_their_order(db: Datab
     await db.execute("UPDATE message_parts SET state = 'queued'")
     (row,) = await db.fetch(CLAIM_SQL, part.owner, 100, [CONFIG.routes[0].label], [])
     names = ["previous_carrier" if k == "carrier" else k for k in dict(row)]
-    assert names == [f.name for f in dataclasses.fields(ClaimedPart)]
+    assert names == list(ClaimedPart.__struct_fields__)
     again = ClaimedPart(*row)
     assert again.queued_for >= part.queued_for >= 0  # seconds since enqueue, at each claim
-    assert dataclasses.replace(again, queued_for=0.0) == dataclasses.replace(part, attempts=2, queued_for=0.0)
+    assert msgspec.structs.replace(again, queued_for=0.0) == msgspec.structs.replace(part, attempts=2, queued_for=0.0)
 
 
 def _late(part: ClaimedPart, carrier_id: str) -> Result:

@@ -99,7 +99,7 @@ poll_interval = "0.2s"
         assert stats.recovered == in_flight
         # each became unknown (as did the restarted daemon's own unknown outcomes):
         # settled by its receipt (the SMSC took it) or, after the grace, by the policy
-        # (docs/pipeline.md "Unknown outcome")
+        # (docs/outcomes.md "Unknown outcome")
         assert stats.unknown_matched + stats.unknown_expired == in_flight + stats.unknown
         states = dict(await db.fetch("SELECT state::text, count(*) FROM messages GROUP BY state"))
         assert set(states) <= {"delivered", "failed"} and sum(states.values()) == 600

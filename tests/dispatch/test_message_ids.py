@@ -17,8 +17,8 @@ import trio
 import dlr
 from bridge.carrier import Accepted, Carrier
 from bridge.dispatch.parts import ClaimedPart, Resolution
+from bridge.dispatch.rules import CarrierRules
 from bridge.dispatch.submit import CarrierRunner
-from bridge.dispatch.writer import CarrierRules
 from bridge.simulator import SimulatorConfig
 from bridge.store.accounts import create_account, reconcile
 from bridge.store.db import Database
@@ -110,7 +110,7 @@ async def test_fast_and_queued_paths(
 
 @pytest.mark.parametrize("id_format", ["hex70", "hex255", "empty", "latin1"])
 async def test_late_path(db: Database, pg_dsn: str, id_format: str) -> None:
-    """Every response comes after the 0.3 s timeout: _on_late -> _apply_late -> id_key."""
+    """Every response comes after the 0.3 s timeout: Dispatcher.on_late -> _apply_late -> id_key."""
     sim_config = _sim(id_format, late_resp=1.0, late_resp_delay=(0.5, 0.6), receipt_delay=(1.5, 1.8))
     async with simulator(sim_config) as sim:
         config = make_config(sim.port or 0, response_timeout="0.3s")

@@ -14,14 +14,15 @@ from bridge.dispatch.apply import apply_parked, take_parked
 from bridge.dispatch.inbound import RECEIPT_TEXT_PREFIX, ReceiptRow, classify
 from bridge.dispatch.parts import Resolution, Result
 from bridge.dispatch.query import _CANDIDATES as QUERY_CANDIDATES
+from bridge.dispatch.running import RunningCarriers
 from bridge.dispatch.stats import DaemonStats
 from bridge.dispatch.sweeper import Sweeper
 from bridge.dispatch.unknown import match_unknown_parts
-from bridge.dispatch.writer import CarrierRules
 from bridge.smpp import DeliverSm
 from bridge.store.db import Database
 from tests.dispatch.test_apply import CARRIER, CONFIG, TABLE, _accepted, _claimed, _flush, _states
 from tests.dispatch.test_outcomes_db import PAIRS, ZONES, _deliver, _key, _match, _unknown
+from tests.dispatch.test_query_unit import _NoInstances
 
 ROUTE = CONFIG.routes[0].label
 
@@ -144,10 +145,9 @@ async def test_the_sweeper_counts_parked_receipts_taken_and_receipts_applied_apa
     await _flush(db, [_unknown(part)], [])
     await _flush(db, [], [_deliver("S0", "DELIVRD"), _deliver("S0", "DELIVRD")])  # the SMSC sent it twice
     stats = DaemonStats()
-    rules = CarrierRules.of(CARRIER)
     sweeper = Sweeper(
-        db, stats=stats, config=lambda: CONFIG, rules=lambda n: rules if n == "sim" else None,
-        carriers_of_route=lambda _r: ["sim"], instance_ids=list, interval=3600.0, db_timeout=10.0,
+        db, stats=stats, carriers=RunningCarriers(CONFIG), instances=_NoInstances(),
+        interval=3600.0, db_timeout=10.0,
     )  # fmt: skip
     assert await sweeper.match_unknown() == 1
     assert (stats.unknown_matched, stats.parked_applied, stats.receipts_applied, stats.sent) == (1, 2, 1, 1)

@@ -15,12 +15,14 @@ import dlr
 import segmenter
 from bridge.carrier import CarrierClosed, Inbound, TimedOut, UnknownReason
 from bridge.dispatch.apply import part_state
+from bridge.dispatch.claim import ClaimBook
 from bridge.dispatch.inbound import ReceiptRow
 from bridge.dispatch.parts import ClaimedPart
 from bridge.dispatch.query import Candidate, Querier, _Mark, answer_row, build_query_sm
+from bridge.dispatch.rules import CarrierRules
 from bridge.dispatch.stats import DaemonStats
 from bridge.dispatch.submit import build_submit_sm
-from bridge.dispatch.writer import CarrierRules, Writer
+from bridge.dispatch.writer import Writer
 from bridge.smpp import DeliverSm, GenericNack, QuerySm, QuerySmResp
 from bridge.smpp.codec import encode
 from config.schema import Carrier as CarrierConfig
@@ -127,6 +129,18 @@ class _FakeCarrier:
         return self.answer
 
 
+class _NoInstances:
+    live_ids: frozenset[int] = frozenset()
+
+
+class _Rules:
+    def __init__(self, rules: CarrierRules) -> None:
+        self.rules = rules
+
+    def rules_of(self, carrier: str) -> CarrierRules:
+        return self.rules
+
+
 def _querier(answer: object, ack: int = 0) -> tuple[Querier, DaemonStats, list[ReceiptRow]]:
     stats = DaemonStats()
     rows: list[ReceiptRow] = []
@@ -138,7 +152,7 @@ def _querier(answer: object, ack: int = 0) -> tuple[Querier, DaemonStats, list[R
     q = Querier(
         None,  # type: ignore[arg-type]  # _ask reads no database
         rules=CarrierRules.of(_carrier(query_sm=True)), carrier=_FakeCarrier(answer),  # type: ignore[arg-type]
-        stats=stats, put_receipt=put, instance_ids=list, db_timeout=1.0,
+        stats=stats, put_receipt=put, instances=_NoInstances(), db_timeout=1.0,
     )  # fmt: skip
     return q, stats, rows
 
@@ -200,8 +214,8 @@ async def test_query_answers_and_deliver_sm_readers_share_the_writer_buffer() ->
     """Both wait for room in the writer's bounded inbound buffer; one flush cut wakes both."""
     writer = Writer(
         None,  # type: ignore[arg-type]  # nothing is flushed here
-        stats=DaemonStats(), rules=lambda _: CarrierRules.of(_carrier()), batch=1, delay=0.01,
-        db_timeout=1.0, webhooks=False, default_url=None, on_resolved=lambda _: None,
+        stats=DaemonStats(), rules=_Rules(CarrierRules.of(_carrier())), batch=1, delay=0.01,
+        db_timeout=1.0, webhooks=False, default_url=None, claims=ClaimBook(),
     )  # fmt: skip
     row = answer_row("sim", _candidate(), QuerySmResp(message_state=2), dlr.StatusTable())
     assert row is not None
@@ -230,7 +244,7 @@ def test_a_part_without_a_key_gives_no_answer_row() -> None:
 
 
 async def test_an_accepted_answer_is_applied_as_pending_not_final_and_not_asked_again() -> None:
-    """ACCEPTED is not delivery (docs/pipeline.md "ACCEPTED"): the writer records it and
+    """ACCEPTED is not delivery (docs/outcomes.md "ACCEPTED"): the writer records it and
     starts the part's accepted_timeout; the querier counts it not final and is done with it."""
     q, stats, rows = _querier(QuerySmResp(message_id="0A1b-c3", message_state=6))
     mark = _asked(_Mark())

@@ -6,9 +6,13 @@ import trio
 import trio.testing
 
 from bridge.carrier import Inbound
+from bridge.dispatch.claim import ClaimBook
 from bridge.dispatch.inbound import MoRow, ReceiptRow
+from bridge.dispatch.intake import INBOUND_DRAIN
+from bridge.dispatch.rules import CarrierRules
+from bridge.dispatch.running import RunningCarriers
 from bridge.dispatch.stats import DaemonStats
-from bridge.dispatch.writer import INBOUND_DRAIN, CarrierRules, Writer
+from bridge.dispatch.writer import Writer
 from bridge.smpp import DeliverSm
 from tests.dispatch.harness import make_config
 
@@ -18,8 +22,8 @@ RULES = CarrierRules.of(make_config(1).carriers[0])
 def _writer(batch: int) -> Writer:
     return Writer(
         None,  # type: ignore[arg-type]  # no flush runs here: only run_inbound
-        stats=DaemonStats(), rules={"sim": RULES}.get, batch=batch, delay=0.02, db_timeout=1.0,
-        webhooks=False, default_url=None, on_resolved=lambda owners: None,
+        stats=DaemonStats(), rules=RunningCarriers(make_config(1)), batch=batch, delay=0.02, db_timeout=1.0,
+        webhooks=False, default_url=None, claims=ClaimBook(),
     )  # fmt: skip
 
 

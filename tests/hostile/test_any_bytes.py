@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.carrier import Inbound, LateResponse, Session, UnknownReason
-from bridge.carrier.session import SubmitResult
+from bridge.carrier.session_loop import SubmitResult
 from bridge.smpp.constants import CommandId
 from bridge.smpp.pdus import Pdu
 from tests.carrier.test_carrier_memory import config, part

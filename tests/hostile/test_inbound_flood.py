@@ -8,6 +8,7 @@ import structlog
 import trio
 import trio.testing
 
+import bridge.dispatch.intake as intake_module
 import bridge.dispatch.writer as writer_module
 from bridge.carrier import Inbound
 from bridge.dispatch.inbound import MoRow
@@ -20,7 +21,7 @@ FLOOD = 10_000
 @pytest.fixture(autouse=True)
 def fresh_limiter(monkeypatch: pytest.MonkeyPatch) -> None:
     # The module's limiter lives as long as the process (one trio run in the daemon).
-    monkeypatch.setattr(writer_module, "_limited", LogLimiter(writer_module.log, clock=trio.current_time))
+    monkeypatch.setattr(intake_module, "_limited", LogLimiter(intake_module.log, clock=trio.current_time))
 
 
 async def _flood(writer: writer_module.Writer, acks: list[tuple[int, int]]) -> None:
@@ -50,7 +51,7 @@ async def test_a_classifier_that_raises_is_answered_counted_and_logged_boundedly
     def broken(*args: object, **kwargs: object) -> None:
         raise IndexError("a parser fault")
 
-    monkeypatch.setattr(writer_module, "classify", broken)
+    monkeypatch.setattr(intake_module, "classify", broken)
     writer = _writer(batch=FLOOD)
     acks: list[tuple[int, int]] = []
     with structlog.testing.capture_logs() as logs:

@@ -140,7 +140,7 @@ def test_sighup_reloads_and_keeps_running_on_a_bad_file(
 def test_sigkill_mid_run_then_restart(pg_dsn_sync: str, sim: SimulatorThread, tmp_path: Path) -> None:
     """Killed without a chance to drain: the restart resolves what the dead one left.
 
-    Documented outcome (docs/pipeline.md "Unknown outcome"): parts left
+    Documented outcome (docs/outcomes.md "Unknown outcome"): parts left
     `submitting` become `unknown`; those the SMSC took get their receipts on the
     new bind and are matched to them; the others wait for the grace (here 15 s),
     then follow the carrier's on_unknown_outcome ("fail": failed and refunded).

@@ -15,6 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from bridge.smpp import fields as F
 from bridge.smpp import pdus as P
 from bridge.smpp import tlv
 
@@ -74,22 +75,22 @@ unsuccess_sme = st.builds(
     error_status_code=integer(4),
 )
 
-_SPECIAL: dict[P.Special, st.SearchStrategy[Any]] = {
-    P.SHORT_MESSAGE: st.binary(max_size=254),
-    P.DEST_ADDRESS: st.lists(st.one_of(sme_address, distribution_list), min_size=1, max_size=6).map(
+_SPECIAL: dict[F.Special, st.SearchStrategy[Any]] = {
+    F.SHORT_MESSAGE: st.binary(max_size=254),
+    F.DEST_ADDRESS: st.lists(st.one_of(sme_address, distribution_list), min_size=1, max_size=6).map(
         tuple
     ),
-    P.UNSUCCESS_SME: st.lists(unsuccess_sme, max_size=4).map(tuple),
-    P.TLVS: tlvs,
+    F.UNSUCCESS_SME: st.lists(unsuccess_sme, max_size=4).map(tuple),
+    F.TLVS: tlvs,
 }
 
 
 def _field_strategy(marker: object) -> st.SearchStrategy[Any]:
-    if isinstance(marker, P.COctet):
+    if isinstance(marker, F.COctet):
         return c_octet(marker.max_size)
-    if isinstance(marker, P.Int):
+    if isinstance(marker, F.Int):
         return integer(marker.size)
-    assert isinstance(marker, P.Special)
+    assert isinstance(marker, F.Special)
     return _SPECIAL[marker]
 
 

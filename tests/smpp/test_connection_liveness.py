@@ -65,6 +65,16 @@ def test_a_response_number_must_still_fit_32_bits() -> None:
 # --- liveness counts whole PDUs -----------------------------------------------------------
 
 
+def test_the_answer_to_our_enquire_link_is_silent_but_its_round_trip_is_kept() -> None:
+    conn = esme_bound(enquire_link_interval=10.0, response_timeout=4.0)
+    assert conn.enquire_link_rtt is None and conn.enquire_link_answered_at is None
+    conn.tick(10.0)
+    ((_, cid, _, seq),) = headers(conn.data_to_send())
+    assert cid == C.ENQUIRE_LINK
+    assert feed(conn, wire(EnquireLinkResp(sequence_number=seq)), now=10.25) == []
+    assert conn.enquire_link_rtt == 0.25 and conn.enquire_link_answered_at == 10.25
+
+
 def test_bytes_of_an_unfinished_pdu_do_not_count_as_life() -> None:
     conn = esme_bound(enquire_link_interval=10.0, response_timeout=4.0, frame_timeout=None)
     assert conn.last_rx == 0.0  # the bind_resp

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A small SMSC on node-smpp (the npm package `smpp`, an SMPP 3.4 implementation
 // nobody on smpp-bridge wrote). The interoperability tests run our carrier
-// sessions against it (issue 5, "Interop with SMPP peers nobody here wrote").
+// sessions against it (docs/interop.md).
 //
 // Protocol of the process, which tests/interop/peers.py relies on:
 //   stdout line 1:  "LISTENING <port>"
