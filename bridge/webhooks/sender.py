@@ -51,19 +51,19 @@ def wall_clock() -> datetime:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SenderSettings:
-    batch: int = 200  # rows per claim
+    batch: int = 500  # rows per claim
     max_in_flight: int = 2000  # rows in hand (queued or being sent), all endpoints
     endpoint_concurrency: int = 8  # connections at once to one origin
     # Requests written at once on one connection of a healthy endpoint (HTTP/1.1
     # pipelining); 1 while it fails (see _worker)
     pipeline_depth: int = 16
-    endpoint_queue: int = 512  # rows waiting for one origin
+    endpoint_queue: int = 1024  # rows waiting for one origin
     lease: float = 60.0  # a claimed row is ours this long
     poll_interval: float = 0.2  # an idle claimer looks again after this
     busy_poll: float = 0.02  # ... and a claimer that found some rows, after this
     busy_delay: float = 1.0  # a row its endpoint has no room for is due again after this
     no_secret_delay: float = 60.0  # an endpoint without a secret: look again after this
-    flush_delay: float = 0.02
+    flush_delay: float = 0.05  # outcomes wait this long to go in one statement with others
     flush_batch: int = 500
     retention: float = 7 * 86400.0
     prune_interval: float = 60.0
