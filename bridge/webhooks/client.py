@@ -14,14 +14,17 @@ What a request may and may not do:
   and the socket connects to exactly that address; TLS then verifies the
   certificate for the URL's host name (SNI and hostname check), so the check
   and the connection cannot disagree (no DNS rebinding);
-- one deadline covers connect, TLS, request and the whole answer (the
+- one deadline covers connect, TLS, the requests and their whole answers (the
   policy's timeout: a 2xx after 10 s is a failure);
 - redirects are answers like any other (a 3xx is not a 2xx): never followed;
 - the answer's body is read up to a small cap and thrown away; past the cap
   the connection is closed instead of read on;
 - a kept-alive connection the server closed while idle fails before any byte
-  of an answer: then the request goes once more on a new connection (the
-  server cannot have acted on it);
+  of an answer: then the requests go once more on a new connection (the
+  server cannot have acted on them);
+- to a healthy endpoint several requests go in one write on one connection
+  and the answers are read in order (pipelining, ``post_many``; the rules are
+  in docs/webhooks.md "Pipelining");
 - bodies and headers are never logged (they carry the signature; errors
   name the origin only).
 """
