@@ -5,7 +5,9 @@ One trio task tree, inside the daemon or alone (`smpp-bridge webhooks run`):
     claimer   claims due rows (bridge/webhooks/outbox.py) while fewer than
               ``max_in_flight`` are in hand, and hands each to its endpoint
     endpoint  one per origin (scheme, host, port): a bounded queue, at most
-              ``endpoint_concurrency`` requests at once, a circuit breaker.
+              ``endpoint_concurrency`` connections at once (each with up to
+              ``pipeline_depth`` requests pipelined while the endpoint answers
+              2xx), a circuit breaker.
               A slow, hanging or dead endpoint fills only its own queue and
               slots; rows beyond its queue go back to the table unattempted
     flusher   writes outcomes and releases in batches (one round trip each)
