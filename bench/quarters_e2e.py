@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -38,27 +39,48 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, iowait) CPU seconds of the whole machine since boot, from /proc/stat: what
+    the other work on a shared machine took shows as busy time that is not ours."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        user, nice, system, _idle, iowait, irq, softirq, steal = (int(v) for v in handle.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / _TICKS, iowait / _TICKS
+
+
 class Quarters:
     """When each quarter of a run's messages was settled, with the daemon's RSS and the
     CPU of the daemon and the backends then (``run_once(quarters=True)``)."""
 
     def __init__(self, total: int, ledger0: int) -> None:
         self.total, self.ledger0 = total, ledger0
+        self.busy0, self.iowait0 = machine_cpu()
         self.marks: list[dict[str, float]] = []
 
     def due(self, settled: int) -> bool:
         return len(self.marks) < 4 and settled >= self.total * (len(self.marks) + 1) // 4
 
     def mark(self, settled: int, seconds: float, daemon_pid: int, daemon_cpu: float, pg_cpu: float) -> None:
+        busy, iowait = machine_cpu()
         self.marks.append({"settled": settled, "seconds": seconds, "daemon_rss_kb": rss_kb(daemon_pid),
-                           "daemon_cpu": daemon_cpu, "pg_cpu": pg_cpu})  # fmt: skip
+                           "daemon_cpu": daemon_cpu, "pg_cpu": pg_cpu, "busy": busy - self.busy0,
+                           "iowait": iowait - self.iowait0})  # fmt: skip
 
     def summary(self, rss0_kb: int) -> list[dict[str, float]]:
-        out, before = [], {"settled": 0, "seconds": 0.0, "daemon_cpu": 0.0, "pg_cpu": 0.0}
+        out, before = [], {"settled": 0, "seconds": 0.0, "daemon_cpu": 0.0, "pg_cpu": 0.0, "busy": 0.0, "iowait": 0.0}
         for m in self.marks:
             n = max(m["settled"] - before["settled"], 1)
+            seconds = max(m["seconds"] - before["seconds"], 1e-9)
+            ours = m["daemon_cpu"] - before["daemon_cpu"] + m["pg_cpu"] - before["pg_cpu"]
             out.append({
-                "rate": n / max(m["seconds"] - before["seconds"], 1e-9),
+                "rate": n / seconds,
+                # Cores busy over the quarter: the whole machine's, and those of the
+                # daemon and its backends (the simulator and other work are the rest).
+                "machine_busy_cores": (m["busy"] - before["busy"]) / seconds,
+                "daemon_and_pg_cores": ours / seconds,
+                "iowait_cores": (m["iowait"] - before["iowait"]) / seconds,
                 "daemon_us_per_msg": (m["daemon_cpu"] - before["daemon_cpu"]) / n * 1e6,
                 "pg_us_per_msg": (m["pg_cpu"] - before["pg_cpu"]) / n * 1e6,
                 "daemon_rss_kb": m["daemon_rss_kb"], "rss_growth_kb": m["daemon_rss_kb"] - rss0_kb,
@@ -82,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     for n, q in enumerate(quarters, 1):
         print(f"  quarter {n}: {q['rate']:,.0f} msg/s; daemon {q['daemon_us_per_msg']:.1f} us, "
               f"PostgreSQL {q['pg_us_per_msg']:.1f} us per message; daemon RSS {q['daemon_rss_kb'] / 1024:.1f} MB "
-              f"({q['rss_growth_kb'] / 1024:+.1f} MB since READY)")  # fmt: skip
+              f"({q['rss_growth_kb'] / 1024:+.1f} MB since READY); cores busy: machine "
+              f"{q['machine_busy_cores']:.2f}, daemon + PostgreSQL {q['daemon_and_pg_cores']:.2f}, "
+              f"iowait {q['iowait_cores']:.2f}")  # fmt: skip
     drift = quarters[-1]["rate"] / quarters[0]["rate"] - 1
     growth = max(q["rss_growth_kb"] for q in quarters)
     rate_ok, rss_ok = drift >= -RATE_DRIFT, growth < RSS_GROWTH_KB
