@@ -149,7 +149,8 @@ async def _monitor(
     messages), when each quarter of them was settled."""
     import trio
 
-    from bench.quarters_e2e import LAST_LEDGER_ID, Quarters, rss_kb
+    from bench.procstat import rss_kb
+    from bench.quarters_e2e import LAST_LEDGER_ID, Quarters
     from bridge.store.db import open_connection
 
     async with open_connection(dsn) as conn:

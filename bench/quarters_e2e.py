@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.__main__ import _cpu_model, _python_loop_mops
+from bench.procstat import rss_kb
 
 HERE = Path(__file__).resolve().parent
 RATE_DRIFT = 0.05  # the last quarter within 5% of the first
@@ -28,15 +29,6 @@ RSS_GROWTH_KB = 50 * 1024
 # large the table), less the ids taken before the daemon started. Only for the
 # quarters of a long run; a settlement that met a conflict also takes an id.
 LAST_LEDGER_ID = "SELECT coalesce(max(id), 0) FROM ledger"
-
-
-def rss_kb(pid: int) -> int:
-    """Resident set size (VmRSS) of a live process, in KiB."""
-    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")
