@@ -35,6 +35,9 @@ from bridge.api.probes import health, health_live, health_ready, metrics
 from bridge.api.ratelimit import RateLimiter
 from bridge.api.validate import IDEMPOTENCY_KEY, parse_send
 from bridge.notify import Notifier
+from bridge.preflight.api import Preflight
+from bridge.preflight.api import routes as preflight_routes
+from bridge.preflight.networks import sync_networks
 from bridge.store.accounts import balance
 from bridge.store.aio import AioDatabase, open_aio_database
 from bridge.store.enqueue import EnqueueError, enqueue_many
@@ -321,6 +324,7 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
             if await db.fetchval("SELECT to_regclass('api_keys')") is None:
                 raise RuntimeError("the database has no api_keys table: run `smpp-bridge migrate`")
             state.bind(db)
+            await sync_networks(db, config.preflight)
             assert state.batcher is not None
             state.batcher.start()
             log.info("api ready", url=url)
@@ -350,6 +354,7 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
             Route("/health/live", health_live, methods=["GET"]),
             Route("/health/ready", health_ready, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *preflight_routes(_UNAVAILABLE),  # seed 004 under /api (docs/preflight.md)
         ],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
@@ -357,4 +362,5 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
     # No 307 from /sms/x/ to /sms/x: an answer the document does not list; 404.
     app.router.redirect_slashes = False
     app.state.api = state
+    app.state.preflight = Preflight(state)
     return RequestLog(app, state.metrics, access_log=config.api.access_log)

@@ -1,8 +1,8 @@
 """Delivery policies: how one kind of event is sent, signed and retried.
 
 A policy is a value per event kind (the outbox row's ``event``). Seed 000's
-``sms.status`` is the first; seed 004's ``session.complete`` will reuse the
-sender with a policy of its own. A policy says:
+``sms.status`` is the first; seed 004's ``session.complete`` reuses the
+sender with a policy of its own (bridge/preflight/webhook.py). A policy says:
 
 - the headers of every request (seed 000 "Delivery webhook": ``Content-Type``,
   ``User-Agent``, ``X-ProSignals-Event``, ``X-ProSignals-Signature``,
@@ -105,8 +105,9 @@ class DeliveryPolicy:
     user_agent: str = "ProSignals/1.0"
     event_header: str = "X-ProSignals-Event"
     signature_header: str = "X-ProSignals-Signature"
-    attempt_header: str = "X-ProSignals-Attempt"
+    attempt_header: str | None = "X-ProSignals-Attempt"  # None: no attempt header
     delivery_header: str = "X-ProSignals-Delivery"
+    signature_prefix: str = ""  # before the hex digest, e.g. "sha256=" (seed 004)
     delivered: Callable[[int], bool] = _is_2xx
     # Of the answers that are not ``delivered``: worth another attempt?
     retry: Callable[[int], bool] = _always
@@ -130,17 +131,18 @@ class DeliveryPolicy:
             (b"Content-Type", b"application/json"),
             (b"User-Agent", self.user_agent.encode("ascii")),
             (self.event_header.encode("ascii"), self.event.encode("ascii")),
-            (self.signature_header.encode("ascii"), sign(secret, body).encode("ascii")),
-            (self.attempt_header.encode("ascii"), str(attempt).encode("ascii")),
-            (self.delivery_header.encode("ascii"), delivery_id.encode("ascii")),
+            (self.signature_header.encode("ascii"), (self.signature_prefix + sign(secret, body)).encode("ascii")),
         ]
+        if self.attempt_header is not None:
+            headers.append((self.attempt_header.encode("ascii"), str(attempt).encode("ascii")))
+        headers.append((self.delivery_header.encode("ascii"), delivery_id.encode("ascii")))
         return headers, body
 
     def __post_init__(self) -> None:
         from bridge.webhooks.client import check_header_value
 
         for value in (self.user_agent, self.event, self.event_header, self.signature_header,
-                      self.attempt_header, self.delivery_header):  # fmt: skip
+                      self.attempt_header or "", self.delivery_header, self.signature_prefix):  # fmt: skip
             check_header_value(value)
 
     def tuned(self, *, delays: tuple[float, ...] | None = None, timeout: float | None = None,
