@@ -7,7 +7,8 @@
 - three attempts: at once, 30 s after the first failure, 5 minutes after the second;
 - retried on connection errors, timeouts (10 s) and 5xx only: a 3xx or 4xx is
   final (dead), a 2xx delivered;
-- the body: the outbox row's payload as it is (outcomes.session_payload).
+- the body: the outbox row's payload (outcomes.session_payload) in the seed's
+  field order (jsonb keeps its own order, so the order is restored here).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import msgspec
 
 from bridge.preflight.outcomes import SESSION_COMPLETE
+from bridge.preflight.views import ResultView
 from bridge.webhooks.policy import DeliveryPolicy
 
 __all__ = ["SESSION_COMPLETE_POLICY"]
@@ -25,8 +27,21 @@ __all__ = ["SESSION_COMPLETE_POLICY"]
 _encoder = msgspec.json.Encoder()
 
 
+_SESSION_ORDER = ("id", "status", "sender_id", "client_ref", "test_code", "expected_body", "created_at",
+                  "expires_at", "results")  # fmt: skip
+_RESULT_ORDER = tuple(ResultView.__struct_fields__)
+
+
+def _ordered(data: Mapping[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
+    out = {k: data[k] for k in order if k in data}
+    out.update((k, v) for k, v in data.items() if k not in out)
+    return out
+
+
 def _body(payload: Mapping[str, Any], _attempt: int) -> bytes:
-    return _encoder.encode(payload)
+    session = _ordered(payload.get("session") or {}, _SESSION_ORDER)
+    session["results"] = [_ordered(r, _RESULT_ORDER) for r in session.get("results") or []]
+    return _encoder.encode({"event": payload["event"], "session": session})
 
 
 def _server_error(status: int) -> bool:
