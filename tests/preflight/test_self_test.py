@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import trio
@@ -47,7 +48,7 @@ def test_self_test_probes_every_network_and_feeds_its_health(system: System) -> 
 
     system.run(scenario)
 
-    def networks() -> dict[str, dict[str, object]]:
+    def networks() -> dict[str, dict[str, Any]]:
         with system.http() as http:
             return {n["slug"]: n for n in http.get("/networks").json()["networks"]}
 
@@ -56,5 +57,5 @@ def test_self_test_probes_every_network_and_feeds_its_health(system: System) -> 
     assert health["o2"]["status"] == "down" and health["o2"]["uptime_24h"] == 0
     assert isinstance(health["three"]["avg_latency_ms"], int) and health["three"]["avg_latency_ms"] >= 1400
     assert health["ee"]["signal_bars"] is None and health["ee"]["network_type"] is None
-    (beat,) = health["ee"]["recent_heartbeats"]  # type: ignore[misc]
-    assert beat["success"] is True and health["ee"]["last_heartbeat_at"] == beat["at"]  # type: ignore[index]
+    (beat,) = health["ee"]["recent_heartbeats"]
+    assert beat["success"] is True and health["ee"]["last_heartbeat_at"] == beat["at"]
