@@ -97,6 +97,7 @@ class PreflightService:
             total.matched += done.matched
             total.unmatched += done.unmatched
             total.completed += done.completed
+            total.completed_ids += done.completed_ids
             if done.taken < self.batch:
                 return total
 
