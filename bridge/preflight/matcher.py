@@ -180,20 +180,20 @@ async def _match(tx: Executor, messages: Sequence[Mo], stats: PassStats) -> list
     if not messages:
         return []
     rows = await tx.fetch(_CANDIDATES, list({m.digits for m in messages}))
-    by_digits: dict[str, list[Any]] = {}
+    by_digits: dict[str, list[tuple[Any, Candidate]]] = {}
     for row in rows:
-        by_digits.setdefault(row["digits"], []).append(row)
+        by_digits.setdefault(row["digits"], []).append((row, _candidate(row)))
     probes = [r["probe_message_id"] for r in rows if r["probe_message_id"] is not None]
     submitted = {r["message_id"]: r["at"] for r in await tx.fetch(_SUBMITTED, probes)} if probes else {}
     updates: list[Update] = []
     for mo in sorted(messages, key=lambda m: (m.received_at, m.inbound_id)):
         waiting = by_digits.get(mo.digits, [])
-        found = choose([_candidate(r) for r in waiting], mo.body, mo.received_at)
+        found = choose([c for _, c in waiting], mo.body, mo.received_at)
         if found is None:
             stats.unmatched += 1
             continue
-        row = next(r for r in waiting if r["session_id"] == found.session_id)
-        waiting.remove(row)
+        index = next(i for i, (_, c) in enumerate(waiting) if c.session_id == found.session_id)
+        row = waiting.pop(index)[0]
         start = row["created_at"]
         if row["mode"] == "self_test":
             start = submitted.get(row["probe_message_id"]) or start

@@ -57,16 +57,16 @@ async def finish_sessions(tx: Executor, session_ids: Sequence[UUID], *, webhooks
         " WHERE s.id = ANY($1::uuid[])",
         ids,
     )
-    results = await tx.fetch(
-        f"SELECT {RESULT_COLUMNS} FROM preflight_results r WHERE r.session_id = ANY($1::uuid[])"
-        " ORDER BY r.session_id, r.position, r.network",
-        ids,
-    )
-    by_session: dict[UUID, list[Any]] = {}
-    for r in results:
-        by_session.setdefault(r["session_id"], []).append(r)
     hooked = [r for r in rows if webhooks and r["has_endpoint"] and r["plan"] in _WEBHOOK_PLANS]
     if hooked:
+        results = await tx.fetch(
+            f"SELECT {RESULT_COLUMNS} FROM preflight_results r WHERE r.session_id = ANY($1::uuid[])"
+            " ORDER BY r.session_id, r.position, r.network",
+            [r["id"] for r in hooked],
+        )
+        by_session: dict[UUID, list[Any]] = {}
+        for r in results:
+            by_session.setdefault(r["session_id"], []).append(r)
         await tx.executemany(
             "INSERT INTO webhook_outbox (account_id, event, payload, url) VALUES ($1, $2, $3, $4)",
             [(r["account_id"], SESSION_COMPLETE, session_payload(r, by_session.get(r["id"], [])), r["webhook_url"])

@@ -58,7 +58,9 @@ async def tests_this_month(db: Executor, account_id: int, now: datetime) -> int:
 
 
 # Per active network the active number given to a session longest ago (never: first),
-# marked as given now, and the session's result rows, in one statement. Two sessions
+# marked as given now, and the session's result rows, in one statement. "Now" for the
+# ordering is PostgreSQL's clock_timestamp(), not the session's clock: sessions stamped
+# with one instant (a fixed test clock, a burst) still rotate through the numbers. Two sessions
 # created at the same instant may get the same number: matching tells them apart.
 _PICK_AND_INSERT = """
 WITH picked AS (
@@ -67,7 +69,7 @@ WITH picked AS (
     WHERE n.active AND w.is_active
     ORDER BY n.network, n.last_used_at NULLS FIRST, n.digits
 ), used AS (
-    UPDATE preflight_numbers u SET last_used_at = $2 FROM picked p WHERE u.digits = p.digits
+    UPDATE preflight_numbers u SET last_used_at = clock_timestamp() FROM picked p WHERE u.digits = p.digits
 )
 INSERT INTO preflight_results (session_id, network, network_name, position, digits)
 SELECT $1, w.slug, w.name, w.position, p.digits
@@ -98,7 +100,7 @@ async def create_session(
             session_id, account_id, api_key_id, new.mode, test_code(), new.sender_id, new.expected_body,
             new.client_ref, new.webhook_url, now, now + ttl,
         )  # fmt: skip
-        await tx.execute(_PICK_AND_INSERT, session_id, now)
+        await tx.execute(_PICK_AND_INSERT, session_id)
     return session_id
 
 
