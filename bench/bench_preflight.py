@@ -25,12 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench.bench_e2e import ADMIN_DSN, _admin
-from bench.common import Rate, target
+from bench.common import SIM_BRIDGE_CONFIG, Rate, target
 
 DESCRIPTION = "SMS Preflight: sessions/s through the API, MO matched/s, p99 deliver_sm -> stored result"
 TARGET_SESSIONS = 200.0
@@ -53,38 +54,22 @@ def _networks(count: int, numbers: int, prefix: str) -> str:
     return "\n".join(out)
 
 
-def _config(dsn: str, port: int, networks: str) -> str:
-    return f"""
-[database]
-dsn = "{dsn}"
-pool_min = 4
-pool_max = 12
+def _config(port: int, networks: str) -> str:
+    """The benches' shared simulator-bridge configuration (database from
+    SMPP_BRIDGE_BENCH_DSN), the API's access log off, and the probe networks."""
+    return SIM_BRIDGE_CONFIG.format(port=port, binds=1, window=100) + "\n[api]\naccess_log = false\n\n" + networks
 
-[[carriers]]
-name = "sim"
-host = "127.0.0.1"
-port = {port}
-system_id = "bench"
-window = 100
-tps = 1000000
-response_timeout = "10s"
 
-[[routes]]
-default = true
-carriers = [{{ carrier = "sim" }}]
-
-[rates]
-default = "0.0500"
-
-[logging]
-level = "info"
-format = "json"
-
-[api]
-access_log = false
-
-{networks}
-"""
+def _wait_live(port: int, api: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=1):
+                return
+        except OSError:
+            if api.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the API did not start") from None
+            time.sleep(0.1)
 
 
 class _Database:
@@ -113,29 +98,23 @@ def _sessions_http(quick: bool) -> dict[str, Any]:
     db = _Database()
     work = Path(tempfile.mkdtemp(prefix="smpp-bridge-bench-preflight-"))
     config = work / "bench.toml"
-    config.write_text(_config(db.dsn, 2775, _networks(5, 4, "1")))
+    config.write_text(_config(2775, _networks(5, 4, "1")))
 
     async def user() -> str:
         async with open_database(db.dsn, min_size=1, max_size=1) as conn:
             found = await create_user(conn, "bench", plan="team", name="Bench", email="bench@localhost")
             return (await create_key(conn, found.account_id, "bench", requests_per_minute=None))[1]
 
+    port = free_port()
     api = subprocess.Popen(
-        [sys.executable, "-m", "bridge.cli", "api", "-c", str(config), "--listen", "127.0.0.1:0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "bridge.cli", "api", "-c", str(config), "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "SMPP_BRIDGE_BENCH_DSN": db.dsn},
     )  # fmt: skip
     try:
-        url = ""
-        assert api.stderr is not None
-        for line in api.stderr:
-            if '"api ready"' in line:
-                url = line.split('"url": "')[1].split('"')[0]
-                break
-        if not url:
-            raise RuntimeError("the API did not start")
+        _wait_live(port, api)
         key = trio.run(user)
         body = json.dumps({"sender_id": "MYAPP", "expected_body": "Hello!"})
-        spec = {"host": "127.0.0.1", "port": int(url.rsplit(":", 1)[1]), "seconds": 3 if quick else 8,
+        spec = {"host": "127.0.0.1", "port": port, "seconds": 3 if quick else 8,
                 "connections": 8, "rate": None, "requests": [["POST", "/api/sessions", body, key]]}  # fmt: skip
         path = work / "spec.json"
         path.write_text(json.dumps(spec))
@@ -159,7 +138,7 @@ async def _matching(dsn: str, sessions: int) -> tuple[int, float]:
     from bridge.store.db import open_database
     from config.load import parse_config
 
-    config = parse_config(_config(dsn, 2775, _networks(2, 500, "2")), source="bench")
+    config = parse_config(_config(2775, _networks(2, 500, "2")), source="bench")
     async with open_database(dsn, min_size=1, max_size=4) as db:
         await sync_networks(db, config.preflight)
         user = await create_user(db, "bench", plan="team", name="Bench", email="bench@localhost")
@@ -217,7 +196,7 @@ async def _latency(dsn: str, count: int, rate: float) -> list[float]:
     queued: dict[Any, float] = {}
     stored: dict[Any, float] = {}
     port = free_port()
-    config = parse_config(_config(dsn, port, _networks(1, count, "3")), source="bench")
+    config = parse_config(_config(port, _networks(1, count, "3")), source="bench")
     configure_logging(Logging(level="warning", format="json"))
     async with open_database(dsn, min_size=2, max_size=8) as db, trio.open_nursery() as nursery:
         await nursery.start(sim.serve, "127.0.0.1", port)

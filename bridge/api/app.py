@@ -44,9 +44,8 @@ from bridge.store.enqueue import EnqueueError, enqueue_many
 from bridge.store.keys import KeyRecord
 from bridge.store.models import SendResult, to_json
 from bridge.store.queries import get_message
-from bridge.store.routing import RouteTable
+from bridge.store.routing import FixedRoute, RouteTable
 from config.schema import Config
-from config.schema import Route as RouteConfig
 
 __all__ = ["KEYS_CHANNEL", "OPENAPI", "ApiState", "create_app"]
 
@@ -59,19 +58,6 @@ _MESSAGE_ID = re.compile(r"msg_[0-9a-hjkmnp-tv-z]{26}")
 _UNAVAILABLE = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError,
                 asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
                 asyncpg.TooManyConnectionsError)  # fmt: skip
-
-
-class FixedRoute(RouteTable):
-    """Every number takes one route: the sends of a ``psk_test_`` key."""
-
-    __slots__ = ("_route",)
-
-    def __init__(self, config: Config, route: RouteConfig) -> None:
-        super().__init__(config)
-        self._route = route
-
-    def lookup(self, digits: str, country: str | None) -> RouteConfig | None:
-        return self._route
 
 
 class ApiState:

@@ -20,9 +20,8 @@ from bridge.preflight.users import create_user, get_user
 from bridge.store.db import Database
 from bridge.store.enqueue import EnqueueError, enqueue_many
 from bridge.store.plan import SendRequest
-from bridge.store.routing import RouteTable
+from bridge.store.routing import FixedRoute, RouteTable
 from config.schema import Config
-from config.schema import Route as RouteConfig
 
 __all__ = ["SelfTestError", "start_self_test"]
 
@@ -31,19 +30,6 @@ log = structlog.get_logger("bridge.preflight.selftest")
 
 class SelfTestError(Exception):
     pass
-
-
-class _OneRoute(RouteTable):
-    """Every number takes the network's configured route."""
-
-    __slots__ = ("_route",)
-
-    def __init__(self, config: Config, route: RouteConfig) -> None:
-        super().__init__(config)
-        self._route = route
-
-    def lookup(self, digits: str, country: str | None) -> RouteConfig | None:
-        return self._route
 
 
 async def start_self_test(db: Database, config: Config, *, sender_id: str, now: datetime) -> UUID:
@@ -71,7 +57,7 @@ async def start_self_test(db: Database, config: Config, *, sender_id: str, now: 
         network = by_slug.get(result["network"])
         table = default
         if network is not None and network.route is not None and network.route in routes:
-            table = _OneRoute(config, routes[network.route])
+            table = FixedRoute(config, routes[network.route])
         try:
             (sent,) = await enqueue_many(
                 db, config, user.account_id,
