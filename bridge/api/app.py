@@ -35,6 +35,9 @@ from bridge.api.probes import health, health_live, health_ready, metrics
 from bridge.api.ratelimit import RateLimiter
 from bridge.api.validate import IDEMPOTENCY_KEY, parse_send
 from bridge.notify import Notifier
+from bridge.preflight.api import Preflight
+from bridge.preflight.api import routes as preflight_routes
+from bridge.preflight.networks import sync_networks
 from bridge.store.accounts import balance
 from bridge.store.aio import AioDatabase, open_aio_database
 from bridge.store.enqueue import EnqueueError, enqueue_many
@@ -42,9 +45,8 @@ from bridge.store.functions import functions_refusal
 from bridge.store.keys import KeyRecord
 from bridge.store.models import SendResult, to_json
 from bridge.store.queries import get_message
-from bridge.store.routing import RouteTable
+from bridge.store.routing import FixedRoute, RouteTable
 from config.schema import Config
-from config.schema import Route as RouteConfig
 
 __all__ = ["KEYS_CHANNEL", "OPENAPI", "ApiState", "create_app"]
 
@@ -57,19 +59,6 @@ _MESSAGE_ID = re.compile(r"msg_[0-9a-hjkmnp-tv-z]{26}")
 _UNAVAILABLE = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError,
                 asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
                 asyncpg.TooManyConnectionsError)  # fmt: skip
-
-
-class FixedRoute(RouteTable):
-    """Every number takes one route: the sends of a ``psk_test_`` key."""
-
-    __slots__ = ("_route",)
-
-    def __init__(self, config: Config, route: RouteConfig) -> None:
-        super().__init__(config)
-        self._route = route
-
-    def lookup(self, digits: str, country: str | None) -> RouteConfig | None:
-        return self._route
 
 
 class ApiState:
@@ -325,6 +314,7 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
             if refusal is not None:
                 raise RuntimeError(refusal)
             state.bind(db)
+            await sync_networks(db, config.preflight)
             assert state.batcher is not None
             state.batcher.start()
             log.info("api ready", url=url)
@@ -354,6 +344,7 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
             Route("/health/live", health_live, methods=["GET"]),
             Route("/health/ready", health_ready, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *preflight_routes(_UNAVAILABLE),  # seed 004 under /api (docs/preflight.md)
         ],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
@@ -361,4 +352,5 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
     # No 307 from /sms/x/ to /sms/x: an answer the document does not list; 404.
     app.router.redirect_slashes = False
     app.state.api = state
+    app.state.preflight = Preflight(state)
     return RequestLog(app, state.metrics, access_log=config.api.access_log)

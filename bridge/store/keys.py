@@ -39,7 +39,7 @@ __all__ = [
     "touch_keys",
 ]
 
-Product = Literal["live", "test"]
+Product = Literal["live", "test", "preflight"]  # preflight: `sp_` keys (bridge/preflight)
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, 5 bits a character
 _RANDOM_CHARS = 32  # 160 bits
