@@ -30,6 +30,7 @@ from starlette.routing import Route
 from bridge.api.auth import FailureLimiter, KeyCache
 from bridge.api.batcher import SendBatcher
 from bridge.api.errors import STATUS, ApiError, error_body
+from bridge.api.fastpath import FastPath
 from bridge.api.middleware import Metrics, RequestLog
 from bridge.api.probes import health, health_live, health_ready, metrics
 from bridge.api.ratelimit import RateLimiter
@@ -340,11 +341,12 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
                     with contextlib.suppress(Exception):
                         await state.keys.flush_last_used()
 
+    send, status, balance = _guard(send_sms), _guard(get_sms), _guard(get_balance)
     app = Starlette(
         routes=[
-            Route("/api/v1/sms/send", _guard(send_sms), methods=["POST"]),
-            Route("/api/v1/sms/{id}", _guard(get_sms), methods=["GET"]),
-            Route("/api/v1/balance", _guard(get_balance), methods=["GET"]),
+            Route("/api/v1/sms/send", send, methods=["POST"]),
+            Route("/api/v1/sms/{id}", status, methods=["GET"]),
+            Route("/api/v1/balance", balance, methods=["GET"]),
             Route("/api/v1/openapi.json", openapi, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/health/live", health_live, methods=["GET"]),
@@ -357,4 +359,5 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
     # No 307 from /sms/x/ to /sms/x: an answer the document does not list; 404.
     app.router.redirect_slashes = False
     app.state.api = state
-    return RequestLog(app, state.metrics, access_log=config.api.access_log)
+    fast = FastPath(app, send=send, status=status, balance=balance)
+    return RequestLog(fast, state.metrics, access_log=config.api.access_log)
