@@ -34,6 +34,7 @@ from bridge.api.fastpath import FastPath
 from bridge.api.middleware import Metrics, RequestLog
 from bridge.api.probes import health, health_live, health_ready, metrics
 from bridge.api.ratelimit import RateLimiter
+from bridge.api.reads import ReadBatcher
 from bridge.api.validate import IDEMPOTENCY_KEY, parse_send
 from bridge.notify import Notifier
 from bridge.store.accounts import balance
@@ -41,7 +42,6 @@ from bridge.store.aio import AioDatabase, open_aio_database
 from bridge.store.enqueue import EnqueueError, enqueue_many
 from bridge.store.keys import KeyRecord
 from bridge.store.models import SendResult, to_json
-from bridge.store.queries import get_message
 from bridge.store.routing import RouteTable
 from config.schema import Config
 from config.schema import Route as RouteConfig
@@ -87,6 +87,7 @@ class ApiState:
         self.keys: KeyCache | None = None
         self.limiter: RateLimiter | None = None
         self.batcher: SendBatcher | None = None
+        self.reads: ReadBatcher | None = None
 
     @property
     def db(self) -> AioDatabase:
@@ -101,6 +102,7 @@ class ApiState:
         # fills (measured: 1, 2 and 5 workers within 15%, larger batches with
         # fewer); the rest of the pool serves reads, keys and limits.
         self.batcher = SendBatcher(db, self.config, workers=min(2, self.config.api.pool_size))
+        self.reads = ReadBatcher(db, workers=min(2, self.config.api.pool_size))
 
     async def principal(self, request: Request) -> KeyRecord:
         """The request's key, within its rate limit; else the error to answer."""
@@ -255,7 +257,8 @@ async def get_sms(request: Request) -> Response:
     message_id = request.path_params["id"]
     view = None
     if _MESSAGE_ID.fullmatch(message_id):
-        view = await get_message(api.db, message_id, account_id=key.account_id)
+        assert api.reads is not None
+        view = await api.reads.get(message_id, key.account_id)
     if view is None:  # unknown, or another account's: never say which
         raise ApiError("not_found", "The requested message id doesn't belong to your account.")
     return _json(to_json(view))
@@ -322,8 +325,9 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
             if await db.fetchval("SELECT to_regclass('api_keys')") is None:
                 raise RuntimeError("the database has no api_keys table: run `smpp-bridge migrate`")
             state.bind(db)
-            assert state.batcher is not None
+            assert state.batcher is not None and state.reads is not None
             state.batcher.start()
+            state.reads.start()
             log.info("api ready", url=url)
             if notifier is not None:
                 notifier.ready(f"serving {url}")
@@ -337,6 +341,7 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await state.batcher.stop()
+                await state.reads.stop()
                 if state.keys is not None:
                     with contextlib.suppress(Exception):
                         await state.keys.flush_last_used()
