@@ -31,7 +31,7 @@ from decimal import Decimal
 import asyncpg
 import structlog
 
-from bridge.api.errors import ApiError
+from bridge.api.drain import Drain
 from bridge.store.aio import AioDatabase
 from bridge.store.enqueue import (
     BalanceShort,
@@ -79,46 +79,22 @@ class SendBatcher:
     ) -> None:
         self._db = db
         self._config = config
-        # Bounded (DESIGN.md): past it a send is answered 503 `unavailable`
-        # at once instead of waiting behind thousands of others.
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=max_queue)
-        self._max_batch = max_batch
-        self._workers = workers
-        self._tasks: list[asyncio.Task[None]] = []
+        self._drain: Drain[_Pending] = Drain(
+            self._commit, workers=workers, max_batch=max_batch, max_queue=max_queue, what="sends"
+        )
         self._short: dict[int, float] = {}  # account id -> until when its sends go alone
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._work()) for _ in range(self._workers)]
+        self._drain.start()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._drain.stop()
 
     async def send(self, key: KeyRecord, routes: RouteTable, request: SendRequest) -> SendResult:
         """The send's 201 body once committed; raises its ``EnqueueError`` or the batch's error."""
         pending = _Pending(key, routes, request)
-        try:
-            self._queue.put_nowait(pending)
-        except asyncio.QueueFull:
-            raise ApiError(
-                "unavailable",
-                "Too many sends in flight: retry shortly.",
-                headers={"Retry-After": "1"},
-            ) from None
+        self._drain.put(pending)
         return await pending.done
-
-    async def _work(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await self._commit(batch)
-            except Exception as exc:
-                for pending in batch:
-                    if not pending.done.done():
-                        pending.done.set_exception(exc)
 
     async def _commit(self, batch: list[_Pending]) -> None:
         planned: list[_Planned] = []
