@@ -9,33 +9,16 @@ import trio
 from bridge.preflight.service import PreflightService
 from bridge.store.accounts import create_account
 from bridge.store.db import Database
-from tests.preflight.helpers import Clock, preflight_config
-from tests.preflight.system import EE, VODAFONE
+from config.load import parse_config
+from tests.preflight.helpers import Clock
+from tests.preflight.system import CONFIG as SYSTEM_CONFIG
+from tests.preflight.system import EE, GIFFGAFF, O2, THREE, VODAFONE
 
-NETWORKS = f"""
-[[routes]]
-default = true
-carriers = [{{ carrier = "sim" }}]
-
-[rates]
-default = "0.0500"
-
-[preflight]
-account = "selftest"
-self_test = true
-self_test_interval = "15m"
-self_test_sender_id = "BRIDGE"
-
-[[preflight.networks]]
-slug = "ee"
-name = "EE"
-numbers = ["{EE}"]
-
-[[preflight.networks]]
-slug = "vodafone"
-name = "Vodafone"
-numbers = ["{VODAFONE}"]
-"""
+# The system tests' configuration (five probe networks) with the schedule on.
+CONFIG = SYSTEM_CONFIG.format(
+    dsn="postgresql://unused", port=2775, ee=EE, vodafone=VODAFONE, o2=O2, three=THREE, giffgaff=GIFFGAFF
+).replace('self_test_sender_id = "BRIDGE"', 'self_test = true\nself_test_interval = "15m"\nself_test_sender_id = "BRIDGE"')
+NETWORKS = 5
 
 
 async def _until(service: PreflightService, count: int) -> None:
@@ -45,7 +28,8 @@ async def _until(service: PreflightService, count: int) -> None:
 
 
 async def test_self_tests_start_at_once_then_each_interval_of_the_clock(db: Database) -> None:
-    config = preflight_config(NETWORKS)
+    config = parse_config(CONFIG, source="schedule.toml")
+    assert config.preflight.self_test
     await create_account(db, "selftest", credits="10")
     clock = Clock()
     started = clock()
@@ -70,9 +54,9 @@ async def test_self_tests_start_at_once_then_each_interval_of_the_clock(db: Data
         " WHERE s.mode = 'self_test' GROUP BY s.id ORDER BY s.created_at"
     )
     assert [s["created_at"] for s in sessions] == [started, started + timedelta(minutes=15)]
-    assert [s["probes"] for s in sessions] == [2, 2]  # one probe queued per network
+    assert [s["probes"] for s in sessions] == [NETWORKS, NETWORKS]  # one probe queued per network
     assert all(s["expected_body"] == f"Preflight test {s['test_code']}" for s in sessions)
     queued = await db.fetchval(
         "SELECT count(*) FROM messages m JOIN accounts a ON a.id = m.account_id WHERE a.name = 'selftest'"
     )
-    assert queued == 4
+    assert queued == 2 * NETWORKS
