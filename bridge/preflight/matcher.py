@@ -84,9 +84,12 @@ SELECT message_id, min(submitted_at) AS at FROM message_parts
 WHERE message_id = ANY($1::bigint[]) GROUP BY message_id
 """
 # The results an MO answered, and the sessions that thereby have every network: one
-# statement. The count of a session's pending results is read from the snapshot
-# before the update, so a session is complete when that count equals what this
-# statement received for it.
+# statement. Only matching and expiry change a status, both under MATCH_LOCK, so the
+# results this pass read as pending (and their sessions) are still pending: the rows
+# are found by their keys alone, with no status filter the planner could serve from
+# the partial indexes of everything pending. The count of a session's pending
+# results is read from the snapshot before the update: the session is complete when
+# it equals what this statement received for it.
 _RECEIVE = """
 WITH received AS (
     UPDATE preflight_results r SET status = 'received', verdict = u.verdict, latency_ms = u.latency,
@@ -95,16 +98,15 @@ WITH received AS (
     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::boolean[],
                 $8::timestamptz[], $9::boolean[], $10::bigint[])
          AS u(session_id, network, verdict, latency, sender, body, matched, at, ambiguous, inbound)
-    WHERE r.session_id = u.session_id AND r.network = u.network AND r.status = 'pending'
+    WHERE r.session_id = u.session_id AND r.network = u.network
     RETURNING r.session_id
-), touched AS (
-    SELECT session_id, count(*) AS networks FROM received GROUP BY session_id
+), done AS (
+    SELECT t.session_id FROM (SELECT session_id, count(*) AS networks FROM received GROUP BY session_id) AS t
+    WHERE t.networks = (SELECT count(*) FILTER (WHERE r.status = 'pending') FROM preflight_results r
+                        WHERE r.session_id = t.session_id)
 )
 UPDATE preflight_sessions s SET status = 'complete', finished_at = now()
-FROM touched t
-WHERE s.id = t.session_id AND s.status = 'pending'
-  AND (SELECT count(*) FILTER (WHERE r.status = 'pending') FROM preflight_results r WHERE r.session_id = s.id)
-      = t.networks
+FROM done d WHERE s.id = d.session_id
 RETURNING s.id
 """
 
