@@ -66,13 +66,10 @@ _GROUP = """
 SELECT i.* FROM preflight_inbox i, unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS g(c, s, d, r)
 WHERE i.carrier = g.c AND i.source = g.s AND i.digits = g.d AND i.concat_ref = g.r
 """
-# Statistics lag a burst of new sessions (autovacuum analyses later): both statements
-# below are written so that the planner has no misestimated filter to build a
-# quadratic plan on. A pending result implies a pending session (expiry and
-# completion change both in one transaction), so the session is found by its key
-# alone; whether a session still waits is counted over its own few results (the
-# primary key's prefix), not by intersecting it with the partial index of all
-# pending results.
+# Statistics lag a burst of new sessions (autovacuum analyses later), so the
+# statements here give the planner no misestimated filter to build a quadratic plan
+# on. A pending result implies a pending session (expiry and completion change both
+# in one transaction): the session is found by its key alone.
 _CANDIDATES = """
 SELECT r.session_id, r.network, r.digits, r.probe_message_id, s.created_at, s.expires_at, s.test_code,
        s.expected_body, s.sender_id, s.mode
