@@ -6,7 +6,8 @@ and each operation lists exactly the error codes of ``errors.CODES_OF`` under
 their statuses, so the document cannot drift from the code without a test
 noticing: ``bridge/api/openapi.json`` is this function's output, committed
 (regenerate with ``smpp-bridge api --print-openapi > bridge/api/openapi.json``)
-and served at ``/api/v1/openapi.json``.
+and served at ``/api/v1/openapi.json``. The SMS Preflight routes under ``/api``
+are added by bridge/preflight/openapi.py.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import msgspec
 
 from bridge.api.errors import CODES_OF, STATUS, ErrorBody
+from bridge.preflight import openapi as preflight
 from bridge.store.models import Balance, MessageView, SendResult
 from bridge.store.plan import MAX_RECIPIENTS, SendRequest
 
@@ -88,7 +90,8 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "ProSignals API",
             "version": "1",
-            "description": "Send SMS, follow their status, read the balance (seed 000). Money is MYR.",
+            "description": "Send SMS, follow their status, read the balance (seed 000). Money is MYR."
+            " SMS Preflight (seed 004): paths with their own server, /api.",
         },
         "servers": [{"url": "/api/v1"}],
         "security": security,
@@ -117,10 +120,14 @@ def document() -> dict[str, Any]:
                     "responses": {"200": _ok("Balance", "The balance"), **_errors("getBalance")},
                 }
             },
+            **preflight.paths(),  # SMS Preflight, served under /api (bridge/preflight/openapi.py)
         },
         "components": {
-            "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "psk_live_..."}},
+            "schemas": components | preflight.schemas(),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "psk_live_..."},
+                **preflight.SECURITY_SCHEME,
+            },
         },
     }
 

@@ -9,7 +9,8 @@ configured), on the daemon's pool:
     expiry     every ``tick`` seconds: outcomes.expire_due (sessions past 5 minutes)
     housekeep  every minute: parts that never became whole, sessions past their
                plan's history, heartbeats older than 7 days
-    self-test  with ``[preflight] self_test = true``: every ``self_test_interval``
+    self-test  with ``[preflight] self_test = true``: at start, then every
+               ``self_test_interval``
 
 The clock (``clock``) is injectable: expiry and the self-test use it.
 """
@@ -23,7 +24,13 @@ from datetime import UTC, datetime, timedelta
 import structlog
 import trio
 
-from bridge.preflight.matcher import PREFLIGHT_CHANNEL, PassStats, match_inbox, prune_inbox
+from bridge.preflight.matcher import (
+    PASS_LIMIT,
+    PREFLIGHT_CHANNEL,
+    PassStats,
+    match_inbox,
+    prune_inbox,
+)
 from bridge.preflight.networks import sync_networks
 from bridge.preflight.outcomes import expire_due
 from bridge.preflight.selftest import start_self_test
@@ -57,7 +64,7 @@ class PreflightStats:
 class PreflightService:
     def __init__(
         self, db: Database, config: Config, *, clock: Callable[[], datetime] = _now,
-        poll: float = 1.0, tick: float = 1.0, batch: int = 1000,
+        poll: float = 1.0, tick: float = 1.0, batch: int = PASS_LIMIT,
     ) -> None:  # fmt: skip
         self.db = db
         self.config = config
@@ -146,16 +153,22 @@ class PreflightService:
                 log.warning("preflight housekeeping failed", error=repr(exc))
 
     async def _self_tests(self) -> None:
+        """One at start, then one each ``self_test_interval`` of ``clock`` (looked at every ``tick``)."""
         preflight = self.config.preflight
         assert preflight.self_test_sender_id is not None
+        interval = timedelta(seconds=preflight.self_test_interval.seconds)
+        due = self.clock()
         while True:
-            try:
-                await start_self_test(self.db, self.config, sender_id=preflight.self_test_sender_id, now=self.clock())
-                self.stats.self_tests += 1
-            except Exception as exc:
-                self.stats.errors += 1
-                log.warning("preflight self-test failed", error=repr(exc))
-            await trio.sleep(preflight.self_test_interval.seconds)
+            now = self.clock()
+            if now >= due:
+                due = now + interval  # a failed one waits for the next turn, as a lost probe would
+                try:
+                    await start_self_test(self.db, self.config, sender_id=preflight.self_test_sender_id, now=now)
+                    self.stats.self_tests += 1
+                except Exception as exc:
+                    self.stats.errors += 1
+                    log.warning("preflight self-test failed", error=repr(exc))
+            await trio.sleep(self.tick)
 
 
 async def run_preflight(config: Config, db: Database) -> None:

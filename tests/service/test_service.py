@@ -235,3 +235,51 @@ def test_stats_line() -> None:
 
     assert stats_line(DaemonStats(claimed=5, sent=4, failed=1)).startswith("claimed=5 submitted=0")
     assert stats_line(object()) == "running"
+
+
+PREFLIGHT = """
+[[preflight.networks]]
+slug = "ee"
+name = "EE"
+numbers = ["+447911100001"]
+carrier = "sim"
+"""
+
+
+async def test_the_service_runs_preflight_matching_beside_the_daemon(
+    env: str, systemd: Systemd, tmp_path: Path
+) -> None:
+    """With probe networks configured, bridge/service.py runs the preflight service on its pool:
+    the networks are copied to the database and an MO to a probe number completes its session."""
+    from datetime import UTC, datetime, timedelta
+
+    from bridge.preflight.sessions import NewSession, create_session
+    from bridge.preflight.users import create_user
+    from bridge.store.db import open_database
+    from tests.preflight.helpers import mo_row, store_mo
+
+    config = write_config(tmp_path / "c.toml")
+    config.write_text(config.read_text() + PREFLIGHT)
+    result: list[int] = []
+    async with trio.open_nursery() as nursery, open_database(env, min_size=1, max_size=2) as db:
+        async def go() -> None:
+            result.append(await serve(load_config(config), env, _options(systemd, config, StandIn())))
+
+        nursery.start_soon(go)
+        await systemd.until("READY")
+        with trio.fail_after(10):
+            while not await db.fetchval("SELECT count(*) FROM preflight_numbers"):  # noqa: ASYNC110 (polls the database)
+                await trio.sleep(0.05)
+        user = await create_user(db, "acme", plan="pro", name="Jane", email="jane@example.com")
+        session = await create_session(db, user.account_id, NewSession(sender_id="MYAPP"),
+                                       now=datetime.now(UTC), ttl=timedelta(minutes=5))  # fmt: skip
+        code = await db.fetchval("SELECT test_code FROM preflight_sessions WHERE id = $1", session)
+        await store_mo(db, mo_row("MYAPP", "+447911100001", f"Test {code}".encode()))
+        with trio.fail_after(10):
+            while await db.fetchval("SELECT status FROM preflight_sessions WHERE id = $1", session) != "complete":  # noqa: ASYNC110
+                await trio.sleep(0.05)
+        verdict = await db.fetchval("SELECT verdict FROM preflight_results WHERE session_id = $1", session)
+        assert verdict == "clean"
+        os.kill(os.getpid(), signal.SIGTERM)
+        await systemd.until("STOPPING")
+    assert result == [0]
