@@ -59,8 +59,9 @@ class SendBatcher:
     ) -> None:
         self._db = db
         self._config = config
-        # Bounded (DESIGN.md): past it a send is answered 503 `unavailable`
-        # at once instead of waiting behind thousands of others.
+        # Bounded (docs/design.md "every queue is bounded"): past it a send is
+        # answered 503 `unavailable` at once instead of waiting behind thousands
+        # of others.
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=max_queue)
         self._max_batch = max_batch
         self._workers = workers
