@@ -2,7 +2,7 @@
 
 Run as its own process (``python -m bench.http_load SPEC.json``) so its CPU is
 not the API's; prints one JSON object: requests, statuses, seconds, latency
-percentiles. httpx costs 1.5-3 ms of CPU a request (DESIGN.md), more than
+percentiles. httpx costs 1.5-3 ms of CPU a request (docs/design.md "HTTP"), more than
 the server under test: this writes raw requests and reads raw answers.
 
 SPEC: {"host", "port", "seconds", "connections", "rate" (null: closed loop,

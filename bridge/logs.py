@@ -4,7 +4,7 @@ One ``configure_logging(config.logging)`` call at start-up (and again on
 SIGHUP). Everything else does ``log = structlog.get_logger(__name__)`` and
 logs events with keyword fields.
 
-Privacy (DESIGN.md "Security rules"): message bodies carry OTP codes and
+Privacy (docs/design.md "Security rules"): message bodies carry OTP codes and
 phone numbers are personal data. Two processors enforce that on every event,
 whoever wrote the log call:
 

@@ -1,6 +1,6 @@
 """The daemon as a service: start, signals, systemd notifications, clean stop.
 
-``serve()`` owns one nursery for the life of the process (DESIGN.md house
+``serve()`` owns one nursery for the life of the process (docs/design.md house
 rule 5):
 
 - the Daemon (``bridge.dispatch``) is started with ``nursery.start``; only when

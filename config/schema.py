@@ -180,7 +180,7 @@ class Classify(_Base, frozen=True, kw_only=True):
 class Logging(_Base, frozen=True, kw_only=True):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
-    # Message bodies carry OTP codes (DESIGN.md security rules): off by default.
+    # Message bodies carry OTP codes (docs/design.md "Security rules"): off by default.
     log_bodies: bool = False
     mask_numbers: bool = True
 
@@ -228,7 +228,7 @@ class Webhooks(_Base, frozen=True, kw_only=True):
 
 
 class Daemon(_Base, frozen=True, kw_only=True):
-    """Daemon tuning; the defaults are the ones DESIGN.md measured."""
+    """Daemon tuning; the defaults follow the measurements of docs/design.md "Performance rules"."""
 
     instance_name: str | None = None
     heartbeat_interval: Duration = field(default_factory=lambda: Duration(5))

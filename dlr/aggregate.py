@@ -2,7 +2,7 @@
 
 A message of k segments is k parts, each with its own submit_sm, message id
 and receipt. The customer sees one status and pays for the parts sent
-(DESIGN.md, "Message lifecycle"):
+(docs/design.md "Message lifecycle"):
 
 * sent when every part is sent (charged);
 * failed as soon as any part failed (refunded: the handset cannot show a

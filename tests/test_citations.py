@@ -20,6 +20,11 @@ TEXT_NAMES = frozenset({"dev", "run", "system-packages", ".gitignore"})
 ISSUE_NUMBER = re.compile(r"\bissues?\s*#?\s*\d+|(?<![\w&/#:])#\d+\b", re.IGNORECASE)
 # A document that was never in the repository.
 MISSING_DOCUMENT = re.compile(r"CARRIER_API(\.md)?")
+# The team's design card lives outside the repository; docs/design.md is the
+# project's own. Only the migrations may still name the card: they are
+# checksummed once applied and cannot change.
+OUTSIDE_DOCUMENT = re.compile(r"\bDESIGN\.md\b")
+FROZEN = re.compile(r"bridge/store/migrations/[^/]+\.sql")
 # Pages of docs/ cited by path: each must exist.
 DOCS_PAGE = re.compile(r"\bdocs/[A-Za-z0-9_.-]+\.md\b")
 
@@ -40,6 +45,8 @@ def _offences(files: list[Path], root: Path) -> list[str]:
             where = f"{path.relative_to(root)}:{number}"
             for pattern in (ISSUE_NUMBER, MISSING_DOCUMENT):
                 found += [f"{where}: {m.group(0)!r}" for m in pattern.finditer(line)]
+            if not FROZEN.fullmatch(path.relative_to(root).as_posix()):
+                found += [f"{where}: {m.group(0)!r}" for m in OUTSIDE_DOCUMENT.finditer(line)]
             found += [
                 f"{where}: {m.group(0)!r} does not exist"
                 for m in DOCS_PAGE.finditer(line)
@@ -58,6 +65,7 @@ def files() -> list[Path]:
 def test_the_check_sees_the_sources(files: list[Path]) -> None:
     names = {str(p.relative_to(REPO)) for p in files}
     assert {"README.md", "CHANGELOG.md", "bridge/dispatch/daemon.py", "docs/pipeline.md"} <= names
+    assert "bridge/store/migrations/0001_initial.sql" in names
 
 
 def test_no_issue_numbers_and_no_missing_documents(files: list[Path]) -> None:
@@ -79,4 +87,22 @@ def test_the_check_can_fail(tmp_path: Path) -> None:
         "'CARRIER_API.md'",
         "'#12'",
         "'docs/gone.md' does not exist",
+    ]
+
+
+def test_the_design_card_is_cited_only_by_the_migrations(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "design.md").write_text("# Design principles\n")
+    migrations = tmp_path / "bridge" / "store" / "migrations"
+    migrations.mkdir(parents=True)
+    frozen = migrations / "0001_initial.sql"
+    frozen.write_text("-- Final states never go back (DESIGN.md: monotonic).\n")
+    code = tmp_path / "bridge" / "store" / "lifecycle.py"
+    code.write_text('"""States (DESIGN.md "Message lifecycle"), as docs/design.md says."""\n')
+    doc = tmp_path / "docs" / "store.md"
+    doc.write_text("Batching (docs/design.md) and `../shared/DESIGN.md`, the card.\n")
+    offences = _offences([frozen, code, doc], tmp_path)
+    assert offences == [
+        "bridge/store/lifecycle.py:1: 'DESIGN.md'",
+        "docs/store.md:1: 'DESIGN.md'",
     ]

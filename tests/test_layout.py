@@ -13,7 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-# DESIGN.md house rule 1: the protocol core and the pure libraries do no I/O.
+# docs/design.md house rule 1: the protocol core and the pure libraries do no I/O.
 PURE_PACKAGES = ("segmenter", "dlr", "bridge/smpp")
 FORBIDDEN = frozenset(
     {
@@ -100,7 +100,7 @@ def test_runtime_probe_can_fail() -> None:
     assert "socket" in _loaded_by("trio", walk=False)
 
 
-# DESIGN.md house rules: small modules. A module over this many lines is split
+# docs/design.md house rule 8: small modules. A module over this many lines is split
 # along a seam of what it does (see carrier/submitting.py, smpp/invalid.py).
 MAX_MODULE_LINES = 400
 SIZED_PACKAGES = ("bridge", "config", "dlr", "segmenter")

@@ -5,7 +5,7 @@ that moment (up to ``max_batch``) and hands the batch to ``handle``. No timer:
 a lone item goes at once; under load batches grow by themselves while the
 previous ones are in the database. Each item carries the future its request
 awaits; when ``handle`` raises, every item of the batch not answered yet gets
-the exception. The queue is bounded (DESIGN.md): past ``max_queue`` an item is
+the exception. The queue is bounded (docs/design.md "Reliability rules"): past ``max_queue`` an item is
 refused at once with 503 ``unavailable`` instead of waiting behind thousands
 of others.
 """

@@ -1,4 +1,4 @@
-"""The POST /sms/send body, validated once at the edge (DESIGN.md house rule 7).
+"""The POST /sms/send body, validated once at the edge (docs/design.md house rule 7).
 
 msgspec decodes into ``SendRequest`` (unknown fields refused, types checked);
 its errors become the API's codes: ``invalid_json`` for what is not a JSON

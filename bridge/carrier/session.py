@@ -2,7 +2,7 @@
 
 Its tasks, a reader, ONE writer (coalescing every PDU queued since its last
 send) and a timer, all in the nursery of :meth:`Session.run`, which lives
-exactly as long as the bind (DESIGN.md house rule 5), are in session_loop.py
+exactly as long as the bind (docs/design.md house rule 5), are in session_loop.py
 with the handling of the connection's events.
 
 The per-message path is: ``conn.send`` (one encode, one dict insert in the

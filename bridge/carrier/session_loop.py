@@ -8,7 +8,7 @@ declared below.
 
 - the reader feeds ``receive_some`` into ``conn.receive_data`` and handles events;
 - ONE writer sends ``conn.data_to_send()``: every PDU queued since its last send
-  goes out in one ``send_all`` (DESIGN.md "Performance": one send per PDU caps a
+  goes out in one ``send_all`` (docs/design.md "Performance rules": one send per PDU caps a
   bind near 38k PDUs/s, coalescing goes far past that);
 - the timer calls ``conn.tick`` at ``conn.next_deadline()`` (response timeouts,
   and the connection's enquire_link when the link was idle).
@@ -266,7 +266,7 @@ class SessionLoop:
                 self._inbound.send_nowait(item)
             except trio.WouldBlock:
                 # Bounded channel: when the daemon is behind, this reader waits,
-                # and so does the SMSC (backpressure, DESIGN.md "Performance").
+                # and so does the SMSC (backpressure, docs/design.md "Performance rules").
                 # The channel may close while we wait: same answer as below.
                 try:
                     await self._inbound.send(item)

@@ -1,6 +1,6 @@
 """The values the carrier API hands to the dispatcher (docs/carrier.md).
 
-Frozen, keyword-only and typed (DESIGN.md house rule 4): they are compared in
+Frozen, keyword-only and typed (docs/design.md house rule 4): they are compared in
 tests, logged and put in channels, never mutated. The ones made for every
 message (an outcome per submit, an Inbound per receipt) are msgspec Structs:
 0.07 us to build against 0.6 us for a frozen dataclass, whose __init__ sets
@@ -50,7 +50,7 @@ class Unknown(msgspec.Struct, frozen=True, kw_only=True):
     reason: UnknownReason
     attempts: int
     # For a timeout: the key a late response will carry (LateResponse.ref), so
-    # the daemon can still apply it (DESIGN.md "a late resp is still applied").
+    # the daemon can still apply it (docs/design.md "Reliability rules").
     ref: str | None = None
 
 

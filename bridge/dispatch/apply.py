@@ -9,7 +9,7 @@ on its own: one round trip from the daemon's one thread per flush.
 Its arguments are one array per kind of row, each of a composite type whose fields
 are named as here (``flush_accepted``, ``flush_failed``, ``flush_requeued``,
 ``flush_unknown``, ``flush_late``, ``flush_receipt``), never one row per call
-(DESIGN.md "Performance rules"). Every UPDATE carries the state it expects in its
+(docs/design.md "Performance rules"). Every UPDATE carries the state it expects in its
 WHERE clause, so a duplicate response or receipt, a part recovered meanwhile by
 another daemon, or a final part simply matches nothing: transitions are monotonic
 and idempotent and the final-state triggers are never hit.

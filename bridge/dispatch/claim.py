@@ -5,7 +5,7 @@ parts of the routes this daemon can serve now, ``FOR UPDATE SKIP LOCKED`` so
 several daemons (and claimers) never take the same row and never wait for each
 other; the UPDATE marks them ``submitting`` with our instance id and counts the
 attempt, and RETURNING brings back what the submit_sm needs. The part is
-``submitting`` in the database before its submit_sm is written (DESIGN.md
+``submitting`` in the database before its submit_sm is written (docs/design.md
 "Reliability rules": write ahead), so a crash leaves it visible to recovery.
 ``submitted_at`` is the claim's time until the response sets it: a part whose
 outcome stays unknown is matched to a receipt by its minute (docs/pipeline.md).
@@ -15,7 +15,7 @@ submit_sm (the whole text in message_payload, the SMSC splits it): only part 1
 of such a message is claimed; its other parts ("riders", billed as parts)
 follow part 1 in the writer (apply.py).
 
-Backpressure (DESIGN.md "Performance rules"): at most ``max_inflight`` parts are
+Backpressure (docs/design.md "Performance rules"): at most ``max_inflight`` parts are
 claimed and not yet resolved by the writer; the claimer waits for room, so a
 slow carrier window slows the claims instead of growing a buffer.
 """

@@ -6,7 +6,7 @@ its route (router.py), its submit_sm (submit.py), then either written at once
 outcome comes back through ``deliver`` and goes to the writer; a part no carrier
 can take now is released to the queue (``Resolution.RELEASE``).
 
-Late responses (DESIGN.md "Reliability rules": a late resp is still applied):
+Late responses (docs/design.md "Reliability rules": a late resp is still applied):
 a bind reports a submit_sm_resp that came after its submit ended Unknown
 (``on_late``), the writer reports the commit of that Unknown outcome
 (``run_late``); late.py pairs the two, in either order, and the id goes to the

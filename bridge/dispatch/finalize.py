@@ -3,7 +3,7 @@
 The writer's flush calls the same SQL function from ``apply_flush`` (defined
 last in migration 0011). Called inside the transaction that changed the parts, so the message state,
 the money (``settle_messages``) and the webhook outbox row move together or
-not at all (DESIGN.md "Reliability rules"). The step is the SQL function
+not at all (docs/design.md "Reliability rules"). The step is the SQL function
 ``finalize_messages`` (defined last in migration 0014): one round trip from the daemon for
 what were seven statements (lock, one-part update, aggregation, cancelling
 queued parts, outbox, account lock, settle). The aggregation is

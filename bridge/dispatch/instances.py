@@ -221,8 +221,9 @@ class BindSlots:
     """Bind-slot advisory locks on one dedicated connection.
 
     If that connection is lost, PostgreSQL has released every slot we held.
-    The binds stay up meanwhile (DESIGN.md: while the database is unreachable,
-    receipts are answered ESME_RX_T_APPN and the binds stay up); when a
+    The binds stay up meanwhile (docs/design.md "Reliability rules": while the
+    database is unreachable, receipts are answered ESME_RX_T_APPN and the binds
+    stay up); when a
     connection is back, ``reconnect`` re-takes exactly the slots we held and
     reports the carriers whose slots could not all be re-taken: the daemon
     stops those carriers' binds before taking any slot for them again.

@@ -1,6 +1,6 @@
 """Late submit_sm_resp: where a timed-out submit and its response meet (no I/O).
 
-DESIGN.md "Reliability rules": a late resp is still applied. A submit whose
+docs/design.md "Reliability rules": a late resp is still applied. A submit whose
 response does not come within ``response_timeout`` ends Unknown (timeout) and
 the carrier's policy resubmits or fails the part. If the SMSC did accept it, its
 submit_sm_resp comes later with the message id, and the writer applies that id

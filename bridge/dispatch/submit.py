@@ -1,6 +1,6 @@
 """submit_sm from a claimed part, and the bounded submitters of each carrier.
 
-The payload bytes come from the segmenter (DESIGN.md "Data flow"): the
+The payload bytes come from the segmenter (docs/design.md "Data flow"): the
 campaign body is segmented again with the route's profile, which gives exactly
 the parts enqueue stored and billed; the part's ``PartPayload`` is taken from
 that (cached per body and profile, so a campaign's body is segmented once). A part whose

@@ -4,12 +4,12 @@ Rows are collected from the submitters (``put``) and the carriers' inbound
 channel (``run_inbound``, intake.py) and flushed by ONE call of the SQL function
 ``apply_flush`` (apply.py; it commits on its own) when ``batch`` rows are waiting or ``delay`` seconds after the first row arrived, whichever comes
 first (config ``daemon.writer_batch`` / ``daemon.writer_delay``: 500 rows /
-20 ms, DESIGN.md "Performance rules").
+20 ms, docs/design.md "Performance rules").
 
 Receipts and MO are acknowledged (deliver_sm_resp / data_sm_resp ESME_ROK)
 only after that call committed (and the parking of receipts whose id is not
 known yet, and the MO rows, each a statement of their own), so an SMSC never
-forgets a receipt we have not stored (DESIGN.md "Reliability rules"). While the database is
+forgets a receipt we have not stored (docs/design.md "Reliability rules"). While the database is
 unreachable they are answered ESME_RX_T_APPN (0x64, SMPP 3.4 section 5.1.3:
 "ESME receiver temporary app error"), the SMSC retries later, and the binds
 stay up. Submit outcomes are never answered to anyone: they stay in memory and

@@ -1,4 +1,4 @@
-"""The daemon's HTTP endpoint: h11 over trio streams (DESIGN.md "HTTP": about 95 us a request).
+"""The daemon's HTTP endpoint: h11 over trio streams (docs/design.md "HTTP": about 95 us a request).
 
 ``listen(address)`` binds at start-up, so a port in use or an address that is not
 one is a start-up error (``ListenError``, one line, exit 2). ``serve`` answers:

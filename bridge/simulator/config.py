@@ -4,7 +4,7 @@ Defaults are what `smpp-bridge simulate` does with no options: any system_id and
 mode, every submit_sm is accepted with a unique decimal message id, and a DELIVRD
 receipt (text and TLVs) follows at once when registered_delivery asks for one.
 Every fault is off until configured. Validation happens here, once, at the edge
-(DESIGN.md house rule 7); the server trusts these values.
+(docs/design.md house rule 7); the server trusts these values.
 
 TOML: the file holds these keys at top level, or under a ``[simulator]`` table
 (so one file can carry a whole demo set-up)::
@@ -170,7 +170,7 @@ class SimulatorConfig(_Base, frozen=True):
     receipt_window: Annotated[int, msgspec.Meta(ge=1)] = 1024
     # Receipts waiting for a receiver bind, per system_id, and deliveries waiting for
     # window room on one bind; the oldest are dropped beyond. At least 1: every queue
-    # is bounded (DESIGN.md "Performance rules"), so there is no "0 = unbounded".
+    # is bounded (docs/design.md "Performance rules"), so there is no "0 = unbounded".
     receipt_queue_limit: Annotated[int, msgspec.Meta(ge=1)] = 100_000
     # A deliver_sm answered with an error (e.g. ESME_RX_T_APPN) or not at all is sent
     # again after this delay, at most receipt_max_attempts times in all.

@@ -4,7 +4,7 @@ Two tasks per connection and nothing per message:
 
 - the reader takes whatever the socket has (up to 64 KiB, hundreds of PDUs when an
   ESME pipelines), feeds it to the Connection, handles the events and writes the
-  answers ``ANSWER_SLICE`` requests per ``send_all`` (DESIGN.md performance rules: one
+  answers ``ANSWER_SLICE`` requests per ``send_all`` (docs/design.md "Performance rules": one
   send per PDU caps a bind near 38k PDUs/s, coalesced sends go far beyond; a slice
   rather than the whole chunk so the ESME works on the first answers meanwhile). It
   reads again only after the chunk's last write, so an ESME that stops reading is

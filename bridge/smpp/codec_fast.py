@@ -1,4 +1,4 @@
-"""Hand-written fast paths for the hot PDUs (DESIGN.md performance rules).
+"""Hand-written fast paths for the hot PDUs (docs/design.md "Performance rules").
 
 The bridge encodes a submit_sm per message part and decodes its submit_sm_resp
 and a deliver_sm per receipt; these functions do that work in as few Python

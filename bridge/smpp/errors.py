@@ -1,4 +1,4 @@
-"""The two protocol error types (DESIGN.md house rule 3, after h11's _util.py).
+"""The two protocol error types (docs/design.md house rule 3, after h11's _util.py).
 
 Each carries the command_status to answer with, so the connection never has to
 guess: a RemoteProtocolError raised while decoding a delimited frame becomes that

@@ -1,4 +1,4 @@
-"""What :meth:`Connection.next_event` reports (DESIGN.md house rule 4).
+"""What :meth:`Connection.next_event` reports (docs/design.md house rule 4).
 
 Events are frozen, keyword-only, typed values, after h11's ``_events.py``: compare
 them, log them, put them in channels; do not subclass them. Time fields are the

@@ -1,8 +1,8 @@
 """Delimit SMPP frames in a byte stream (SMPP 3.4 section 3.2: command_length).
 
 TCP hands us arbitrary chunks; the reader buffers them and cuts whole frames
-by command_length. The length is bounded before it is trusted (DESIGN.md
-security rules):
+by command_length. The length is bounded before it is trusted (docs/design.md
+"Security rules"):
 
 - below 16 (smaller than the header) the stream can no longer be delimited: a
   fatal error, the connection closes;

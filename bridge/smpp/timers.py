@@ -1,6 +1,6 @@
 """The timers of a :class:`~bridge.smpp.connection.Connection`, and its liveness rules.
 
-A mixin of Connection, split out only to keep each module short (DESIGN.md house
+A mixin of Connection, split out only to keep each module short (docs/design.md house
 rule 8): it reads and writes the connection's own attributes, declared below for
 the type checker. What it does (docs/smpp-connection.md, "Timers" and "Liveness"):
 

@@ -60,7 +60,7 @@ class Window:
         self._last_deadline = float("-inf")
         #: sequence_numbers that left by timing out, oldest first, so a response
         #: arriving later can be called LATE rather than UNSOLICITED. Bounded
-        #: (DESIGN.md: no unbounded buffers); an older late response is still
+        #: (docs/design.md: every queue is bounded); an older late response is still
         #: reported, only with the vaguer reason.
         self.expired_recently: dict[int, None] = {}
 

@@ -1,8 +1,8 @@
 """asyncpg on trio, through trio-asyncio, behind a small typed wrapper.
 
 The daemon is a trio program; asyncpg is an asyncio library. trio-asyncio runs
-an asyncio loop inside the trio run, in the same thread (DESIGN.md measured
-this faster than a separate asyncio thread), and ``aio_as_trio`` turns each
+an asyncio loop inside the trio run, in the same thread (measured faster than a
+separate asyncio thread: docs/design.md "Performance rules"), and ``aio_as_trio`` turns each
 asyncpg coroutine into a trio-awaitable one. This module does that wrapping once
 so the rest of the code awaits plain trio coroutines and never sees asyncio:
 

@@ -1,7 +1,7 @@
 """The lifecycle of parts and messages, written down once (pure data, no I/O).
 
 A message is one recipient; a part is one SMS segment of it, with its own
-submit_sm, carrier id and receipt (DESIGN.md "Message lifecycle"). The states
+submit_sm, carrier id and receipt (docs/design.md "Message lifecycle"). The states
 live in PostgreSQL (``part_state``, ``message_state``); the statements that
 move them are SQL, each carrying in its WHERE clause the state it expects, so
 that a duplicate response or receipt, a part recovered meanwhile by another

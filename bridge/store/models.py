@@ -40,7 +40,7 @@ class PublicStatus(StrEnum):
     INVALID = "invalid"
 
 
-# DESIGN.md "Message lifecycle" (bridge/store/lifecycle.py): internal state -> public status.
+# docs/design.md "Message lifecycle" (bridge/store/lifecycle.py): internal state -> public status.
 STATUS_OF_STATE: dict[str, PublicStatus] = {
     "queued": PublicStatus.PENDING,
     # Retired (lifecycle.RETIRED_MESSAGE_STATES): rows written before migration 0007 may

@@ -261,7 +261,7 @@ async def test_odd_inbound_is_stored_not_fatal(db: Database, pg_dsn: str) -> Non
 async def test_late_responses_are_applied(
     db: Database, pg_dsn: str, late_resp_delay: tuple[float, float], writer_delay: str
 ) -> None:
-    """DESIGN.md: "a late resp is still applied".
+    """docs/design.md "Reliability rules": a late resp is still applied.
 
     Every submit_sm_resp comes after its submit_sm has timed out (0.3 s): each part
     ends Unknown (timeout) and, by the default policy, fails and is refunded. Then its

@@ -1,6 +1,6 @@
 """Third-party SMPP SMSCs as test peers: node-smpp and Debian's Net::SMPP example.
 
-DESIGN.md house rule 10 wants system tests against SMPP peers nobody on this
+docs/design.md house rule 10 wants system tests against SMPP peers nobody on this
 project wrote. This module
 starts them as child processes, reads what they saw, and always stops them:
 
