@@ -44,6 +44,8 @@ from bridge.store.accounts import balance
 from bridge.store.aio import AioDatabase, open_aio_database
 from bridge.store.enqueue import EnqueueError, enqueue_many
 from bridge.store.functions import functions_refusal
+from bridge.store.idempotency import keep as idempotency_keep
+from bridge.store.idempotency import take as idempotency_take
 from bridge.store.keys import KeyRecord
 from bridge.store.models import SendResult, to_json
 from bridge.store.routing import FixedRoute, RouteTable
@@ -205,20 +207,11 @@ async def _send_once(
     """
     request_hash = hashlib.sha256(body).digest()
     async with api.db.transaction() as tx:
-        mine = await tx.fetchval(
-            "INSERT INTO api_idempotency (key_id, idem_key, request_hash) VALUES ($1, $2, $3)"
-            " ON CONFLICT DO NOTHING RETURNING true",
-            key.id, idempotency, request_hash,
-        )  # fmt: skip
-        if not mine:
-            row = await tx.fetchrow(
-                "SELECT request_hash, status, body FROM api_idempotency WHERE key_id = $1 AND idem_key = $2",
-                key.id, idempotency,
-            )  # fmt: skip
-            assert row is not None
-            if row["request_hash"] != request_hash:
+        stored = await idempotency_take(tx, key.id, idempotency, request_hash)
+        if stored is not None:
+            if not stored.same_request:
                 raise ApiError("idempotency_key_reused", "This Idempotency-Key was used with another body.")
-            return _json(row["body"], row["status"], {"Idempotent-Replayed": "true"})
+            return _json(stored.body, stored.status, {"Idempotent-Replayed": "true"})
         try:
             (result,) = await enqueue_many(
                 tx, api.config, key.account_id, [send], routes=routes, api_key_id=key.id,
@@ -227,10 +220,7 @@ async def _send_once(
             status, payload = 201, to_json(result)
         except EnqueueError as exc:  # the savepoint rolled back; the answer is kept
             result, status, payload = None, exc.http_status, error_body(exc.code, exc.message)
-        await tx.execute(
-            "UPDATE api_idempotency SET status = $3, body = $4 WHERE key_id = $1 AND idem_key = $2",
-            key.id, idempotency, status, payload,
-        )  # fmt: skip
+        await idempotency_keep(tx, key.id, idempotency, status, payload)
     if result is not None:
         _count(api, result)
     return _json(payload, status)

@@ -39,6 +39,8 @@ from bridge.preflight.users import User, create_key, get_user, list_keys, revoke
 from bridge.preflight.validate import PreflightError, parse_key_name, parse_session
 from bridge.preflight.verdicts import sender_warnings
 from bridge.preflight.views import iso, to_json
+from bridge.store.idempotency import keep as idempotency_keep
+from bridge.store.idempotency import take as idempotency_take
 
 __all__ = ["Preflight", "routes"]
 
@@ -172,20 +174,11 @@ async def sessions_create(request: Request) -> Response:
     async with db.transaction() as tx:
         if idempotency is not None:
             request_hash = hashlib.sha256(b"preflight\x00" + body).digest()
-            mine = await tx.fetchval(
-                "INSERT INTO api_idempotency (key_id, idem_key, request_hash) VALUES ($1, $2, $3)"
-                " ON CONFLICT DO NOTHING RETURNING true",
-                key.id, idempotency, request_hash,
-            )  # fmt: skip
-            if not mine:
-                row = await tx.fetchrow(
-                    "SELECT request_hash, status, body FROM api_idempotency WHERE key_id = $1 AND idem_key = $2",
-                    key.id, idempotency,
-                )  # fmt: skip
-                assert row is not None
-                if row["request_hash"] != request_hash:
+            earlier = await idempotency_take(tx, key.id, idempotency, request_hash)
+            if earlier is not None:
+                if not earlier.same_request:
                     raise PreflightError(422, "This Idempotency-Key was used with another request body.")
-                return Response(row["body"], row["status"], {"Idempotent-Replayed": "true"}, media_type="application/json")
+                return Response(earlier.body, earlier.status, {"Idempotent-Replayed": "true"}, media_type="application/json")
         try:
             session_id = await create_session(
                 tx, user.account_id, new, now=pf.clock(), ttl=pf.ttl, api_key_id=key.id, plan=user.plan
@@ -197,10 +190,7 @@ async def sessions_create(request: Request) -> Response:
             status = 422
             payload = to_json({"message": "Monthly test quota exceeded. Upgrade your plan to run more tests."})
         if idempotency is not None:
-            await tx.execute(
-                "UPDATE api_idempotency SET status = $3, body = $4 WHERE key_id = $1 AND idem_key = $2",
-                key.id, idempotency, status, payload,
-            )  # fmt: skip
+            await idempotency_keep(tx, key.id, idempotency, status, payload)
     return Response(payload, status, media_type="application/json")
 
 
