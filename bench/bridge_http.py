@@ -27,7 +27,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.common import SIM_BRIDGE_CONFIG
+from bench import pgstat
+from bench.common import ADMIN_DSN, SIM_BRIDGE_CONFIG, database_dsn
 from bench.procstat import Analyzer, Group, Sampler, cpu_seconds, postgres_backends
 
 _CONFIG = SIM_BRIDGE_CONFIG.replace("{binds}", "2").replace("{window}", "500") + """
@@ -105,8 +106,8 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
 
     work = Path(tempfile.mkdtemp(prefix="bench-bridge-http-"))
     name = f"smpp_bridge_l4l_{secrets.token_hex(4)}"
-    dsn = compare.ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
-    trio.run(_admin, compare.ADMIN_DSN, f'CREATE DATABASE "{name}"')
+    dsn = database_dsn(name)
+    trio.run(_admin, ADMIN_DSN, f'CREATE DATABASE "{name}"')
     processes: list[subprocess.Popen[bytes]] = []
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
@@ -162,22 +163,26 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
                     f"the API did not start: {(work / 'api.log').read_text()[-2000:]}"
                 )
             time.sleep(0.1)
-        groups = [
-            Group("daemon", lambda: [daemon.pid]),
-            Group("api", lambda: _children(api.pid)),
-            Group("postgresql", lambda: postgres_backends(name), memory=False),
-        ]
-        sampler = Sampler(groups)
-        sim0 = cpu_seconds(sim.pid)
-        sampler.start()
         spec = {
             "kind": "bridge", "host": "127.0.0.1", "port": api_port, "count": count,
             "connections": compare.CONNECTIONS, "rate": rate, "callback_port": hook_port,
             "timeout": timeout, "key": key, "secret": secret,
         }  # fmt: skip
         with Analyzer(dsn, ["message_parts", "messages", "webhook_outbox"]) as analyzer:
+            groups = [
+                Group("daemon", lambda: [daemon.pid]),
+                Group("api", lambda: _children(api.pid)),
+                Group(
+                    "postgresql", lambda: postgres_backends(name, but=analyzer.pids), memory=False
+                ),
+                *compare.server_groups(analyzer),
+            ]
+            pgstat.reset()
+            sampler = Sampler(groups)
+            sim0 = cpu_seconds(sim.pid)
+            sampler.start()
             load = compare._load(work, spec)
-        sampler.stop()
+            sampler.stop()
         sim_cpu = cpu_seconds(sim.pid) - sim0
         figure = compare._figure(
             "bridge-http",
@@ -189,6 +194,7 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
             sim_cpu,
         )
         figure["bad_signatures"] = load["bad_signatures"]
+        figure["pg_statements"] = pgstat.top(name, int(load["final"]))
         figure["analyze_runs"] = analyzer.count
         # Warnings of the daemon worth seeing beside the figure (a claim that timed out, ...).
         warnings: dict[str, int] = {}
@@ -218,5 +224,5 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-        trio.run(_admin, compare.ADMIN_DSN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        trio.run(_admin, ADMIN_DSN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)
