@@ -144,21 +144,26 @@ _BACKENDS = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()
 
 
 async def _monitor(
-    dsn: str, daemon: subprocess.Popen[bytes], limit: float, *, hooks: bool = False
+    dsn: str, daemon: subprocess.Popen[bytes], limit: float, *, hooks: bool = False, quarters: int = 0
 ) -> dict[str, Any]:
     """From READY until no part (and, with ``hooks``, no webhook) is pending: elapsed
-    time, CPU of daemon, simulator and backends."""
+    time, CPU of daemon, simulator and backends; with ``quarters`` (the number of
+    messages), when each quarter of them was settled."""
     import trio
 
+    from bench.procstat import rss_kb
+    from bench.quarters_e2e import LAST_LEDGER_ID, Quarters
     from bridge.store.db import open_connection
 
     async with open_connection(dsn) as conn:
         final0 = int(await conn.fetchval(_FINAL))
         start = time.perf_counter()
         daemon_cpu0 = _cpu_seconds(daemon.pid)
+        rss0 = rss_kb(daemon.pid)
         pending0 = int(await conn.fetchval(_PENDING_PARTS))
         backends = {r["pid"]: _cpu_seconds(r["pid"]) for r in await conn.fetch(_BACKENDS)}
         cpu0 = dict(backends)
+        track = Quarters(quarters, int(await conn.fetchval(LAST_LEDGER_ID))) if quarters else None
         pending = bool(pending0)
         while pending and time.perf_counter() - start < limit:
             # 50 ms: the end of a 20,000-message run (about 3 s) is known to within 2%.
@@ -176,6 +181,12 @@ async def _monitor(
                     pass  # exited: keep its last reading
             if daemon.poll() is not None:
                 raise RuntimeError(f"the daemon exited with {daemon.returncode}")
+            if track is not None:
+                settled = int(await conn.fetchval(LAST_LEDGER_ID)) - track.ledger0
+                while track.due(settled) or (not pending and len(track.marks) < 4):
+                    track.mark(settled, time.perf_counter() - start, daemon.pid,
+                               _cpu_seconds(daemon.pid) - daemon_cpu0,
+                               sum(backends[p] - cpu0[p] for p in backends))  # fmt: skip
         seconds = time.perf_counter() - start
         finished = int(await conn.fetchval(_FINAL)) - final0
         left = int(await conn.fetchval(_PENDING_PARTS)) if pending else 0
@@ -183,6 +194,7 @@ async def _monitor(
         "seconds": seconds, "pending_parts0": pending0, "pending_parts": left,
         "daemon_cpu": _cpu_seconds(daemon.pid) - daemon_cpu0,
         "pg_cpu": sum(backends[p] - cpu0[p] for p in backends), "final": finished,
+        **({"quarters": track.summary(rss0), "daemon_rss0_kb": rss0} if track is not None else {}),
     }  # fmt: skip
 
 
@@ -279,7 +291,7 @@ class _Scraper:
 
 def run_once(
     total: int, *, binds: int = 2, window: int = 500, hooks: bool = False, sender_process: bool = False,
-    receipt_delay: tuple[float, float] = (0.001, 0.01),
+    receipt_delay: tuple[float, float] = (0.001, 0.01), quarters: bool = False,
 ) -> dict[str, Any]:
     """One run; ``hooks``: every message has a webhook URL and one signed sms.status per
     message reaches a local receiver process before the clock stops, sent by the daemon's
@@ -356,7 +368,8 @@ def run_once(
         rec_cpu0 = _cpu_seconds(receiver.pid) if receiver is not None else 0.0
         scraper = _Scraper(scrape_port) if scrape_port is not None else None
         try:
-            watch = trio.run(functools.partial(_monitor, dsn, daemon, 300.0, hooks=hooks))
+            watch = trio.run(functools.partial(_monitor, dsn, daemon, 300.0 + total / 1000, hooks=hooks,
+                                               quarters=total if quarters else 0))
         finally:
             if scraper is not None:
                 scraper.stop()
@@ -378,6 +391,7 @@ def run_once(
             "sim_us_per_msg": sim_cpu / measured * 1e6, "receiver_us_per_msg": rec_cpu / measured * 1e6,
             "sender_process_us_per_msg": sender_cpu / measured * 1e6,
             "daemon_exit": daemon.returncode, "daemon_peak_rss_kb": daemon_hwm_kb, **summary,
+            **{k: watch[k] for k in ("quarters", "daemon_rss0_kb") if k in watch},
         }  # fmt: skip
     finally:
         notify.close()

@@ -65,7 +65,8 @@ class IdForm(StrEnum):
 
 def id_key(message_id: str, form: IdForm | str = IdForm.NORMALIZED) -> str:
     """The key a part is stored and looked up under, for an id of ``form``."""
-    form = IdForm(form)
+    if form.__class__ is not IdForm:  # IdForm(member) costs an enum lookup; twice per message
+        form = IdForm(form)
     if form is IdForm.EXACT:
         if not message_id:
             raise MessageIdError(message_id, form, "empty")

@@ -14,14 +14,17 @@ What a request may and may not do:
   and the socket connects to exactly that address; TLS then verifies the
   certificate for the URL's host name (SNI and hostname check), so the check
   and the connection cannot disagree (no DNS rebinding);
-- one deadline covers connect, TLS, request and the whole answer (the
+- one deadline covers connect, TLS, the requests and their whole answers (the
   policy's timeout: a 2xx after 10 s is a failure);
 - redirects are answers like any other (a 3xx is not a 2xx): never followed;
 - the answer's body is read up to a small cap and thrown away; past the cap
   the connection is closed instead of read on;
 - a kept-alive connection the server closed while idle fails before any byte
-  of an answer: then the request goes once more on a new connection (the
-  server cannot have acted on it);
+  of an answer: then the requests go once more on a new connection (the
+  server cannot have acted on them);
+- to a healthy endpoint several requests go in one write on one connection
+  and the answers are read in order (pipelining, ``post_many``; the rules are
+  in docs/webhooks.md "Pipelining");
 - bodies and headers are never logged (they carry the signature; errors
   name the origin only).
 """
@@ -31,6 +34,7 @@ from __future__ import annotations
 import re
 import ssl
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -136,26 +140,52 @@ class HttpClient:
         self._heads: dict[tuple[Origin, str], tuple[bytes, h11.Request]] = {}
 
     async def post(
-        self, origin: Origin, target: str, headers: list[tuple[bytes, bytes]], body: bytes,
+        self, origin: Origin, target: str, headers: bytes, body: bytes,
         *, timeout: float, max_body: int = 4096,  # noqa: ASYNC109 (the policy's whole-request deadline)
     ) -> Answer:  # fmt: skip
-        with trio.move_on_after(timeout):
-            try:
+        """One request; ``headers`` are header lines, each ending in CRLF (DeliveryPolicy.request)."""
+        return (await self.post_many(origin, [(target, headers, body)], timeout=timeout, max_body=max_body))[0]
+
+    async def post_many(
+        self, origin: Origin, requests: Sequence[tuple[str, bytes, bytes]],
+        *, timeout: float, max_body: int = 4096, pipeline: bool = True,  # noqa: ASYNC109 (as in post)
+    ) -> list[Answer]:  # fmt: skip
+        """(target, header lines, body) requests to one origin: one answer each, in order.
+
+        With ``pipeline`` they go on one kept-alive connection in one write and the
+        answers are read in order (RFC 9112 section 9.3.2); without, one at a time.
+        A connection that is new carries one request first, so that pipelining
+        only starts once the server has shown it keeps connections alive.
+        Pipelining POSTs is safe here because the sender can recover from a
+        partial failure (RFC 9112 section 9.3.2): a request left without an answer
+        is a failed attempt, retried with the same delivery id. The deadline
+        covers all of them: a request without an answer by then has timed out.
+        """
+        answers: list[Answer] = []
+        try:
+            with trio.move_on_after(timeout):
                 self.guard.check_scheme(origin.scheme)
-                conn = self._take_idle(origin)
-                if conn is not None:
+                fresh_only = False  # after a stale kept-alive connection, a new one
+                while len(answers) < len(requests):
+                    conn = None if fresh_only else self._take_idle(origin)
+                    reused = conn is not None
+                    if conn is None:
+                        conn = await self._connect(origin)
+                    left = requests[len(answers):]
+                    batch = left if reused and pipeline else left[:1]
                     try:
-                        return await self._exchange(origin, conn, target, headers, body, max_body, reused=True)
+                        await self._exchange(origin, conn, batch, max_body, answers, reused=reused)
                     except _Stale:
-                        pass
-                conn = await self._connect(origin)
-                return await self._exchange(origin, conn, target, headers, body, max_body, reused=False)
-            except Refused as exc:
-                return Answer(error=str(exc), refused=True)
-            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError,
-                    ssl.SSLError, _Stale) as exc:  # fmt: skip
-                return Answer(error=f"{type(exc).__name__}: {_brief(exc)}")
-        return Answer(error=f"no answer within {timeout:g}s")
+                        fresh_only = True
+                        continue
+                    fresh_only = False
+        except Refused as exc:
+            answers += [Answer(error=str(exc), refused=True)] * (len(requests) - len(answers))
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError,
+                ssl.SSLError, _Stale) as exc:  # fmt: skip
+            answers += [Answer(error=f"{type(exc).__name__}: {_brief(exc)}")] * (len(requests) - len(answers))
+        answers += [Answer(error=f"no answer within {timeout:g}s")] * (len(requests) - len(answers))
+        return answers
 
     def _take_idle(self, origin: Origin) -> _Conn | None:
         idle = self._idle.get(origin)
@@ -201,63 +231,72 @@ class HttpClient:
         raise error
 
     async def _exchange(
-        self, origin: Origin, conn: _Conn, target: str, headers: list[tuple[bytes, bytes]],
-        body: bytes, max_body: int, *, reused: bool,
-    ) -> Answer:  # fmt: skip
+        self, origin: Origin, conn: _Conn, batch: Sequence[tuple[str, bytes, bytes]], max_body: int,
+        answers: list[Answer], *, reused: bool,
+    ) -> None:  # fmt: skip
+        """Write ``batch`` in one go, append the answers to ``answers`` as they come.
+
+        Returns early (fewer answers) when the server closes the connection after
+        an answer that said so (``Connection: close``, HTTP/1.0): by RFC 9112 section
+        9.6 it has not acted on the requests after that one, which go again on
+        another connection.
+        """
         http = conn.http
-        head, marker = self._request_head(origin, target)
-        # Our bytes go out; h11 is told of a request of the same method, target and
-        # host (prebuilt once, so validated once) to parse the answer to it.
-        http.send(marker)
-        http.send(_END)
-        data = b"".join((
-            head, b"Content-Length: ", str(len(body)).encode("ascii"), b"\r\n",
-            *[name + b": " + value + b"\r\n" for name, value in headers], b"\r\n", body,
-        ))  # fmt: skip
+        parts: list[bytes] = []
+        for target, headers, body in batch:
+            head, _marker = self._request_head(origin, target)
+            parts += (head, b"Content-Length: ", str(len(body)).encode("ascii"), b"\r\n", headers, b"\r\n", body)
         answered = False
         try:
             try:
-                await conn.stream.send_all(data)
+                await conn.stream.send_all(b"".join(parts))
             except (OSError, trio.BrokenResourceError) as exc:
                 if reused:
                     raise _Stale() from exc
                 raise
-            status: int | None = None
-            size = 0
-            while True:
-                event = http.next_event()
-                if event is h11.NEED_DATA:
-                    try:
-                        chunk = await conn.stream.receive_some(_READ)
-                    except (OSError, trio.BrokenResourceError) as exc:
-                        if reused and not answered:
-                            raise _Stale() from exc
-                        raise
-                    if not chunk and reused and not answered:
-                        raise _Stale()
-                    answered = answered or bool(chunk)
-                    http.receive_data(bytes(chunk))
-                elif isinstance(event, h11.Response):
-                    status = event.status_code
-                elif isinstance(event, h11.Data):
-                    size += len(event.data)
-                    if size > max_body:
-                        await trio.aclose_forcefully(conn.stream)
-                        return Answer(status=status)
-                elif isinstance(event, h11.EndOfMessage):
-                    break
-                elif isinstance(event, h11.ConnectionClosed):
-                    raise trio.BrokenResourceError("connection closed before the answer ended")
-                # h11.InformationalResponse (1xx): the final answer follows.
+            for target, _headers, _body in batch:
+                # Our bytes went out; h11 is told of a request of the same method, target
+                # and host (prebuilt once, so validated once) to parse the answer to it.
+                http.send(self._request_head(origin, target)[1])
+                http.send(_END)
+                status: int | None = None
+                size = 0
+                while True:
+                    event = http.next_event()
+                    if event is h11.NEED_DATA:
+                        try:
+                            chunk = await conn.stream.receive_some(_READ)
+                        except (OSError, trio.BrokenResourceError) as exc:
+                            if reused and not answered:
+                                raise _Stale() from exc
+                            raise
+                        if not chunk and reused and not answered:
+                            raise _Stale()
+                        answered = answered or bool(chunk)
+                        http.receive_data(bytes(chunk))
+                    elif isinstance(event, h11.Response):
+                        status = event.status_code
+                    elif isinstance(event, h11.Data):
+                        size += len(event.data)
+                        if size > max_body:
+                            # Not read on: the connection goes, and with it the answers
+                            # still owed on it (those requests are failed attempts).
+                            answers.append(Answer(status=status))
+                            raise trio.BrokenResourceError("an earlier answer on the connection was too long")
+                    elif isinstance(event, h11.EndOfMessage):
+                        break
+                    elif isinstance(event, h11.ConnectionClosed):
+                        raise trio.BrokenResourceError("connection closed before the answer ended")
+                    # h11.InformationalResponse (1xx): the final answer follows.
+                answers.append(Answer(status=status))
+                if http.our_state is not h11.DONE or http.their_state is not h11.DONE:
+                    await trio.aclose_forcefully(conn.stream)  # the server closes it: the rest go again
+                    return
+                http.start_next_cycle()
         except BaseException:
             await trio.aclose_forcefully(conn.stream)
             raise
-        if http.our_state is h11.DONE and http.their_state is h11.DONE:
-            http.start_next_cycle()
-            self._put_idle(origin, conn)
-        else:
-            await trio.aclose_forcefully(conn.stream)
-        return Answer(status=status)
+        self._put_idle(origin, conn)
 
     def _request_head(self, origin: Origin, target: str) -> tuple[bytes, h11.Request]:
         """The request line and Host header (written by us: HTTP/1.1, RFC 9112 section 3),

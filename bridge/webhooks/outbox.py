@@ -60,17 +60,19 @@ class Outcome:
     at: datetime
 
 
+# The due rows' ids are taken first (ARRAY(...): evaluated once), then updated through the
+# primary key: a join of the due rows with the table would let the planner hash the
+# whole table once the batch is a few hundred rows (seen with 500: 10-30 ms a claim).
 _CLAIM = """
-WITH due AS (
-    SELECT id FROM webhook_outbox
-    WHERE state = 'pending' AND next_attempt_at <= $1 AND account_id <> ALL ($5::bigint[])
-    ORDER BY next_attempt_at
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-), claimed AS (
-    UPDATE webhook_outbox o SET next_attempt_at = $3, claimed_by = $4
-    FROM due WHERE o.id = due.id
-    RETURNING o.id, o.account_id, o.api_key_id, o.event, o.payload, o.attempts
+WITH claimed AS (
+    UPDATE webhook_outbox SET next_attempt_at = $3, claimed_by = $4
+    WHERE id = ANY (ARRAY(
+        SELECT id FROM webhook_outbox
+        WHERE state = 'pending' AND next_attempt_at <= $1 AND account_id <> ALL ($5::bigint[])
+        ORDER BY next_attempt_at
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED))
+    RETURNING id, account_id, api_key_id, event, payload, attempts
 )
 SELECT c.id, c.account_id, c.event, c.payload, c.attempts, e.id AS endpoint_id, e.url, e.secret_sealed, e.secret_key_id
 FROM claimed c
@@ -93,7 +95,17 @@ async def claim(
     ]  # fmt: skip
 
 
+# Each outcome finds its row by the primary key (``id = ANY``), whatever the statistics
+# say. ``claimed_by`` and ``state`` are compared with columns of the materialised outcomes,
+# not with constants: "claimed_by = <this sender>" (statistics: mostly NULL) looked like
+# one row and was joined with every outcome in a nested loop (0.4 s for 700 outcomes), and
+# "state = 'pending'" let the planner walk the whole partial index of pending rows.
 _RECORD = """
+WITH r AS MATERIALIZED (
+    SELECT u.*, $8::bigint AS sender, 'pending'::outbox_state AS pending
+    FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::timestamptz[], $5::text[], $6::smallint[],
+                $7::timestamptz[]) AS u(id, state, attempts, next_at, error, status, at)
+)
 UPDATE webhook_outbox o SET
     state = r.state::outbox_state,
     attempts = r.attempts,
@@ -103,10 +115,8 @@ UPDATE webhook_outbox o SET
     claimed_by = NULL,
     delivered_at = CASE WHEN r.state = 'delivered' THEN r.at END,
     finished_at = CASE WHEN r.state <> 'pending' THEN r.at END
-FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::timestamptz[], $5::text[], $6::smallint[],
-            $7::timestamptz[])
-     AS r(id, state, attempts, next_at, error, status, at)
-WHERE o.id = r.id AND o.claimed_by = $8 AND o.state = 'pending'
+FROM r
+WHERE o.id = ANY ($1::bigint[]) AND o.id = r.id AND o.claimed_by = r.sender AND o.state = r.pending
 """
 
 

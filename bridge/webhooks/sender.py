@@ -5,7 +5,9 @@ One trio task tree, inside the daemon or alone (`smpp-bridge webhooks run`):
     claimer   claims due rows (bridge/webhooks/outbox.py) while fewer than
               ``max_in_flight`` are in hand, and hands each to its endpoint
     endpoint  one per origin (scheme, host, port): a bounded queue, at most
-              ``endpoint_concurrency`` requests at once, a circuit breaker.
+              ``endpoint_concurrency`` connections at once (each with up to
+              ``pipeline_depth`` requests pipelined while the endpoint answers
+              2xx), a circuit breaker.
               A slow, hanging or dead endpoint fills only its own queue and
               slots; rows beyond its queue go back to the table unattempted
     flusher   writes outcomes and releases in batches (one round trip each)
@@ -35,8 +37,9 @@ from bridge.webhooks import outbox
 from bridge.webhooks.breaker import Breaker
 from bridge.webhooks.client import HttpClient, Origin, UrlError, parse_url
 from bridge.webhooks.outbox import Claimed, Outcome
-from bridge.webhooks.policy import POLICIES, DeliveryPolicy
+from bridge.webhooks.policy import POLICIES, DeliveryPolicy, Signer
 from bridge.webhooks.sealing import MasterKey, SealError
+from bridge.webhooks.settings import SenderSettings, SenderStats
 
 __all__ = ["Sender", "SenderSettings", "SenderStats"]
 
@@ -49,44 +52,13 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SenderSettings:
-    batch: int = 200  # rows per claim
-    max_in_flight: int = 2000  # rows in hand (queued or being sent), all endpoints
-    endpoint_concurrency: int = 8  # requests at once to one origin
-    endpoint_queue: int = 512  # rows waiting for one origin
-    lease: float = 60.0  # a claimed row is ours this long
-    poll_interval: float = 0.2  # an idle claimer looks again after this
-    busy_poll: float = 0.02  # ... and a claimer that found some rows, after this
-    busy_delay: float = 1.0  # a row its endpoint has no room for is due again after this
-    no_secret_delay: float = 60.0  # an endpoint without a secret: look again after this
-    flush_delay: float = 0.02
-    flush_batch: int = 500
-    retention: float = 7 * 86400.0
-    prune_interval: float = 60.0
-    breaker_threshold: int = 5
-    breaker_pause: float = 5.0
-    breaker_max_pause: float = 120.0
-
-
-@dataclass(slots=True)
-class SenderStats:
-    claimed: int = 0
-    delivered: int = 0
-    failed: int = 0  # attempts that failed (retried or not)
-    dead: int = 0
-    parked: int = 0  # attempts not made because the endpoint was parked
-    released: int = 0
-    pruned: int = 0
-
-
 @dataclass(slots=True)
 class _Job:
     row: Claimed
     policy: DeliveryPolicy
     origin: Origin
     target: str
-    secret: str
+    signer: Signer
     leased_until: float  # trio time
 
 
@@ -96,6 +68,7 @@ class _Endpoint:
     breaker: Breaker
     queue: deque[_Job] = field(default_factory=deque)
     workers: int = 0
+    healthy: bool = False  # its last answer was a success: requests to it are pipelined
     accounts: set[int] = field(default_factory=set)  # whose rows came here (bounded by the accounts)
 
 
@@ -128,7 +101,8 @@ class Sender:
         self._outcomes: list[Outcome] = []
         self._releases: dict[datetime, list[int]] = {}
         self._dirty = trio.Event()
-        self._secrets: dict[tuple[int, bytes], str] = {}
+        # Opened secrets, keyed by the sealed bytes: a rotated secret is a new key.
+        self._secrets: dict[tuple[int, bytes], Signer] = {}
         self._urls: dict[str, tuple[Origin, str]] = {}
         self._warned: dict[int, float] = {}
         self._nursery: trio.Nursery | None = None
@@ -210,8 +184,8 @@ class Sender:
                 self._urls.clear()
             self._urls[row.url] = parsed
         origin, target = parsed
-        secret = self._secret(row)
-        if secret is None:
+        signer = self._signer(row)
+        if signer is None:
             self._release(row.id, now + timedelta(seconds=self.settings.no_secret_delay))
             return
         endpoint = self._endpoints.get(origin)
@@ -224,30 +198,30 @@ class Sender:
             return
         self._in_flight += 1
         endpoint.accounts.add(row.account_id)
-        endpoint.queue.append(_Job(row, policy, origin, target, secret, leased_until))
+        endpoint.queue.append(_Job(row, policy, origin, target, signer, leased_until))
         if endpoint.workers < self.settings.endpoint_concurrency:
             endpoint.workers += 1
             assert self._nursery is not None
             self._nursery.start_soon(self._worker, endpoint)
 
-    def _secret(self, row: Claimed) -> str | None:
+    def _signer(self, row: Claimed) -> Signer | None:
         assert row.endpoint_id is not None
         if row.secret_sealed is None or self.master_key is None:
             self._warn_once(row.endpoint_id, "webhook endpoint has no secret (or no master key is configured):"
                             " run `smpp-bridge webhooks rotate-secret`; its deliveries wait")  # fmt: skip
             return None
         key = (row.endpoint_id, bytes(row.secret_sealed))
-        secret = self._secrets.get(key)
-        if secret is None:
+        signer = self._secrets.get(key)
+        if signer is None:
             try:
-                secret = self.master_key.open(row.endpoint_id, key[1], row.secret_key_id)
+                signer = Signer(self.master_key.open(row.endpoint_id, key[1], row.secret_key_id))
             except SealError as exc:
                 self._warn_once(row.endpoint_id, str(exc))
                 return None
             if len(self._secrets) >= 10_000:
                 self._secrets.clear()
-            self._secrets[key] = secret
-        return secret
+            self._secrets[key] = signer
+        return signer
 
     def _warn_once(self, endpoint_id: int, text: str) -> None:
         now = trio.current_time()
@@ -256,57 +230,78 @@ class Sender:
             log.warning(text, endpoint_id=endpoint_id)
 
     async def _worker(self, endpoint: _Endpoint) -> None:
+        s = self.settings
         try:
             while endpoint.queue:
-                if len(endpoint.queue) == self._refill_at:
-                    self._wake.set()
-                job = endpoint.queue.popleft()
+                # Pipelining only to an endpoint whose last answer was a success: a new one,
+                # or one that fails, gets one request per connection at a time (so no more
+                # go to a failing endpoint before the breaker parks it; the probe goes alone).
+                depth = s.pipeline_depth if endpoint.healthy else 1
+                policy = endpoint.queue[0].policy
+                jobs: list[_Job] = []
+                while endpoint.queue and len(jobs) < depth and endpoint.queue[0].policy is policy:
+                    if len(endpoint.queue) == self._refill_at:
+                        self._wake.set()
+                    jobs.append(endpoint.queue.popleft())
                 try:
-                    await self._attempt(endpoint, job)
+                    await self._attempt(endpoint, jobs)
                 finally:
-                    self._in_flight -= 1
+                    self._in_flight -= len(jobs)
                     self._room.set()
         finally:
             endpoint.workers -= 1
             if endpoint.workers == 0 and not endpoint.queue and endpoint.breaker.idle:
                 self._endpoints.pop(endpoint.origin, None)
 
-    async def _attempt(self, endpoint: _Endpoint, job: _Job) -> None:
-        row, policy = job.row, job.policy
+    async def _attempt(self, endpoint: _Endpoint, jobs: list[_Job]) -> None:
+        """One attempt of each job (all of one policy), pipelined on one connection."""
+        policy = jobs[0].policy
         now_t = trio.current_time()
-        if now_t + policy.timeout + 5.0 > job.leased_until:
-            # Waited so long in the queue that the lease could end mid-request:
-            # give it back unattempted rather than risk another sender sending it too.
-            self._release(row.id, self.clock())
+        going: list[_Job] = []
+        requests: list[tuple[str, bytes, bytes]] = []
+        for job in jobs:
+            row = job.row
+            if now_t + policy.timeout + 5.0 > job.leased_until:
+                # Waited so long in the queue that the lease could end mid-request:
+                # give it back unattempted rather than risk another sender sending it too.
+                self._release(row.id, self.clock())
+                continue
+            if not endpoint.breaker.allow(now_t):
+                self.stats.parked += 1
+                self._failed(job, None, "endpoint parked (circuit open after repeated failures)", retry=True)
+                continue
+            headers, body = policy.request(
+                delivery_id=f"dlv_{row.id}", secret=job.signer, payload=row.payload, attempt=row.attempt
+            )
+            going.append(job)
+            requests.append((job.target, headers, body))
+            self._sending.add(row.id)
+        if not going:
             return
-        if not endpoint.breaker.allow(now_t):
-            self.stats.parked += 1
-            self._failed(job, None, "endpoint parked (circuit open after repeated failures)", retry=True)
-            return
-        headers, body = policy.request(
-            delivery_id=f"dlv_{row.id}", secret=job.secret, payload=row.payload, attempt=row.attempt
-        )
-        self._sending.add(row.id)
         try:
-            answer = await self.client.post(
-                job.origin, job.target, headers, body, timeout=policy.timeout, max_body=policy.max_response_body
+            answers = await self.client.post_many(
+                jobs[0].origin, requests, timeout=policy.timeout, max_body=policy.max_response_body
             )
         finally:
-            self._sending.discard(row.id)
-        if answer.status is not None and policy.delivered(answer.status):
-            endpoint.breaker.success()
-            self.stats.delivered += 1
-            self._finish(Outcome(row.id, "delivered", row.attempt, None, None, answer.status, self.clock()))
-            return
-        # A refused destination counts too: a probe must always end the probe.
-        endpoint.breaker.failure(trio.current_time())
-        if answer.refused:
-            self._failed(job, None, f"refused: {answer.error}", retry=True)
-            return
-        if answer.status is not None:
-            self._failed(job, answer.status, f"HTTP {answer.status}", retry=policy.retry(answer.status))
-        else:
-            self._failed(job, None, answer.error, retry=True)
+            self._sending.difference_update(job.row.id for job in going)
+        now = self.clock()
+        for job, answer in zip(going, answers, strict=True):
+            row = job.row
+            if answer.status is not None and policy.delivered(answer.status):
+                endpoint.breaker.success()
+                endpoint.healthy = True
+                self.stats.delivered += 1
+                self._finish(Outcome(row.id, "delivered", row.attempt, None, None, answer.status, now))
+                continue
+            # A refused destination counts too: a probe must always end the probe.
+            endpoint.breaker.failure(trio.current_time())
+            endpoint.healthy = False
+            if answer.refused:
+                self._failed(job, None, f"refused: {answer.error}", retry=True)
+            elif answer.status is not None:
+                self._failed(job, answer.status, f"HTTP {answer.status}", retry=policy.retry(answer.status))
+            else:
+                self._failed(job, None, answer.error, retry=True)
 
     def _failed(self, job: _Job, status: int | None, error: str | None, *, retry: bool) -> None:
         row = job.row

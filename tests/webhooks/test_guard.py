@@ -137,9 +137,9 @@ async def test_tls_verifies_the_host_name_while_connecting_to_the_checked_addres
                                            resolver=_resolver(table))  # fmt: skip
         client = HttpClient(guard, ssl_context=client_ctx)
         origin, target = parse_url(f"https://hooks.test:{rec.port}/hook")
-        ok = await client.post(origin, target, [], b"{}", timeout=5)
+        ok = await client.post(origin, target, b"", b"{}", timeout=5)
         origin, target = parse_url(f"https://other.test:{rec.port}/hook")
-        wrong = await client.post(origin, target, [], b"{}", timeout=5)
+        wrong = await client.post(origin, target, b"", b"{}", timeout=5)
         await client.aclose()
     assert ok.status == 200
     assert wrong.status is None and wrong.error is not None and "CERTIFICATE_VERIFY_FAILED" in wrong.error
