@@ -43,6 +43,7 @@ allow_networks = ["127.0.0.1/32"]
 concurrency = 32
 
 [daemon]
+metrics_listen = "127.0.0.1:{metrics_port}"
 claim_batch = 1000
 writer_batch = 1000
 poll_interval = "100ms"
@@ -97,6 +98,30 @@ def _health(port: int) -> bool:
         return False
 
 
+def _queue_to_submit(port: int) -> dict[str, float]:
+    """p50 / p99 (ms) of the daemon's ``queue_to_submit_seconds`` histogram, from its
+    metrics endpoint once the run is over: enqueue (the API's transaction start) to the
+    part claimed, its submit_sm written next. Each percentile is the upper bound of the
+    bucket it falls in (bounds ..., 25, 50, 100, 250 ms, ...), so ``< 50 ms`` can be told;
+    ``share_under_50ms`` is exact."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    buckets: dict[float, int] = {}
+    for line in text.splitlines():
+        if line.startswith("smpp_bridge_queue_to_submit_seconds_bucket{"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            upper = float("inf") if le == "+Inf" else float(le)
+            buckets[upper] = buckets.get(upper, 0) + int(float(line.rsplit(" ", 1)[1]))
+    total = buckets.get(float("inf"), 0)
+    if not total:
+        return {"50": 0.0, "99": 0.0, "share_under_50ms": 0.0}
+
+    def bound(share: float) -> float:
+        return next(le for le, n in sorted(buckets.items()) if n >= share * total) * 1e3
+
+    return {"50": bound(0.5), "99": bound(0.99), "share_under_50ms": round(buckets.get(0.05, 0) / total, 4)}
+
+
 def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) -> dict[str, Any]:
     import trio
 
@@ -113,9 +138,9 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
     try:
         sim, sim_port = compare._start_simulator(work)
         processes.append(sim)
-        api_port, hook_port = free_ports(2)
+        api_port, hook_port, metrics_port = free_ports(3)
         conf = work / "bridge.toml"
-        conf.write_text(_CONFIG.format(port=sim_port))
+        conf.write_text(_CONFIG.format(port=sim_port, metrics_port=metrics_port))
         env = {
             **os.environ, "SMPP_BRIDGE_BENCH_DSN": dsn,
             "SMPP_BRIDGE_BENCH_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
@@ -213,6 +238,7 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
             return {"50": float(row["p50"] or 0), "99": float(row["p99"] or 0)}
 
         figure["latency_ms"]["accept_to_submit"] = trio.run(accept_to_submit)
+        figure["latency_ms"]["accept_to_claimed"] = _queue_to_submit(metrics_port)
         return figure
     finally:
         notify.close()
