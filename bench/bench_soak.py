@@ -13,11 +13,10 @@ sampler record:
 - p99 from request to webhook in the last minute within 20% of the first;
 - the messages accepted but not final (the queue) do not grow: the last
   minute's mean is at most 20% above the first's (plus one second's worth);
-- p99 from HTTP accept to submit under 50 ms: from the daemon's
-  ``queue_to_submit_seconds`` histogram (the API's transaction start to the part
-  claimed, its submit_sm written next; bucket bounds 25, 50, 100 ms), beside the
-  database's timestamps (to the submit_sm_resp stored by the writer, which adds
-  its batching).
+- p99 from HTTP accept to submit under 50 ms: from the database (the API
+  transaction's commit to the submit_sm_resp stored, bench/bridge_http.py), the
+  daemon's ``queue_to_submit_seconds`` histogram (transaction start to claimed)
+  beside it.
 
 A shortened soak says so in its label; it is never reported as the 10-minute one.
 """
@@ -60,8 +59,7 @@ def run(quick: bool) -> dict[str, Any]:
     rss_start = statistics.median([kb for t, kb in warm if t < minute + 10] or [0])
     rss_end = statistics.median([kb for t, kb in warm if t > warm[-1][0] - 10] or [0]) if warm else 0
     growth = (rss_end - rss_start) / rss_start * 100 if rss_start else 0.0
-    accept_submit_p99 = figure["latency_ms"]["accept_to_claimed"]["99"]
-    flushed_p99 = figure["latency_ms"]["accept_to_submit"]["99"]
+    to_resp, claimed = figure["latency_ms"]["accept_to_submit"], figure["latency_ms"]["accept_to_claimed"]
     label = (
         "10-minute soak"
         if seconds >= 600 and not quick
@@ -90,11 +88,12 @@ def run(quick: bool) -> dict[str, Any]:
             "want": f"<= {queue_first * 1.2 + rate:,.0f}", "got": round(queue_last, 1),
             "ok": queue_last <= queue_first * 1.2 + rate,
         },
-        "p99 accept -> submit at this rate (enqueue -> claimed, the daemon's histogram)": {
-            "want": "< 50 ms", "got": f"<= {accept_submit_p99:,.0f} ms "
-            f"({figure['latency_ms']['accept_to_claimed']['share_under_50ms']:.2%} under 50 ms; "
-            f"to the submit_sm_resp stored: p99 {flushed_p99:,.0f} ms)",
-            "ok": accept_submit_p99 <= 50,
+        "p99 accept -> submit at this rate": {
+            "want": "< 50 ms",
+            "got": f"{to_resp['99']:,.0f} ms (accept {'= commit' if to_resp.get('from_commit') else '= transaction start'}"
+            f" -> submit_sm_resp stored; transaction start -> claimed p99 <= {claimed['99']:,.0f} ms,"
+            f" {claimed['share_under_50ms']:.1%} under 50 ms)",
+            "ok": to_resp["99"] < 50,
         },
     }  # fmt: skip
     return {
