@@ -148,6 +148,8 @@ def _figure(system: str, count: int, load: dict[str, Any], sampler: Sampler, own
         "timeline": load["timeline"],
         "rss_series": [(t, sum(r.get(n, 0) for n in memory)) for t, r in sampler.series],
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "load_average_during": [round(min(sampler.load), 1), round(statistics.mean(sampler.load), 1),
+                                round(max(sampler.load), 1)],
     }  # fmt: skip
 
 

@@ -2,8 +2,7 @@
 
 Only when the server loads the extension (``shared_preload_libraries =
 'pg_stat_statements'`` and ``CREATE EXTENSION pg_stat_statements`` in its
-``postgres`` database, as on a server of the benchmarks' own: bench/REPORT.md
-"Rerunning it"); otherwise every call here returns None and the run goes on.
+``postgres`` database, as on a server of the benchmarks' own: bench/README.md); otherwise every call here returns None and the run goes on.
 The statistics are the server's, so ``reset`` clears them for every database:
 runs are sequential. Times are execution (and, with
 ``pg_stat_statements.track_planning``, planning) times: wall clock inside the

@@ -93,6 +93,7 @@ class Sampler:
         self.groups = groups
         self.interval = interval
         self.series: list[tuple[float, dict[str, int]]] = []  # (seconds, {group: rss_kb})
+        self.load: list[float] = []  # the 1-minute load average at every sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._t0 = 0.0
@@ -100,6 +101,7 @@ class Sampler:
     def _sample(self) -> None:
         rss = {g.name: g.sample() for g in self.groups}
         self.series.append((round(time.monotonic() - self._t0, 2), rss))
+        self.load.append(os.getloadavg()[0])
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

@@ -124,7 +124,9 @@ def _compare_md(meta: dict[str, Any], result: dict[str, Any], plots: list[str]) 
         f"{' -> '.join(p['order'])})",
         "",
         f"Machine: {meta['cpus']} CPUs ({meta['cpu_model']}), load average {meta['load_average_1m']} at the "
-        f"start (per run in the JSON), reference loop {meta['python_loop_mops']} M iterations/s, Python "
+        f"start, {meta.get('load_average_1m_after', '-')} at the end (per run below), reference loop "
+        f"{meta['python_loop_mops']} M iterations/s at the start, {meta.get('python_loop_mops_after', '-')} "
+        "at the end, Python "
         f"{meta['python']}, Kannel {p['kannel_version']}. {meta.get('note', '')}",
         "",
         "| system | msg/s (median) | rounds | CPU us/msg (system) | of which | simulator us/msg | client us/msg "
@@ -152,6 +154,11 @@ def _compare_md(meta: dict[str, Any], result: dict[str, Any], plots: list[str]) 
             "",
         ]
         lines += [f"- {a}" for a in apart]
+    lines += ["", "Every run: " + "; ".join(
+        f"{r['system']} {r['round']}: {r['per_s']:,.0f} msg/s, load "
+        + ("{}-{}-{}".format(*r["load_average_during"]) if r.get("load_average_during") else str(r["load_average_1m"]))
+        for r in result["runs"]
+    ) + " (load average min-mean-max during the run)."]
     lines += ["", "Ratios (medians of the same run):", ""]
     lines += [f"- {k}: **{v:.2f}x**" for k, v in result["ratios"].items()]
     if p.get("like_for_like_skipped"):
