@@ -48,7 +48,7 @@ from bench.procstat import Analyzer, Group, Sampler, cpu_seconds, postgres_backe
 DESCRIPTION = "smpp-bridge vs Kannel 1.4.5 tuned (internal and PostgreSQL DLR stores), ABAB rounds"
 
 RECEIPT_DELAY = 0.2
-CONNECTIONS = 32
+CONNECTIONS = int(os.environ.get("BENCH_COMPARE_CONNECTIONS", "32"))  # the same client for every system
 KANNEL_BINDS = int(os.environ.get("BENCH_KANNEL_BINDS", "1"))
 _SIM = """
 [simulator]
