@@ -198,6 +198,15 @@ async def _monitor(
     }  # fmt: skip
 
 
+#: p50 / p99 (ms) from the submit_sm_resp stored to the final state, over every part.
+SUBMIT_TO_FINAL = (
+    "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY d) AS p50,"
+    " percentile_disc(0.99) WITHIN GROUP (ORDER BY d) AS p99 FROM ("
+    " SELECT extract(epoch FROM final_at - submitted_at) * 1000 AS d FROM message_parts"
+    " WHERE final_at IS NOT NULL AND submitted_at IS NOT NULL) s"
+)
+
+
 async def _summary(dsn: str) -> dict[str, Any]:
     from bridge.store.accounts import reconcile
     from bridge.store.db import open_connection
@@ -210,12 +219,7 @@ async def _summary(dsn: str) -> dict[str, Any]:
             " (SELECT count(*) FROM webhook_outbox WHERE state = 'delivered') AS hooks_delivered FROM messages"
         )
         check = await reconcile(conn, "bench")
-        lat = await conn.fetchrow(
-            "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY d) AS p50,"
-            " percentile_disc(0.99) WITHIN GROUP (ORDER BY d) AS p99 FROM ("
-            " SELECT extract(epoch FROM final_at - submitted_at) * 1000 AS d FROM message_parts"
-            " WHERE final_at IS NOT NULL AND submitted_at IS NOT NULL) s"
-        )
+        lat = await conn.fetchrow(SUBMIT_TO_FINAL)
     assert row is not None and lat is not None
     return {"sent": row["sent"], "failed": row["failed"], "outbox": row["outbox"],
             "hooks_delivered": row["hooks_delivered"], "reconciled": check.ok,

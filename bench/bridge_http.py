@@ -139,7 +139,7 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
     import trio
 
     from bench import bench_compare as compare
-    from bench.bench_e2e import _admin, _wait_ready
+    from bench.bench_e2e import SUBMIT_TO_FINAL, _admin, _wait_ready
     from bench.kannel import free_ports
 
     work = Path(tempfile.mkdtemp(prefix="bench-bridge-http-"))
@@ -242,10 +242,13 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
                 warnings[event] = warnings.get(event, 0) + 1
         figure["daemon_warnings"] = warnings
 
-        async def accept_to_submit() -> dict[str, float]:
+        async def accept_to_submit() -> dict[str, Any]:
             from bridge.store.db import open_connection
 
             async with open_connection(dsn) as conn:
+                final = await conn.fetchrow(SUBMIT_TO_FINAL)
+                assert final is not None
+                figure["latency_ms"]["submit_to_final"] = {"50": float(final["p50"] or 0), "99": float(final["p99"] or 0)}
                 row = None
                 if await conn.fetchval("SELECT current_setting('track_commit_timestamp') = 'on'"):
                     row = await conn.fetchrow(_ACCEPT_TO_SUBMIT.format(**_BY_COMMIT))
