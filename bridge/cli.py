@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "api": ("api", "run the REST API (seed 000) process"),
     "keys": ("keys", "create, list and revoke API keys"),
     "webhooks": ("webhooks", "run the webhook sender; set, show, rotate and test webhook endpoints"),
+    "preflight": ("preflight", "SMS Preflight: the self-test, preflight users and sp_ keys, network health"),
     "segment": ("segment", "show how a text is split into SMS segments"),
     "simulate": ("simulate", "run the SMSC simulator"),
     "config": ("config", "print the example configuration or check a file"),

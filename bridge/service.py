@@ -362,6 +362,10 @@ class _Service:
                         from bridge.webhooks.service import run_sender
 
                         await nursery.start(run_sender, cfg, self.dsn, self.options.webhook_master_key)
+                    if cfg.preflight.networks:
+                        from bridge.preflight.service import run_preflight
+
+                        nursery.start_soon(run_preflight, cfg, db)  # SMS Preflight (docs/preflight.md)
                     log.info("ready", carriers=[c.name for c in cfg.carriers])
                     self.notifier.ready("running; " + stats_line(self.daemon.stats()))
                     nursery.start_soon(self._watchdog_and_status)

@@ -216,6 +216,12 @@ def _check_whole(config: Config, text: str, source: str) -> None:
     test_route = config.api.test_route
     if test_route is not None and all(route.name != test_route for route in config.routes):
         raise _fail(text, source, ("api", "test_route"), f"no route named {test_route!r}")
+    route_names = {route.name for route in config.routes if route.name}
+    for n, network in enumerate(config.preflight.networks):
+        if network.carrier is not None and network.carrier not in names:
+            raise _fail(text, source, ("preflight", "networks", n, "carrier"), f"unknown carrier {network.carrier!r}")
+        if network.route is not None and network.route not in route_names:
+            raise _fail(text, source, ("preflight", "networks", n, "route"), f"no route named {network.route!r}")
 
 
 def _check_receives(carrier: CarrierConfig, i: int, text: str, source: str) -> None:

@@ -42,6 +42,8 @@ __all__ = [
     "Database",
     "Duration",
     "Logging",
+    "Preflight",
+    "ProbeNetwork",
     "Rates",
     "Route",
     "RouteTarget",
@@ -273,6 +275,57 @@ class Api(_Base, frozen=True, kw_only=True):
             raise ValueError("give both tls_certificate and tls_key, or neither")
 
 
+class ProbeNetwork(_Base, frozen=True, kw_only=True):
+    """One network SMS Preflight tests (seed 004, docs/preflight.md): its probe
+    numbers (handsets on that network whose MO reaches ``carrier``), and for the
+    self-test the ``route`` the probe is sent through (default: the destination's)."""
+
+    slug: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
+    name: Annotated[str, Meta(min_length=1, max_length=64)]
+    numbers: Annotated[list[Annotated[str, Meta(pattern=r"^\+?[1-9]\d{2,14}$")]], Meta(min_length=1)]
+    carrier: Name | None = None
+    route: Name | None = None
+    is_active: bool = True
+
+    @property
+    def digits(self) -> tuple[str, ...]:
+        return tuple(n.lstrip("+") for n in self.numbers)
+
+
+class Preflight(_Base, frozen=True, kw_only=True):
+    """SMS Preflight (docs/preflight.md): probe networks, sessions, the self-test."""
+
+    networks: list[ProbeNetwork] = field(default_factory=list)
+    # Seed 004: "Sessions expire after 5 minutes".
+    session_ttl: Duration = field(default_factory=lambda: Duration(300))
+    # The account the self-test's probes are charged to (and its sessions belong to).
+    account: str | None = None
+    # The periodic self-test in the daemon: off unless asked for.
+    self_test: bool = False
+    self_test_interval: Duration = field(default_factory=lambda: Duration(900))
+    self_test_sender_id: str | None = None
+    # The probe's text; {code} is the session's test code.
+    self_test_body: Annotated[str, Meta(min_length=1, max_length=160)] = "Preflight test {code}"
+
+    def __post_init__(self) -> None:
+        slugs: set[str] = set()
+        numbers: set[str] = set()
+        for network in self.networks:
+            if network.slug in slugs:
+                raise ValueError(f"networks: duplicate slug {network.slug!r}")
+            slugs.add(network.slug)
+            for digits in network.digits:
+                if digits in numbers:
+                    raise ValueError(f"networks: probe number +{digits} is listed twice")
+                numbers.add(digits)
+        if self.session_ttl.seconds <= 0:
+            raise ValueError("session_ttl must be above zero")
+        if self.self_test and (self.account is None or self.self_test_sender_id is None):
+            raise ValueError("self_test = true needs account and self_test_sender_id")
+        if self.self_test and self.self_test_interval.seconds < 60:
+            raise ValueError("self_test_interval: at least 1m")
+
+
 class Config(_Base, frozen=True, kw_only=True):
     database: Database = field(default_factory=Database)
     carriers: list[Carrier] = field(default_factory=list)
@@ -284,6 +337,7 @@ class Config(_Base, frozen=True, kw_only=True):
     webhooks: Webhooks = field(default_factory=Webhooks)
     daemon: Daemon = field(default_factory=Daemon)
     api: Api = field(default_factory=Api)
+    preflight: Preflight = field(default_factory=Preflight)
 
     def carrier(self, name: str) -> Carrier:
         for carrier in self.carriers:

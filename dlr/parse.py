@@ -82,21 +82,28 @@ def parse_receipt(
     for a receipt without a usable id or state; never anything else.
     """
     kind = esm_class & ESM_MESSAGE_TYPE_MASK
-    # Fast path: the common case is a 0x04 (or 0x20) receipt without TLVs and
-    # with the canonical text.
-    if kind in _RECEIPT_TYPES and not tlvs:
+    # Fast path: the common case is a 0x04 (or 0x20) receipt with the canonical
+    # text, with or without the TLVs of section 5.3.2 (the same precedence as
+    # _assemble: a TLV's id and known message_state win over the text's).
+    if kind in _RECEIPT_TYPES:
         message = _decode(short_message).strip(_STRIP)
         match = _FAST.fullmatch(message)
         if match is not None:
             sid, sub, dlvrd, submit_date, done_date, stat, err, text = match.groups()
-            state = _STAT_WORDS.get(stat)
+            state = network_error = None
+            if tlvs:
+                tlv_id, raw_state, network_error = receipt_tlvs(tlvs)
+                sid = tlv_id or sid
+                if raw_state is not None:
+                    state = _STATES.get(raw_state)
             if state is None:
-                state = state_of_word(stat) or MessageState.UNKNOWN
+                state = _STAT_WORDS.get(stat) or state_of_word(stat) or MessageState.UNKNOWN
             return Receipt(
                 id=sid,
                 state=state,
                 stat=stat,
                 err=err,
+                network_error=network_error,
                 sub=_COUNTS[sub],
                 dlvrd=_COUNTS[dlvrd],
                 submit_date_text=submit_date,
@@ -104,6 +111,8 @@ def parse_receipt(
                 text=None if text is None else text.lstrip(),
                 intermediate=kind == ESM_INTERMEDIATE_NOTIFICATION,
             )
+        if tlvs:
+            return _parse_general(short_message, tlvs, kind, detect)
         fields = _parse_tolerant(message)
         if fields.id is None and fields.stat is None:
             fields = _ucs2_fields(short_message, fields)

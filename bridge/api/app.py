@@ -30,21 +30,24 @@ from starlette.routing import Route
 from bridge.api.auth import FailureLimiter, KeyCache
 from bridge.api.batcher import SendBatcher
 from bridge.api.errors import STATUS, ApiError, error_body
+from bridge.api.fastpath import FastPath
 from bridge.api.middleware import Metrics, RequestLog
 from bridge.api.probes import health, health_live, health_ready, metrics
 from bridge.api.ratelimit import RateLimiter
+from bridge.api.reads import ReadBatcher
 from bridge.api.validate import IDEMPOTENCY_KEY, parse_send
 from bridge.notify import Notifier
+from bridge.preflight.api import Preflight
+from bridge.preflight.api import routes as preflight_routes
+from bridge.preflight.networks import sync_networks
 from bridge.store.accounts import balance
 from bridge.store.aio import AioDatabase, open_aio_database
 from bridge.store.enqueue import EnqueueError, enqueue_many
 from bridge.store.functions import functions_refusal
 from bridge.store.keys import KeyRecord
 from bridge.store.models import SendResult, to_json
-from bridge.store.queries import get_message
-from bridge.store.routing import RouteTable
+from bridge.store.routing import FixedRoute, RouteTable
 from config.schema import Config
-from config.schema import Route as RouteConfig
 
 __all__ = ["KEYS_CHANNEL", "OPENAPI", "ApiState", "create_app"]
 
@@ -57,19 +60,6 @@ _MESSAGE_ID = re.compile(r"msg_[0-9a-hjkmnp-tv-z]{26}")
 _UNAVAILABLE = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError,
                 asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
                 asyncpg.TooManyConnectionsError)  # fmt: skip
-
-
-class FixedRoute(RouteTable):
-    """Every number takes one route: the sends of a ``psk_test_`` key."""
-
-    __slots__ = ("_route",)
-
-    def __init__(self, config: Config, route: RouteConfig) -> None:
-        super().__init__(config)
-        self._route = route
-
-    def lookup(self, digits: str, country: str | None) -> RouteConfig | None:
-        return self._route
 
 
 class ApiState:
@@ -87,6 +77,7 @@ class ApiState:
         self.keys: KeyCache | None = None
         self.limiter: RateLimiter | None = None
         self.batcher: SendBatcher | None = None
+        self.reads: ReadBatcher | None = None
 
     @property
     def db(self) -> AioDatabase:
@@ -97,10 +88,11 @@ class ApiState:
         self._db = db
         self.keys = KeyCache(db, ttl=self.config.api.key_cache_ttl.seconds)
         self.limiter = RateLimiter(db)
-        # Two transactions of sends at a time: one commits while the next
-        # fills (measured: 1, 2 and 5 workers within 15%, larger batches with
-        # fewer); the rest of the pool serves reads, keys and limits.
+        # Two statements of sends (and two of reads) at a time: one commits
+        # while the next fills (measured: 1, 2 and 5 workers within 15%,
+        # larger batches with fewer); the rest of the pool serves keys and limits.
         self.batcher = SendBatcher(db, self.config, workers=min(2, self.config.api.pool_size))
+        self.reads = ReadBatcher(db, workers=min(2, self.config.api.pool_size))
 
     async def principal(self, request: Request) -> KeyRecord:
         """The request's key, within its rate limit; else the error to answer."""
@@ -255,7 +247,8 @@ async def get_sms(request: Request) -> Response:
     message_id = request.path_params["id"]
     view = None
     if _MESSAGE_ID.fullmatch(message_id):
-        view = await get_message(api.db, message_id, account_id=key.account_id)
+        assert api.reads is not None
+        view = await api.reads.get(message_id, key.account_id)
     if view is None:  # unknown, or another account's: never say which
         raise ApiError("not_found", "The requested message id doesn't belong to your account.")
     return _json(to_json(view))
@@ -325,8 +318,10 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
             if refusal is not None:
                 raise RuntimeError(refusal)
             state.bind(db)
-            assert state.batcher is not None
+            await sync_networks(db, config.preflight)
+            assert state.batcher is not None and state.reads is not None
             state.batcher.start()
+            state.reads.start()
             log.info("api ready", url=url)
             if notifier is not None:
                 notifier.ready(f"serving {url}")
@@ -340,20 +335,23 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await state.batcher.stop()
+                await state.reads.stop()
                 if state.keys is not None:
                     with contextlib.suppress(Exception):
                         await state.keys.flush_last_used()
 
+    send_route, status_route, balance_route = _guard(send_sms), _guard(get_sms), _guard(get_balance)
     app = Starlette(
         routes=[
-            Route("/api/v1/sms/send", _guard(send_sms), methods=["POST"]),
-            Route("/api/v1/sms/{id}", _guard(get_sms), methods=["GET"]),
-            Route("/api/v1/balance", _guard(get_balance), methods=["GET"]),
+            Route("/api/v1/sms/send", send_route, methods=["POST"]),
+            Route("/api/v1/sms/{id}", status_route, methods=["GET"]),
+            Route("/api/v1/balance", balance_route, methods=["GET"]),
             Route("/api/v1/openapi.json", openapi, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/health/live", health_live, methods=["GET"]),
             Route("/health/ready", health_ready, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *preflight_routes(_UNAVAILABLE),  # seed 004 under /api (docs/preflight.md)
         ],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
@@ -361,4 +359,6 @@ def create_app(config: Config, dsn: str, *, url: str | None = None, notifier: No
     # No 307 from /sms/x/ to /sms/x: an answer the document does not list; 404.
     app.router.redirect_slashes = False
     app.state.api = state
-    return RequestLog(app, state.metrics, access_log=config.api.access_log)
+    app.state.preflight = Preflight(state)
+    fast = FastPath(app, send=send_route, status=status_route, balance=balance_route)
+    return RequestLog(fast, state.metrics, access_log=config.api.access_log)

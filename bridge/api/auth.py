@@ -42,11 +42,15 @@ class KeyCache:
         self._entries: dict[str, tuple[KeyRecord | None, float]] = {}
         self._used: set[int] = set()
 
-    async def authenticate(self, header: str | None) -> KeyRecord:
+    async def authenticate(
+        self, header: str | None, *, parse: Callable[[str], tuple[str, str] | None] = parse_key
+    ) -> KeyRecord:
+        """The live key of ``header``; ``parse``: the product's key format (the SMS API's
+        ``psk_`` keys by default, bridge.preflight.ids.parse_key for ``sp_`` keys)."""
         if not header:
             raise ApiError("missing_api_key", "No Authorization header was sent.")
         scheme, _, token = header.partition(" ")
-        parsed = parse_key(token.strip()) if scheme.lower() == "bearer" else None
+        parsed = parse(token.strip()) if scheme.lower() == "bearer" else None
         record = None
         if parsed is not None:
             product, prefix = parsed

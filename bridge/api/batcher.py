@@ -1,22 +1,24 @@
-"""Concurrent sends share one transaction: micro-batching without a timer.
+"""Concurrent sends share one statement: micro-batching without a timer.
 
-A single-recipient send alone is about ten statements and a commit (BEGIN,
-the account, four inserts, the reservation, NOTIFY, COMMIT); the commit's WAL
-flush and NOTIFY's commit-time lock serialise such transactions. So sends
-queue here, and each of ``workers`` tasks takes every send waiting at that
-moment (up to ``max_batch``) into one transaction: no timer, a lone request
-goes at once, and under load batches grow by themselves while the previous
-ones commit.
+A single-recipient send alone is a statement and a commit (``store_sends``);
+the commit's WAL flush, NOTIFY's commit-time lock and the round trips
+serialise such sends. So sends queue here, and each of ``workers`` tasks takes
+every send waiting at that moment (up to ``max_batch``), plans each one
+(validation, routing, segments, price: ``prepare``) and stores them all, of
+every account, with one ``store_sends`` statement, which is its own
+transaction: one round trip and one commit for the batch. No timer: a lone
+request goes at once, and under load batches grow by themselves while the
+previous ones commit.
 
-Inside the transaction the sends are grouped by (account, key, route table)
-and each group is one ``enqueue_many`` call (a savepoint: its statements do
-not grow with the group), in account order so that concurrent batches lock
-account rows in the same order (as the daemon's ``settle_messages`` does). A
-group that fails as a whole (one request invalid, or the balance short for
-the group's total) is retried one send at a time, so every request gets its
-own answer, as if it had been alone: the 402 race stays exact. Answers are
-released only after the commit (201 after commit); when the commit fails,
-every send of the batch gets the error.
+The 402 stays exact, each request answered as if it had been alone: a batch in
+which an account cannot cover its total stores nothing (``BalanceShort``);
+then the accounts' balances are read, the sends of the accounts that can
+cover theirs go again together, and those of the others one at a time, in
+arrival order, each refused only if the balance cannot cover it then. Such an
+account's sends go one at a time for the next second, so that it does not
+make every batch fail. Answers are released only after the commit (201 after
+commit); when the statement fails otherwise, every send of the batch gets the
+error.
 """
 
 from __future__ import annotations
@@ -24,14 +26,21 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import asyncpg
 import structlog
 
-from bridge.api.errors import ApiError
+from bridge.api.drain import Drain
 from bridge.store.aio import AioDatabase
-from bridge.store.enqueue import EnqueueError, enqueue_many
-from bridge.store.executor import Executor
+from bridge.store.enqueue import (
+    BalanceShort,
+    EnqueueError,
+    PlannedSend,
+    prepare,
+    short_of,
+    store_sends,
+)
 from bridge.store.keys import KeyRecord
 from bridge.store.models import SendResult
 from bridge.store.plan import SendRequest
@@ -42,98 +51,131 @@ __all__ = ["SendBatcher"]
 
 log = structlog.get_logger("bridge.api")
 
+_SHORT_FOR = 1.0  # seconds an account found short sends one send at a time
+
 
 @dataclass(slots=True)
 class _Pending:
-    account_id: int
-    api_key_id: int
-    max_recipients: int
+    key: KeyRecord
     routes: RouteTable
     request: SendRequest
-    done: asyncio.Future[SendResult] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    done: asyncio.Future[SendResult] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+_Planned = tuple[_Pending, PlannedSend]
 
 
 class SendBatcher:
     def __init__(
-        self, db: AioDatabase, config: Config, *, workers: int = 4, max_batch: int = 64, max_queue: int = 4096
+        self,
+        db: AioDatabase,
+        config: Config,
+        *,
+        workers: int = 4,
+        max_batch: int = 64,
+        max_queue: int = 4096,
     ) -> None:
         self._db = db
         self._config = config
-        # Bounded (DESIGN.md): past it a send is answered 503 `unavailable`
-        # at once instead of waiting behind thousands of others.
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=max_queue)
-        self._max_batch = max_batch
-        self._workers = workers
-        self._tasks: list[asyncio.Task[None]] = []
+        self._drain: Drain[_Pending] = Drain(
+            self._commit, workers=workers, max_batch=max_batch, max_queue=max_queue, what="sends"
+        )
+        self._short: dict[int, float] = {}  # account id -> until when its sends go alone
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._work()) for _ in range(self._workers)]
+        self._drain.start()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._drain.stop()
 
     async def send(self, key: KeyRecord, routes: RouteTable, request: SendRequest) -> SendResult:
         """The send's 201 body once committed; raises its ``EnqueueError`` or the batch's error."""
-        pending = _Pending(key.account_id, key.id, key.max_recipients, routes, request)
-        try:
-            self._queue.put_nowait(pending)
-        except asyncio.QueueFull:
-            raise ApiError(
-                "unavailable", "Too many sends in flight: retry shortly.", headers={"Retry-After": "1"}
-            ) from None
+        pending = _Pending(key, routes, request)
+        self._drain.put(pending)
         return await pending.done
 
-    async def _work(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                try:
-                    await self._commit(batch)
-                except asyncpg.DeadlockDetectedError:
-                    # Two batches took concatenation references (multipart
-                    # sends to the same numbers) of several accounts in
-                    # opposite orders; PostgreSQL aborted this one. Again, one
-                    # send per transaction: that order cannot deadlock.
-                    log.info("batch deadlocked, sending its sends one by one", sends=len(batch))
-                    for pending in batch:
-                        await self._commit([pending])
-            except Exception as exc:
-                for pending in batch:
-                    if not pending.done.done():
-                        pending.done.set_exception(exc)
-
     async def _commit(self, batch: list[_Pending]) -> None:
-        groups: dict[tuple[int, int, int], list[_Pending]] = defaultdict(list)
+        planned: list[_Planned] = []
         for pending in batch:
-            groups[(pending.account_id, pending.api_key_id, id(pending.routes))].append(pending)
-        outcomes: list[tuple[_Pending, SendResult | EnqueueError]] = []
-        async with self._db.transaction() as tx:
-            for key in sorted(groups):
-                outcomes += await self._group(tx, groups[key])
-        for pending, outcome in outcomes:  # after the commit
-            if pending.done.done():  # its request was cancelled: the send stands all the same
+            key = pending.key
+            try:
+                send = prepare(
+                    self._config, pending.routes, key.account_id, pending.request,
+                    default_sender_id=key.default_sender_id, api_key_id=key.id, max_recipients=key.max_recipients,
+                )  # fmt: skip
+            except EnqueueError as exc:
+                _answer(pending, exc)
                 continue
-            if isinstance(outcome, EnqueueError):
-                pending.done.set_exception(outcome)
-            else:
-                pending.done.set_result(outcome)
-
-    async def _group(self, tx: Executor, group: list[_Pending]) -> list[tuple[_Pending, SendResult | EnqueueError]]:
-        first = group[0]
+            planned.append((pending, send))
+        now = asyncio.get_running_loop().time()
+        alone = [p for p in planned if self._short.get(p[1].account_id, 0.0) > now]
+        together = [p for p in planned if self._short.get(p[1].account_id, 0.0) <= now]
         try:
-            results = await enqueue_many(
-                tx, self._config, first.account_id, [p.request for p in group],
-                routes=first.routes, api_key_id=first.api_key_id, max_recipients=first.max_recipients,
-            )  # fmt: skip
-            return list(zip(group, results, strict=True))
-        except EnqueueError as exc:
-            if len(group) == 1:
-                return [(first, exc)]
-        out: list[tuple[_Pending, SendResult | EnqueueError]] = []
-        for pending in group:  # one at a time: each its own answer
-            out += await self._group(tx, [pending])
-        return out
+            await self._together(together)
+        except asyncpg.DeadlockDetectedError:
+            # Two batches took concatenation references (multipart sends to
+            # the same numbers) in opposite orders; PostgreSQL aborted this
+            # one. One send per statement cannot deadlock that way.
+            log.info("batch deadlocked, sending its sends one by one", sends=len(together))
+            alone = together + alone
+        for item in sorted(alone, key=lambda p: batch.index(p[0])):
+            await self._alone(item)
+
+    async def _together(self, planned: list[_Planned]) -> None:
+        if not planned:
+            return
+        try:
+            await store_sends(self._db, [send for _, send in planned])
+        except BalanceShort:
+            await self._split(planned)
+            return
+        for pending, send in planned:
+            _answer(pending, send.result())
+
+    async def _split(self, planned: list[_Planned]) -> None:
+        """An account could not cover its share: the others together again, its sends one by one."""
+        totals: dict[int, Decimal] = defaultdict(Decimal)
+        for _, send in planned:
+            totals[send.account_id] += send.total
+        rows = await self._db.fetch(
+            "SELECT id, credits - charged - reserved AS balance FROM accounts WHERE id = ANY($1::bigint[])",
+            sorted(totals),
+        )  # fmt: skip
+        balances = {row["id"]: row["balance"] for row in rows}
+        short = {a for a, total in totals.items() if total > balances.get(a, Decimal(0))}
+        now = asyncio.get_running_loop().time()
+        self._short = {a: t for a, t in self._short.items() if t > now} | dict.fromkeys(
+            short, now + _SHORT_FOR
+        )
+        fits = [p for p in planned if p[1].account_id not in short]
+        if fits and short:  # else the same batch would fail again (a race): one by one
+            try:
+                await store_sends(self._db, [send for _, send in fits])
+            except BalanceShort:
+                pass
+            else:
+                for pending, send in fits:
+                    _answer(pending, send.result())
+                planned = [p for p in planned if p[1].account_id in short]
+        for item in planned:
+            await self._alone(item)
+
+    async def _alone(self, item: _Planned) -> None:
+        pending, send = item
+        try:
+            await store_sends(self._db, [send])
+        except BalanceShort:
+            _answer(pending, short_of(send.total))
+        else:
+            _answer(pending, send.result())
+
+
+def _answer(pending: _Pending, outcome: SendResult | EnqueueError) -> None:
+    if pending.done.done():  # its request was cancelled: the send stands all the same
+        return
+    if isinstance(outcome, EnqueueError):
+        pending.done.set_exception(outcome)
+    else:
+        pending.done.set_result(outcome)

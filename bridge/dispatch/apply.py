@@ -72,12 +72,27 @@ FOR UPDATE OF r SKIP LOCKED
 
 _DELETE_PARKED = "DELETE FROM parked_receipts WHERE id = ANY ($1::bigint[])"
 
+# MO to an SMS Preflight probe number (preflight_numbers) is also copied, in the same
+# statement, into preflight_inbox for the preflight matcher, which the NOTIFY wakes
+# (bridge/preflight/matcher.py); with no probe numbers the join finds nothing.
 _MO = """
-INSERT INTO inbound_messages (carrier, source, source_ton, source_npi, destination, dest_ton,
-    dest_npi, esm_class, data_coding, body, raw, concat_ref, concat_seq, concat_total)
-SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::smallint[], $5::text[],
-    $6::smallint[], $7::smallint[], $8::smallint[], $9::smallint[], $10::text[], $11::bytea[],
-    $12::int[], $13::smallint[], $14::smallint[])
+WITH stored AS (
+    INSERT INTO inbound_messages (carrier, source, source_ton, source_npi, destination, dest_ton,
+        dest_npi, esm_class, data_coding, body, raw, concat_ref, concat_seq, concat_total)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::smallint[], $5::text[],
+        $6::smallint[], $7::smallint[], $8::smallint[], $9::smallint[], $10::text[], $11::bytea[],
+        $12::int[], $13::smallint[], $14::smallint[])
+    RETURNING id, carrier, source, source_ton, destination, esm_class, data_coding, raw, concat_ref,
+        concat_seq, concat_total, received_at
+), probes AS (
+    INSERT INTO preflight_inbox (inbound_id, carrier, source, source_ton, digits, esm_class, data_coding,
+        raw, concat_ref, concat_seq, concat_total, received_at)
+    SELECT s.id, s.carrier, s.source, s.source_ton, n.digits, s.esm_class, s.data_coding, s.raw,
+        s.concat_ref, s.concat_seq, s.concat_total, s.received_at
+    FROM stored s JOIN preflight_numbers n ON n.digits = ltrim(s.destination, '+')
+    RETURNING 1
+)
+SELECT pg_notify('smpp_bridge_preflight', '') FROM (SELECT 1 FROM probes LIMIT 1) AS any_probe
 """
 
 # What a receipt does to its part, as flush_receipt.part_state / parked_receipts.status

@@ -106,6 +106,31 @@ class MoConfig(_Base, frozen=True):
     system_ids: tuple[str, ...] = ()
 
 
+class ProbeNetwork(_Base, frozen=True):
+    """A network the simulator plays for SMS Preflight (docs/preflight.md): a submit_sm
+    to one of ``numbers`` comes back as an MO (deliver_sm from the sender to that
+    number, SMPP 3.4 section 4.6.1) on the receiver binds of ``system_id`` (empty:
+    the submitting system_id), after ``delay`` seconds, as the network would show it:
+
+    - ``behaviour`` "intact": the sender as sent; "rewrite": the sender replaced by
+      ``rewrite_sender`` (numeric: TON international, else alphanumeric); "drop":
+      no MO at all;
+    - ``parts`` > 1: the text split into that many parts, concatenated with an
+      8-bit or 16-bit UDH reference or the SAR TLVs (``concat``)."""
+
+    numbers: Annotated[tuple[Address, ...], msgspec.Meta(min_length=1)]
+    behaviour: Literal["intact", "rewrite", "drop"] = "intact"
+    rewrite_sender: Address = ""
+    delay: NonNegative = 0.0
+    parts: Annotated[int, msgspec.Meta(ge=1, le=10)] = 1
+    concat: Literal["udh8", "udh16", "sar"] = "udh8"
+    system_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.behaviour == "rewrite" and not self.rewrite_sender:
+            raise ValueError("behaviour rewrite needs rewrite_sender")
+
+
 class SimulatorConfig(_Base, frozen=True):
     """Everything the simulator can be told. See docs/simulator.md for each knob."""
 
@@ -183,6 +208,8 @@ class SimulatorConfig(_Base, frozen=True):
     message_store: Annotated[int, msgspec.Meta(ge=0)] = 100_000
     sender_rewrites: tuple[SenderRewrite, ...] = ()
     mo: MoConfig = MoConfig()
+    # SMS Preflight probe numbers and how each network treats a message to them.
+    probe_networks: tuple[ProbeNetwork, ...] = ()
 
     # Seed of the one random generator (ids, outcomes, delays, faults); None: random.
     seed: int | None = None

@@ -27,6 +27,7 @@ from bridge.simulator.config import SimulatorConfig
 from bridge.simulator.deliveries import Account, Delivery
 from bridge.simulator.ids import make_id_generator
 from bridge.simulator.link import Link
+from bridge.simulator.probes import ProbeNetworks
 from bridge.simulator.receipts import OutcomePicker, ReceiptClock, Verdict, build_mo
 from bridge.simulator.session import Session
 from bridge.simulator.stats import SimulatorStats
@@ -80,6 +81,7 @@ class Simulator:
         self._store_on = config.message_store > 0
         self.lose_p = config.lose_receipts
         self._log_handsets = config.handset_log > 0
+        self.probes = ProbeNetworks(config)
 
     # --- serving -------------------------------------------------------------------
     async def serve(

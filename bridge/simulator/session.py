@@ -154,6 +154,8 @@ class Session(Link):
         message_id = sim.next_id()
         resp = SubmitSmResp(sequence_number=seq, message_id=message_id)
         sim.record_handset(pdu, message_id)
+        if sim.probes:
+            sim.probes.deliver(sim, pdu, self.system_id, now)
         registered = pdu.registered_delivery
         enroute = registered & 0x10 and sim.config.intermediate_notifications
         wanted = registered & 0x03  # section 5.2.17

@@ -34,6 +34,7 @@ class SimulatorStats:
     mo_sent: int = 0
     mo_acked: int = 0
     senders_rewritten: int = 0
+    probe_submits: int = 0  # submit_sm to a probe number (probes.py)
     protocol_errors: int = 0  # invalid frames the connection answered
     malformed_responses: int = 0  # strict: responses that dropped the bind
 

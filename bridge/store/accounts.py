@@ -163,8 +163,8 @@ async def settle(tx: Executor, outcomes: Iterable[tuple[int, Outcome]]) -> int:
     route), is skipped, so a duplicate receipt never bills twice. Accounts are
     locked in id order first, so concurrent writers cannot deadlock on them.
     Returns how many messages were settled now. The rules are the SQL function
-    ``settle_messages`` (defined last in migration 0009), which the SQL function
-    ``finalize_messages`` calls too.
+    ``settle_messages`` (``sql/functions/settle_messages.sql``), which the SQL
+    function ``finalize_messages`` calls too.
     """
     pairs = sorted(dict(outcomes).items())
     if not pairs:

@@ -11,19 +11,25 @@ One call is one campaign of 1..100 recipients. Per number:
   max_parts) is stored as ``failed`` and not charged;
 - priced: segments x rate(country), exact Decimal.
 
-Then one transaction: insert the campaign, messages, parts and ledger
-reservations with one statement each (unnest arrays), allocate concatenation
-references, reserve the total (a guarded UPDATE: insufficient balance raises
-and the transaction changes nothing), and ``pg_notify('smpp_bridge_queued',
-...)``, which PostgreSQL delivers only when the transaction commits (NOTIFY
-semantics), so a claimer never wakes up for rows it cannot see yet.
+Then one statement (``store_sends``), whatever the number of sends and of
+accounts: data-modifying CTEs insert the campaigns, messages, parts and ledger
+reservations (unnest arrays), add each account's total to its ``reserved``
+(accounts locked in id order first, as ``settle_messages`` locks them) and
+``pg_notify('smpp_bridge_queued', ...)``, which PostgreSQL delivers only when
+the transaction commits (NOTIFY semantics), so a claimer never wakes up for
+rows it cannot see yet. Outside a transaction that statement *is* the
+transaction: one round trip, one commit. An account that cannot cover its
+total violates ``accounts_no_overdraft`` (migration 0001) and the statement
+stores nothing (``BalanceShort``). Multipart messages first allocate their
+concatenation references in the same transaction.
 
-The reservation is the transaction's last write on purpose: it locks the
-account row until the commit, and the daemon's writer needs that row to settle
-every flush (``settle_messages``). Taken first, it was held while thousands of
-rows were inserted, and a busy account's flushes waited for it past the
-writer's ``db_timeout`` (docs/store.md "Enqueue and the account row (and a cold start)"). A
-balance that is visibly too small is refused before the transaction starts.
+The reservation is the statement's last write on purpose: it sums the ledger
+rows just inserted, so the account rows are locked only once every row is in,
+until the commit; the daemon's writer needs those rows to settle every flush
+(``settle_messages``). Taken first, the lock was held while thousands of rows
+were inserted, and a busy account's flushes waited for it past the writer's
+``db_timeout`` (docs/store.md "Enqueue and the account row (and a cold start)").
+``enqueue_many`` refuses a balance that is visibly too small before it writes.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
+
+import asyncpg
 
 from bridge.store.accounts import AccountNotFound, get_account
 from bridge.store.executor import Executor
@@ -52,49 +60,87 @@ from config.schema import Config
 __all__ = [
     "MAX_RECIPIENTS",
     "NOTIFY_CHANNEL",
+    "BalanceShort",
     "EnqueueError",
+    "PlannedSend",
     "SendRequest",
     "classify_type",
     "enqueue",
     "enqueue_many",
     "parse_number",
+    "prepare",
+    "short_of",
+    "store_sends",
 ]
 
 # LISTEN on this channel to wake up when parts are queued; the payload is the
 # campaign id of the first send in the batch (a hint, not a contract).
 NOTIFY_CHANNEL = "smpp_bridge_queued"
 
-# --- the transaction -------------------------------------------------------------------
+# --- the statement -------------------------------------------------------------------
 
-_INSERT_CAMPAIGNS = """
-INSERT INTO campaigns (public_id, account_id, reference, type, body, sender_id,
-                       accepted, failed, invalid, estimated_cost, api_key_id)
-SELECT p, $1, r, t::message_type, b, s, a, f, i, c, $11
-FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::int[], $8::int[], $9::int[], $10::numeric[]) AS u(p, r, t, b, s, a, f, i, c)
-RETURNING id, public_id
-"""
-
-_INSERT_MESSAGES = """
-INSERT INTO messages (public_id, campaign_id, account_id, destination, country, state, route,
-                      encoding, segments, cost, sender_id, sender_ton, sender_npi, concat_ref,
-                      error, final_at)
-SELECT p, ca, $1, d, c, s::message_state, r, e, n, co, si, st, sn, cr, er,
-       CASE WHEN s = 'queued' THEN NULL ELSE now() END
-FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-            $9::int[], $10::numeric[], $11::text[], $12::int[], $13::int[], $14::int[], $15::text[])
-     AS t(p, ca, d, c, s, r, e, n, co, si, st, sn, cr, er)
-RETURNING id, public_id
-"""
-
-_INSERT_PARTS = """
-INSERT INTO message_parts (message_id, seq, total, body, route)
-SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[], $5::text[])
-"""
-
-_RESERVE_LEDGER = """
-INSERT INTO ledger (account_id, message_id, kind, amount)
-SELECT $1, m, 'reservation', a FROM unnest($2::bigint[], $3::numeric[]) AS t(m, a)
+# No joins: the ids of the new campaigns and messages are drawn from their
+# sequences first (``ci``, ``mi``), and a message names its campaign, a part
+# its message, by position in the arrays (an array subscript). A statement
+# prepared once and run with batches of 1 to 6,400 recipients keeps a plan
+# that is linear in them whatever the planner guesses (joins on the inserted
+# rows were planned as nested loops, quadratic in the batch). The ledger
+# rows come from the messages themselves (queued and priced), and each
+# account's reservation is the sum of its ledger rows: the money cannot
+# disagree with the rows. The sub-selects of the last line run in order, the
+# accounts UPDATE after every insert (and it needs all of ``l``).
+_STORE = """
+WITH ci AS (
+    SELECT nextval('campaigns_id_seq') AS id, u.*
+    FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+                $7::int[], $8::int[], $9::int[], $10::numeric[], $11::bigint[])
+         WITH ORDINALITY AS u(p, a, r, t, b, s, ac, f, i, co, k, ord)
+), c AS (
+    INSERT INTO campaigns (id, public_id, account_id, reference, type, body, sender_id,
+                           accepted, failed, invalid, estimated_cost, api_key_id)
+    OVERRIDING SYSTEM VALUE
+    SELECT id, p, a, r, t::message_type, b, s, ac, f, i, co, k FROM ci
+    RETURNING 1
+), mi AS (
+    SELECT nextval('messages_id_seq') AS id,
+           (SELECT array_agg(id ORDER BY ord) FROM ci)[u.camp] AS campaign_id,
+           (SELECT array_agg(a ORDER BY ord) FROM ci)[u.camp] AS account_id, u.*
+    FROM unnest($12::text[], $13::int[], $14::text[], $15::text[], $16::text[], $17::text[],
+                $18::text[], $19::int[], $20::numeric[], $21::text[], $22::int[], $23::int[],
+                $24::int[], $25::text[])
+         WITH ORDINALITY AS u(p, camp, d, co, s, r, e, n, cost, si, st, sn, cr, er, ord)
+), m AS (
+    INSERT INTO messages (id, public_id, campaign_id, account_id, destination, country, state, route,
+                          encoding, segments, cost, sender_id, sender_ton, sender_npi, concat_ref,
+                          error, final_at)
+    SELECT id, p, campaign_id, account_id, d, co, s::message_state, r, e, n, cost, si, st, sn, cr, er,
+           CASE WHEN s = 'queued' THEN NULL ELSE now() END
+    FROM mi
+    RETURNING 1
+), p AS (
+    INSERT INTO message_parts (message_id, seq, total, body, route)
+    SELECT (SELECT array_agg(id ORDER BY ord) FROM mi)[u.msg], u.seq, u.total, u.body, u.route
+    FROM unnest($26::int[], $27::int[], $28::int[], $29::text[], $30::text[])
+         AS u(msg, seq, total, body, route)
+    RETURNING 1
+), l AS (
+    INSERT INTO ledger (account_id, message_id, kind, amount)
+    SELECT account_id, id, 'reservation', cost FROM mi WHERE s = 'queued' AND cost > 0
+    RETURNING account_id, amount
+), locked AS (
+    SELECT id FROM accounts WHERE id IN (SELECT account_id FROM l) ORDER BY id FOR NO KEY UPDATE
+), a AS (
+    UPDATE accounts SET reserved = reserved + s.total
+    FROM (SELECT account_id, sum(amount) AS total FROM l GROUP BY account_id) s
+    JOIN locked ON locked.id = s.account_id
+    WHERE accounts.id = s.account_id
+    RETURNING accounts.id
+), n AS (
+    SELECT pg_notify($31, $32) WHERE $33
+)
+SELECT (SELECT count(*) FROM c) AS campaigns, (SELECT count(*) FROM m) AS messages,
+       (SELECT count(*) FROM p) AS parts, (SELECT count(*) FROM a) AS accounts,
+       (SELECT count(*) FROM n) AS notified
 """
 
 # References per destination (see migration 0001 concat_refs): returns the
@@ -105,6 +151,12 @@ SELECT d, n % 65536 FROM unnest($1::text[], $2::int[]) AS t(d, n)
 ON CONFLICT (destination) DO UPDATE SET next_ref = (c.next_ref + excluded.next_ref) % 65536
 RETURNING destination, next_ref
 """
+
+_NO_OVERDRAFT = "accounts_no_overdraft"
+
+
+class BalanceShort(Exception):
+    """An account of the sends could not cover its total: nothing was stored."""
 
 
 async def _allocate_refs(tx: Executor, items: list[Planned]) -> dict[str, int]:
@@ -124,6 +176,79 @@ async def _allocate_refs(tx: Executor, items: list[Planned]) -> dict[str, int]:
     return refs
 
 
+async def store_sends(db: Executor, sends: Sequence[PlannedSend]) -> None:
+    """Store planned sends of any accounts, reserve their money, notify: all or nothing.
+
+    On a pool (or a connection outside a transaction) this is one statement
+    and its own transaction, unless a message has several parts (then the
+    references are allocated first, in one transaction with it). Inside a
+    transaction, a failure aborts that transaction: wrap the call in a
+    savepoint (``transaction()``) to carry on after it. Raises ``BalanceShort``
+    when an account cannot cover its share.
+    """
+    if not sends:
+        return
+    items = [p for s in sends for p in s.items]
+    try:
+        if any(p.seg is not None and p.seg.segments > 1 for p in items):
+            async with db.transaction() as tx:
+                await _store(tx, sends, items, await _allocate_refs(tx, items))
+        else:
+            await _store(db, sends, items, {})
+    except asyncpg.CheckViolationError as exc:
+        if getattr(exc, "constraint_name", None) == _NO_OVERDRAFT:
+            raise BalanceShort(sorted({s.account_id for s in sends})) from None
+        raise
+
+
+async def _store(db: Executor, sends: Sequence[PlannedSend], items: list[Planned], refs: dict[str, int]) -> None:
+    campaign_of = [i for i, s in enumerate(sends, start=1) for _ in s.items]  # positions, from 1
+    queued = [(i, p) for i, p in enumerate(items, start=1) if p.state == "queued" and p.seg is not None]
+    parts = [
+        (i, seq, len(p.seg.parts), text, p.route.label if p.route else None)
+        for i, p in queued if p.seg is not None
+        for seq, text in enumerate(p.seg.parts, start=1)
+    ]  # fmt: skip
+    part_columns = [list(column) for column in zip(*parts, strict=True)] if parts else [[]] * 5
+    await db.fetchrow(
+        _STORE,
+        [s.public_id for s in sends], [s.account_id for s in sends],
+        [s.request.reference for s in sends], [s.kind for s in sends],
+        [s.request.message for s in sends], [s.request.sender_id for s in sends],
+        [s.counts["queued"] for s in sends], [s.counts["failed"] for s in sends],
+        [s.counts["invalid"] for s in sends], [s.total for s in sends], [s.api_key_id for s in sends],
+        [p.public_id for p in items], campaign_of, [p.to for p in items],
+        [p.country for p in items], [p.state for p in items],
+        [p.route.label if p.route else None for p in items],
+        [str(p.seg.encoding) if p.seg else None for p in items],
+        [p.seg.segments if p.seg else 0 for p in items], [p.cost for p in items],
+        [p.sender.address if p.sender else None for p in items],
+        [p.sender.ton if p.sender else None for p in items],
+        [p.sender.npi if p.sender else None for p in items],
+        [refs.get(p.public_id) for p in items], [p.error for p in items],
+        *part_columns,
+        NOTIFY_CHANNEL, sends[0].public_id, bool(queued),
+    )  # fmt: skip
+
+
+# --- the calls -----------------------------------------------------------------------
+
+
+def prepare(
+    config: Config,
+    table: RouteTable,
+    account_id: int,
+    request: SendRequest,
+    *,
+    default_sender_id: str | None,
+    api_key_id: int | None = None,
+    max_recipients: int = MAX_RECIPIENTS,
+) -> PlannedSend:
+    """Everything before the database for one send (``plan``); raises its ``EnqueueError``."""
+    kind, items = plan(request, config, table, default_sender_id, max_recipients=max_recipients)
+    return PlannedSend(account_id, api_key_id, request, kind, items)
+
+
 async def enqueue(
     db: Executor,
     config: Config,
@@ -137,7 +262,9 @@ async def enqueue(
 
     Raises ``EnqueueError`` with the seed's code; on any error nothing is stored.
     """
-    (result,) = await enqueue_many(db, config, account, [request], routes=routes, api_key_id=api_key_id)
+    (result,) = await enqueue_many(
+        db, config, account, [request], routes=routes, api_key_id=api_key_id
+    )
     return result
 
 
@@ -166,80 +293,71 @@ async def enqueue_many(
         found = await get_account(db, account)
     except AccountNotFound:
         raise EnqueueError("not_found", f"Unknown account {account!r}.") from None
+    default = found.default_sender_id
     sends = [
-        _Send(r, *plan(r, config, table, found.default_sender_id, max_recipients=max_recipients))
+        prepare(
+            config,
+            table,
+            found.id,
+            r,
+            default_sender_id=default,
+            api_key_id=api_key_id,
+            max_recipients=max_recipients,
+        )
         for r in requests
     ]
     if not sends:
         return []
     total = sum((s.total for s in sends), Decimal(0))
-    items = [p for s in sends for p in s.items]
-
-    short = EnqueueError("insufficient_balance", f"This send costs {total} MYR; the balance cannot cover it.")
     if total > found.balance:
-        raise short  # as read just now; the guarded UPDATE below is what counts
-    async with db.transaction() as tx:
-        rows = await tx.fetch(
-            _INSERT_CAMPAIGNS, found.id, [s.public_id for s in sends],
-            [s.request.reference for s in sends], [s.kind for s in sends],
-            [s.request.message for s in sends], [s.request.sender_id for s in sends],
-            [s.counts["queued"] for s in sends], [s.counts["failed"] for s in sends],
-            [s.counts["invalid"] for s in sends], [s.total for s in sends], api_key_id,
-        )  # fmt: skip
-        campaign_ids = {row["public_id"]: row["id"] for row in rows}
-        campaign_of = [campaign_ids[s.public_id] for s in sends for _ in s.items]
-        refs = await _allocate_refs(tx, items)
-        rows = await tx.fetch(
-            _INSERT_MESSAGES, found.id,
-            [p.public_id for p in items], campaign_of, [p.to for p in items],
-            [p.country for p in items], [p.state for p in items],
-            [p.route.label if p.route else None for p in items],
-            [str(p.seg.encoding) if p.seg else None for p in items],
-            [p.seg.segments if p.seg else 0 for p in items], [p.cost for p in items],
-            [p.sender.address if p.sender else None for p in items],
-            [p.sender.ton if p.sender else None for p in items],
-            [p.sender.npi if p.sender else None for p in items],
-            [refs.get(p.public_id) for p in items], [p.error for p in items],
-        )  # fmt: skip
-        ids = {row["public_id"]: row["id"] for row in rows}
-        queued = [p for p in items if p.state == "queued" and p.seg is not None]
-        if queued:
-            part_rows = [
-                (ids[p.public_id], seq, len(p.seg.parts), text, p.route.label if p.route else None)
-                for p in queued if p.seg is not None
-                for seq, text in enumerate(p.seg.parts, start=1)
-            ]  # fmt: skip
-            await tx.execute(_INSERT_PARTS, *(list(column) for column in zip(*part_rows, strict=True)))
-            charged = [p for p in queued if p.cost > 0]
-            if charged:
-                await tx.execute(
-                    _RESERVE_LEDGER, found.id,
-                    [ids[p.public_id] for p in charged], [p.cost for p in charged],
-                )  # fmt: skip
-        if total > 0:  # last: the account row stays locked from here to the commit only
-            left = await tx.fetchval(
-                "UPDATE accounts SET reserved = reserved + $2"
-                " WHERE id = $1 AND credits - charged - reserved >= $2"
-                " RETURNING credits - charged - reserved",
-                found.id, total,
-            )  # fmt: skip
-            if left is None:
-                raise short  # the transaction rolls back: nothing of this call is stored
-        if queued:
-            # Delivered by PostgreSQL only when this transaction commits.
-            await tx.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, sends[0].public_id)
+        raise short_of(total)  # as read just now; the reservation in the statement is what counts
+    try:
+        async with db.transaction() as tx:
+            await store_sends(tx, sends)
+    except BalanceShort:
+        raise short_of(
+            total
+        ) from None  # the transaction rolled back: nothing of this call is stored
     return [s.result() for s in sends]
 
 
-_STATUS = {"queued": PublicStatus.PENDING, "failed": PublicStatus.FAILED, "invalid": PublicStatus.INVALID}
+def short_of(total: Decimal) -> EnqueueError:
+    return EnqueueError(
+        "insufficient_balance", f"This send costs {total} MYR; the balance cannot cover it."
+    )
 
 
-class _Send:
-    """One request's plan and the response it becomes."""
+_STATUS = {
+    "queued": PublicStatus.PENDING,
+    "failed": PublicStatus.FAILED,
+    "invalid": PublicStatus.INVALID,
+}
 
-    __slots__ = ("counts", "items", "kind", "public_id", "request", "total")
 
-    def __init__(self, request: SendRequest, kind: MessageType, items: list[Planned]) -> None:
+class PlannedSend:
+    """One request's plan, for one account (and API key), and the response it becomes."""
+
+    __slots__ = (
+        "account_id",
+        "api_key_id",
+        "counts",
+        "items",
+        "kind",
+        "public_id",
+        "request",
+        "total",
+    )
+
+    def __init__(
+        self,
+        account_id: int,
+        api_key_id: int | None,
+        request: SendRequest,
+        kind: MessageType,
+        items: list[Planned],
+    ) -> None:
+        self.account_id = account_id
+        self.api_key_id = api_key_id
         self.request = request
         self.kind = kind
         self.items = items
@@ -253,14 +371,22 @@ class _Send:
             campaign_id=self.public_id,
             reference=self.request.reference,
             totals=Totals(
-                accepted=self.counts["queued"], failed=self.counts["failed"], invalid=self.counts["invalid"]
+                accepted=self.counts["queued"],
+                failed=self.counts["failed"],
+                invalid=self.counts["invalid"],
             ),
             estimated_cost=self.total,
             currency="MYR",
             recipients=tuple(
                 Recipient(
-                    id=p.public_id, to=p.to, status=_STATUS[p.state], carrier_ref=None,
-                    cost=p.cost, country=p.country, error=p.error, reason=describe(p.error, p.detail),
+                    id=p.public_id,
+                    to=p.to,
+                    status=_STATUS[p.state],
+                    carrier_ref=None,
+                    cost=p.cost,
+                    country=p.country,
+                    error=p.error,
+                    reason=describe(p.error, p.detail),
                 )
                 for p in self.items
             ),

@@ -39,7 +39,7 @@ __all__ = [
     "touch_keys",
 ]
 
-Product = Literal["live", "test"]
+Product = Literal["live", "test", "preflight"]  # preflight: `sp_` keys (bridge/preflight)
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, 5 bits a character
 _RANDOM_CHARS = 32  # 160 bits
@@ -77,6 +77,9 @@ class KeyRecord:
     requests_per_minute: int | None
     max_recipients: int
     revoked: bool
+    # The account's default sender id, read with the key (and as fresh as the
+    # API's cached copy of it): the sends of this key need it to be planned.
+    default_sender_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +161,9 @@ class KeyNotFound(LookupError):
 
 async def lookup_key(db: Executor, prefix: str) -> KeyRecord | None:
     row = await db.fetchrow(
-        "SELECT id, account_id, product::text, hash, requests_per_minute, max_recipients,"
-        " revoked_at IS NOT NULL AS revoked FROM api_keys WHERE prefix = $1",
+        "SELECT k.id, k.account_id, k.product::text, k.hash, k.requests_per_minute, k.max_recipients,"
+        " k.revoked_at IS NOT NULL AS revoked, a.default_sender_id"
+        " FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.prefix = $1",
         prefix,
     )
     return None if row is None else KeyRecord(**dict(row))

@@ -120,6 +120,10 @@ def to_json(value: Any) -> bytes:
 
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+# Two characters per 10 bits: 13 table lookups write the 26 characters (a
+# loop of 26 shifts cost about 2.8 us an id, a third of planning a recipient).
+_PAIRS = [high + low for high in _CROCKFORD for low in _CROCKFORD]
+_SHIFTS = range(120, -1, -10)
 
 
 def new_public_id(prefix: str) -> str:
@@ -129,11 +133,7 @@ def new_public_id(prefix: str) -> str:
     message id cannot be enumerated by another account.
     """
     value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return f"{prefix}_{''.join(reversed(chars))}"
+    return prefix + "_" + "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])
 
 
 def iso_millis(moment: datetime) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from config.schema import Carrier, Config, Route, SegmentationProfile
 
-__all__ = ["RouteTable"]
+__all__ = ["FixedRoute", "RouteTable"]
 
 
 class RouteTable:
@@ -46,3 +46,17 @@ class RouteTable:
     def profile(self, route: Route) -> SegmentationProfile:
         """The route's segmentation profile (config.load checked they all agree)."""
         return self._carriers[route.carriers[0].carrier].segmentation
+
+
+class FixedRoute(RouteTable):
+    """Every number takes one route: the sends of a ``psk_test_`` key, a preflight
+    self-test probe of a network with its own ``route``."""
+
+    __slots__ = ("_route",)
+
+    def __init__(self, config: Config, route: Route) -> None:
+        super().__init__(config)
+        self._route = route
+
+    def lookup(self, digits: str, country: str | None) -> Route | None:
+        return self._route

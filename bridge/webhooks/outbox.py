@@ -11,6 +11,11 @@ dies leaves its rows to come due again when the lease ends: the attempt that
 was in flight is the only one that may be made twice (same delivery id).
 
 Every statement is batched (unnest arrays), one round trip per batch.
+
+A row's own ``url`` (a preflight session's ``webhook_url``, seed 004) replaces the
+endpoint's URL (for events other than ``sms.status``, whose rows of versions before
+13 may still carry an old URL); the endpoint still gives the secret, and without one the row
+cannot be signed and is not sent.
 """
 
 from __future__ import annotations
@@ -72,9 +77,10 @@ WITH claimed AS (
         ORDER BY next_attempt_at
         LIMIT $2
         FOR UPDATE SKIP LOCKED))
-    RETURNING id, account_id, api_key_id, event, payload, attempts
+    RETURNING id, account_id, api_key_id, event, payload, attempts, url
 )
-SELECT c.id, c.account_id, c.event, c.payload, c.attempts, e.id AS endpoint_id, e.url, e.secret_sealed, e.secret_key_id
+SELECT c.id, c.account_id, c.event, c.payload, c.attempts, e.id AS endpoint_id,
+       CASE WHEN e.id IS NOT NULL AND c.event <> 'sms.status' THEN coalesce(c.url, e.url) ELSE e.url END AS url, e.secret_sealed, e.secret_key_id
 FROM claimed c
 LEFT JOIN LATERAL webhook_endpoints_for(c.account_id, c.api_key_id) e ON true
 """

@@ -1,8 +1,8 @@
 """Delivery policies: how one kind of event is sent, signed and retried.
 
 A policy is a value per event kind (the outbox row's ``event``). Seed 000's
-``sms.status`` is the first; seed 004's ``session.complete`` will reuse the
-sender with a policy of its own. A policy says:
+``sms.status`` is the first; seed 004's ``session.complete`` reuses the
+sender with a policy of its own (bridge/preflight/webhook.py). A policy says:
 
 - the headers of every request (seed 000 "Delivery webhook": ``Content-Type``,
   ``User-Agent``, ``X-ProSignals-Event``, ``X-ProSignals-Signature``,
@@ -122,14 +122,16 @@ class DeliveryPolicy:
     user_agent: str = "ProSignals/1.0"
     event_header: str = "X-ProSignals-Event"
     signature_header: str = "X-ProSignals-Signature"
-    attempt_header: str = "X-ProSignals-Attempt"
+    attempt_header: str | None = "X-ProSignals-Attempt"  # None: no attempt header
     delivery_header: str = "X-ProSignals-Delivery"
+    signature_prefix: str = ""  # before the hex digest, e.g. "sha256=" (seed 004)
     delivered: Callable[[int], bool] = _is_2xx
     # Of the answers that are not ``delivered``: worth another attempt?
     retry: Callable[[int], bool] = _always
     max_response_body: int = 4096
     # The header lines that are the same in every request, written once (__post_init__).
     _fixed: bytes = field(init=False, repr=False, compare=False, default=b"")
+    _signature_prefix: bytes = field(init=False, repr=False, compare=False, default=b"")
 
     @property
     def attempts(self) -> int:
@@ -147,10 +149,14 @@ class DeliveryPolicy:
         raw body of one attempt."""
         signer = Signer(secret) if isinstance(secret, str) else secret
         body = self.body(payload, attempt)
+        attempt_line = (
+            b"" if self.attempt_header is None
+            else self.attempt_header.encode("ascii") + b": " + str(attempt).encode("ascii") + b"\r\n"
+        )
         head = b"".join((
-            self._fixed, self.signature_header.encode("ascii"), b": ", signer.sign(body),
-            b"\r\n", self.attempt_header.encode("ascii"), b": ", str(attempt).encode("ascii"),
-            b"\r\n", self.delivery_header.encode("ascii"), b": ", delivery_id.encode("ascii"), b"\r\n",
+            self._fixed, self.signature_header.encode("ascii"), b": ", self._signature_prefix,
+            signer.sign(body), b"\r\n", attempt_line,
+            self.delivery_header.encode("ascii"), b": ", delivery_id.encode("ascii"), b"\r\n",
         ))  # fmt: skip
         return head, body
 
@@ -158,13 +164,14 @@ class DeliveryPolicy:
         from bridge.webhooks.client import check_header_value
 
         for value in (self.user_agent, self.event, self.event_header, self.signature_header,
-                      self.attempt_header, self.delivery_header):  # fmt: skip
+                      self.attempt_header or "", self.delivery_header, self.signature_prefix):  # fmt: skip
             check_header_value(value)
         fixed = (
             f"Content-Type: application/json\r\nUser-Agent: {self.user_agent}\r\n"
             f"{self.event_header}: {self.event}\r\n"
         )
         object.__setattr__(self, "_fixed", fixed.encode("ascii"))
+        object.__setattr__(self, "_signature_prefix", self.signature_prefix.encode("ascii"))
 
     def tuned(self, *, delays: tuple[float, ...] | None = None, timeout: float | None = None,
               user_agent: str | None = None) -> DeliveryPolicy:

@@ -27,7 +27,10 @@ def policies_for(config: Config) -> dict[str, DeliveryPolicy]:
         delays=tuple(d.seconds for d in hooks.retry_delays), timeout=hooks.timeout.seconds,
         user_agent=hooks.user_agent,
     )  # fmt: skip
-    return {**POLICIES, sms.event: sms}
+    from bridge.preflight.webhook import SESSION_COMPLETE_POLICY
+
+    # seed 004's session.complete keeps its own schedule and headers (docs/preflight.md).
+    return {**POLICIES, sms.event: sms, SESSION_COMPLETE_POLICY.event: SESSION_COMPLETE_POLICY}
 
 
 def build_sender(

@@ -19,6 +19,7 @@ from dlr import (
     parse_receipt,
     parse_text,
 )
+from dlr.parse import _parse_general
 from dlr.text import _parse_tolerant
 
 STRIP = "\x00 \t\r\n"
@@ -147,6 +148,20 @@ tlv_maps = st.dictionaries(
 )
 esm_classes = st.one_of(st.sampled_from([0x00, 0x04, 0x08, 0x20, 0x24, 0x44, 0x84]),
                         st.integers(0, 255))
+
+
+@given(ids, st.sampled_from(MessageState), counts, counts, raw_dates, raw_dates, errs, texts,
+       st.one_of(st.none(), tlv_maps), st.sampled_from([0x04, 0x20, 0x44, 0x84, 0x60]))
+def test_fast_path_with_tlvs_agrees_with_the_general_path(
+    rid: str, state: MessageState, sub: int, dlvrd: int, submitted: str, done: str,
+    err: str, text: str | None, tlvs: dict[int, bytes] | None, esm: int,
+) -> None:
+    # A canonical receipt text, any TLVs (well formed or not): the fast path of
+    # parse_receipt gives what the general path (parse_text, then _assemble) gives.
+    message = format_receipt(id=rid, state=state, sub=sub, dlvrd=dlvrd, submit_date=submitted,
+                             done_date=done, err=err, text=text)
+    kind = esm & 0x3C
+    assert parse_receipt(message, tlvs, esm) == _parse_general(message, tlvs, kind, ReceiptDetect.ESM_CLASS)
 
 
 def _parses_or_receipt_error(message: bytes, tlvs: dict[int, bytes] | None, esm: int,

@@ -1,10 +1,18 @@
 -- Charge or refund the reservations of messages, idempotently: a message already
--- settled, or without a reservation (invalid, no route), is skipped
--- (ledger_one_settlement). Accounts are locked in id order first, so concurrent
--- writers cannot deadlock on them; p_accounts names them when the caller knows
--- them (finalize_messages), else they are looked up. Account counters move once
--- per account; the ledger keeps one row per message. Returns how many messages
--- were settled now.
+-- settled, or without a reservation (invalid, no route), is skipped. Accounts are
+-- locked in id order first, so concurrent writers cannot deadlock on them;
+-- p_accounts names them when the caller knows them (finalize_messages), else they
+-- are looked up. Account counters move once per account; the ledger keeps one row
+-- per message. Returns how many messages were settled now.
+--
+-- Idempotent by a NOT EXISTS probe of ledger_one_settlement, not ON CONFLICT: the
+-- account lock taken first serializes every settlement of the account's messages,
+-- and the INSERT runs after it with a snapshot of its own (READ COMMITTED, one per
+-- statement), so it sees a settlement committed by a writer it waited for. A
+-- speculative insertion (ON CONFLICT) probed the same unique index a second time
+-- and wrote a confirmation record per row. The unique index still refuses a
+-- second settlement of a message, whatever the caller (an error, never a double
+-- charge).
 CREATE OR REPLACE FUNCTION settle_messages(p_ids bigint[], p_kinds ledger_kind[], p_accounts bigint[] DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql AS $$
@@ -25,11 +33,14 @@ BEGIN
         FROM wanted w CROSS JOIN LATERAL (
             -- LIMIT 1 (there is one reservation per message at most): without it
             -- the planner flattens the subquery into a join and may drive it from
-            -- ledger again.
+            -- ledger again, or run the NOT EXISTS as one anti-join over every
+            -- settlement row; inside it, it is one index probe per message.
             SELECT l.account_id, l.message_id, l.amount FROM ledger l
-            WHERE l.message_id = w.message_id AND l.kind = 'reservation' LIMIT 1
+            WHERE l.message_id = w.message_id AND l.kind = 'reservation'
+              AND NOT EXISTS (SELECT 1 FROM ledger s
+                              WHERE s.message_id = w.message_id AND s.kind IN ('charge', 'refund'))
+            LIMIT 1
         ) r
-        ON CONFLICT (message_id) WHERE kind IN ('charge', 'refund') DO NOTHING
         RETURNING account_id, kind, amount
     ), sums AS (
         SELECT account_id,
