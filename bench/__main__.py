@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = result
         _print_result(name, result)
         missed += [f"{name}: {k}" for k, t in (result.get("targets") or {}).items() if not t["ok"]]
+    meta["python_loop_mops_after"] = _python_loop_mops()  # the machine may have changed meanwhile
+    meta["load_average_1m_after"] = round(os.getloadavg()[0], 2)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%dT%H%M")
     suite = "-".join(chosen) if len(chosen) <= 3 else "all"

@@ -17,8 +17,12 @@ message and the same count:
   rows; no HTTP in, no webhook out.
 
 CPU per message is summed over each system's processes (gateway processes,
-API, PostgreSQL backends of its database); the simulator and the load client
-are reported apart. Peak memory: summed RSS of the gateway processes (not
+API, PostgreSQL backends of its database, each from its birth when born during
+the run); the simulator, the load client, the harness's ``ANALYZE`` backend
+and the server's own processes (checkpointer, WAL writer) are reported apart.
+Every run starts after a ``CHECKPOINT``; with pg_stat_statements loaded
+(``BENCH_PG_DSN`` naming a server of the benchmarks' own, bench/pgstat.py)
+each run records its top statements. Peak memory: summed RSS of the gateway processes (not
 PostgreSQL's, whose shared buffers make RSS meaningless). Figures are medians
 over rounds; ratios compare medians of the same run.
 """
@@ -37,16 +41,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import kannel
-from bench.common import target
+from bench import kannel, pgstat
+from bench.common import ADMIN_DSN, database_dsn, target
 from bench.procstat import Analyzer, Group, Sampler, cpu_seconds, postgres_backends
 
 DESCRIPTION = "smpp-bridge vs Kannel 1.4.5 tuned (internal and PostgreSQL DLR stores), ABAB rounds"
 
 RECEIPT_DELAY = 0.2
-CONNECTIONS = 32
+CONNECTIONS = int(os.environ.get("BENCH_COMPARE_CONNECTIONS", "32"))  # the same client for every system
 KANNEL_BINDS = int(os.environ.get("BENCH_KANNEL_BINDS", "1"))
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 _SIM = """
 [simulator]
 host = "127.0.0.1"
@@ -56,6 +59,9 @@ message_id_format = "hex"
 receipt_window = 1000
 """
 
+#: The like-for-like median of the last full run in this process: the soak's default
+#: rate is half of it (``python -m bench compare soak``).
+LIKE_FOR_LIKE_MEDIAN = 0.0
 LABELS = {
     "bridge-http": "smpp-bridge, HTTP in, signed webhook out (like for like)",
     "kannel-pgsql": "Kannel 1.4.5, PostgreSQL DLR store (durable)",
@@ -126,20 +132,46 @@ def _figure(system: str, count: int, load: dict[str, Any], sampler: Sampler, own
     cpu = sampler.cpu()
     done = max(int(load["final"]), 1)
     per_msg = {name: round(cpu[name] / done * 1e6, 1) for name in own}
+    apart = {
+        name: round(seconds / done * 1e6, 1) for name, seconds in cpu.items() if name not in own
+    }
     return {
         "system": system, "label": LABELS[system], "count": count, "final": load["final"],
         "outcomes": load["outcomes"], "statuses": load["statuses"], "errors": load["errors"],
         "timed_out": load["timed_out"], "seconds": round(load["seconds"], 3),
         "per_s": round(load["final"] / load["seconds"], 1) if load["seconds"] else 0.0,
         "cpu_us_per_msg": per_msg, "cpu_us_per_msg_total": round(sum(per_msg.values()), 1),
-        "simulator_us_per_msg": round(sim_cpu / done * 1e6, 1),
+        "apart_us_per_msg": apart, "simulator_us_per_msg": round(sim_cpu / done * 1e6, 1),
         "client_us_per_msg": round(load["cpu_s"] / done * 1e6, 1),
         "peak_rss_kb": sampler.peak_rss_kb(memory),
         "latency_ms": {"http_accept": load["accept_ms"], "request_to_final_callback": load["final_ms"]},
         "timeline": load["timeline"],
         "rss_series": [(t, sum(r.get(n, 0) for n in memory)) for t, r in sampler.series],
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "load_average_during": [round(min(sampler.load), 1), round(statistics.mean(sampler.load), 1),
+                                round(max(sampler.load), 1)],
     }  # fmt: skip
+
+
+def server_groups(analyzer: Analyzer) -> list[Group]:
+    """CPU counted apart from every system's: the harness's ANALYZE backend, and the
+    server's own processes (checkpointer, WAL writer, background writer: the WAL and
+    dirty pages a run makes are written there; on a shared server other work's too)."""
+
+    async def background() -> list[int]:
+        from bridge.store.db import open_connection
+
+        async with open_connection(ADMIN_DSN) as conn:
+            rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname IS NULL")
+        return [int(r["pid"]) for r in rows]
+
+    import trio
+
+    server = trio.run(background)
+    return [
+        Group("harness ANALYZE", lambda: sorted(analyzer.pids), memory=False),
+        Group("postgresql server processes", lambda: server, memory=False),
+    ]
 
 
 def run_kannel(
@@ -147,7 +179,7 @@ def run_kannel(
 ) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"bench-kannel-{store}-"))
     database = f"kannel_bench_{secrets.token_hex(4)}"
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + "/" + database
+    dsn = database_dsn(database)
     sim, port = _start_simulator(work)
     gateway = None
     try:
@@ -156,28 +188,30 @@ def run_kannel(
             _sql(dsn, kannel.PG_TABLE)
         gateway = kannel.Kannel(work / "kannel", port, store, database, binds)
         gateway.start()
-        groups = [Group("kannel", gateway.pids)]
-        if store == "pgsql":
-            groups.append(Group("postgresql", lambda: postgres_backends(database), memory=False))
-        sampler = Sampler(groups)
-        sim0 = cpu_seconds(sim.pid)
-        sampler.start()
         spec = {
             "kind": "kannel", "host": "127.0.0.1", "port": gateway.sendsms_port, "count": count,
             "connections": CONNECTIONS, "rate": rate, "callback_port": kannel.free_ports(1)[0],
             "timeout": timeout, "user": kannel.USER[0], "password": kannel.USER[1], "smsc": kannel.SMSC_ID,
         }  # fmt: skip
-        if store == "pgsql":
-            with Analyzer(dsn, ["dlr"]) as analyzer:  # the same upkeep as smpp-bridge's tables get
-                load = _load(work, spec)
-        else:
+        own = ["kannel"]
+        # The same upkeep as smpp-bridge's tables get (none without a table).
+        with Analyzer(dsn, ["dlr"] if store == "pgsql" else []) as analyzer:
+            groups = [Group("kannel", gateway.pids)]
+            if store == "pgsql":
+                groups.append(Group("postgresql", lambda: postgres_backends(database, but=analyzer.pids),
+                                    memory=False))  # fmt: skip
+                own.append("postgresql")
+                groups += server_groups(analyzer)
+                pgstat.reset()
+            sampler = Sampler(groups)
+            sim0 = cpu_seconds(sim.pid)
+            sampler.start()
             load = _load(work, spec)
-        sampler.stop()
+            sampler.stop()
         sim_cpu = cpu_seconds(sim.pid) - sim0
-        figure = _figure(
-            f"kannel-{store}", count, load, sampler, [g.name for g in groups], ["kannel"], sim_cpu
-        )
+        figure = _figure(f"kannel-{store}", count, load, sampler, own, ["kannel"], sim_cpu)
         if store == "pgsql":
+            figure["pg_statements"] = pgstat.top(database, int(load["final"]))
             import trio
 
             from bridge.store.db import open_connection
@@ -213,6 +247,7 @@ def run_core(count: int) -> dict[str, Any]:
         "system": "bridge-core", "label": LABELS["bridge-core"], "count": count, "final": r["measured"],
         "outcomes": {"delivered": r["sent"], "failed": r["failed"]}, "statuses": {}, "errors": [],
         "timed_out": r["pending_left"] != 0, "complete": ok, "outbox_rows": r["outbox"],
+        "pg_statements": r.get("pg_statements"), "apart_us_per_msg": {},
         "seconds": round(r["e2e_s"], 3), "per_s": round(r["measured"] / r["e2e_s"], 1),
         "cpu_us_per_msg": per_msg, "cpu_us_per_msg_total": round(sum(per_msg.values()), 1),
         "simulator_us_per_msg": round(r["sim_us_per_msg"], 1), "client_us_per_msg": 0.0,
@@ -245,6 +280,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "cpu_us_per_msg_total": _median(mine, "cpu_us_per_msg_total"),
             "cpu_us_per_msg": {k: float(statistics.median(r["cpu_us_per_msg"][k] for r in mine))
                                for k in mine[0]["cpu_us_per_msg"]},
+            "apart_us_per_msg": {k: float(statistics.median(r["apart_us_per_msg"].get(k, 0.0) for r in mine))
+                                 for k in mine[0].get("apart_us_per_msg", {})},
             "simulator_us_per_msg": _median(mine, "simulator_us_per_msg"),
             "client_us_per_msg": _median(mine, "client_us_per_msg"),
             "peak_rss_kb": _median(mine, "peak_rss_kb"), "latency_ms": latency,
@@ -311,6 +348,9 @@ def run(quick: bool) -> dict[str, Any]:
     runs: list[dict[str, Any]] = []
     for round_ in range(1, rounds + 1):
         for system in order:
+            # Fresh server state too: the previous run's WAL and dirty pages are written
+            # now, not by a checkpoint in the middle of the next system's run.
+            _sql(ADMIN_DSN, "CHECKPOINT")
             _progress(
                 f"round {round_}/{rounds}: {system}, {count:,} messages (load {os.getloadavg()[0]:.1f})"
             )
@@ -327,6 +367,9 @@ def run(quick: bool) -> dict[str, Any]:
                 f"  {figure['per_s']:,.0f} msg/s, {figure['cpu_us_per_msg_total']:,.0f} us CPU/msg"
             )
     summary = summarise(runs)
+    if not quick and "bridge-http" in summary["systems"]:
+        global LIKE_FOR_LIKE_MEDIAN
+        LIKE_FOR_LIKE_MEDIAN = summary["systems"]["bridge-http"]["per_s"]
     figures = [
         {"name": s["label"], "unit": "msg/s", "median_per_s": s["per_s"], "items": count}
         for s in summary["systems"].values()

@@ -2,7 +2,7 @@
 
 Three processes, as in production: the daemon (`smpp-bridge run`), the
 simulator (`smpp-bridge simulate`, receipts after a few milliseconds) and
-PostgreSQL (127.0.0.1:5432 when it answers, else the embedded server), all
+PostgreSQL (BENCH_PG_DSN, by default 127.0.0.1:5432, when it answers, else the embedded server), all
 on this machine. N recipients are enqueued in bulk first (``enqueue_many``,
 its own rate reported), then the daemon starts; the clock runs from its
 READY=1 (we play systemd: NOTIFY_SOCKET) until no message is pending. CPU
@@ -24,16 +24,18 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import SIM_BRIDGE_CONFIG, Rate, target
+from bench import common, pgstat
+from bench.common import SIM_BRIDGE_CONFIG, Rate, database_dsn, pg_address, target
 
 DESCRIPTION = "messages/s queued -> final (receipts, billing, outbox) through daemon + simulator + PostgreSQL"
 
 TARGET_PER_S = 15_000.0
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+ADMIN_DSN = common.ADMIN_DSN
 _TICKS = os.sysconf("SC_CLK_TCK")
 _BODY = "Your verification code is 482915. It expires in 5 minutes."
 
@@ -196,6 +198,15 @@ async def _monitor(
     }  # fmt: skip
 
 
+#: p50 / p99 (ms) from the submit_sm_resp stored to the final state, over every part.
+SUBMIT_TO_FINAL = (
+    "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY d) AS p50,"
+    " percentile_disc(0.99) WITHIN GROUP (ORDER BY d) AS p99 FROM ("
+    " SELECT extract(epoch FROM final_at - submitted_at) * 1000 AS d FROM message_parts"
+    " WHERE final_at IS NOT NULL AND submitted_at IS NOT NULL) s"
+)
+
+
 async def _summary(dsn: str) -> dict[str, Any]:
     from bridge.store.accounts import reconcile
     from bridge.store.db import open_connection
@@ -208,12 +219,7 @@ async def _summary(dsn: str) -> dict[str, Any]:
             " (SELECT count(*) FROM webhook_outbox WHERE state = 'delivered') AS hooks_delivered FROM messages"
         )
         check = await reconcile(conn, "bench")
-        lat = await conn.fetchrow(
-            "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY d) AS p50,"
-            " percentile_disc(0.99) WITHIN GROUP (ORDER BY d) AS p99 FROM ("
-            " SELECT extract(epoch FROM final_at - submitted_at) * 1000 AS d FROM message_parts"
-            " WHERE final_at IS NOT NULL AND submitted_at IS NOT NULL) s"
-        )
+        lat = await conn.fetchrow(SUBMIT_TO_FINAL)
     assert row is not None and lat is not None
     return {"sent": row["sent"], "failed": row["failed"], "outbox": row["outbox"],
             "hooks_delivered": row["hooks_delivered"], "reconciled": check.ok,
@@ -231,8 +237,21 @@ def _wait_ready(sock: socket.socket, daemon: subprocess.Popen[bytes], timeout: f
         except TimeoutError:
             continue
         if b"READY=1" in data.split(b"\n"):
+            threading.Thread(target=_drain, args=(sock,), daemon=True).start()
             return
     raise RuntimeError("no READY=1 from the daemon")
+
+
+def _drain(sock: socket.socket) -> None:
+    """Read and drop the daemon's later STATUS= datagrams until the socket is closed, as
+    systemd would: a full socket makes every sd_notify fail (and log a warning)."""
+    while sock.fileno() != -1:
+        try:
+            sock.recv(4096)
+        except TimeoutError:
+            continue
+        except OSError:
+            return
 
 
 def _hwm_kb(pid: int) -> int:
@@ -288,9 +307,9 @@ def run_once(
     work = Path(tempfile.mkdtemp(prefix="smpp-bridge-bench-"))
     name = f"smpp_bridge_bench_{secrets.token_hex(4)}"
     embedded = None
-    if server_reachable("127.0.0.1", 5432):
+    if server_reachable(*pg_address()):
         admin = ADMIN_DSN
-        dsn = admin.rsplit("/", 1)[0] + "/" + name
+        dsn = database_dsn(name)
     else:
         from bridge.store.embedded import start_embedded
 
@@ -347,6 +366,7 @@ def run_once(
                                       stderr=open(work / "sender.log", "wb"))  # noqa: SIM115
             processes.append(sender)
         _wait_ready(notify, daemon, 60)
+        pgstat.reset()  # the statements from READY on (the bulk enqueue is not timed either)
         sender_cpu0 = _cpu_seconds(sender.pid) if sender is not None else 0.0
         sim_cpu0 = _cpu_seconds(sim.pid)
         rec_cpu0 = _cpu_seconds(receiver.pid) if receiver is not None else 0.0
@@ -365,6 +385,7 @@ def run_once(
         daemon.wait(60)
         summary = trio.run(_summary, dsn)
         measured = max(watch["final"], 1)  # messages that became final after READY
+        summary["pg_statements"] = pgstat.top(name, measured)
         seconds = watch["seconds"]
         return {
             "total": total, "pending_left": watch["pending_parts"], "enqueue_s": prep["enqueue_s"],

@@ -27,7 +27,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.common import SIM_BRIDGE_CONFIG
+from bench import pgstat
+from bench.common import ADMIN_DSN, SIM_BRIDGE_CONFIG, database_dsn
 from bench.procstat import Analyzer, Group, Sampler, cpu_seconds, postgres_backends
 
 _CONFIG = SIM_BRIDGE_CONFIG.replace("{binds}", "2").replace("{window}", "500") + """
@@ -42,18 +43,32 @@ allow_networks = ["127.0.0.1/32"]
 concurrency = 32
 
 [daemon]
+metrics_listen = "127.0.0.1:{metrics_port}"
 claim_batch = 1000
 writer_batch = 1000
 poll_interval = "100ms"
 drain_timeout = "10s"
 """
 
+# Accept -> submit from the database: to ``submitted_at``, the writer's flush of the
+# submit_sm_resp (so the writer's batching is in), from the accept. The accept is the
+# API transaction's commit when the server keeps commit timestamps
+# (``track_commit_timestamp = on``, as on the benchmarks' own server): the commit time of
+# the message's reservation row, which nothing updates later. Else it is
+# ``messages.created_at``, the transaction's start (earlier than the accept by the
+# transaction's length: lock waits on the account row, the commit).
 _ACCEPT_TO_SUBMIT = (
     "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY d) AS p50,"
-    " percentile_disc(0.99) WITHIN GROUP (ORDER BY d) AS p99 FROM ("
-    " SELECT extract(epoch FROM p.submitted_at - m.created_at) * 1000 AS d"
-    " FROM message_parts p JOIN messages m ON m.id = p.message_id WHERE p.submitted_at IS NOT NULL) s"
+    " percentile_disc(0.99) WITHIN GROUP (ORDER BY d) AS p99, count(*) AS n FROM ("
+    " SELECT extract(epoch FROM p.submitted_at - {accepted}) * 1000 AS d"
+    " FROM message_parts p JOIN messages m ON m.id = p.message_id {join}"
+    " WHERE p.submitted_at IS NOT NULL) s"
 )
+_BY_COMMIT = {
+    "accepted": "pg_xact_commit_timestamp(l.xmin)",
+    "join": "JOIN ledger l ON l.message_id = m.id AND l.kind = 'reservation'",
+}
+_BY_START = {"accepted": "m.created_at", "join": ""}
 
 
 def _children(pid: int) -> list[int]:
@@ -96,25 +111,49 @@ def _health(port: int) -> bool:
         return False
 
 
+def _queue_to_submit(port: int) -> dict[str, float]:
+    """p50 / p99 (ms) of the daemon's ``queue_to_submit_seconds`` histogram, from its
+    metrics endpoint once the run is over: enqueue (the API's transaction start) to the
+    part claimed, its submit_sm written next. Each percentile is the upper bound of the
+    bucket it falls in (bounds ..., 25, 50, 100, 250 ms, ...), so ``< 50 ms`` can be told;
+    ``share_under_50ms`` is exact."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    buckets: dict[float, int] = {}
+    for line in text.splitlines():
+        if line.startswith("smpp_bridge_queue_to_submit_seconds_bucket{"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            upper = float("inf") if le == "+Inf" else float(le)
+            buckets[upper] = buckets.get(upper, 0) + int(float(line.rsplit(" ", 1)[1]))
+    total = buckets.get(float("inf"), 0)
+    if not total:
+        return {"50": 0.0, "99": 0.0, "share_under_50ms": 0.0}
+
+    def bound(share: float) -> float:
+        return next(le for le, n in sorted(buckets.items()) if n >= share * total) * 1e3
+
+    return {"50": bound(0.5), "99": bound(0.99), "share_under_50ms": round(buckets.get(0.05, 0) / total, 4)}
+
+
 def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) -> dict[str, Any]:
     import trio
 
     from bench import bench_compare as compare
-    from bench.bench_e2e import _admin, _wait_ready
+    from bench.bench_e2e import SUBMIT_TO_FINAL, _admin, _wait_ready
     from bench.kannel import free_ports
 
     work = Path(tempfile.mkdtemp(prefix="bench-bridge-http-"))
     name = f"smpp_bridge_l4l_{secrets.token_hex(4)}"
-    dsn = compare.ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
-    trio.run(_admin, compare.ADMIN_DSN, f'CREATE DATABASE "{name}"')
+    dsn = database_dsn(name)
+    trio.run(_admin, ADMIN_DSN, f'CREATE DATABASE "{name}"')
     processes: list[subprocess.Popen[bytes]] = []
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
         sim, sim_port = compare._start_simulator(work)
         processes.append(sim)
-        api_port, hook_port = free_ports(2)
+        api_port, hook_port, metrics_port = free_ports(3)
         conf = work / "bridge.toml"
-        conf.write_text(_CONFIG.format(port=sim_port))
+        conf.write_text(_CONFIG.format(port=sim_port, metrics_port=metrics_port))
         env = {
             **os.environ, "SMPP_BRIDGE_BENCH_DSN": dsn,
             "SMPP_BRIDGE_BENCH_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
@@ -162,22 +201,26 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
                     f"the API did not start: {(work / 'api.log').read_text()[-2000:]}"
                 )
             time.sleep(0.1)
-        groups = [
-            Group("daemon", lambda: [daemon.pid]),
-            Group("api", lambda: _children(api.pid)),
-            Group("postgresql", lambda: postgres_backends(name), memory=False),
-        ]
-        sampler = Sampler(groups)
-        sim0 = cpu_seconds(sim.pid)
-        sampler.start()
         spec = {
             "kind": "bridge", "host": "127.0.0.1", "port": api_port, "count": count,
             "connections": compare.CONNECTIONS, "rate": rate, "callback_port": hook_port,
             "timeout": timeout, "key": key, "secret": secret,
         }  # fmt: skip
         with Analyzer(dsn, ["message_parts", "messages", "webhook_outbox"]) as analyzer:
+            groups = [
+                Group("daemon", lambda: [daemon.pid]),
+                Group("api", lambda: _children(api.pid)),
+                Group(
+                    "postgresql", lambda: postgres_backends(name, but=analyzer.pids), memory=False
+                ),
+                *compare.server_groups(analyzer),
+            ]
+            pgstat.reset()
+            sampler = Sampler(groups)
+            sim0 = cpu_seconds(sim.pid)
+            sampler.start()
             load = compare._load(work, spec)
-        sampler.stop()
+            sampler.stop()
         sim_cpu = cpu_seconds(sim.pid) - sim0
         figure = compare._figure(
             "bridge-http",
@@ -189,6 +232,7 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
             sim_cpu,
         )
         figure["bad_signatures"] = load["bad_signatures"]
+        figure["pg_statements"] = pgstat.top(name, int(load["final"]))
         figure["analyze_runs"] = analyzer.count
         # Warnings of the daemon worth seeing beside the figure (a claim that timed out, ...).
         warnings: dict[str, int] = {}
@@ -198,15 +242,24 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
                 warnings[event] = warnings.get(event, 0) + 1
         figure["daemon_warnings"] = warnings
 
-        async def accept_to_submit() -> dict[str, float]:
+        async def accept_to_submit() -> dict[str, Any]:
             from bridge.store.db import open_connection
 
             async with open_connection(dsn) as conn:
-                row = await conn.fetchrow(_ACCEPT_TO_SUBMIT)
+                final = await conn.fetchrow(SUBMIT_TO_FINAL)
+                assert final is not None
+                figure["latency_ms"]["submit_to_final"] = {"50": float(final["p50"] or 0), "99": float(final["p99"] or 0)}
+                row = None
+                if await conn.fetchval("SELECT current_setting('track_commit_timestamp') = 'on'"):
+                    row = await conn.fetchrow(_ACCEPT_TO_SUBMIT.format(**_BY_COMMIT))
+                basis = "commit"
+                if row is None or not row["n"]:
+                    row, basis = await conn.fetchrow(_ACCEPT_TO_SUBMIT.format(**_BY_START)), "start"
             assert row is not None
-            return {"50": float(row["p50"] or 0), "99": float(row["p99"] or 0)}
+            return {"50": float(row["p50"] or 0), "99": float(row["p99"] or 0), "from_commit": basis == "commit"}
 
         figure["latency_ms"]["accept_to_submit"] = trio.run(accept_to_submit)
+        figure["latency_ms"]["accept_to_claimed"] = _queue_to_submit(metrics_port)
         return figure
     finally:
         notify.close()
@@ -218,5 +271,5 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-        trio.run(_admin, compare.ADMIN_DSN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        trio.run(_admin, ADMIN_DSN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)

@@ -8,8 +8,10 @@ compare like with like.
 from __future__ import annotations
 
 import gc
+import os
 import statistics
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -63,6 +65,24 @@ def measure(name: str, work: Callable[[], object], items: int, repeats: int = 5,
 
 def ratio(ours: Rate, peer: Rate) -> float:
     return ours.median / peer.median
+
+
+#: The PostgreSQL server the system benchmarks create their databases on: an admin DSN
+#: (database ``postgres``) from BENCH_PG_DSN, by default the local server. A server of
+#: their own (bench/REPORT-notes.md) keeps other work's checkpoints and vacuums out of
+#: the figures and can load pg_stat_statements (bench/pgstat.py).
+ADMIN_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def pg_address() -> tuple[str, int]:
+    """Host and port of ``ADMIN_DSN``."""
+    parts = urllib.parse.urlsplit(ADMIN_DSN)
+    return parts.hostname or "127.0.0.1", parts.port or 5432
+
+
+def database_dsn(name: str) -> str:
+    """``ADMIN_DSN`` with its database replaced by ``name``."""
+    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
 
 
 def target(want: float, got: float) -> dict[str, object]:

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from bench.common import pg_address
+
 BEARERBOX = Path("/usr/sbin/bearerbox")
 SMSBOX = Path("/usr/sbin/smsbox")
 SMSC_ID = "sim"
@@ -123,9 +125,10 @@ def render(
         },
     ]  # fmt: skip
     if store == "pgsql":
+        pg_host, pg_port = pg_address()
         groups += [
             {
-                "group": "pgsql-connection", "id": "pgdlr", "host": "127.0.0.1", "port": "5432",
+                "group": "pgsql-connection", "id": "pgdlr", "host": pg_host, "port": str(pg_port),
                 "username": "postgres", "password": '"postgres"', "database": database,
                 "max-connections": "8",
             },

@@ -133,6 +133,8 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
                         finished(int(event.get("reference") or -1), str(event["status"]))
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        except asyncio.CancelledError:
+            pass  # the run is over (main cancels the open callback connections): end quietly
         finally:
             writer.close()
 

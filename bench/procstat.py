@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -36,8 +36,8 @@ def rss_kb(pid: int) -> int:
         return 0
 
 
-def postgres_backends(database: str) -> list[int]:
-    """PIDs of the PostgreSQL backends serving ``database`` (their title names it)."""
+def postgres_backends(database: str, *, but: Collection[int] = ()) -> list[int]:
+    """PIDs of the PostgreSQL backends serving ``database`` (their title names it), ``but`` those."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -49,7 +49,11 @@ def postgres_backends(database: str) -> list[int]:
             continue
         parts = title.split(b" ")
         # "postgres: [cluster: ]user database host(port) state"
-        if title.startswith(b"postgres: ") and database.encode() in parts[2:4]:
+        if (
+            title.startswith(b"postgres: ")
+            and database.encode() in parts[2:4]
+            and int(entry) not in but
+        ):
             found.append(int(entry))
     return found
 
@@ -62,15 +66,20 @@ class Group:
     pids: Callable[[], list[int]]
     memory: bool = True  # count its RSS (not PostgreSQL's: shared buffers make it meaningless)
     cpu: dict[int, tuple[float, float]] = field(default_factory=dict)  # pid -> (first, last)
+    sampled: bool = False  # after the first sample, a new PID was born during the run
 
     def sample(self) -> int:
         rss = 0
         for pid in self.pids():
             now = cpu_seconds(pid)
-            first, _ = self.cpu.get(pid, (now, now))
+            # A process born during the run (a new backend, a worker) counts all its CPU:
+            # counting from its first sample would drop its start-up and everything it
+            # did in the half second before (a short-lived backend would cost nothing).
+            first, _ = self.cpu.get(pid, (0.0 if self.sampled else now, now))
             self.cpu[pid] = (first, now)
             if self.memory:
                 rss += rss_kb(pid)
+        self.sampled = True
         return rss
 
     def cpu_used(self) -> float:
@@ -84,6 +93,7 @@ class Sampler:
         self.groups = groups
         self.interval = interval
         self.series: list[tuple[float, dict[str, int]]] = []  # (seconds, {group: rss_kb})
+        self.load: list[float] = []  # the 1-minute load average at every sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._t0 = 0.0
@@ -91,6 +101,7 @@ class Sampler:
     def _sample(self) -> None:
         rss = {g.name: g.sample() for g in self.groups}
         self.series.append((round(time.monotonic() - self._t0, 2), rss))
+        self.load.append(os.getloadavg()[0])
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
@@ -131,6 +142,10 @@ class Analyzer:
     def __init__(self, dsn: str, tables: list[str], every: float = 2.0) -> None:
         self.dsn, self.tables, self.every = dsn, tables, every
         self.count = 0
+        # Its backend, so that the system's PostgreSQL CPU can leave it out: production
+        # has autovacuum analyse at most once a minute per table, not this often.
+        self.pids: set[int] = set()
+        self._connected = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -140,6 +155,8 @@ class Analyzer:
         from bridge.store.db import open_connection
 
         async with open_connection(self.dsn) as conn:
+            self.pids.add(int(await conn.fetchval("SELECT pg_backend_pid()")))
+            self._connected.set()
             while not self._stop.is_set():
                 for row in await conn.fetch(self._DUE, self.tables):
                     await conn.execute(f'ANALYZE "{row["relname"]}"')
@@ -153,12 +170,18 @@ class Analyzer:
             trio.run(self._pass)
         except Exception:
             pass
+        finally:
+            self._connected.set()
 
     def __enter__(self) -> Analyzer:
+        if not self.tables:
+            return self
         self._thread.start()
+        self._connected.wait(30)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 

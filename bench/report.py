@@ -124,7 +124,9 @@ def _compare_md(meta: dict[str, Any], result: dict[str, Any], plots: list[str]) 
         f"{' -> '.join(p['order'])})",
         "",
         f"Machine: {meta['cpus']} CPUs ({meta['cpu_model']}), load average {meta['load_average_1m']} at the "
-        f"start (per run in the JSON), reference loop {meta['python_loop_mops']} M iterations/s, Python "
+        f"start, {meta.get('load_average_1m_after', '-')} at the end (per run below), reference loop "
+        f"{meta['python_loop_mops']} M iterations/s at the start, {meta.get('python_loop_mops_after', '-')} "
+        "at the end, Python "
         f"{meta['python']}, Kannel {p['kannel_version']}. {meta.get('note', '')}",
         "",
         "| system | msg/s (median) | rounds | CPU us/msg (system) | of which | simulator us/msg | client us/msg "
@@ -139,6 +141,24 @@ def _compare_md(meta: dict[str, Any], result: dict[str, Any], plots: list[str]) 
             f"| {x['cpu_us_per_msg_total']:,.0f} | {parts} | {x['simulator_us_per_msg']:,.0f} "
             f"| {x['client_us_per_msg']:,.0f} | {x['peak_rss_kb'] / 1024:,.1f} | {lat} |"
         )
+    apart = [
+        f"{x['label']}: " + ", ".join(f"{k} {v:,.0f}" for k, v in x["apart_us_per_msg"].items())
+        for x in s["systems"].values()
+        if x.get("apart_us_per_msg")
+    ]
+    if apart:
+        lines += [
+            "",
+            "CPU counted apart from the systems' (us/msg, medians; the server's processes "
+            "write every database's WAL and pages, other work's included):",
+            "",
+        ]
+        lines += [f"- {a}" for a in apart]
+    lines += ["", "Every run: " + "; ".join(
+        f"{r['system']} {r['round']}: {r['per_s']:,.0f} msg/s, load "
+        + ("{}-{}-{}".format(*r["load_average_during"]) if r.get("load_average_during") else str(r["load_average_1m"]))
+        for r in result["runs"]
+    ) + " (load average min-mean-max during the run)."]
     lines += ["", "Ratios (medians of the same run):", ""]
     lines += [f"- {k}: **{v:.2f}x**" for k, v in result["ratios"].items()]
     if p.get("like_for_like_skipped"):
@@ -147,7 +167,38 @@ def _compare_md(meta: dict[str, Any], result: dict[str, Any], plots: list[str]) 
     for k, t in (result.get("targets") or {}).items():
         lines.append(f"- [{'ok' if t['ok'] else 'MISS'}] {k}: want {t['want']}, got {t['got']}")
     lines += [""] + [f"![{Path(x).stem}]({x})" for x in plots] + [""]
+    for system, x in s["systems"].items():
+        run = next(
+            (
+                r
+                for r in reversed(result["runs"])
+                if r["system"] == system and r.get("pg_statements")
+            ),
+            None,
+        )
+        if run is not None:
+            lines += _statements_md(f"{x['label']}, round {run['round']}", run["pg_statements"])
     return lines
+
+
+def _statements_md(title: str, stats: dict[str, Any]) -> list[str]:
+    """The top statements of one run by total execution time (bench/pgstat.py)."""
+    lines = [
+        f"### Where PostgreSQL's time goes: {title}",
+        "",
+        f"pg_stat_statements over the timed part of the run: {stats['us_per_msg']:,.0f} us per message "
+        f"inside the server (wall clock, lock waits included; planning {stats['plan_us_per_msg']:,.0f}), "
+        f"{stats['calls_per_msg']:,.2f} top-level statements per message. Share: of the top-level total "
+        "(a nested statement's time is inside its caller's).",
+        "",
+        "| statement | level | calls/msg | rows/call | total ms | share | mean ms |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for t in stats["top"]:
+        query = t["query"].replace("|", "\\|")
+        lines.append(f"| `{query}` | {t['level']} | {t['calls_per_msg']:.3f} | {t['rows_per_call']:,.1f} "
+                     f"| {t['total_ms']:,.0f} | {t['share']:.0%} | {t['mean_ms']:.2f} |")  # fmt: skip
+    return [*lines, ""]
 
 
 def _soak_md(meta: dict[str, Any], result: dict[str, Any], plots: list[str]) -> list[str]:
@@ -162,6 +213,8 @@ def _soak_md(meta: dict[str, Any], result: dict[str, Any], plots: list[str]) -> 
     for k, t in (result.get("targets") or {}).items():
         lines.append(f"- [{'ok' if t['ok'] else 'MISS'}] {k}: want {t['want']}, got {t['got']}")
     lines += [""] + [f"![{Path(x).stem}]({x})" for x in plots] + [""]
+    if run.get("pg_statements"):
+        lines += _statements_md("the soak", run["pg_statements"])
     return lines
 
 
