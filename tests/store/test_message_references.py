@@ -1,4 +1,4 @@
-"""Migration 0021: messages and message_parts references, checked per statement, still enforced."""
+"""Migration 0021: campaigns, messages and message_parts references, checked per statement, still enforced."""
 
 from __future__ import annotations
 
@@ -31,17 +31,44 @@ async def _campaign(db: Database, name: str = "acme") -> tuple[int, int]:
 
 async def test_the_foreign_keys_are_gone_and_statement_triggers_check_instead(db: Database) -> None:
     keys = await db.fetch(
-        "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid IN ('messages'::regclass, 'message_parts'::regclass)"
+        "SELECT conname FROM pg_constraint WHERE contype = 'f'"
+        " AND conrelid IN ('campaigns'::regclass, 'messages'::regclass, 'message_parts'::regclass)"
     )
     assert [r["conname"] for r in keys] == []
     triggers = {
         r["tgname"]
         for r in await db.fetch(
             "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
-            " AND tgrelid IN ('messages'::regclass, 'message_parts'::regclass, 'campaigns'::regclass)"
+            " AND tgrelid IN ('messages'::regclass, 'message_parts'::regclass, 'campaigns'::regclass, 'api_keys'::regclass)"
         )
     }
-    assert {"messages_references", "message_parts_references", "campaigns_still_referenced"} <= triggers
+    assert {
+        "campaigns_references", "messages_references", "message_parts_references",
+        "campaigns_still_referenced", "api_keys_still_referenced",
+    } <= triggers  # fmt: skip
+
+
+async def test_campaigns_naming_a_missing_account_or_key_are_refused(db: Database) -> None:
+    account, _ = await _campaign(db)
+    key = await db.fetchval(
+        "INSERT INTO api_keys (account_id, name, prefix, hash) VALUES ($1, 'k', 'abcd1234', sha256('k')) RETURNING id",
+        account,
+    )
+    insert = (
+        "INSERT INTO campaigns (public_id, account_id, api_key_id, type, body)"
+        " SELECT 'camp_n' || a || '_' || coalesce(k, 0), a, k, 'transactional', 'hi'"
+        " FROM unnest($1::bigint[], $2::bigint[]) AS u(a, k)"
+    )
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match=f"account {account + 99} "):
+        await db.execute(insert, [account, account + 99], [key, None])
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match=f"API key {key + 99} "):
+        await db.execute(insert, [account, account], [None, key + 99])
+    assert await db.fetchval("SELECT count(*) FROM campaigns") == 1
+    await db.execute(insert, [account, account], [None, key])
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match="api_keys .* still named"):
+        await db.execute("DELETE FROM api_keys WHERE id = $1", key)
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match="cannot change"):
+        await db.execute("UPDATE campaigns SET api_key_id = NULL WHERE api_key_id = $1", key)
 
 
 async def test_messages_naming_a_missing_campaign_or_account_are_refused(db: Database) -> None:
@@ -66,14 +93,16 @@ async def test_parts_naming_a_missing_message_are_refused(db: Database) -> None:
 
 async def test_parents_still_named_cannot_go_and_keys_cannot_change(db: Database) -> None:
     account, campaign = await _campaign(db)
-    other, _ = await _campaign(db, "other")  # an account named by a message only (no campaign, no ledger row)
-    await db.execute("DELETE FROM campaigns WHERE account_id = $1", other)
+    other, other_campaign = await _campaign(db, "other")
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match="accounts .* still named"):
+        await db.execute("DELETE FROM accounts WHERE id = $1", other)  # named by its campaign
+    await db.execute("DELETE FROM campaigns WHERE id = $1", other_campaign)  # no message names it
     (message,) = [r["id"] for r in await db.fetch(_MESSAGES, [campaign], [other])]
     await db.execute(_PARTS, [message])
     with pytest.raises(asyncpg.ForeignKeyViolationError, match="campaigns .* still named"):
         await db.execute("DELETE FROM campaigns WHERE id = $1", campaign)
     with pytest.raises(asyncpg.ForeignKeyViolationError, match="accounts .* still named"):
-        await db.execute("DELETE FROM accounts WHERE id = $1", other)
+        await db.execute("DELETE FROM accounts WHERE id = $1", other)  # named by a message only
     for update in (
         "UPDATE messages SET campaign_id = campaign_id + 1 WHERE id = $1",
         "UPDATE messages SET account_id = $2 WHERE id = $1",
@@ -81,8 +110,9 @@ async def test_parents_still_named_cannot_go_and_keys_cannot_change(db: Database
     ):
         with pytest.raises(asyncpg.ForeignKeyViolationError, match="cannot change"):
             await db.execute(update, message, *([account] if "$2" in update else []))
-    with pytest.raises(asyncpg.ForeignKeyViolationError, match="cannot change"):
-        await db.execute("UPDATE campaigns SET id = DEFAULT WHERE id = $1", campaign)
+    for update in ("UPDATE campaigns SET id = DEFAULT WHERE id = $1", "UPDATE campaigns SET account_id = $2 WHERE id = $1"):
+        with pytest.raises(asyncpg.ForeignKeyViolationError, match="cannot change"):
+            await db.execute(update, campaign, *([other] if "$2" in update else []))
     # Their other columns still change.
     await db.execute("UPDATE messages SET state = 'delivered', final_at = now() WHERE id = $1", message)
     await db.execute("UPDATE message_parts SET attempts = 1 WHERE message_id = $1", message)
