@@ -65,7 +65,7 @@ async def test_campaigns_naming_a_missing_account_or_key_are_refused(db: Databas
         await db.execute(insert, [account, account], [None, key + 99])
     assert await db.fetchval("SELECT count(*) FROM campaigns") == 1
     await db.execute(insert, [account, account], [None, key])
-    with pytest.raises(asyncpg.ForeignKeyViolationError, match="api_keys .* still named"):
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match=r"api_keys .* still named"):
         await db.execute("DELETE FROM api_keys WHERE id = $1", key)
     with pytest.raises(asyncpg.ForeignKeyViolationError, match="cannot change"):
         await db.execute("UPDATE campaigns SET api_key_id = NULL WHERE api_key_id = $1", key)
@@ -94,14 +94,14 @@ async def test_parts_naming_a_missing_message_are_refused(db: Database) -> None:
 async def test_parents_still_named_cannot_go_and_keys_cannot_change(db: Database) -> None:
     account, campaign = await _campaign(db)
     other, other_campaign = await _campaign(db, "other")
-    with pytest.raises(asyncpg.ForeignKeyViolationError, match="accounts .* still named"):
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match=r"accounts .* still named"):
         await db.execute("DELETE FROM accounts WHERE id = $1", other)  # named by its campaign
     await db.execute("DELETE FROM campaigns WHERE id = $1", other_campaign)  # no message names it
     (message,) = [r["id"] for r in await db.fetch(_MESSAGES, [campaign], [other])]
     await db.execute(_PARTS, [message])
-    with pytest.raises(asyncpg.ForeignKeyViolationError, match="campaigns .* still named"):
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match=r"campaigns .* still named"):
         await db.execute("DELETE FROM campaigns WHERE id = $1", campaign)
-    with pytest.raises(asyncpg.ForeignKeyViolationError, match="accounts .* still named"):
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match=r"accounts .* still named"):
         await db.execute("DELETE FROM accounts WHERE id = $1", other)  # named by a message only
     for update in (
         "UPDATE messages SET campaign_id = campaign_id + 1 WHERE id = $1",
