@@ -52,6 +52,7 @@ from bridge.store.plan import (
     classify_type,
     parse_number,
     plan,
+    plan_outcomes,
 )
 from bridge.store.reasons import describe
 from bridge.store.routing import RouteTable
@@ -102,9 +103,7 @@ WITH ci AS (
     SELECT id, p, a, r, t::message_type, b, s, ac, f, i, co, k FROM ci
     RETURNING 1
 ), mi AS (
-    -- Per message: public id, campaign (position), destination, concatenation
-    -- reference and its outcome ($34, a position in $15-$23 and $25, one entry per
-    -- distinct outcome of the batch: see _store).
+    -- $34: each message's outcome, a position in $15-$23 and $25 (plan_outcomes)
     SELECT nextval('messages_id_seq') AS id,
            (SELECT array_agg(id ORDER BY ord) FROM ci)[u.camp] AS campaign_id,
            (SELECT array_agg(a ORDER BY ord) FROM ci)[u.camp] AS account_id,
@@ -215,7 +214,7 @@ async def _store(db: Executor, sends: Sequence[PlannedSend], items: list[Planned
         for seq, text in enumerate(p.seg.parts, start=1)
     ]  # fmt: skip
     part_columns = [list(column) for column in zip(*parts, strict=True)] if parts else [[]] * 5
-    outcome_of, outcomes = _outcomes(items)
+    outcome_of, outcomes = plan_outcomes(items)  # the plan columns once per outcome
     await db.fetchrow(
         _STORE,
         [s.public_id for s in sends], [s.account_id for s in sends],
@@ -233,37 +232,8 @@ async def _store(db: Executor, sends: Sequence[PlannedSend], items: list[Planned
         [p.sender.npi if p.sender else None for p in outcomes],
         [refs.get(p.public_id) for p in items], [p.error for p in outcomes],
         *part_columns,
-        NOTIFY_CHANNEL, sends[0].public_id, bool(queued),
-        outcome_of,
+        NOTIFY_CHANNEL, sends[0].public_id, bool(queued), outcome_of,
     )  # fmt: skip
-
-
-def _outcomes(items: list[Planned]) -> tuple[list[int], list[Planned]]:
-    """Each message's outcome (a position from 1) and one message of each outcome.
-
-    The columns a message takes from its plan (country, state, route, encoding,
-    segments, cost, sender, error) are the same for every number of a send with
-    the same route and country (``plan``), and mostly across the sends of a
-    batch: they go to the statement once per outcome, not once per message. asyncpg checks every element of an array
-    parameter against three abstract base classes in Python (a call each), so
-    ten columns of 100 messages cost the API process more than planning them.
-    """
-    positions: dict[tuple[object, ...], int] = {}
-    outcomes: list[Planned] = []
-    outcome_of = []
-    for p in items:
-        seg, sender = p.seg, p.sender  # routes are the configuration's objects
-        key = (
-            p.state, p.error, p.country, p.cost, id(p.route),
-            (seg.segments, seg.encoding) if seg else None,
-            (sender.address, sender.ton, sender.npi) if sender else None,
-        )  # fmt: skip
-        position = positions.get(key)
-        if position is None:
-            outcomes.append(p)
-            position = positions[key] = len(outcomes)
-        outcome_of.append(position)
-    return outcome_of, outcomes
 
 
 # --- the calls -----------------------------------------------------------------------
@@ -398,10 +368,9 @@ class PlannedSend:
         self.items = items
         self.public_id = new_public_id("camp")
         self.total = sum((p.cost for p in items), Decimal(0))
-        counts = dict.fromkeys(("queued", "failed", "invalid"), 0)  # faster than a Counter
+        self.counts = dict.fromkeys(("queued", "failed", "invalid"), 0)  # a Counter is slower
         for p in items:
-            counts[p.state] += 1
-        self.counts = counts
+            self.counts[p.state] += 1
 
     def result(self) -> SendResult:
         return SendResult(
