@@ -38,9 +38,9 @@
 --   key), by an AFTER DELETE statement trigger.
 -- What the keys did that these do not: lock the parent against a concurrent
 -- DELETE. Enqueue inserts a campaign, its messages and their parts in one
--- statement (no other transaction sees them before the commit) and locks the
--- account row it reserves on; nothing in the bridge deletes accounts, API
--- keys, campaigns or messages (keys are revoked, not deleted).
+-- statement (no other transaction sees them before the commit), and nothing
+-- in the bridge deletes accounts, API keys, campaigns or messages (keys are
+-- revoked, not deleted).
 
 ALTER TABLE campaigns DROP CONSTRAINT campaigns_account_id_fkey;
 ALTER TABLE campaigns DROP CONSTRAINT campaigns_api_key_id_fkey;
