@@ -227,8 +227,12 @@ async def _send_once(
 
 
 def _count(api: ApiState, result: SendResult) -> None:
+    # One labels() lookup per status, not per recipient (a lock and a dict each).
+    counts: dict[str, int] = {}
     for recipient in result.recipients:
-        api.metrics.recipients.labels(str(recipient.status)).inc()
+        counts[recipient.status] = counts.get(recipient.status, 0) + 1
+    for status, n in counts.items():
+        api.metrics.recipients.labels(str(status)).inc(n)
 
 
 async def get_sms(request: Request) -> Response:

@@ -7,7 +7,11 @@
   default) and re-read after that, so a key revoked on any process, or by
   `smpp-bridge keys revoke`, is refused by every API process within that time;
   a NOTIFY from the revoking transaction (migration trigger) drops the entry at
-  once on processes that are listening. The digest is compared with
+  once on processes that are listening. One read per prefix at a time: the
+  requests that find the entry stale while it is being read wait for that read
+  (else every connection busy with that key read the row again at each
+  expiry); a NOTIFY meanwhile leaves that read's row out of the cache and the
+  next request reads again. The digest is compared with
   ``hmac.compare_digest`` on every request, cached or not.
 - Failed authentications are limited per client address: a token bucket of
   ``auth_failures_per_minute`` (burst and refill per minute). An address out of
@@ -20,6 +24,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import math
 import time
@@ -33,13 +38,14 @@ __all__ = ["FailureLimiter", "KeyCache"]
 
 
 class KeyCache:
-    __slots__ = ("_clock", "_db", "_entries", "_used", "ttl")
+    __slots__ = ("_clock", "_db", "_entries", "_reading", "_used", "ttl")
 
     def __init__(self, db: Executor, *, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._db = db
         self.ttl = ttl
         self._clock = clock
         self._entries: dict[str, tuple[KeyRecord | None, float]] = {}
+        self._reading: dict[str, asyncio.Task[KeyRecord | None]] = {}
         self._used: set[int] = set()
 
     async def authenticate(
@@ -71,19 +77,42 @@ class KeyCache:
         cached = self._entries.get(prefix)
         if cached is not None and now - cached[1] < self.ttl:
             return cached[0]
-        record = await lookup_key(self._db, prefix)
-        if len(self._entries) > 100_000:
-            self._entries.clear()  # a flood of unknown prefixes: start over
-        self._entries[prefix] = (record, now)
+        reading = self._reading.get(prefix)
+        if reading is None:
+            reading = self._reading[prefix] = asyncio.ensure_future(self._read(prefix, now))
+            reading.add_done_callback(_retrieve)
+        # shield: a waiter cancelled (its client gone) does not cancel the others' read
+        return await asyncio.shield(reading)
+
+    async def _read(self, prefix: str, now: float) -> KeyRecord | None:
+        mine = asyncio.current_task()
+        try:
+            record = await lookup_key(self._db, prefix)
+        except BaseException:
+            if self._reading.get(prefix) is mine:
+                del self._reading[prefix]
+            raise
+        if self._reading.get(prefix) is mine:  # else forgotten meanwhile: do not keep it
+            del self._reading[prefix]
+            if len(self._entries) > 100_000:
+                self._entries.clear()  # a flood of unknown prefixes: start over
+            self._entries[prefix] = (record, now)
         return record
 
     def forget(self, prefix: str) -> None:
         """A revocation NOTIFY: read this key again on its next use."""
         self._entries.pop(prefix, None)
+        self._reading.pop(prefix, None)
 
     async def flush_last_used(self) -> None:
         used, self._used = self._used, set()
         await touch_keys(self._db, list(used))
+
+
+def _retrieve(task: asyncio.Task[KeyRecord | None]) -> None:
+    """A read whose every waiter was cancelled: its error is not logged as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 class FailureLimiter:

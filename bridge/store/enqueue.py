@@ -52,6 +52,7 @@ from bridge.store.plan import (
     classify_type,
     parse_number,
     plan,
+    plan_outcomes,
 )
 from bridge.store.reasons import describe
 from bridge.store.routing import RouteTable
@@ -102,13 +103,16 @@ WITH ci AS (
     SELECT id, p, a, r, t::message_type, b, s, ac, f, i, co, k FROM ci
     RETURNING 1
 ), mi AS (
+    -- $34: each message's outcome, a position in $15-$23 and $25 (plan_outcomes)
     SELECT nextval('messages_id_seq') AS id,
            (SELECT array_agg(id ORDER BY ord) FROM ci)[u.camp] AS campaign_id,
-           (SELECT array_agg(a ORDER BY ord) FROM ci)[u.camp] AS account_id, u.*
-    FROM unnest($12::text[], $13::int[], $14::text[], $15::text[], $16::text[], $17::text[],
-                $18::text[], $19::int[], $20::numeric[], $21::text[], $22::int[], $23::int[],
-                $24::int[], $25::text[])
-         WITH ORDINALITY AS u(p, camp, d, co, s, r, e, n, cost, si, st, sn, cr, er, ord)
+           (SELECT array_agg(a ORDER BY ord) FROM ci)[u.camp] AS account_id,
+           u.p, u.camp, u.d, ($15::text[])[u.o] AS co, ($16::text[])[u.o] AS s,
+           ($17::text[])[u.o] AS r, ($18::text[])[u.o] AS e, ($19::int[])[u.o] AS n,
+           ($20::numeric[])[u.o] AS cost, ($21::text[])[u.o] AS si, ($22::int[])[u.o] AS st,
+           ($23::int[])[u.o] AS sn, u.cr, ($25::text[])[u.o] AS er, u.ord
+    FROM unnest($12::text[], $13::int[], $14::text[], $24::int[], $34::int[])
+         WITH ORDINALITY AS u(p, camp, d, cr, o, ord)
 ), m AS (
     INSERT INTO messages (id, public_id, campaign_id, account_id, destination, country, state, route,
                           encoding, segments, cost, sender_id, sender_ton, sender_npi, concat_ref,
@@ -210,6 +214,7 @@ async def _store(db: Executor, sends: Sequence[PlannedSend], items: list[Planned
         for seq, text in enumerate(p.seg.parts, start=1)
     ]  # fmt: skip
     part_columns = [list(column) for column in zip(*parts, strict=True)] if parts else [[]] * 5
+    outcome_of, outcomes = plan_outcomes(items)  # the plan columns once per outcome
     await db.fetchrow(
         _STORE,
         [s.public_id for s in sends], [s.account_id for s in sends],
@@ -218,16 +223,16 @@ async def _store(db: Executor, sends: Sequence[PlannedSend], items: list[Planned
         [s.counts["queued"] for s in sends], [s.counts["failed"] for s in sends],
         [s.counts["invalid"] for s in sends], [s.total for s in sends], [s.api_key_id for s in sends],
         [p.public_id for p in items], campaign_of, [p.to for p in items],
-        [p.country for p in items], [p.state for p in items],
-        [p.route.label if p.route else None for p in items],
-        [str(p.seg.encoding) if p.seg else None for p in items],
-        [p.seg.segments if p.seg else 0 for p in items], [p.cost for p in items],
-        [p.sender.address if p.sender else None for p in items],
-        [p.sender.ton if p.sender else None for p in items],
-        [p.sender.npi if p.sender else None for p in items],
-        [refs.get(p.public_id) for p in items], [p.error for p in items],
+        [p.country for p in outcomes], [p.state for p in outcomes],
+        [p.route.label if p.route else None for p in outcomes],
+        [str(p.seg.encoding) if p.seg else None for p in outcomes],
+        [p.seg.segments if p.seg else 0 for p in outcomes], [p.cost for p in outcomes],
+        [p.sender.address if p.sender else None for p in outcomes],
+        [p.sender.ton if p.sender else None for p in outcomes],
+        [p.sender.npi if p.sender else None for p in outcomes],
+        [refs.get(p.public_id) for p in items], [p.error for p in outcomes],
         *part_columns,
-        NOTIFY_CHANNEL, sends[0].public_id, bool(queued),
+        NOTIFY_CHANNEL, sends[0].public_id, bool(queued), outcome_of,
     )  # fmt: skip
 
 
@@ -363,7 +368,9 @@ class PlannedSend:
         self.items = items
         self.public_id = new_public_id("camp")
         self.total = sum((p.cost for p in items), Decimal(0))
-        self.counts = Counter(p.state for p in items)
+        self.counts = dict.fromkeys(("queued", "failed", "invalid"), 0)  # a Counter is slower
+        for p in items:
+            self.counts[p.state] += 1
 
     def result(self) -> SendResult:
         return SendResult(

@@ -13,7 +13,7 @@ __all__ = ["FixedRoute", "RouteTable"]
 
 
 class RouteTable:
-    __slots__ = ("_by_country", "_by_prefix", "_carriers", "_default", "_max_prefix")
+    __slots__ = ("_by_country", "_by_prefix", "_carriers", "_default", "_max_prefix", "_of_route")
 
     def __init__(self, config: Config) -> None:
         self._by_prefix: dict[str, Route] = {}
@@ -28,6 +28,9 @@ class RouteTable:
                 self._default = route
         self._max_prefix = max((len(p) for p in self._by_prefix), default=0)
         self._carriers = {c.name: c for c in config.carriers}
+        # route (by identity: the config's objects) -> its carriers; planning asks
+        # for them at every number it routes.
+        self._of_route: dict[int, tuple[Route, tuple[Carrier, ...]]] = {}
 
     def lookup(self, digits: str, country: str | None) -> Route | None:
         """Route for E.164 ``digits`` (no '+') in ``country`` (ISO alpha-2), or None."""
@@ -41,7 +44,12 @@ class RouteTable:
 
     def carriers(self, route: Route) -> tuple[Carrier, ...]:
         """The route's carriers, weighted ones first, then failover order."""
-        return tuple(self._carriers[name] for name in route.carrier_names)
+        known = self._of_route.get(id(route))
+        if known is not None and known[0] is route:
+            return known[1]
+        carriers = tuple(self._carriers[name] for name in route.carrier_names)
+        self._of_route[id(route)] = (route, carriers)
+        return carriers
 
     def profile(self, route: Route) -> SegmentationProfile:
         """The route's segmentation profile (config.load checked they all agree)."""

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bridge.store.accounts import money
 from bridge.store.enqueue import classify_type, parse_number
-from bridge.store.models import iso_millis, new_public_id
+from bridge.store.models import iso_millis, new_public_id, new_public_ids
 from bridge.store.routing import RouteTable
 from bridge.store.senders import InvalidSender, SenderKind, classify_sender
 from config.load import parse_config
@@ -154,3 +154,13 @@ def test_iso_millis_matches_the_seed() -> None:
     moment = datetime(2026, 5, 16, 16, 14, 22, 103999, tzinfo=timezone(timedelta(hours=8)))
     assert iso_millis(moment) == "2026-05-16T08:14:22.103Z"
     assert iso_millis(datetime(2026, 1, 1, tzinfo=UTC)) == "2026-01-01T00:00:00.000Z"
+
+
+def test_public_ids_made_together_are_unique_and_shaped_alike() -> None:
+    ids = [i for _ in range(20) for i in new_public_ids("msg", 100)] + new_public_ids("camp", 1)
+    assert len(set(ids)) == len(ids) == 2001
+    assert all(re.fullmatch(r"msg_[0-9a-hjkmnp-tv-z]{26}", i) for i in ids[:-1])
+    assert re.fullmatch(r"camp_[0-9a-hjkmnp-tv-z]{26}", ids[-1])
+    assert new_public_ids("msg", 0) == []
+    # The 80 random bits differ from id to id (the 48-bit clock is shared).
+    assert len({i[-16:] for i in ids}) == len(ids)
