@@ -265,15 +265,17 @@ BEGIN
     END IF;
 
     -- lifecycle: FINALIZE. Messages follow the parts that became final here (a message of one part
-    -- takes its part's state as it is; others are aggregated over their parts).
+    -- takes its part's state as it is; others are aggregated over their parts). A
+    -- part becomes final at most once per flush (every move above guards the state
+    -- it leaves), so a message of one part is listed once: only the others need
+    -- DISTINCT. finalize_messages sorts what it locks itself.
     IF cardinality(t_m) > 0 THEN
-        SELECT coalesce(array_agg(x.m) FILTER (WHERE x.total = 1), '{}'),
-               coalesce(array_agg(x.st) FILTER (WHERE x.total = 1), '{}'),
-               coalesce(array_agg(x.err) FILTER (WHERE x.total = 1), '{}'),
-               coalesce(array_agg(x.m) FILTER (WHERE x.total <> 1), '{}')
+        SELECT coalesce(array_agg(t.m) FILTER (WHERE t.total = 1), '{}'),
+               coalesce(array_agg(t.st) FILTER (WHERE t.total = 1), '{}'),
+               coalesce(array_agg(t.err) FILTER (WHERE t.total = 1), '{}'),
+               coalesce(array_agg(DISTINCT t.m) FILTER (WHERE t.total <> 1), '{}')
         INTO v_one_ids, v_one_st, v_one_err, v_several
-        FROM (SELECT DISTINCT ON (t.m) t.m, t.total, t.st, t.err
-              FROM unnest(t_m, t_total, t_st, t_err) AS t(m, total, st, err) ORDER BY t.m) x;
+        FROM unnest(t_m, t_total, t_st, t_err) AS t(m, total, st, err);
         SELECT count(*) FILTER (WHERE f.final_state = 'delivered'),
                count(*) FILTER (WHERE f.final_state = 'failed')
         INTO sent, failed

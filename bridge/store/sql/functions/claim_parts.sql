@@ -10,6 +10,8 @@
 -- grew with the queue. A locked row's ctid cannot change before the statement
 -- ends, and the state guard is checked again anyway. Plan settings as
 -- apply_flush's: the claim follows the claim index whatever the statistics say.
+-- queued_for is date_part(), a float8 as it is returned: extract() computes in
+-- numeric since PostgreSQL 14 (docs, 9.9.1), which cost a conversion per row.
 CREATE OR REPLACE FUNCTION claim_parts(p_owner bigint, p_limit int, p_routes text[], p_payload_routes text[])
 RETURNS TABLE (
     message_id bigint, seq smallint, total smallint, body text, route text, attempts smallint,
@@ -38,5 +40,5 @@ BEGIN
       AND m.id = p.message_id AND c.id = m.campaign_id
     RETURNING p.message_id, p.seq, p.total, p.body, p.route, p.attempts, d.id,
               m.destination, m.sender_id, m.sender_ton, m.sender_npi, m.concat_ref,
-              c.body, p.carrier, extract(epoch FROM now() - m.created_at)::float8;
+              c.body, p.carrier, date_part('epoch', now() - m.created_at);
 END $$;
