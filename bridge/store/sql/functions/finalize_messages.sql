@@ -41,7 +41,8 @@ BEGIN
     -- of the one-part messages come back with their ctid: a row this transaction
     -- holds locked cannot move before it ends, so their UPDATE below finds them by
     -- TID (no second probe of messages_pkey per message), and it checks the state
-    -- again anyway.
+    -- again anyway. The UPDATEs return the state they set (the final-state trigger
+    -- only ever refuses), not the row's enum converted back to text.
     SELECT coalesce(array_agg(l.id) FILTER (WHERE l.st IN ('delivered', 'failed')), '{}'),
            coalesce(array_agg(l.tid) FILTER (WHERE l.st IN ('delivered', 'failed')), '{}'),
            coalesce(array_agg(l.st) FILTER (WHERE l.st IN ('delivered', 'failed')), '{}'),
@@ -60,7 +61,7 @@ BEGIN
             error = CASE WHEN u.st = 'failed' THEN coalesce(m.error, u.err) ELSE m.error END
         FROM unnest(v_tids, v_sts, v_errs) AS u(tid, st, err)
         WHERE m.ctid = u.tid AND m.state NOT IN ('delivered', 'failed', 'invalid')
-        RETURNING m.id, m.state::text AS st, m.account_id
+        RETURNING m.id, u.st, m.account_id
     )
     SELECT coalesce(array_agg(id) FILTER (WHERE st = 'delivered'), '{}'),
            coalesce(array_agg(id) FILTER (WHERE st = 'failed'), '{}'),
@@ -75,7 +76,7 @@ BEGIN
                 error = CASE WHEN u.st = 'failed' THEN coalesce(m.error, u.err) ELSE m.error END
             FROM unnest(v_ids, v_sts, v_errs) AS u(id, st, err)
             WHERE m.id = u.id AND m.state NOT IN ('delivered', 'failed', 'invalid')
-            RETURNING m.id, m.state::text AS st, m.account_id
+            RETURNING m.id, u.st, m.account_id
         )
         SELECT v_sent || coalesce(array_agg(id) FILTER (WHERE st = 'delivered'), '{}'),
                v_failed || coalesce(array_agg(id) FILTER (WHERE st = 'failed'), '{}'),
@@ -100,7 +101,7 @@ BEGIN
             FROM agg a
             WHERE m.id = a.message_id AND m.state NOT IN ('delivered', 'failed', 'invalid')
               AND (a.any_failed OR a.all_delivered)
-            RETURNING m.id, m.state::text AS st, m.account_id
+            RETURNING m.id, CASE WHEN a.any_failed THEN 'failed' ELSE 'delivered' END AS st, m.account_id
         )
         SELECT coalesce(array_agg(id) FILTER (WHERE st = 'delivered'), '{}'),
                coalesce(array_agg(id) FILTER (WHERE st = 'failed'), '{}'),
