@@ -2,7 +2,10 @@
 -- and receipts applied, then the messages they finished moved and settled.
 -- Every UPDATE carries the state it expects in its WHERE clause, so a duplicate
 -- response or receipt, or a part recovered meanwhile by another daemon, matches
--- nothing (each part move cites its event in bridge/store/lifecycle.py). Returns counts, and the positions in p_receipts of receipts whose id
+-- nothing (each part move cites its event in bridge/store/lifecycle.py). A move to
+-- a final state returns the state it set (no trigger changes a final NEW.state:
+-- part_of_failed_message_is_cancelled fires for queued and unknown only), not the
+-- row's enum converted back to text. Returns counts, and the positions in p_receipts of receipts whose id
 -- is not known yet; the caller parks those before it acknowledges them.
 --
 -- Plan settings: the arrays are a flush (hundreds to a few thousand rows) and
@@ -68,7 +71,7 @@ BEGIN
             FROM cand
             WHERE p.message_id = cand.message_id AND p.seq = cand.seq AND p.state::text = 'submitting'
               AND p.owner_instance = cand.owner_instance AND p.attempts = cand.attempt
-            RETURNING p.message_id, p.total, p.state::text AS st,
+            RETURNING p.message_id, p.total, cand.fold_state AS st,
                 coalesce(p.receipt_stat, 'submit_error_' || p.error_code::text, 'failed') AS err, cand.fold_position
         )
         SELECT coalesce(array_agg(message_id), '{}'), coalesce(array_agg(total), '{}'),
@@ -218,7 +221,7 @@ BEGIN
             FROM win
             WHERE p.message_id = win.message_id AND p.seq = win.seq
               AND p.state::text IN ('submitting', 'submitted')
-            RETURNING p.message_id, p.total, p.state::text AS st,
+            RETURNING p.message_id, p.total, win.part_state AS st,
                 coalesce(p.receipt_stat, 'submit_error_' || p.error_code::text, 'failed') AS err, win.ord
         ), pend AS (
             -- Not final (ENROUTE, ACCEPTD): the last one is recorded on a part that
@@ -265,15 +268,17 @@ BEGIN
     END IF;
 
     -- lifecycle: FINALIZE. Messages follow the parts that became final here (a message of one part
-    -- takes its part's state as it is; others are aggregated over their parts).
+    -- takes its part's state as it is; others are aggregated over their parts). A
+    -- part becomes final at most once per flush (every move above guards the state
+    -- it leaves), so a message of one part is listed once: only the others need
+    -- DISTINCT. finalize_messages sorts what it locks itself.
     IF cardinality(t_m) > 0 THEN
-        SELECT coalesce(array_agg(x.m) FILTER (WHERE x.total = 1), '{}'),
-               coalesce(array_agg(x.st) FILTER (WHERE x.total = 1), '{}'),
-               coalesce(array_agg(x.err) FILTER (WHERE x.total = 1), '{}'),
-               coalesce(array_agg(x.m) FILTER (WHERE x.total <> 1), '{}')
+        SELECT coalesce(array_agg(t.m) FILTER (WHERE t.total = 1), '{}'),
+               coalesce(array_agg(t.st) FILTER (WHERE t.total = 1), '{}'),
+               coalesce(array_agg(t.err) FILTER (WHERE t.total = 1), '{}'),
+               coalesce(array_agg(DISTINCT t.m) FILTER (WHERE t.total <> 1), '{}')
         INTO v_one_ids, v_one_st, v_one_err, v_several
-        FROM (SELECT DISTINCT ON (t.m) t.m, t.total, t.st, t.err
-              FROM unnest(t_m, t_total, t_st, t_err) AS t(m, total, st, err) ORDER BY t.m) x;
+        FROM unnest(t_m, t_total, t_st, t_err) AS t(m, total, st, err);
         SELECT count(*) FILTER (WHERE f.final_state = 'delivered'),
                count(*) FILTER (WHERE f.final_state = 'failed')
         INTO sent, failed

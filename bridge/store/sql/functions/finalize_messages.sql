@@ -12,14 +12,22 @@
 -- flush needs, so they are held only for settle and the COMMIT). Returns the
 -- messages that became final; settle_messages gets the accounts it already has.
 -- p_default_url is not read (endpoints live in
--- webhook_endpoints; docs/webhooks.md).
+-- webhook_endpoints; docs/webhooks.md). Plan settings as apply_flush's, which
+-- called from there it has anyway: the sweeper's calls get the same plans.
 CREATE OR REPLACE FUNCTION finalize_messages(
     p_one_ids bigint[], p_one_states text[], p_one_errors text[], p_several bigint[],
     p_webhooks boolean, p_default_url text
 ) RETURNS TABLE (message_id bigint, final_state text)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET enable_bitmapscan = off
+SET enable_hashjoin = off SET enable_mergejoin = off SET enable_material = off
+AS $$
 #variable_conflict use_column
 DECLARE
+    v_ids bigint[];
+    v_tids tid[];
+    v_sts text[];
+    v_errs text[];
     v_sent bigint[];
     v_failed bigint[];
     v_accounts bigint[];
@@ -29,23 +37,52 @@ DECLARE
     v_final bigint[];
 BEGIN
     -- Lock in id order first: the writers of several daemons and the sweeper then
-    -- always lock in the same order and cannot deadlock on them.
-    PERFORM 1 FROM messages WHERE id = ANY (p_one_ids || p_several)
-        AND state NOT IN ('delivered', 'failed', 'invalid') ORDER BY id FOR NO KEY UPDATE;
+    -- always lock in the same order and cannot deadlock on them. The locked rows
+    -- of the one-part messages come back with their ctid: a row this transaction
+    -- holds locked cannot move before it ends, so their UPDATE below finds them by
+    -- TID (no second probe of messages_pkey per message), and it checks the state
+    -- again anyway. The UPDATEs return the state they set (the final-state trigger
+    -- only ever refuses), not the row's enum converted back to text.
+    SELECT coalesce(array_agg(l.id) FILTER (WHERE l.st IN ('delivered', 'failed')), '{}'),
+           coalesce(array_agg(l.tid) FILTER (WHERE l.st IN ('delivered', 'failed')), '{}'),
+           coalesce(array_agg(l.st) FILTER (WHERE l.st IN ('delivered', 'failed')), '{}'),
+           coalesce(array_agg(l.err) FILTER (WHERE l.st IN ('delivered', 'failed')), '{}')
+    INTO v_ids, v_tids, v_sts, v_errs
+    FROM (SELECT m.id, m.ctid AS tid, u.st, u.err
+          FROM (SELECT o.id, o.st, o.err FROM unnest(p_one_ids, p_one_states, p_one_errors) AS o(id, st, err)
+                UNION ALL SELECT s, NULL, NULL FROM unnest(p_several) AS s) u
+          JOIN messages m ON m.id = u.id
+          WHERE m.state NOT IN ('delivered', 'failed', 'invalid')
+          ORDER BY m.id FOR NO KEY UPDATE OF m) l;
 
     WITH updated AS (
         UPDATE messages m
         SET state = u.st::message_state, final_at = now(), updated_at = now(),
             error = CASE WHEN u.st = 'failed' THEN coalesce(m.error, u.err) ELSE m.error END
-        FROM unnest(p_one_ids, p_one_states, p_one_errors) AS u(id, st, err)
-        WHERE m.id = u.id AND u.st IN ('delivered', 'failed')
-          AND m.state NOT IN ('delivered', 'failed', 'invalid')
-        RETURNING m.id, m.state::text AS st, m.account_id
+        FROM unnest(v_tids, v_sts, v_errs) AS u(tid, st, err)
+        WHERE m.ctid = u.tid AND m.state NOT IN ('delivered', 'failed', 'invalid')
+        RETURNING m.id, u.st, m.account_id
     )
     SELECT coalesce(array_agg(id) FILTER (WHERE st = 'delivered'), '{}'),
            coalesce(array_agg(id) FILTER (WHERE st = 'failed'), '{}'),
            coalesce(array_agg(DISTINCT account_id), '{}')
     INTO v_sent, v_failed, v_accounts FROM updated;
+    -- By id whatever the TID did not reach (not expected: the lock returns the
+    -- version it locked, which is the one still there).
+    IF cardinality(v_sent) + cardinality(v_failed) < cardinality(v_tids) THEN
+        WITH updated AS (
+            UPDATE messages m
+            SET state = u.st::message_state, final_at = now(), updated_at = now(),
+                error = CASE WHEN u.st = 'failed' THEN coalesce(m.error, u.err) ELSE m.error END
+            FROM unnest(v_ids, v_sts, v_errs) AS u(id, st, err)
+            WHERE m.id = u.id AND m.state NOT IN ('delivered', 'failed', 'invalid')
+            RETURNING m.id, u.st, m.account_id
+        )
+        SELECT v_sent || coalesce(array_agg(id) FILTER (WHERE st = 'delivered'), '{}'),
+               v_failed || coalesce(array_agg(id) FILTER (WHERE st = 'failed'), '{}'),
+               ARRAY(SELECT DISTINCT a FROM unnest(v_accounts || coalesce(array_agg(account_id), '{}')) AS a)
+        INTO v_sent, v_failed, v_accounts FROM updated;
+    END IF;
 
     IF cardinality(p_several) > 0 THEN
         WITH agg AS (
@@ -64,7 +101,7 @@ BEGIN
             FROM agg a
             WHERE m.id = a.message_id AND m.state NOT IN ('delivered', 'failed', 'invalid')
               AND (a.any_failed OR a.all_delivered)
-            RETURNING m.id, m.state::text AS st, m.account_id
+            RETURNING m.id, CASE WHEN a.any_failed THEN 'failed' ELSE 'delivered' END AS st, m.account_id
         )
         SELECT coalesce(array_agg(id) FILTER (WHERE st = 'delivered'), '{}'),
                coalesce(array_agg(id) FILTER (WHERE st = 'failed'), '{}'),
