@@ -224,9 +224,11 @@ class Session(SessionLoop):
         if self.conn.state is State.CLOSED or self._closed.is_set():
             return
         try:
-            # message_id NULL (SMPP 3.4 sections 4.6.2, 4.7.2): 17 octets, error or not
-            self.conn.send(response(sequence_number=seq, command_status=status, message_id=""),
-                           now=trio.current_time())
+            # message_id NULL (SMPP 3.4 sections 4.6.2, 4.7.2): 17 octets, error or not;
+            # written without a PDU object when nothing but the octets is at stake.
+            if not self.conn.send_null_id_response(response.command_id, seq, status):
+                self.conn.send(response(sequence_number=seq, command_status=status, message_id=""),
+                               now=trio.current_time())
         except LocalProtocolError as exc:
             self.limits.warning("ack_refused", error=str(exc))
             return

@@ -202,6 +202,18 @@ class Connection(Timers, InvalidInput):
             self._set_state(rule.ok)
         return seq
 
+    def send_null_id_response(self, command_id: int, sequence_number: int, command_status: int) -> bool:
+        """Queue a deliver_sm_resp / data_sm_resp with a NULL message_id (sections 4.6.2,
+        4.7.2) without building and encoding the PDU (one per receipt): True when queued,
+        False when ``send`` of that PDU must decide (refused, or a state would change)."""
+        rule = self._send_rules.get(command_id)
+        if rule is None or rule.ok is not self._state or rule.failed is not self._state:
+            return False
+        if command_id not in answers.NULL_ID or not 0 <= sequence_number <= _MAX_U32 or not 0 <= command_status <= _MAX_U32:
+            return False
+        self._out += answers.null_id_response(command_id, command_status, sequence_number)
+        return True
+
     def _send_response(self, pdu: Pdu, cid: int, rule: Rule) -> int:
         seq = pdu.sequence_number
         bind = self._peer_bind
