@@ -31,6 +31,7 @@ Lines a peer can trigger at will go through a per-bind ``LogLimiter``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -120,6 +121,7 @@ class Session(SessionLoop):
         self._waiters: dict[int, Task | Callable[[SubmitResult], None]] = {}
         self._writer_parked: Task | None = None
         self._timer_scope = trio.CancelScope()
+        self._timer_due = math.inf  # _timer_scope.deadline, kept here: a property read per submit
         self._closed = trio.Event()
         self._writer_done = trio.Event()
         self._bind_result: Bound | BindFailed | None = None
@@ -206,8 +208,8 @@ class Session(SessionLoop):
             self._writer_parked = None
             reschedule(writer)
         deadline = now + self._rt
-        if deadline < self._timer_scope.deadline:  # only when the window was idle
-            self._timer_scope.deadline = deadline
+        if deadline < self._timer_due:  # only when the window was idle
+            self._timer_scope.deadline = self._timer_due = deadline
         return seq
 
     def _answer(self, waiter: Task | Callable[[SubmitResult], None], result: SubmitResult) -> None:

@@ -56,6 +56,8 @@ class Dispatcher:
         poll = self._carriers.config.daemon.poll_interval.seconds
         pick = self._carriers.picker()
         deliver, on_submit, lease_valid = self.deliver, self.on_submit, self._lease_valid
+        payload_of = self._payloads.payload
+        current_time = trio.current_time
         for i, part in enumerate(parts):
             if i % LOOP_SLICE == LOOP_SLICE - 1:
                 # Building a claim's submit_sm PDUs takes tens of ms: let the other
@@ -68,7 +70,7 @@ class Dispatcher:
             runner.carrier.metrics.queue_wait.observe(part.queued_for)
             cfg = runner.rules.config
             try:
-                payload = self._payloads.payload(part, cfg.segmentation)
+                payload = payload_of(part, cfg.segmentation)
                 pdu = None if payload is None else build_submit_sm(part, payload, cfg)
             except Exception:  # one odd part must not stop the daemon; it fails, refunded
                 log.exception("cannot build submit_sm", message_id=part.message_id, seq=part.seq)
@@ -76,7 +78,8 @@ class Dispatcher:
             if pdu is None:
                 deliver(Result(part, Resolution.INVALID, cfg.name, reason="segmentation_mismatch"))
                 continue
-            if runner.submit_nowait(part, pdu, deliver, on_submit, lease_valid):
+            # One clock reading per part for the lease check, the TPS token and the write.
+            if runner.submit_nowait(part, pdu, deliver, on_submit, lease_valid, current_time()):
                 continue  # written; its outcome comes back through deliver
             try:
                 runner.enqueue(part, pdu)

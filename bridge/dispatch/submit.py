@@ -224,9 +224,12 @@ class CarrierRunner:
         try:
             return self.resolve(part, outcome)
         except Exception as exc:
-            limited.error("cannot resolve a submit outcome; taken as unknown", key=self.name,
-                          carrier=self.name, outcome=type(outcome).__name__, error=repr(exc),
-                          exc_info=exc)  # fmt: skip
+            return self._unresolved(part, outcome, exc)
+
+    def _unresolved(self, part: ClaimedPart, outcome: SubmitOutcome, exc: Exception) -> Result:
+        limited.error("cannot resolve a submit outcome; taken as unknown", key=self.name,
+                      carrier=self.name, outcome=type(outcome).__name__, error=repr(exc),
+                      exc_info=exc)  # fmt: skip
         attempts = max(1, outcome.attempts)
         return self.resolve(part, Unknown(reason=UnknownReason.DISCONNECTED, attempts=attempts))
 
@@ -236,9 +239,10 @@ class CarrierRunner:
         pdu: SubmitSm,
         deliver: Callable[[Result], None],
         on_submit: Callable[[], None],
-        may_submit: Callable[[], bool],
+        may_submit: Callable[[float], bool],
+        now: float,
     ) -> bool:
-        """Write ``pdu`` now, without a submitter task, if nothing has to wait.
+        """Write ``pdu`` now (``now``: the trio clock), without a submitter task, if nothing has to wait.
 
         Most parts go this way: a place in a bind's window and a TPS token are
         free, and the outcome comes back through a callback from the bind's
@@ -247,16 +251,20 @@ class CarrierRunner:
         the daemon's CPU. False: the part goes to the queue and a submitter, as
         do all parts while some are queued (so that they keep their order).
         """
-        if self.queued or not may_submit():
+        if self.queued or not may_submit(now):
             return False
 
         def done(outcome: SubmitOutcome | None) -> None:
             if outcome is None:  # the carrier stopped before a retry was written
                 deliver(Result(part, Resolution.RELEASE, self.name, delay=0.0, reason="carrier_closed"))
-            else:
-                deliver(self.resolve_or_unknown(part, outcome))
+                return
+            try:  # resolve_or_unknown, one call less per part
+                result = self.resolve(part, outcome)
+            except Exception as exc:
+                result = self._unresolved(part, outcome, exc)
+            deliver(result)
 
-        if not self.carrier.submit_nowait(pdu, done):
+        if not self.carrier.submit_nowait(pdu, done, now):
             return False
         on_submit()
         return True

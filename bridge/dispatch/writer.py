@@ -138,7 +138,9 @@ class Writer(InboundIntake):
     def put(self, result: Result) -> None:
         """A submit outcome (never blocks: their number is bounded by the in-flight limit)."""
         self._results.append(result)
-        self._arrived()
+        if self._first_at is None:  # _arrived, inlined: one of these per part
+            self._first_at = trio.current_time()
+        self._more.set()
 
     # --- flushing ----------------------------------------------------------------------
 
@@ -262,7 +264,7 @@ class Writer(InboundIntake):
                 if left > 0:
                     busy[key] = left
                 else:
-                    del busy[key]
+                    busy.pop(key)  # dict's own (Counter's __delitem__ is a Python call)
             self._in_flight -= 1
             self._slots.release()
             self._progress.set()

@@ -72,6 +72,7 @@ _UNBIND = CommandId.UNBIND
 _UNBIND_RESP = CommandId.UNBIND_RESP
 _BOUND = frozenset(BOUND_STATES)
 _MAX_U32 = 0xFFFFFFFF
+_pack_null_id = answers.NULL_ID_RESPONSE.pack
 
 
 class Connection(Timers, InvalidInput):
@@ -211,7 +212,7 @@ class Connection(Timers, InvalidInput):
             return False
         if command_id not in answers.NULL_ID or not 0 <= sequence_number <= _MAX_U32 or not 0 <= command_status <= _MAX_U32:
             return False
-        self._out += answers.null_id_response(command_id, command_status, sequence_number)
+        self._out += _pack_null_id(17, command_id, command_status, sequence_number, 0)  # answers.null_id_response
         return True
 
     def _send_response(self, pdu: Pdu, cid: int, rule: Rule) -> int:
