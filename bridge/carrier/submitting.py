@@ -87,7 +87,8 @@ class SubmitPath:
         for k in range(n):
             slot = slots[(start + k) % n]
             session = slot.session
-            if session is not None and session.usable and self._has_room(slot, session):
+            # _has_room, inlined (once per part)
+            if session is not None and session.usable and slot.reserved + session.orphans_in_flight < self._window:
                 self._rr = (start + k + 1) % n
                 slot.reserved += 1
                 self._in_flight += 1

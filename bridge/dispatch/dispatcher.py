@@ -55,7 +55,7 @@ class Dispatcher:
     async def dispatch(self, parts: list[ClaimedPart]) -> None:
         poll = self._carriers.config.daemon.poll_interval.seconds
         pick = self._carriers.picker()
-        deliver, on_submit, lease_valid = self.deliver, self.on_submit, self._lease_valid
+        deliver, lease_valid, stats = self.deliver, self._lease_valid, self._stats
         payload_of = self._payloads.payload
         current_time = trio.current_time
         for i, part in enumerate(parts):
@@ -79,7 +79,8 @@ class Dispatcher:
                 deliver(Result(part, Resolution.INVALID, cfg.name, reason="segmentation_mismatch"))
                 continue
             # One clock reading per part for the lease check, the TPS token and the write.
-            if runner.submit_nowait(part, pdu, deliver, on_submit, lease_valid, current_time()):
+            if runner.submit_nowait(part, pdu, deliver, lease_valid, current_time()):
+                stats.submitted += 1  # on_submit, inlined
                 continue  # written; its outcome comes back through deliver
             try:
                 runner.enqueue(part, pdu)

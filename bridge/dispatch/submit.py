@@ -94,7 +94,8 @@ class PayloadCache:
         return found
 
     def payload(self, part: ClaimedPart, profile: segmenter.Profile) -> segmenter.PartPayload | None:
-        seg, single = self._segmentation(part.campaign_body, profile)
+        found = self._bodies.get((part.campaign_body, profile))  # the common case without a call
+        seg, single = found if found is not None else self._segmentation(part.campaign_body, profile)
         if seg is None or len(seg.parts) != part.total or seg.parts[part.seq - 1] != part.body:
             return None  # not what was billed: never send something else
         if single is not None:
@@ -238,7 +239,6 @@ class CarrierRunner:
         part: ClaimedPart,
         pdu: SubmitSm,
         deliver: Callable[[Result], None],
-        on_submit: Callable[[], None],
         may_submit: Callable[[float], bool],
         now: float,
     ) -> bool:
@@ -264,10 +264,7 @@ class CarrierRunner:
                 result = self._unresolved(part, outcome, exc)
             deliver(result)
 
-        if not self.carrier.submit_nowait(pdu, done, now):
-            return False
-        on_submit()
-        return True
+        return self.carrier.submit_nowait(pdu, done, now)  # True: written (the caller counts it)
 
     async def submitter(
         self,
