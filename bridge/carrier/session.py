@@ -223,18 +223,24 @@ class Session(SessionLoop):
 
     def ack(self, seq: int, response: type[DeliverSmResp | DataSmResp], status: int) -> None:
         """Queue the *_resp to an inbound deliver_sm/data_sm; a no-op once gone."""
-        if self.conn.state is State.CLOSED or self._closed.is_set():
+        if self._closed.is_set():
             return
+        conn = self.conn
         try:
             # message_id NULL (SMPP 3.4 sections 4.6.2, 4.7.2): 17 octets, error or not;
             # written without a PDU object when nothing but the octets is at stake.
-            if not self.conn.send_null_id_response(response.command_id, seq, status):
-                self.conn.send(response(sequence_number=seq, command_status=status, message_id=""),
-                               now=trio.current_time())
+            if not conn.send_null_id_response(response.command_id, seq, status):
+                if conn.state is State.CLOSED:
+                    return
+                conn.send(response(sequence_number=seq, command_status=status, message_id=""),
+                          now=trio.current_time())
         except LocalProtocolError as exc:
             self.limits.warning("ack_refused", error=str(exc))
             return
-        self._wake_writer()
+        writer = self._writer_parked  # _wake_writer, inlined (one ack per receipt)
+        if writer is not None:
+            self._writer_parked = None
+            reschedule(writer)
 
     def request_rebind(self, why: str) -> None:
         """Leave this bind (ESME_RINVBNDSTS: the SMSC thinks we are unbound): the
