@@ -34,6 +34,8 @@ __all__ = ["Dispatcher"]
 
 log = structlog.get_logger("bridge.dispatch.dispatcher")
 _limited = LogLimiter(log)  # lines a carrier's PDUs trigger (per carrier and kind)
+_ACCEPTED, _RESUBMIT, _RELEASE = Resolution.ACCEPTED, Resolution.RESUBMIT, Resolution.RELEASE
+_UNKNOWN, _UNKNOWN_FAIL = Resolution.UNKNOWN, Resolution.UNKNOWN_FAIL
 
 
 class Dispatcher:
@@ -94,15 +96,16 @@ class Dispatcher:
 
     def deliver(self, result: Result) -> None:
         resolution = result.resolution
-        if resolution is Resolution.RESUBMIT:
+        if resolution is _ACCEPTED:  # the common case first
+            if result.id_key is None:
+                self._count_unusable(result.carrier or "")
+        elif resolution is _RESUBMIT:
             self._stats.unknown += 1
             self._stats.resubmitted += 1
-        elif resolution is Resolution.UNKNOWN_FAIL or resolution is Resolution.UNKNOWN:
+        elif resolution is _UNKNOWN_FAIL or resolution is _UNKNOWN:
             self._stats.unknown += 1
-        elif resolution is Resolution.RELEASE:
+        elif resolution is _RELEASE:
             self._stats.released += 1
-        elif result.id_key is None and resolution is Resolution.ACCEPTED:
-            self._count_unusable(result.carrier or "")
         if logs.DEBUG:  # one line per part at debug only: journald drops floods at info
             part = result.part
             log.debug("submit outcome", message_id=part.message_id, seq=part.seq, carrier=result.carrier,

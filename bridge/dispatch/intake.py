@@ -134,7 +134,8 @@ class InboundIntake:
             return None
         if isinstance(row, ReceiptRow):
             self._stats.receipts += 1
-            counts = self._stats.carrier(item.carrier)
+            stats = self._stats
+            counts = stats.by_carrier.get(item.carrier) or stats.carrier(item.carrier)  # no call once known
             counts.receipts += 1
             counts.metrics.on_receipt(row.id_key, row.status, now)  # a StrEnum: its value
             if logs.DEBUG:  # per message: debug only (the source and destination are masked)

@@ -197,8 +197,11 @@ class CarrierRunner:
         cfg = self.rules.config
         name = cfg.name
         riders = part.total > 1 and cfg.segmentation.concat is segmenter.Concat.PAYLOAD
-        if isinstance(outcome, Accepted):
-            key = self.id_key(outcome.message_id)
+        if type(outcome) is Accepted:
+            try:  # self.id_key's common case, without its call
+                key: str | None = dlr.id_key(outcome.message_id, cfg.response_id_form)
+            except dlr.MessageIdError:
+                key = self.id_key(outcome.message_id)
             carrier = self.carrier
             if key is not None and carrier is not None:  # (None: a runner in a unit test)
                 carrier.metrics.on_accepted(key)
@@ -206,6 +209,7 @@ class CarrierRunner:
         if isinstance(outcome, Rejected):
             return Result(part, Resolution.REJECTED, name, status=int4(outcome.status),
                           reason=f"submit_error_0x{outcome.status:02X}")  # fmt: skip
+        assert isinstance(outcome, Unknown)
         # A late response can still give the part its id (Dispatcher.on_late), except
         # to a message sent as one PDU: its riders would need the id too.
         late_ref = None if riders else outcome.ref
