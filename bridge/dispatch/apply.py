@@ -154,8 +154,9 @@ def _folds(results: Sequence[Result], receipts: Sequence[ReceiptRow]) -> list[tu
     the newest), nor for riders (their receipt settles the whole message).
     """
     first_final: dict[tuple[str, str], int] = {}
+    pending = dlr.Status.PENDING
     for i, receipt in enumerate(receipts):
-        if receipt.status is not dlr.Status.PENDING:
+        if receipt.status is not pending:
             first_final.setdefault((receipt.carrier, receipt.id_key), i)
     positions: list[int | None] = [None] * len(results)
     if first_final:

@@ -276,8 +276,8 @@ class Writer(InboundIntake):
             self._more.set()  # rows held back by this flush may go now
 
     async def _flush_rows(self, results: list[Result], inbound: list[tuple[Inbound, ReceiptRow | MoRow]]) -> bool:
-        receipts = [row for _, row in inbound if isinstance(row, ReceiptRow)]
-        mos = [row for _, row in inbound if isinstance(row, MoRow)]
+        receipts = [row for _, row in inbound if type(row) is ReceiptRow]
+        mos = [row for _, row in inbound if type(row) is MoRow]
         started = trio.current_time()
         try:
             applied = await self._attempt(results, receipts, mos)
