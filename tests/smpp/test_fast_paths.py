@@ -1,8 +1,9 @@
 """The shortcuts of the per-message path give exactly what the general code gives.
 
-``Pdu.raw_tlvs`` (first occurrence of a tag wins) and
+``Pdu.raw_tlvs`` (first occurrence of a tag wins),
 ``Connection.send_null_id_response`` (a deliver_sm_resp / data_sm_resp with a NULL
-message_id written without a PDU object) against the general path, for any input.
+message_id written without a PDU object) against the general path, and
+``FrameReader``'s two buffer kinds, for any input.
 """
 
 from __future__ import annotations
@@ -63,3 +64,32 @@ def test_null_id_response_refused_where_send_would_decide() -> None:
     assert conn.data_to_send() == b""
     bound = _bound()
     assert not bound.send_null_id_response(CommandId.SUBMIT_SM_RESP, 1, 0)  # not a NULL-id response
+
+
+frames = st.lists(
+    st.binary(max_size=40).map(lambda body: (16 + len(body)).to_bytes(4, "big") + bytes(12) + body),
+    min_size=1,
+    max_size=12,
+)
+
+
+@given(frames, st.lists(st.integers(1, 64), min_size=1, max_size=60), st.sampled_from([bytes, bytearray, memoryview]))
+def test_frames_come_out_whole_however_the_bytes_arrive(
+    whole: list[bytes], cuts: list[int], kind: type[bytes] | type[bytearray] | type[memoryview]
+) -> None:
+    """FrameReader keeps a bytes buffer while reads end on frame boundaries and a
+    bytearray while a frame is pending: either way, every frame comes out as bytes,
+    whole and in order, whatever the chunking and the type of the chunks."""
+    from bridge.smpp.framing import FrameReader
+
+    stream = b"".join(whole)
+    reader, out, i, n = FrameReader(), [], 0, 0
+    while i < len(stream):
+        size = cuts[n % len(cuts)]
+        reader.feed(kind(stream[i : i + size]))
+        i, n = i + size, n + 1
+        while (frame := reader.next_frame()) is not None:
+            out.append(frame)
+    assert out == whole
+    assert all(type(frame) is bytes for frame in out)
+    assert reader.buffered == 0 and not reader.mid_frame
