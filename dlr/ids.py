@@ -67,6 +67,10 @@ def id_key(message_id: str, form: IdForm | str = IdForm.NORMALIZED) -> str:
     """The key a part is stored and looked up under, for an id of ``form``."""
     if form.__class__ is not IdForm:  # IdForm(member) costs an enum lookup; twice per message
         form = IdForm(form)
+    if form is _NORMALIZED:  # the default, first: members as module constants (no class lookup)
+        text = message_id.strip()
+        if text and len(text) <= MAX_ID_LENGTH:
+            return text.casefold().lstrip("0") or "0"
     if form is IdForm.EXACT:
         if not message_id:
             raise MessageIdError(message_id, form, "empty")
@@ -88,6 +92,9 @@ def id_key(message_id: str, form: IdForm | str = IdForm.NORMALIZED) -> str:
     if _DECIMAL.fullmatch(text) is None:
         raise MessageIdError(message_id, form, "not decimal")
     return text.lstrip("0") or "0"
+
+
+_NORMALIZED = IdForm.NORMALIZED
 
 
 def response_key(message_id: str | None, form: IdForm | str = IdForm.NORMALIZED) -> str | None:

@@ -31,6 +31,7 @@ Lines a peer can trigger at will go through a per-bind ``LogLimiter``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -120,6 +121,7 @@ class Session(SessionLoop):
         self._waiters: dict[int, Task | Callable[[SubmitResult], None]] = {}
         self._writer_parked: Task | None = None
         self._timer_scope = trio.CancelScope()
+        self._timer_due = math.inf  # _timer_scope.deadline, kept here: a property read per submit
         self._closed = trio.Event()
         self._writer_done = trio.Event()
         self._bind_result: Bound | BindFailed | None = None
@@ -206,8 +208,8 @@ class Session(SessionLoop):
             self._writer_parked = None
             reschedule(writer)
         deadline = now + self._rt
-        if deadline < self._timer_scope.deadline:  # only when the window was idle
-            self._timer_scope.deadline = deadline
+        if deadline < self._timer_due:  # only when the window was idle
+            self._timer_scope.deadline = self._timer_due = deadline
         return seq
 
     def _answer(self, waiter: Task | Callable[[SubmitResult], None], result: SubmitResult) -> None:
@@ -221,16 +223,24 @@ class Session(SessionLoop):
 
     def ack(self, seq: int, response: type[DeliverSmResp | DataSmResp], status: int) -> None:
         """Queue the *_resp to an inbound deliver_sm/data_sm; a no-op once gone."""
-        if self.conn.state is State.CLOSED or self._closed.is_set():
+        if self._closed.is_set():
             return
+        conn = self.conn
         try:
-            # message_id NULL (SMPP 3.4 sections 4.6.2, 4.7.2): 17 octets, error or not
-            self.conn.send(response(sequence_number=seq, command_status=status, message_id=""),
-                           now=trio.current_time())
+            # message_id NULL (SMPP 3.4 sections 4.6.2, 4.7.2): 17 octets, error or not;
+            # written without a PDU object when nothing but the octets is at stake.
+            if not conn.send_null_id_response(response.command_id, seq, status):
+                if conn.state is State.CLOSED:
+                    return
+                conn.send(response(sequence_number=seq, command_status=status, message_id=""),
+                          now=trio.current_time())
         except LocalProtocolError as exc:
             self.limits.warning("ack_refused", error=str(exc))
             return
-        self._wake_writer()
+        writer = self._writer_parked  # _wake_writer, inlined (one ack per receipt)
+        if writer is not None:
+            self._writer_parked = None
+            reschedule(writer)
 
     def request_rebind(self, why: str) -> None:
         """Leave this bind (ESME_RINVBNDSTS: the SMSC thinks we are unbound): the

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import functools
 import math
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import outcome
 import structlog
 import trio
 from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
@@ -58,6 +60,7 @@ from config.schema import Carrier as CarrierConfig
 _RECEIVE_SIZE = 256 * 1024  # a full window of 512 resps is ~15 KiB; deliver_sm bursts more
 _CLOSED_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 _BOUND_STATES = (State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX)
+_SUBMIT_SM = int(CommandId.SUBMIT_SM)
 
 #: What a windowed request comes to: its response (or generic_nack), the bind
 #: closing with it outstanding, or no response within response_timeout.
@@ -102,6 +105,7 @@ class SessionLoop:
     _orphaned: set[int]
     _writer_parked: Task | None
     _timer_scope: trio.CancelScope
+    _timer_due: float  # _timer_scope's deadline
     _closed: trio.Event
     _writer_done: trio.Event
     _bind_result: Bound | BindFailed | None
@@ -181,20 +185,22 @@ class SessionLoop:
                 await trio.sleep_forever()
             now = trio.current_time()
             self._timer_scope = trio.CancelScope()
+            self._timer_due = math.inf
             conn.tick(now)
             await self._handle_events()
             deadline = conn.next_deadline()
             self._set_timer(math.inf if deadline is None else deadline)
 
     def _set_timer(self, when: float) -> None:
-        if when < self._timer_scope.deadline:
-            self._timer_scope.deadline = when
+        if when < self._timer_due:
+            self._timer_scope.deadline = self._timer_due = when
 
     # --- events ------------------------------------------------------------------
     async def _handle_events(self) -> None:
         next_event = self.conn.next_event
         waiters = self._waiters
         metrics = self.metrics
+        resp = metrics.resp
         while True:
             event = next_event()
             kind = type(event)
@@ -202,10 +208,25 @@ class SessionLoop:
                 assert isinstance(event, ResponseReceived)
                 pdu = event.pdu
                 self.last_response = event
-                metrics.on_response(event.request_command_id, pdu.command_status, event.sent_at, event.rtt)
+                if event.request_command_id == _SUBMIT_SM and pdu.command_status == 0:
+                    # CarrierMetrics.on_response's common case, inlined (once per message)
+                    metrics.last_sent_at = event.sent_at
+                    rtt = event.rtt
+                    resp.counts[bisect_left(resp.bounds, rtt)] += 1
+                    resp.sum += rtt
+                    metrics.submit_ok += 1
+                else:
+                    metrics.on_response(event.request_command_id, pdu.command_status, event.sent_at, event.rtt)
                 waiter = waiters.pop(pdu.sequence_number, None)
                 if waiter is not None:
-                    self._answer(waiter, pdu)
+                    # Session._answer, inlined (one call less per response)
+                    if type(waiter) is Task:
+                        reschedule(waiter, outcome.Value(pdu))
+                    else:
+                        try:
+                            waiter(pdu)  # a submit_nowait callback
+                        except Exception as exc:
+                            self._incident("submit callback", exc)
                 elif event.request_command_id != CommandId.UNBIND:
                     self.orphans += 1
                     self._orphan_done(pdu.sequence_number)
@@ -213,7 +234,9 @@ class SessionLoop:
                 break
             elif kind is PduReceived:
                 assert isinstance(event, PduReceived)
-                await self._on_request(event.pdu)
+                waiting = self._on_request(event.pdu)
+                if waiting is not None:  # the inbound channel is full
+                    await self._send_inbound(waiting)
             elif kind is ResponseTimeout:
                 assert isinstance(event, ResponseTimeout)
                 self._on_timeout(event)
@@ -252,30 +275,39 @@ class SessionLoop:
                 self._finish(event.reason.value, event.error)
         self._wake_writer()
 
-    async def _on_request(self, pdu: Pdu) -> None:
-        if isinstance(pdu, DeliverSm | DataSm):
-            response = DeliverSmResp if isinstance(pdu, DeliverSm) else DataSmResp
+    def _on_request(self, pdu: Pdu) -> Inbound | None:
+        """Hand a deliver_sm / data_sm on; the item when the channel is full (the
+        reader then waits: ``_send_inbound``). A plain call, not a coroutine: one
+        of these per receipt."""
+        kind = type(pdu)
+        if kind is DeliverSm or kind is DataSm:
+            assert isinstance(pdu, DeliverSm | DataSm)
+            response = DeliverSmResp if kind is DeliverSm else DataSmResp
             if self._inbound is None:  # nobody takes them: make the SMSC retry later
                 self.ack(pdu.sequence_number, response, CommandStatus.ESME_RX_T_APPN)
-                return
-            ack = functools.partial(self.ack, pdu.sequence_number, response)
-            item = Inbound(carrier=self.cfg.name, pdu=pdu, ack=ack)
+                return None
+            item = Inbound(carrier=self.cfg.name, pdu=pdu, ack=functools.partial(self.ack, pdu.sequence_number, response))
             try:
                 # send_nowait first: `await send` is a scheduling round per
                 # receipt, which would cap the reader at one PDU per round.
                 self._inbound.send_nowait(item)
             except trio.WouldBlock:
-                # Bounded channel: when the daemon is behind, this reader waits,
-                # and so does the SMSC (backpressure, docs/design.md "Performance rules").
-                # The channel may close while we wait: same answer as below.
-                try:
-                    await self._inbound.send(item)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    ack(CommandStatus.ESME_RX_T_APPN)
+                return item
             except (trio.BrokenResourceError, trio.ClosedResourceError):
-                ack(CommandStatus.ESME_RX_T_APPN)  # nobody listens: SMSC, try later
+                item.ack(CommandStatus.ESME_RX_T_APPN)  # nobody listens: SMSC, try later
         else:  # outbind, alert_notification: nothing to answer (section 4.1.7, 4.12)
             self.limits.info("request_ignored", command_id=f"0x{pdu.command_id:08X}")
+        return None
+
+    async def _send_inbound(self, item: Inbound) -> None:
+        # Bounded channel: when the daemon is behind, this reader waits, and so
+        # does the SMSC (backpressure, docs/design.md "Performance rules").
+        # The channel may close while we wait: same answer as a closed one.
+        assert self._inbound is not None
+        try:
+            await self._inbound.send(item)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            item.ack(CommandStatus.ESME_RX_T_APPN)
 
     def _on_timeout(self, event: ResponseTimeout) -> None:
         seq = event.sequence_number

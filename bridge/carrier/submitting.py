@@ -87,7 +87,8 @@ class SubmitPath:
         for k in range(n):
             slot = slots[(start + k) % n]
             session = slot.session
-            if session is not None and session.usable and self._has_room(slot, session):
+            # _has_room, inlined (once per part)
+            if session is not None and session.usable and slot.reserved + session.orphans_in_flight < self._window:
                 self._rr = (start + k + 1) % n
                 slot.reserved += 1
                 self._in_flight += 1
@@ -246,7 +247,9 @@ class SubmitPath:
         if self._stopping:
             raise CarrierClosed(self.name)
 
-    def submit_nowait(self, pdu: SubmitSm, done: Callable[[SubmitOutcome | None], None]) -> bool:
+    def submit_nowait(
+        self, pdu: SubmitSm, done: Callable[[SubmitOutcome | None], None], now: float | None = None
+    ) -> bool:
         """``submit`` without a task per PDU, when nothing has to wait (docs/carrier.md).
 
         True: the PDU was written (or does not encode) and ``done`` will be called
@@ -255,7 +258,7 @@ class SubmitPath:
         None when the carrier stopped before a retry was written (requeue it).
         False: it would have to wait (no window place, a TPS token not due yet,
         submitters already waiting, stopping); nothing was written and ``done``
-        is not called: use ``submit``.
+        is not called: use ``submit``. ``now``: the caller's clock reading, if it has one.
         """
         nursery = self._nursery
         if not self._can_submit or self._stopping or self._waiters or nursery is None:
@@ -264,7 +267,8 @@ class SubmitPath:
         if slot is None:
             return False
         throttle = self.throttle
-        now = trio.current_time()
+        if now is None:
+            now = trio.current_time()
         session = slot.session
         if session is None:  # _free_slot picks bound slots only; kept for the type
             self._release(slot)
@@ -276,6 +280,10 @@ class SubmitPath:
 
         def answered(result: SubmitResult) -> None:
             self._release(slot)
+            if type(result) is SubmitSmResp and result.command_status == 0:  # _judge's first case, inlined
+                throttle.on_success()
+                done(Accepted(message_id=result.message_id or "", attempts=1))
+                return
             judged = self._judge(result, session, 1, now)
             if isinstance(judged, _Retry):
                 nursery.start_soon(self._retry, pdu, done, judged.delay, now, judged.throttled)

@@ -113,6 +113,7 @@ def part_state(receipt: ReceiptRow) -> str:
         return "accepted"
     return "pending"
 _FAILED_RESOLUTIONS = frozenset({Resolution.REJECTED, Resolution.UNKNOWN_FAIL, Resolution.INVALID})
+_ACCEPTED = Resolution.ACCEPTED
 
 
 @dataclass(slots=True)
@@ -153,8 +154,9 @@ def _folds(results: Sequence[Result], receipts: Sequence[ReceiptRow]) -> list[tu
     the newest), nor for riders (their receipt settles the whole message).
     """
     first_final: dict[tuple[str, str], int] = {}
+    pending = dlr.Status.PENDING
     for i, receipt in enumerate(receipts):
-        if receipt.status is not dlr.Status.PENDING:
+        if receipt.status is not pending:
             first_final.setdefault((receipt.carrier, receipt.id_key), i)
     positions: list[int | None] = [None] * len(results)
     if first_final:
@@ -217,11 +219,21 @@ async def _apply(
     out = Applied()
     unmatched: list[int] = []
     if results or receipts:
-        accepted = [r for r in results if r.resolution is Resolution.ACCEPTED]
-        failed = [r for r in results if r.resolution in _FAILED_RESOLUTIONS]
-        requeue = [r for r in results if r.resolution is Resolution.RESUBMIT or r.resolution is Resolution.RELEASE]
-        late = [r for r in results if r.resolution is Resolution.LATE_ACCEPT]
-        unknown = [r for r in results if r.resolution is Resolution.UNKNOWN]
+        # One pass over the outcomes (mostly accepted ones), not one per kind.
+        accepted: list[Result] = []
+        failed: list[Result] = []
+        requeue: list[Result] = []
+        late: list[Result] = []
+        unknown: list[Result] = []
+        kinds = {Resolution.RESUBMIT: requeue, Resolution.RELEASE: requeue,
+                 Resolution.LATE_ACCEPT: late, Resolution.UNKNOWN: unknown,
+                 **dict.fromkeys(_FAILED_RESOLUTIONS, failed)}  # fmt: skip
+        ignored: list[Result] = []
+        for r in results:
+            if r.resolution is _ACCEPTED:  # no hash of the enum (a Python call) for most
+                accepted.append(r)
+            else:
+                kinds.get(r.resolution, ignored).append(r)
         folds = _folds(accepted, receipts)
         row = await conn.fetchrow(
             _APPLY,

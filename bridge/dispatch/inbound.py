@@ -106,12 +106,6 @@ class MoRow(msgspec.Struct, frozen=True):
     malformed_receipt: bool = False
 
 
-def _raw(pdu: DeliverSm | DataSm) -> bytes:
-    if isinstance(pdu, DeliverSm) and pdu.short_message:
-        return pdu.short_message
-    return pdu.raw_tlvs.get(_MESSAGE_PAYLOAD, b"")
-
-
 def classify(
     carrier: str,
     pdu: DeliverSm | DataSm,
@@ -121,8 +115,8 @@ def classify(
     table: dlr.StatusTable,
 ) -> ReceiptRow | MoRow:
     """Parse one inbound PDU with the carrier's receipt rules."""
-    raw = _raw(pdu)
     tlvs = pdu.raw_tlvs
+    raw = pdu.short_message if type(pdu) is DeliverSm and pdu.short_message else tlvs.get(_MESSAGE_PAYLOAD, b"")
     try:
         receipt = dlr.parse_receipt(raw, tlvs, pdu.esm_class, detect=detect)
         key = dlr.id_key(receipt.id, id_form)
@@ -131,11 +125,12 @@ def classify(
     except (dlr.ReceiptError, dlr.MessageIdError):
         return msgspec.structs.replace(_mo(carrier, pdu, raw), malformed_receipt=True)
     status = dlr.Status.PENDING if receipt.intermediate else dlr.status_for(receipt.state, table)
+    stat = receipt.stat or receipt.state.name
     return ReceiptRow(
         carrier,
-        _text(key),
+        key.replace("\x00", "") if "\x00" in key else key,  # _text, inlined (twice per receipt)
         status,
-        _text(receipt.stat or receipt.state.name),
+        stat.replace("\x00", "") if "\x00" in stat else stat,
         int4(receipt.error_code),
         receipt,
         raw,

@@ -86,13 +86,20 @@ class InboundIntake:
                 item = await receive.receive()
             except trio.EndOfChannel:
                 return
+            # One clock reading per drain (the receipt latency metric), one wake-up of
+            # the flusher per drain: nothing else runs until this loop awaits.
+            now = trio.current_time()
+            added = False
             taken = 0
             while True:
-                row = self._classify(item)
+                row = self._classify(item, now)
                 if row is not None:
-                    await self._wait_room()  # backpressure: the bind's reader waits on its channel
+                    if len(self._inbound) >= 4 * self.batch:
+                        self._arrived()  # the flush that makes room must know of these rows
+                        await self._wait_room()  # backpressure: the bind's reader waits on its channel
+                        now = trio.current_time()
                     self._inbound.append((item, row))
-                    self._arrived()
+                    added = True
                 taken += 1
                 if taken > INBOUND_DRAIN:
                     break  # the next receive() lets the other tasks run
@@ -100,8 +107,10 @@ class InboundIntake:
                     item = receive.receive_nowait()
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
+            if added:
+                self._arrived()
 
-    def _classify(self, item: Inbound) -> ReceiptRow | MoRow | None:
+    def _classify(self, item: Inbound, now: float) -> ReceiptRow | MoRow | None:
         """The row to store for ``item``, or None when it was answered here already."""
         if not self.db_up:
             item.ack(ESME_RX_T_APPN)
@@ -125,9 +134,10 @@ class InboundIntake:
             return None
         if isinstance(row, ReceiptRow):
             self._stats.receipts += 1
-            counts = self._stats.carrier(item.carrier)
+            stats = self._stats
+            counts = stats.by_carrier.get(item.carrier) or stats.carrier(item.carrier)  # no call once known
             counts.receipts += 1
-            counts.metrics.on_receipt(row.id_key, row.status.value, trio.current_time())
+            counts.metrics.on_receipt(row.id_key, row.status, now)  # a StrEnum: its value
             if logs.DEBUG:  # per message: debug only (the source and destination are masked)
                 log.debug("receipt", carrier=item.carrier, carrier_id=row.id_key, status=row.status.value,
                           stat=row.stat, source_addr=row.source, destination_addr=row.destination)  # fmt: skip

@@ -79,6 +79,8 @@ class Router:
             if found is None:
                 found = known[label] = self._choices(label, runners)
             weighted, failover = found
+            if len(weighted) == 1:  # one carrier: no draw (and no call), once per part
+                return weighted[0][0]
             return self._choose(weighted) if weighted else failover
 
         return pick

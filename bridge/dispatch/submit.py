@@ -94,7 +94,8 @@ class PayloadCache:
         return found
 
     def payload(self, part: ClaimedPart, profile: segmenter.Profile) -> segmenter.PartPayload | None:
-        seg, single = self._segmentation(part.campaign_body, profile)
+        found = self._bodies.get((part.campaign_body, profile))  # the common case without a call
+        seg, single = found if found is not None else self._segmentation(part.campaign_body, profile)
         if seg is None or len(seg.parts) != part.total or seg.parts[part.seq - 1] != part.body:
             return None  # not what was billed: never send something else
         if single is not None:
@@ -196,8 +197,11 @@ class CarrierRunner:
         cfg = self.rules.config
         name = cfg.name
         riders = part.total > 1 and cfg.segmentation.concat is segmenter.Concat.PAYLOAD
-        if isinstance(outcome, Accepted):
-            key = self.id_key(outcome.message_id)
+        if type(outcome) is Accepted:
+            try:  # self.id_key's common case, without its call
+                key: str | None = dlr.id_key(outcome.message_id, cfg.response_id_form)
+            except dlr.MessageIdError:
+                key = self.id_key(outcome.message_id)
             carrier = self.carrier
             if key is not None and carrier is not None:  # (None: a runner in a unit test)
                 carrier.metrics.on_accepted(key)
@@ -205,6 +209,7 @@ class CarrierRunner:
         if isinstance(outcome, Rejected):
             return Result(part, Resolution.REJECTED, name, status=int4(outcome.status),
                           reason=f"submit_error_0x{outcome.status:02X}")  # fmt: skip
+        assert isinstance(outcome, Unknown)
         # A late response can still give the part its id (Dispatcher.on_late), except
         # to a message sent as one PDU: its riders would need the id too.
         late_ref = None if riders else outcome.ref
@@ -224,9 +229,12 @@ class CarrierRunner:
         try:
             return self.resolve(part, outcome)
         except Exception as exc:
-            limited.error("cannot resolve a submit outcome; taken as unknown", key=self.name,
-                          carrier=self.name, outcome=type(outcome).__name__, error=repr(exc),
-                          exc_info=exc)  # fmt: skip
+            return self._unresolved(part, outcome, exc)
+
+    def _unresolved(self, part: ClaimedPart, outcome: SubmitOutcome, exc: Exception) -> Result:
+        limited.error("cannot resolve a submit outcome; taken as unknown", key=self.name,
+                      carrier=self.name, outcome=type(outcome).__name__, error=repr(exc),
+                      exc_info=exc)  # fmt: skip
         attempts = max(1, outcome.attempts)
         return self.resolve(part, Unknown(reason=UnknownReason.DISCONNECTED, attempts=attempts))
 
@@ -235,10 +243,10 @@ class CarrierRunner:
         part: ClaimedPart,
         pdu: SubmitSm,
         deliver: Callable[[Result], None],
-        on_submit: Callable[[], None],
-        may_submit: Callable[[], bool],
+        may_submit: Callable[[float], bool],
+        now: float,
     ) -> bool:
-        """Write ``pdu`` now, without a submitter task, if nothing has to wait.
+        """Write ``pdu`` now (``now``: the trio clock), without a submitter task, if nothing has to wait.
 
         Most parts go this way: a place in a bind's window and a TPS token are
         free, and the outcome comes back through a callback from the bind's
@@ -247,19 +255,20 @@ class CarrierRunner:
         the daemon's CPU. False: the part goes to the queue and a submitter, as
         do all parts while some are queued (so that they keep their order).
         """
-        if self.queued or not may_submit():
+        if self.queued or not may_submit(now):
             return False
 
         def done(outcome: SubmitOutcome | None) -> None:
             if outcome is None:  # the carrier stopped before a retry was written
                 deliver(Result(part, Resolution.RELEASE, self.name, delay=0.0, reason="carrier_closed"))
-            else:
-                deliver(self.resolve_or_unknown(part, outcome))
+                return
+            try:  # resolve_or_unknown, one call less per part
+                result = self.resolve(part, outcome)
+            except Exception as exc:
+                result = self._unresolved(part, outcome, exc)
+            deliver(result)
 
-        if not self.carrier.submit_nowait(pdu, done):
-            return False
-        on_submit()
-        return True
+        return self.carrier.submit_nowait(pdu, done, now)  # True: written (the caller counts it)
 
     async def submitter(
         self,

@@ -61,7 +61,8 @@ FLUSHES_IN_FLIGHT = 2
 Key = tuple[str, str]  # (carrier, id_key)
 # Outcomes that give a part its carrier id (its key "lands"): receipts of that key wait for them.
 _ACCEPTED, _LATE_ACCEPT = Resolution.ACCEPTED, Resolution.LATE_ACCEPT
-Batch = tuple[list[Result], list[tuple[Inbound, "ReceiptRow | MoRow"]]]
+# Outcomes, receipts / MO, and the (carrier, id_key) of the accepted outcomes and receipts among them.
+Batch = tuple[list[Result], list[tuple[Inbound, "ReceiptRow | MoRow"]], list[Key]]
 
 
 class RulesLookup(Protocol):
@@ -138,7 +139,9 @@ class Writer(InboundIntake):
     def put(self, result: Result) -> None:
         """A submit outcome (never blocks: their number is bounded by the in-flight limit)."""
         self._results.append(result)
-        self._arrived()
+        if self._first_at is None:  # _arrived, inlined: one of these per part
+            self._first_at = trio.current_time()
+        self._more.set()
 
     # --- flushing ----------------------------------------------------------------------
 
@@ -187,7 +190,7 @@ class Writer(InboundIntake):
             while self._in_flight:
                 await self._progress.wait()
             await self._slots.acquire()
-            ok = await self._flush_task(self._cut() or ([], []))
+            ok = await self._flush_task(self._cut() or ([], [], []))
             if ok:
                 backoff = 0.1
             else:
@@ -217,40 +220,43 @@ class Writer(InboundIntake):
         take_results = min(len(self._results), max(cap - len(self._inbound), cap // 2))
         results: list[Result] = []
         kept_results: list[Result] = []
+        keys: list[Key] = []  # built once here, for _flush_task's _busy
         for r in self._results:
-            if len(results) >= take_results or (
-                busy
-                and r.id_key is not None
-                and (r.resolution is _ACCEPTED or r.resolution is _LATE_ACCEPT)
-                and (r.carrier or "", r.id_key) in busy
-            ):
+            if len(results) >= take_results:
                 kept_results.append(r)
-            else:
-                results.append(r)
+                continue
+            id_key = r.id_key
+            if id_key is not None and (r.resolution is _ACCEPTED or r.resolution is _LATE_ACCEPT):
+                key = (r.carrier or "", id_key)
+                if busy and key in busy:
+                    kept_results.append(r)
+                    continue
+                keys.append(key)
+            results.append(r)
         inbound: list[tuple[Inbound, ReceiptRow | MoRow]] = []
         kept_inbound: list[tuple[Inbound, ReceiptRow | MoRow]] = []
         room = cap - len(results)
         for entry in self._inbound:
-            row = entry[1]
-            if len(inbound) >= room or (busy and isinstance(row, ReceiptRow) and (row.carrier, row.id_key) in busy):
+            if len(inbound) >= room:
                 kept_inbound.append(entry)
-            else:
-                inbound.append(entry)
+                continue
+            row = entry[1]
+            if type(row) is ReceiptRow:
+                key = (row.carrier, row.id_key)
+                if busy and key in busy:
+                    kept_inbound.append(entry)
+                    continue
+                keys.append(key)
+            inbound.append(entry)
         self._results, self._inbound = kept_results, kept_inbound
         self._first_at = trio.current_time() if self.pending else None
         self._room.set()
         if not results and not inbound:
             return None
-        return results, inbound
+        return results, inbound, keys
 
     async def _flush_task(self, batch: Batch) -> bool:
-        results, inbound = batch
-        keys = [
-            (r.carrier or "", r.id_key)
-            for r in results
-            if r.id_key is not None and (r.resolution is _ACCEPTED or r.resolution is _LATE_ACCEPT)
-        ]
-        keys += [(row.carrier, row.id_key) for _, row in inbound if isinstance(row, ReceiptRow)]
+        results, inbound, keys = batch
         self._busy.update(keys)
         self._in_flight += 1
         try:
@@ -262,7 +268,7 @@ class Writer(InboundIntake):
                 if left > 0:
                     busy[key] = left
                 else:
-                    del busy[key]
+                    busy.pop(key)  # dict's own (Counter's __delitem__ is a Python call)
             self._in_flight -= 1
             self._slots.release()
             self._progress.set()
@@ -270,8 +276,8 @@ class Writer(InboundIntake):
             self._more.set()  # rows held back by this flush may go now
 
     async def _flush_rows(self, results: list[Result], inbound: list[tuple[Inbound, ReceiptRow | MoRow]]) -> bool:
-        receipts = [row for _, row in inbound if isinstance(row, ReceiptRow)]
-        mos = [row for _, row in inbound if isinstance(row, MoRow)]
+        receipts = [row for _, row in inbound if type(row) is ReceiptRow]
+        mos = [row for _, row in inbound if type(row) is MoRow]
         started = trio.current_time()
         try:
             applied = await self._attempt(results, receipts, mos)

@@ -135,7 +135,8 @@ class CarrierMetrics:
 
     def on_response(self, request_command_id: int, status: int, sent_at: float, rtt: float) -> None:
         """A response to one of our requests (called before its waiter is resumed).
-        The common case, submit_sm_resp OK, is one integer (``all_statuses`` merges it)."""
+        The common case, submit_sm_resp OK, is one integer (``all_statuses`` merges it);
+        a bind's reader does that case inline (bridge/carrier/session_loop.py): keep both alike."""
         self.last_sent_at = sent_at
         if request_command_id == _SUBMIT_SM:
             h = self.resp

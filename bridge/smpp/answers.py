@@ -37,7 +37,14 @@ def header_only(command_id: int, command_status: int, sequence_number: int) -> b
 
 
 # Sections 4.6.2 and 4.7.2: the body is a message_id, NULL from us, error or not.
-_WITH_NULL_MESSAGE_ID = frozenset({CommandId.DELIVER_SM_RESP, CommandId.DATA_SM_RESP})
+NULL_ID = _WITH_NULL_MESSAGE_ID = frozenset({CommandId.DELIVER_SM_RESP, CommandId.DATA_SM_RESP})
+NULL_ID_RESPONSE = struct.Struct(">IIIIB")  # length 17, command_id, status, sequence_number, NUL
+
+
+def null_id_response(command_id: int, command_status: int, sequence_number: int) -> bytes:
+    """A deliver_sm_resp / data_sm_resp with a NULL message_id: 17 octets, as ``encode``
+    writes it (one struct call: one of these answers every receipt)."""
+    return NULL_ID_RESPONSE.pack(17, command_id, command_status, sequence_number, 0)
 
 
 def error_response(command_id: int, command_status: int, sequence_number: int) -> bytes:

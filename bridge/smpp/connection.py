@@ -72,6 +72,7 @@ _UNBIND = CommandId.UNBIND
 _UNBIND_RESP = CommandId.UNBIND_RESP
 _BOUND = frozenset(BOUND_STATES)
 _MAX_U32 = 0xFFFFFFFF
+_pack_null_id = answers.NULL_ID_RESPONSE.pack
 
 
 class Connection(Timers, InvalidInput):
@@ -201,6 +202,18 @@ class Connection(Timers, InvalidInput):
         if rule.ok is not self._state:
             self._set_state(rule.ok)
         return seq
+
+    def send_null_id_response(self, command_id: int, sequence_number: int, command_status: int) -> bool:
+        """Queue a deliver_sm_resp / data_sm_resp with a NULL message_id (sections 4.6.2,
+        4.7.2) without building and encoding the PDU (one per receipt): True when queued,
+        False when ``send`` of that PDU must decide (refused, or a state would change)."""
+        rule = self._send_rules.get(command_id)
+        if rule is None or rule.ok is not self._state or rule.failed is not self._state:
+            return False
+        if command_id not in answers.NULL_ID or not 0 <= sequence_number <= _MAX_U32 or not 0 <= command_status <= _MAX_U32:
+            return False
+        self._out += _pack_null_id(17, command_id, command_status, sequence_number, 0)  # answers.null_id_response
+        return True
 
     def _send_response(self, pdu: Pdu, cid: int, rule: Rule) -> int:
         seq = pdu.sequence_number

@@ -101,7 +101,10 @@ class FrameReader:
         if max_length < 16:
             raise ValueError("max_length below the 16-octet header")
         self.max_length = max_length
-        self._buf = bytearray()
+        # bytes while it starts with a frame boundary (a frame is then one slice of it,
+        # not the two copies a bytearray takes: slice, then bytes()); a bytearray while
+        # a frame is pending across feeds (appends stay cheap however it trickles in).
+        self._buf: bytes | bytearray = b""
         self._pos = 0  # start of the unread data in _buf
         self._skip = 0  # octets of a too long frame still to drop as they arrive
         self._error: RemoteProtocolError | None = None
@@ -128,14 +131,23 @@ class FrameReader:
             data = memoryview(data)[skip:]
             self._skip = 0
             starts = True
-        if self._pos:
-            del self._buf[: self._pos]
+        buf, pos = self._buf, self._pos
+        if pos == len(buf):  # all read: the usual case, a read ending on a frame boundary
+            self._buf = data if type(data) is bytes else bytes(data)
             self._pos = 0
-        if len(self._buf) >= self.max_length:
+            return starts
+        if not isinstance(buf, bytearray):
+            buf = bytearray(memoryview(buf)[pos:])
+        elif pos:
+            del buf[:pos]
+        self._pos = 0
+        if len(buf) >= self.max_length:
+            self._buf = buf
             raise LocalProtocolError(
-                f"{len(self._buf)} octets buffered: call next_frame() before feeding more"
+                f"{len(buf)} octets buffered: call next_frame() before feeding more"
             )
-        self._buf += data
+        buf += data
+        self._buf = buf
         return starts
 
     def next_frame(self) -> bytes | None:
@@ -161,9 +173,11 @@ class FrameReader:
         if avail < length:
             return None
         end = pos + length
-        frame = bytes(buf[pos:end])
+        frame = buf[pos:end]
+        if type(frame) is not bytes:
+            frame = bytes(frame)
         if end == len(buf):
-            buf.clear()
+            self._buf = b""
             self._pos = 0
         else:
             self._pos = end
@@ -187,7 +201,7 @@ class FrameReader:
         taken = min(length, avail)
         self._pos = pos + taken
         if self._pos == len(self._buf):
-            self._buf.clear()
+            self._buf = b""
             self._pos = 0
         self._skip = length - taken
         raise FrameTooLong(

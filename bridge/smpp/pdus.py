@@ -76,9 +76,12 @@ class Pdu(msgspec.Struct, frozen=True, gc=False):
     @property
     def raw_tlvs(self) -> Mapping[int, bytes]:
         """Optional parameters by tag (first occurrence wins), values as on the wire."""
-        found: dict[int, bytes] = {}
-        for tag, value in getattr(self, "tlvs", ()):
-            found.setdefault(tag, value)
+        tlvs = getattr(self, "tlvs", ())
+        found: dict[int, bytes] = dict(tlvs)  # one C call (once per receipt); the last one wins
+        if len(found) != len(tlvs):  # a tag repeated: the first occurrence wins
+            found = {}
+            for tag, value in tlvs:
+                found.setdefault(tag, value)
         return found
 
     def tlv(self, tag: int) -> int | str | bytes | None:

@@ -21,7 +21,8 @@ entry, with no heap.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+
+import msgspec
 
 from bridge.smpp.constants import CommandStatus
 from bridge.smpp.errors import LocalProtocolError
@@ -31,9 +32,8 @@ from bridge.smpp.state import WINDOWED
 EXPIRED_MEMORY = 4096
 
 
-@dataclass(slots=True)
-class Pending:
-    """One request awaiting its response."""
+class Pending(msgspec.Struct, frozen=True, gc=False):
+    """One request awaiting its response (a Struct: built in C, one per submit)."""
 
     sequence_number: int
     command_id: int

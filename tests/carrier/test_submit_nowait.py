@@ -121,3 +121,21 @@ async def test_a_stop_during_the_retry_backoff_hands_the_part_back(autojump_cloc
         await outcomes.wait_for(1)
         assert outcomes.by_part[0] is None  # not written again: the caller requeues it
         assert not carrier.submit_nowait(part(1), outcomes.done_for(1))  # stopped
+
+
+async def test_response_metrics_count_ok_and_refused_answers_alike(autojump_clock: Clock) -> None:
+    """A bind's reader counts a submit_sm_resp OK inline and any other answer through
+    CarrierMetrics.on_response: both land in the same histogram and status counts."""
+
+    def on_submit(_: FakeSmsc, pdu: SubmitSm) -> int:
+        return CommandStatus.ESME_RINVDSTADR if pdu.short_message == b"body 0" else 0
+
+    async with running(config(), make=lambda s: FakeSmsc(s, on_submit=on_submit)) as (carrier, _, __):
+        outcomes = Outcomes()
+        for n in range(4):
+            assert carrier.submit_nowait(part(n), outcomes.done_for(n))
+        await outcomes.wait_for(4)
+        metrics = carrier.metrics
+        assert metrics.resp.count == 4 and metrics.resp.sum >= 0
+        assert metrics.submit_ok == 3
+        assert metrics.all_statuses() == {(0x04, 0): 3, (0x04, int(CommandStatus.ESME_RINVDSTADR)): 1}

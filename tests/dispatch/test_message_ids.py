@@ -74,8 +74,8 @@ async def test_fast_and_queued_paths(
         paths["queued"] += 1
         return await submit(self, pdu)
 
-    def fast(self: Carrier, pdu: Any, done: Any) -> bool:
-        written = submit_nowait(self, pdu, done)
+    def fast(self: Carrier, pdu: Any, done: Any, now: float | None = None) -> bool:
+        written = submit_nowait(self, pdu, done, now)
         paths["fast"] += written
         return written
 

@@ -205,3 +205,26 @@ def test_every_c_octet_string_keeps_its_octets_and_has_a_key(octets: bytes, form
     assert key is not None  # 1-255 octets: always a key, of the form or the id itself
     if form is IdForm.EXACT:
         assert key == message_id
+
+
+def _normalized_reference(message_id: str) -> str:
+    # The rule as docs/dlr.md states it, written plainly: stripped, case-folded,
+    # leading zeros dropped ("0" when nothing is left); empty or overlong is an error.
+    text = message_id.strip()
+    if not text or len(text) > MAX_ID_LENGTH:
+        raise MessageIdError(message_id, F.NORMALIZED, "bad")
+    return text.casefold().lstrip("0") or "0"
+
+
+@given(st.one_of(st.text(max_size=300), st.text("0aA \t\u00dfx", max_size=12)), st.sampled_from([F.NORMALIZED, "normalized"]))
+def test_normalized_keys_follow_the_plain_rule(message_id: str, form: IdForm | str) -> None:
+    """The normalized fast path (the default form, twice per message) gives what the rule gives."""
+    try:
+        expected: str | None = _normalized_reference(message_id)
+    except MessageIdError:
+        expected = None
+    if expected is None:
+        with pytest.raises(MessageIdError):
+            id_key(message_id, form)
+    else:
+        assert id_key(message_id, form) == expected
