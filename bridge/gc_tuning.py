@@ -1,4 +1,4 @@
-"""Garbage-collector settings for the long-running processes (daemon, simulator).
+"""Garbage-collector settings for the long-running processes (daemon, API, simulator).
 
 CPython's cyclic collector runs a young-generation pass every 700 net
 allocations of container objects, and promotes what survives. A pipeline

@@ -49,6 +49,9 @@ __all__ = [
 # (a filtered structlog call through the unconfigured proxy still costs about a
 # microsecond). Read it as ``bridge.logs.DEBUG`` (SIGHUP may change it).
 DEBUG = False
+# The same for info (the API's line per request): true until configured otherwise,
+# as structlog writes everything before it is configured.
+INFO = True
 
 # Field names whose value is a message body (seed 000 calls it "message";
 # SMPP 3.4 5.2.22 short_message, 5.3.2.32 message_payload).
@@ -254,8 +257,9 @@ def configure_logging(settings: Logging | None = None, *, stream: TextIO | None 
     settings = settings if settings is not None else Logging()
     out = stream if stream is not None else sys.stderr
     level = _LEVELS[settings.level]
-    global DEBUG
+    global DEBUG, INFO
     DEBUG = level <= logging.DEBUG
+    INFO = level <= logging.INFO
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

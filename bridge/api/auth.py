@@ -131,6 +131,8 @@ class FailureLimiter:
 
     def check(self, address: str) -> None:
         """Refuse an address that has used up its failures."""
+        if address not in self._buckets:  # no failure yet: a full bucket (per_minute >= 1)
+            return
         now = self._clock()
         tokens = self._tokens(address, now)
         if tokens < 1.0:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import collections
 import re
-import secrets
 import time
 from typing import Any
 
 import structlog
 from prometheus_client import Counter, Histogram
 
+from bridge import logs
+from bridge.entropy import random_bytes
 from bridge.ops.export import http_families, make_registry
 
 __all__ = ["Metrics", "RequestLog", "route_label"]
@@ -47,6 +48,29 @@ class Metrics:
             "smpp_bridge_api_recipients", "Recipients of accepted sends, by status", ["status"],
             registry=self.registry,
         )  # fmt: skip
+        # The labelled children, looked up once per label values: ``labels()``
+        # builds a tuple of strings and takes a lock on every call. Routes and
+        # statuses are a short fixed list, so these stay small.
+        self._answered: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._recipients: dict[str, Any] = {}
+
+    def answered(self, route: str, status: int, seconds: float) -> None:
+        """One request answered: its route and status, and how long it took."""
+        children = self._answered.get((route, status))
+        if children is None:
+            children = self._answered[route, status] = (
+                self.requests.labels(route, str(status)), self.seconds.labels(route)
+            )  # fmt: skip
+        children[0].inc()
+        children[1].observe(seconds)
+        self.http[route, status] += 1
+
+    def accepted(self, status: str, count: int) -> None:
+        """``count`` recipients of an accepted send with this status."""
+        child = self._recipients.get(status)
+        if child is None:
+            child = self._recipients[status] = self.recipients.labels(status)
+        child.inc(count)
 
 
 def route_label(path: str) -> str:
@@ -72,7 +96,7 @@ class RequestLog:
             if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
                 request_id = value.decode("ascii")
         if request_id is None:
-            request_id = secrets.token_hex(8)
+            request_id = random_bytes(8).hex()  # secrets.token_hex(8), without a system call
         status = 500
         started = time.perf_counter()
 
@@ -83,19 +107,23 @@ class RequestLog:
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        # bind and reset rather than ``bound_contextvars``, which reads the whole
+        # context first to restore it: the request is a task of its own, so the
+        # token restores what was there before.
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
             try:
-                await self.app(scope, receive, send_with_id)
-            finally:
                 elapsed = time.perf_counter() - started
                 label = route_label(scope["path"])
-                self.metrics.requests.labels(label, str(status)).inc()
-                self.metrics.http[label, status] += 1
-                self.metrics.seconds.labels(label).observe(elapsed)
-                if self.access_log:
+                self.metrics.answered(label, status, elapsed)
+                if self.access_log and logs.INFO:  # the fields are not built for a filtered line
                     client = scope.get("client")
                     log.info(
                         "request", method=scope["method"], path=label, status=status,
                         ms=round(elapsed * 1000, 2), client=client[0] if client else None,
                         key_id=scope.get("state", {}).get("key_id"),
                     )  # fmt: skip
+            finally:
+                structlog.contextvars.reset_contextvars(**tokens)

@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     import structlog
 
     from bridge.api.server import ListenError, bind, check_transport, parse_listen, serve
+    from bridge.gc_tuning import tune_gc
     from bridge.logs import configure_logging
     from bridge.notify import Notifier
     from bridge.store.connect import ConnectError, database_dsn
@@ -72,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
             # signal again for the handler that was there before: the default
             # one for SIGTERM would end the parent before it stops its workers.
             signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
+            # As the daemon (bridge/gc_tuning.py): a request leaves little behind
+            # but its allocations ran a young collection every few requests, and
+            # objects frozen before the fork stay shared with the workers.
+            tune_gc()
             children = _fork(workers - 1)
             if children is None:  # a forked worker: serve, then leave without cleanup of the parent's
                 os._exit(0 if serve(create_app(config, dsn, url=url), config.api, sock) else 1)
