@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             runs[label].append(r)
             print(f"  round {n + 1} {label}: {r['rate']:,.0f} msg/s; daemon {r['daemon_us_per_msg']:.1f} us, "
                   f"PostgreSQL {r['pg_us_per_msg']:.1f} us, simulator {r['sim_us_per_msg']:.1f} us per message; "
-                  f"sent {r['sent']} failed {r['failed']} reconciled {r['reconciled']}", flush=True)  # fmt: skip
+                  f"sent {r['sent']} failed {r['failed']} reconciled {r['reconciled']}; part updates per part "
+                  f"{r.get('part_updates_per_part', '-')}", flush=True)  # fmt: skip
     loop1 = _python_loop_mops()
     medians = {label: {k: statistics.median(r[k] for r in rs) for k in _KEYS} for label, rs in runs.items()}
     ratios = {k: medians["B"][k] / medians["A"][k] for k in _KEYS}

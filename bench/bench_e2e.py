@@ -220,10 +220,18 @@ async def _summary(dsn: str) -> dict[str, Any]:
         )
         check = await reconcile(conn, "bench")
         lat = await conn.fetchrow(SUBMIT_TO_FINAL)
+        # Row versions per part after the insert: claim, response, receipt (3), or 2 when
+        # the response and its receipt were folded into one UPDATE (docs/flush.md). The
+        # daemon has exited, so its backends have reported their counts.
+        updates = await conn.fetchval(
+            "SELECT n_tup_upd::float8 / greatest((SELECT count(*) FROM message_parts), 1)"
+            " FROM pg_stat_user_tables WHERE relname = 'message_parts'"
+        )
     assert row is not None and lat is not None
     return {"sent": row["sent"], "failed": row["failed"], "outbox": row["outbox"],
             "hooks_delivered": row["hooks_delivered"], "reconciled": check.ok,
-            "submit_to_final_ms": {"50": float(lat["p50"] or 0), "99": float(lat["p99"] or 0)}}
+            "submit_to_final_ms": {"50": float(lat["p50"] or 0), "99": float(lat["p99"] or 0)},
+            "part_updates_per_part": round(float(updates or 0), 3)}
 
 
 def _wait_ready(sock: socket.socket, daemon: subprocess.Popen[bytes], timeout: float) -> None:

@@ -130,6 +130,7 @@ class Applied:
     failed: int = 0  # messages that became failed (refunded)
     late_applied: int = 0  # late responses that gave their part its carrier id
     unknown: int = 0  # parts that entered the state unknown
+    folded: int = 0  # of receipts_applied, receipts applied with their response in one UPDATE
     without_key: int = 0  # unmatched receipts with no key: counted, never parked (park)
     # Per carrier, for DaemonStats.by_carrier: built only from the rows parked / stored.
     parked_by: dict[str, int] = field(default_factory=dict)
@@ -151,7 +152,10 @@ def _folds(results: Sequence[Result], receipts: Sequence[ReceiptRow]) -> list[tu
 
     One UPDATE then takes the part from submitting to its final state. Not for a
     key shared by two accepted parts of the batch (left to matching, which takes
-    the newest), nor for riders (their receipt settles the whole message).
+    the newest), nor for riders (their receipt settles the whole message). A
+    folded receipt travels in its accepted row only, not in the receipts array
+    (``_receipt_rows``): should the fold not apply, ``apply_flush`` matches it from
+    that row at its position.
     """
     first_final: dict[tuple[str, str], int] = {}
     pending = dlr.Status.PENDING
@@ -181,6 +185,21 @@ def _folds(results: Sequence[Result], receipts: Sequence[ReceiptRow]) -> list[tu
             receipt = receipts[position]
             folds.append((position + 1, _PART_STATE[receipt.status], receipt.stat, receipt.error_code))
     return folds
+
+
+def _receipt_rows(receipts: Sequence[ReceiptRow], folded: set[int]) -> list[tuple[str, str, str, str | None, int | None]]:
+    """The receipts array without the folded receipts (their 1-based positions ``folded``).
+
+    Each row of that array is a composite that asyncpg encodes in Python; a folded
+    receipt is in its accepted row already. The others keep their order, and
+    ``apply_flush`` gives them back their positions (unmatched ones are reported by
+    position in ``receipts``).
+    """
+    return [
+        (r.carrier, r.id_key, part_state(r), r.stat, r.error_code)
+        for n, r in enumerate(receipts, 1)
+        if n not in folded
+    ]
 
 
 async def apply_flush(
@@ -235,6 +254,7 @@ async def _apply(
             else:
                 kinds.get(r.resolution, ignored).append(r)
         folds = _folds(accepted, receipts)
+        folded = {fold[0] for fold in folds if fold[0] is not None}
         row = await conn.fetchrow(
             _APPLY,
             [(r.part.message_id, r.part.seq, r.part.owner, r.part.attempts, r.carrier, r.carrier_message_id,
@@ -246,6 +266,7 @@ async def _apply(
             [(r.part.message_id, r.part.seq, r.part.owner, r.part.attempts, r.carrier, r.delay) for r in unknown],
             [(r.part.message_id, r.part.seq, r.part.attempts, r.carrier, r.carrier_message_id, r.id_key)
              for r in late],
+            _receipt_rows(receipts, folded) if folded else
             [(r.carrier, r.id_key, part_state(r), r.stat, r.error_code) for r in receipts],
             webhooks, default_url,
         )  # fmt: skip
@@ -253,6 +274,7 @@ async def _apply(
         out.accepted, out.rejected, out.requeued = row[0], row[1], row[2]
         out.receipts_applied, out.receipts_duplicate, out.parked_applied = row[3], row[4], row[5]
         out.sent, out.failed, out.late_applied, out.unknown = row[6], row[7], row[9], row[10]
+        out.folded = row[11]
         unmatched = [i - 1 for i in row[8]]
     return out, unmatched
 

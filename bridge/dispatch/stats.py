@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -23,6 +23,9 @@ __all__ = [
     "DaemonStats",
     "ParkedWatch",
 ]
+
+if TYPE_CHECKING:
+    from bridge.dispatch.apply import Applied
 
 log = structlog.get_logger("bridge.dispatch.stats")
 
@@ -65,6 +68,7 @@ class DaemonStats:
     released: int = 0  # claimed but no carrier up: back to the queue untouched
     receipts: int = 0  # receipts received
     receipts_applied: int = 0  # matched a part and moved it
+    receipts_folded: int = 0  # of those, applied with their response in one UPDATE (docs/flush.md)
     receipts_parked: int = 0  # id not known yet: parked
     receipts_without_key: int = 0  # matched nothing and have no key (cannot be parked): dropped
     receipts_duplicate: int = 0  # matched a part already final: no change
@@ -95,6 +99,26 @@ class DaemonStats:
     instance_id: int | None = None
     carriers: dict[str, Any] = field(default_factory=dict)  # name -> CarrierHealth
     by_carrier: dict[str, CarrierCounts] = field(default_factory=dict)  # name -> inbound counters
+
+    def add_flush(self, a: Applied) -> None:
+        """The counts of one committed writer flush."""
+        self.writer_flushes += 1
+        self.accepted += a.accepted
+        self.rejected += a.rejected
+        self.receipts_applied += a.receipts_applied
+        self.receipts_folded += a.folded
+        self.receipts_parked += a.receipts_parked
+        self.receipts_without_key += a.without_key
+        self.receipts_duplicate += a.receipts_duplicate
+        self.parked_applied += a.parked_applied
+        self.mo += a.mo
+        self.sent += a.sent
+        self.failed += a.failed
+        self.late_applied += a.late_applied
+        for name, n in a.parked_by.items():
+            self.carrier(name).parked += n
+        for name, n in a.mo_by.items():
+            self.carrier(name).mo += n
 
     def carrier(self, name: str) -> CarrierCounts:
         """The counters of carrier ``name`` (created at its first use)."""

@@ -312,7 +312,8 @@ class Writer(InboundIntake):
             if i % LOOP_SLICE == LOOP_SLICE - 1:
                 await trio.lowlevel.checkpoint()  # thousands of acks: see LOOP_SLICE
             item.ack(ESME_ROK)
-        self._count(applied)
+        self._stats.add_flush(applied)
+        self.parked_watch.check()
         # A late response is no claim of ours in flight: its claim was resolved
         # when the submit ended Unknown.
         owners = [r.part.owner for r in results if r.resolution is not _LATE_ACCEPT]
@@ -378,23 +379,3 @@ class Writer(InboundIntake):
         if isinstance(result, Exception):
             raise result
         return result
-
-    def _count(self, a: Applied) -> None:
-        s = self._stats
-        s.writer_flushes += 1
-        s.accepted += a.accepted
-        s.rejected += a.rejected
-        s.receipts_applied += a.receipts_applied
-        s.receipts_parked += a.receipts_parked
-        s.receipts_without_key += a.without_key
-        s.receipts_duplicate += a.receipts_duplicate
-        s.parked_applied += a.parked_applied
-        s.mo += a.mo
-        s.sent += a.sent
-        s.failed += a.failed
-        s.late_applied += a.late_applied
-        for name, n in a.parked_by.items():
-            s.carrier(name).parked += n
-        for name, n in a.mo_by.items():
-            s.carrier(name).mo += n
-        self.parked_watch.check()

@@ -125,7 +125,7 @@ def daemon_families(stats: Any, *, parts: Mapping[str, int] | None = None,
 
     totals = CounterMetricFamily(P + "pipeline", "Pipeline counters since start", labels=["event"])
     for key in ("claimed", "submitted", "accepted", "rejected", "unknown", "resubmitted", "released",
-                "receipts", "receipts_applied", "receipts_parked", "receipts_duplicate", "parked_applied",
+                "receipts", "receipts_applied", "receipts_folded", "receipts_parked", "receipts_duplicate", "parked_applied",
                 "unmatched", "mo", "sent", "failed", "swept", "recovered", "late_accepted", "late_applied",
                 "late_dropped", "nacked_db_down", "writer_errors", "inbound_errors"):  # fmt: skip
         totals.add_metric([key], getattr(stats, key, 0))

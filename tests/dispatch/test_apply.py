@@ -82,6 +82,7 @@ async def test_response_and_receipt_in_one_flush_end_final_billed_with_outbox_ro
                 _receipt("A1", "DELIVRD")]  # fmt: skip
     applied = await _flush(db, results, receipts)
     assert (applied.accepted, applied.receipts_applied, applied.receipts_duplicate) == (3, 2, 2)
+    assert applied.folded == 2  # A0's DELIVRD and A1's UNDELIV, each with its response
     assert (applied.receipts_parked, applied.sent, applied.failed) == (0, 1, 1)
     assert await _states(db) == [
         ("delivered", "delivered", "A0", None),
@@ -96,6 +97,54 @@ async def test_response_and_receipt_in_one_flush_end_final_billed_with_outbox_ro
     again = await _flush(db, results, receipts)
     assert (again.accepted, again.receipts_applied, again.sent, again.failed) == (0, 0, 0, 0)
     assert await db.fetchval("SELECT count(*) FROM webhook_outbox") == 2
+
+
+class _Spy:
+    """The database, noting the receipts array of each apply_flush call."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.receipts: list[list[tuple[object, ...]]] = []
+
+    async def fetchrow(self, query: str, *args: object) -> object:
+        self.receipts.append(args[5])  # type: ignore[arg-type]
+        return await self.db.fetchrow(query, *args)
+
+    async def execute(self, query: str, *args: object) -> str:
+        return await self.db.execute(query, *args)
+
+
+async def test_folded_receipts_leave_the_receipts_array_and_the_others_keep_their_positions(db: Database) -> None:
+    """A folded receipt is sent in its accepted row only; the unmatched ones around it are
+    reported (and parked) by their own positions."""
+    parts = await _claimed(db, 2)
+    results = [_accepted(parts[0], "F1"), _accepted(parts[1], "F2")]
+    receipts = [_receipt("AA1", "DELIVRD"), _receipt("F1", "DELIVRD"), _receipt("AA2", "UNDELIV"),
+                _receipt("F2", "UNDELIV"), _receipt("AA3", "DELIVRD"), _receipt("F1", "UNDELIV")]  # fmt: skip
+    spy = _Spy(db)
+    applied = await apply_flush(spy, results, receipts, [], webhooks=True, default_url="https://x.invalid/h")  # type: ignore[arg-type]
+    (sent,) = spy.receipts
+    assert [row[:2] for row in sent] == [("sim", receipts[n].id_key) for n in (0, 2, 4, 5)]
+    assert (applied.folded, applied.receipts_applied, applied.receipts_duplicate, applied.receipts_parked) == (2, 2, 1, 3)
+    assert await _states(db) == [("delivered", "delivered", "F1", None), ("failed", "failed", "F2", "UNDELIV")]
+    parked = await db.fetch("SELECT id_key, stat FROM parked_receipts ORDER BY id")
+    assert [(r["id_key"], r["stat"]) for r in parked] == [
+        (receipts[0].id_key, "DELIVRD"), (receipts[2].id_key, "UNDELIV"), (receipts[4].id_key, "DELIVRD")]
+
+
+async def test_a_fold_that_does_not_apply_is_matched_at_its_position(db: Database) -> None:
+    """The part was no longer ours when its response came: the fold finds nothing, and its
+    receipt, sent only in the accepted row, is matched, then parked, from there."""
+    one, two = await _claimed(db, 2)
+    await _flush(db, [_accepted(one, "CC1")], [])
+    await db.execute("UPDATE message_parts SET attempts = attempts + 1 WHERE message_id = $1", two.message_id)
+    receipts = [_receipt("CC1", "UNDELIV"), _receipt("CC2", "DELIVRD"), _receipt("CC1", "DELIVRD")]
+    applied = await _flush(db, [_accepted(two, "CC2")], receipts)
+    assert (applied.accepted, applied.folded, applied.receipts_applied, applied.receipts_parked) == (0, 0, 1, 1)
+    assert applied.receipts_duplicate == 1
+    assert await _states(db) == [("failed", "failed", "CC1", "UNDELIV"), ("submitting", "queued", None, None)]
+    parked = await db.fetch("SELECT id_key, stat FROM parked_receipts")
+    assert [(r["id_key"], r["stat"]) for r in parked] == [(receipts[1].id_key, "DELIVRD")]
 
 
 async def test_a_receipt_parked_before_the_response_wins_over_one_in_the_batch(db: Database) -> None:

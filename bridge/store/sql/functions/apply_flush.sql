@@ -5,8 +5,15 @@
 -- nothing (each part move cites its event in bridge/store/lifecycle.py). A move to
 -- a final state returns the state it set (no trigger changes a final NEW.state:
 -- part_of_failed_message_is_cancelled fires for queued and unknown only), not the
--- row's enum converted back to text. Returns counts, and the positions in p_receipts of receipts whose id
+-- row's enum converted back to text. Returns counts, and the positions of receipts whose id
 -- is not known yet; the caller parks those before it acknowledges them.
+--
+-- Positions: the flush's receipts are numbered 1..n in the caller's order. A
+-- receipt folded into an accepted row (its fold_position) is not sent again in
+-- p_receipts, which holds the others in that order: p_receipts[j] is the j-th
+-- position that no accepted row names. Should a fold not apply (a receipt of the
+-- key parked earlier, a part no longer ours), its receipt is matched like the
+-- others, from the accepted row's fold_* fields, at its own position.
 --
 -- Plan settings: the arrays are a flush (hundreds to a few thousand rows) and
 -- the tables are large; the plans stay driven by the arrays, by index, whatever
@@ -19,7 +26,7 @@ CREATE OR REPLACE FUNCTION apply_flush(
     p_webhooks boolean, p_default_url text,
     OUT accepted int, OUT rejected int, OUT requeued int, OUT receipts_applied int,
     OUT receipts_duplicate int, OUT parked_applied int, OUT sent int, OUT failed int,
-    OUT unmatched int[], OUT late_applied int, OUT unknown int)
+    OUT unmatched int[], OUT late_applied int, OUT unknown int, OUT folded int)
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET enable_bitmapscan = off
 SET enable_hashjoin = off SET enable_mergejoin = off SET enable_material = off
@@ -35,6 +42,10 @@ DECLARE
     v_st text[];
     v_err text[];
     v_folded int[] := '{}';
+    v_fpos int[];         -- the positions named by accepted rows (receipts not in p_receipts)
+    v_all int;            -- receipts of the flush: p_receipts and those
+    v_isfold boolean[];
+    v_pos int[];          -- the position of each element of p_receipts; NULL: 1..n, no fold
     v_consumed boolean[];
     v_landed_c text[] := '{}';
     v_landed_k text[] := '{}';
@@ -52,12 +63,23 @@ DECLARE
 BEGIN
     accepted := 0; rejected := 0; requeued := coalesce(cardinality(p_requeued), 0); late_applied := 0;
     receipts_applied := 0; receipts_duplicate := 0; parked_applied := 0; sent := 0; failed := 0;
-    unknown := 0;
+    unknown := 0; folded := 0;
 
     -- lifecycle: ACCEPT then RECEIPT. Accepted and its final receipt in the same flush: one UPDATE from
     -- submitting to the final state, instead of two row versions. A key with a
     -- receipt parked earlier is left to the ordinary path, so that receipt wins.
-    IF EXISTS (SELECT 1 FROM unnest(p_accepted) AS a WHERE a.fold_position IS NOT NULL) THEN
+    SELECT coalesce(array_agg(a.fold_position) FILTER (WHERE a.fold_position IS NOT NULL), '{}')
+    INTO v_fpos FROM unnest(p_accepted) AS a;
+    v_all := coalesce(cardinality(p_receipts), 0) + cardinality(v_fpos);
+    IF cardinality(v_fpos) > 0 THEN
+        v_isfold := array_fill(false, ARRAY[v_all]);
+        FOREACH v_i IN ARRAY v_fpos LOOP
+            IF v_i < 1 OR v_i > v_all OR v_isfold[v_i] THEN
+                RAISE EXCEPTION 'apply_flush: fold position % out of 1..% or named twice', v_i, v_all;
+            END IF;
+            v_isfold[v_i] := true;
+        END LOOP;
+        v_pos := array(SELECT g FROM generate_series(1, v_all) AS g WHERE NOT v_isfold[g] ORDER BY g);
         WITH cand AS (
             SELECT a.* FROM unnest(p_accepted) AS a
             WHERE a.fold_position IS NOT NULL
@@ -80,10 +102,11 @@ BEGIN
         t_m := t_m || v_m; t_total := t_total || v_total; t_st := t_st || v_st; t_err := t_err || v_err;
         accepted := accepted + cardinality(v_folded);
         receipts_applied := receipts_applied + cardinality(v_folded);
+        folded := cardinality(v_folded);
     END IF;
 
     -- Receipts taken by a fold (a boolean array: subscripting it is direct).
-    v_consumed := array_fill(false, ARRAY[coalesce(cardinality(p_receipts), 0)]);
+    v_consumed := array_fill(false, ARRAY[v_all]);
     FOREACH v_i IN ARRAY v_folded LOOP
         v_consumed[v_i] := true;
     END LOOP;
@@ -190,15 +213,19 @@ BEGIN
     END IF;
 
     -- lifecycle: RECEIPT (query_sm answers come as receipts: QUERY_ANSWER), RECEIPT_NOT_FINAL.
-    IF cardinality(pk_id) > 0 OR cardinality(p_receipts) > 0 THEN
-        -- Positions: parked receipts negative (before the batch), the batch's 1..n.
+    IF cardinality(pk_id) > 0 OR cardinality(p_receipts) > 0 OR cardinality(v_folded) < cardinality(v_fpos) THEN
+        -- Positions: parked receipts negative (before the batch), the batch's 1..n
+        -- (those of p_receipts, and the folds that did not apply).
         WITH s AS (
             SELECT u.ord - 1 - cardinality(pk_id) AS ord, u.carrier, u.id_key, u.part_state, u.stat, u.error_code
             FROM unnest(pk_rows) WITH ORDINALITY AS u(carrier, id_key, part_state, stat, error_code, ord)
             UNION ALL
-            SELECT u.ord, u.carrier, u.id_key, u.part_state, u.stat, u.error_code
+            SELECT coalesce(v_pos[u.ord], u.ord), u.carrier, u.id_key, u.part_state, u.stat, u.error_code
             FROM unnest(p_receipts) WITH ORDINALITY AS u(carrier, id_key, part_state, stat, error_code, ord)
-            WHERE NOT v_consumed[u.ord]
+            UNION ALL
+            SELECT a.fold_position, a.carrier, a.id_key, a.fold_state, a.fold_stat, a.fold_error_code
+            FROM unnest(p_accepted) AS a
+            WHERE a.fold_position IS NOT NULL AND NOT v_consumed[a.fold_position]
         ), m AS (
             -- The newest message under the key (carriers reuse ids over months:
             -- docs/store.md), all its parts: a payload message's riders share
