@@ -90,6 +90,19 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _keep_logs(work: Path, name: str) -> None:
+    """The processes' logs are in the run's temporary directory, removed at its end:
+    with ``BENCH_KEEP_LOGS=DIR`` they are copied to DIR first (``<database>-daemon.log``,
+    ``<database>-api.log``)."""
+    keep = os.environ.get("BENCH_KEEP_LOGS")
+    if not keep:
+        return
+    Path(keep).mkdir(parents=True, exist_ok=True)
+    for log_file in work.glob("*.log"):
+        shutil.copyfile(log_file, Path(keep) / f"{name}-{log_file.name}")
+    print(f"  logs kept in {keep} ({name}-*.log)", flush=True)
+
+
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "bridge.cli", *args]
 
@@ -146,6 +159,16 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
     name = f"smpp_bridge_l4l_{secrets.token_hex(4)}"
     dsn = database_dsn(name)
     trio.run(_admin, ADMIN_DSN, f'CREATE DATABASE "{name}"')
+    explain_ms = os.environ.get("BENCH_AUTO_EXPLAIN_MS")
+    if explain_ms:
+        # A diagnosis: the server's log gets the plan of every statement of the run's
+        # database (nested ones too: the SQL functions' own) that ran longer than this.
+        for setting in (
+            "session_preload_libraries = 'auto_explain'",
+            f"auto_explain.log_min_duration = '{int(explain_ms)}ms'",
+            "auto_explain.log_nested_statements = on",
+        ):
+            trio.run(_admin, ADMIN_DSN, f'ALTER DATABASE "{name}" SET {setting}')
     processes: list[subprocess.Popen[bytes]] = []
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
@@ -153,7 +176,12 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
         processes.append(sim)
         api_port, hook_port, metrics_port = free_ports(3)
         conf = work / "bridge.toml"
-        conf.write_text(_CONFIG.format(port=sim_port, metrics_port=metrics_port))
+        config = _CONFIG.format(port=sim_port, metrics_port=metrics_port)
+        # The daemon's log level for a diagnosis (debug: one line per claim and flush).
+        level = os.environ.get("BENCH_DAEMON_LOG_LEVEL")
+        if level:
+            config = config.replace('level = "warning"', f'level = "{level}"', 1)
+        conf.write_text(config)
         env = {
             **os.environ, "SMPP_BRIDGE_BENCH_DSN": dsn,
             "SMPP_BRIDGE_BENCH_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
@@ -263,6 +291,7 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
         return figure
     finally:
         notify.close()
+        _keep_logs(work, name)
         for process in reversed(processes):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
