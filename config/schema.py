@@ -28,7 +28,7 @@ from config.carrier import (
     SegmentationProfile,
     SourceRules,
 )
-from config.types import Duration, Name, _Base
+from config.types import Duration, Name, _Base, split_listen
 
 __all__ = [
     "MAX_BINDS",
@@ -244,6 +244,11 @@ class Daemon(_Base, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         if self.lease.seconds <= self.heartbeat_interval.seconds:
             raise ValueError("lease must be longer than heartbeat_interval")
+        if self.metrics_listen is not None:
+            try:
+                split_listen(self.metrics_listen)
+            except ValueError as exc:
+                raise ValueError(f"metrics_listen: {exc}") from None
 
 
 class Api(_Base, frozen=True, kw_only=True):
@@ -273,6 +278,10 @@ class Api(_Base, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         if (self.tls_certificate is None) != (self.tls_key is None):
             raise ValueError("give both tls_certificate and tls_key, or neither")
+        try:
+            split_listen(self.listen)
+        except ValueError as exc:
+            raise ValueError(f"listen: {exc}") from None
 
 
 class ProbeNetwork(_Base, frozen=True, kw_only=True):

@@ -9,7 +9,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-__all__ = ["Duration", "Name", "Npi", "Port", "Ton"]
+__all__ = ["Duration", "Name", "Npi", "Port", "Ton", "split_listen"]
 
 
 class _Base(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -62,6 +62,21 @@ class Duration:
 
     def __repr__(self) -> str:
         return f"Duration({self.seconds:g}s)"
+
+
+def split_listen(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
+    """A listening address ``HOST:PORT``, ``[V6]:PORT`` or a bare ``PORT`` (on
+    ``default_host``) -> (host, port); ValueError naming what is wrong. Port 0 lets
+    the kernel choose (tests)."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep:
+        host = default_host
+    if host.startswith("[") != host.endswith("]"):
+        raise ValueError(f"{text!r}: unbalanced brackets around the host (write e.g. \"[::1]:9187\")")
+    host = host.strip("[]") or default_host
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{text!r} is not HOST:PORT with a port of 0-65535 (e.g. \"127.0.0.1:9187\")")
+    return host, int(port)
 
 
 Port = Annotated[int, Meta(ge=1, le=65535)]

@@ -24,6 +24,7 @@ from typing import Any
 import uvicorn
 
 from config.schema import Api
+from config.types import split_listen
 
 __all__ = ["ListenError", "bind", "is_loopback", "parse_listen", "serve"]
 
@@ -33,12 +34,11 @@ class ListenError(ValueError):
 
 
 def parse_listen(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:8080`` for IPv6) -> (host, port)."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ListenError(f"listen address {text!r}: expected HOST:PORT")
-    host = host.strip("[]") or "127.0.0.1"
-    return host, int(port)
+    """``HOST:PORT`` (``[::1]:8080`` for IPv6) or ``PORT`` -> (host, port)."""
+    try:
+        return split_listen(text)
+    except ValueError as exc:
+        raise ListenError(f"listen address {exc}") from None
 
 
 def is_loopback(host: str) -> bool:

@@ -23,6 +23,8 @@ import h11
 import structlog
 import trio
 
+from config.types import split_listen
+
 __all__ = ["IDLE_TIMEOUT", "ListenError", "Response", "listen", "parse_address", "serve"]
 
 log = structlog.get_logger("bridge.ops.http")
@@ -43,14 +45,10 @@ Handler = Callable[[str], Awaitable[Response]]
 
 def parse_address(text: str) -> tuple[str, int]:
     """``HOST:PORT``, ``[V6]:PORT`` or ``PORT`` (127.0.0.1)."""
-    value = text.strip()
-    host, sep, port = value.rpartition(":")
-    if not sep:
-        host, port = DEFAULT_HOST, value
-    host = host.strip("[]") or DEFAULT_HOST
-    if not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ListenError(f"metrics_listen = {text!r} is not HOST:PORT (e.g. \"127.0.0.1:9187\")")
-    return host, int(port)
+    try:
+        return split_listen(text, DEFAULT_HOST)
+    except ValueError as exc:
+        raise ListenError(f"metrics_listen = {exc}") from None
 
 
 async def listen(text: str) -> list[trio.SocketListener]:

@@ -111,6 +111,10 @@ MUTATIONS = [
     ('"0x45" = "retry"', 'ESME_RNOPE = "retry"', "carriers[0]", "[[carriers]]"),
     ('"0x45" = "retry"', '"0" = "retry"', "carriers[0]", "[[carriers]]"),
     ('"0x45" = "retry"', 'ESME_ROK = "retry"', "carriers[0]", "[[carriers]]"),
+    ('# metrics_listen = "127.0.0.1:9464"', 'metrics_listen = "localhost:99999"', "daemon", "[daemon]"),
+    ('# metrics_listen = "127.0.0.1:9464"', 'metrics_listen = "127.0.0.1:http"', "daemon", "[daemon]"),
+    ('listen = "127.0.0.1:8080"', 'listen = "[::1:8080"', "api", "[api]"),
+    ('listen = "127.0.0.1:8080"', 'listen = "127.0.0.1:"', "api", "[api]"),
 ]
 
 
