@@ -72,9 +72,10 @@ class RulesLookup(Protocol):
 
 
 class Claims(Protocol):
-    """Who learns that claimed parts were resolved (claim.ClaimBook)."""
+    """Who learns that claimed parts were resolved, or are held (claim.ClaimBook)."""
 
     def resolved(self, owners: Sequence[int]) -> None: ...
+    def holding(self, n: int) -> None: ...
 
 
 class Writer(InboundIntake):
@@ -111,6 +112,9 @@ class Writer(InboundIntake):
         self._claims = claims
         self._late_refs = late_refs
         self._results: list[Result] = []
+        # Accepted outcomes held back by the last cut for their receipt (see _cut):
+        # the next cut takes them whatever comes.
+        self._held: list[Result] = []
         self._inbound: list[tuple[Inbound, ReceiptRow | MoRow]] = []
         self._first_at: float | None = None
         self._more = trio.Event()
@@ -147,7 +151,7 @@ class Writer(InboundIntake):
 
     @property
     def pending(self) -> int:
-        return len(self._results) + len(self._inbound)
+        return len(self._results) + len(self._held) + len(self._inbound)
 
     async def wait_idle(self) -> None:
         """Until every row handed in so far is committed (or acked 0x64)."""
@@ -212,24 +216,46 @@ class Writer(InboundIntake):
         the previous one commits, and the flush takes them all, up to BATCH_GROWTH x
         batch: fewer, larger transactions (statements, COMMIT and the account lock
         are per flush) for the same latency.
+
+        While another flush is in flight (the next cut comes when it ends), an
+        accepted outcome whose key has no receipt here is held back for that one
+        cut: its receipt, usually a few ms behind the response, then shares its
+        flush and folds into its UPDATE (one row version of the part, not two;
+        apply.py ``_folds``). A held outcome is not held twice, and it does not
+        take claim room meanwhile (``Claims.holding``): it waits for the writer,
+        not for a carrier, so the claims do not slow down for it.
         """
         cap = self.batch * BATCH_GROWTH
         busy = self._busy
+        held, self._held = self._held, []
+        waiting = held + self._results if held else self._results
         # Share the batch when both kinds wait: outcomes alone could otherwise fill
         # every flush and starve receipts (whose buffer then stops the binds' readers).
-        take_results = min(len(self._results), max(cap - len(self._inbound), cap // 2))
+        take_results = min(len(waiting), max(cap - len(self._inbound), cap // 2))
+        receipt_keys: set[Key] | None = None
+        if self._in_flight and self.db_up:
+            receipt_keys = {(row.carrier, row.id_key) for _, row in self._inbound if type(row) is ReceiptRow}
+        n_held = len(held)
         results: list[Result] = []
         kept_results: list[Result] = []
+        hold: list[Result] = []  # held by this cut
+        left_held: list[Result] = []  # held by the last one and not taken: first in line next time
         keys: list[Key] = []  # built once here, for _flush_task's _busy
-        for r in self._results:
+        for n, r in enumerate(waiting):
             if len(results) >= take_results:
-                kept_results.append(r)
+                (left_held if n < n_held else kept_results).append(r)
                 continue
             id_key = r.id_key
             if id_key is not None and (r.resolution is _ACCEPTED or r.resolution is _LATE_ACCEPT):
                 key = (r.carrier or "", id_key)
                 if busy and key in busy:
-                    kept_results.append(r)
+                    (left_held if n < n_held else kept_results).append(r)
+                    continue
+                if (
+                    receipt_keys is not None and n >= n_held and key not in receipt_keys
+                    and r.resolution is _ACCEPTED and not r.riders
+                ):  # fmt: skip
+                    hold.append(r)
                     continue
                 keys.append(key)
             results.append(r)
@@ -249,6 +275,9 @@ class Writer(InboundIntake):
                 keys.append(key)
             inbound.append(entry)
         self._results, self._inbound = kept_results, kept_inbound
+        self._held = left_held + hold if left_held else hold
+        if hold or n_held:
+            self._claims.holding(len(hold))
         self._first_at = trio.current_time() if self.pending else None
         self._room.set()
         if not results and not inbound:
