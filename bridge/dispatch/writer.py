@@ -112,8 +112,7 @@ class Writer(InboundIntake):
         self._claims = claims
         self._late_refs = late_refs
         self._results: list[Result] = []
-        # Accepted outcomes held back by the last cut for their receipt (see _cut):
-        # the next cut takes them whatever comes.
+        # Accepted outcomes the last cut held for their receipt; the next one takes them (see _cut).
         self._held: list[Result] = []
         self._inbound: list[tuple[Inbound, ReceiptRow | MoRow]] = []
         self._first_at: float | None = None
@@ -204,26 +203,19 @@ class Writer(InboundIntake):
     def _cut(self) -> Batch | None:
         """The next batch, leaving back rows whose (carrier, id_key) is in a flush in flight.
 
-        A receipt matched in one transaction while the response it belongs to is
-        in another one not committed yet finds nothing and is parked, and the
-        unparking of that other transaction does not see the parked row either (it
-        is not committed yet): the receipt would wait for the sweeper. Holding such
-        rows back until the other flush has committed keeps the order one writer
-        has: response, then receipt (or parked receipt, then the response that
-        unparks it).
+        A receipt matched in one transaction while the response it belongs to is in another one not
+        committed yet finds nothing and is parked, and the unparking of that other transaction does
+        not see the parked row either (it is not committed yet): the receipt would wait for the
+        sweeper. Holding such rows back until the other flush has committed keeps the order one
+        writer has: response, then receipt (or parked receipt, then the response that unparks it).
 
-        ``batch`` rows or ``delay`` start a flush; under load more rows arrive while
-        the previous one commits, and the flush takes them all, up to BATCH_GROWTH x
-        batch: fewer, larger transactions (statements, COMMIT and the account lock
-        are per flush) for the same latency.
+        A flush takes all that waits, up to BATCH_GROWTH x batch: under load fewer,
+        larger transactions (statements, COMMIT and account lock are per flush).
 
-        While another flush is in flight (the next cut comes when it ends), an
-        accepted outcome whose key has no receipt here is held back for that one
-        cut: its receipt, usually a few ms behind the response, then shares its
-        flush and folds into its UPDATE (one row version of the part, not two;
-        apply.py ``_folds``). A held outcome is not held twice, and it does not
-        take claim room meanwhile (``Claims.holding``): it waits for the writer,
-        not for a carrier, so the claims do not slow down for it.
+        While another flush is in flight, an accepted outcome whose key has no
+        receipt waiting is held for one cut, so that its receipt shares its flush
+        and folds into its UPDATE (apply.py ``_folds``); held outcomes take no claim
+        room (``Claims.holding``). docs/flush.md "The writer".
         """
         cap = self.batch * BATCH_GROWTH
         busy = self._busy
@@ -232,14 +224,15 @@ class Writer(InboundIntake):
         # Share the batch when both kinds wait: outcomes alone could otherwise fill
         # every flush and starve receipts (whose buffer then stops the binds' readers).
         take_results = min(len(waiting), max(cap - len(self._inbound), cap // 2))
-        receipt_keys: set[Key] | None = None
+        # Positions from hold_from on may be held: none unless a flush is in flight, never the last cut's.
+        n_held, hold_from, receipt_keys = len(held), len(waiting), set[Key]()
         if self._in_flight and self.db_up:
+            hold_from = n_held
             receipt_keys = {(row.carrier, row.id_key) for _, row in self._inbound if type(row) is ReceiptRow}
-        n_held = len(held)
         results: list[Result] = []
         kept_results: list[Result] = []
         hold: list[Result] = []  # held by this cut
-        left_held: list[Result] = []  # held by the last one and not taken: first in line next time
+        left_held: list[Result] = []  # held by the last cut, not taken: first in line next time
         keys: list[Key] = []  # built once here, for _flush_task's _busy
         for n, r in enumerate(waiting):
             if len(results) >= take_results:
@@ -251,10 +244,7 @@ class Writer(InboundIntake):
                 if busy and key in busy:
                     (left_held if n < n_held else kept_results).append(r)
                     continue
-                if (
-                    receipt_keys is not None and n >= n_held and key not in receipt_keys
-                    and r.resolution is _ACCEPTED and not r.riders
-                ):  # fmt: skip
+                if n >= hold_from and r.resolution is _ACCEPTED and not r.riders and key not in receipt_keys:
                     hold.append(r)
                     continue
                 keys.append(key)
