@@ -69,10 +69,14 @@ class ClaimBook:
     """Parts claimed and not yet resolved by the writer, per owner row.
 
     The claimer adds to it, the writer's commits take away (``resolved``), the
-    drain waits for it to empty. Its count bounds the claims (backpressure)."""
+    drain waits for it to empty. Its count bounds the claims (backpressure), less
+    the accepted outcomes the writer holds for one cut (``holding``): those wait
+    for their receipt to share a flush, not for a carrier, and are at most one
+    flush's worth, so the bound grows by that much at most."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.held = 0
         self._by_owner: dict[int, int] = {}
         self._room = trio.Event()
 
@@ -86,6 +90,17 @@ class ClaimBook:
             self._by_owner[owner] -= 1
         self.count -= len(owners)
         self._room.set()
+
+    def holding(self, n: int) -> None:
+        """The writer now holds ``n`` accepted outcomes back for their receipts (writer.py ``_cut``)."""
+        room_grew = n > self.held
+        self.held = n
+        if room_grew:
+            self._room.set()
+
+    def unheld(self) -> int:
+        """Parts claimed and not yet resolved, less those the writer holds: what the bound counts."""
+        return self.count - self.held
 
     def of_owner(self, owner: int) -> int:
         return self._by_owner.get(owner, 0)
@@ -172,7 +187,7 @@ class Claimer:
             nursery.start_soon(self._listen)
             task_status.started()
             while not self.stopped:
-                room = pipeline.max_inflight() - book.count
+                room = pipeline.max_inflight() - book.unheld()
                 if room <= 0:
                     waited = trio.current_time()
                     await book.wait_room()

@@ -72,9 +72,10 @@ class RulesLookup(Protocol):
 
 
 class Claims(Protocol):
-    """Who learns that claimed parts were resolved (claim.ClaimBook)."""
+    """Who learns that claimed parts were resolved, or are held (claim.ClaimBook)."""
 
     def resolved(self, owners: Sequence[int]) -> None: ...
+    def holding(self, n: int) -> None: ...
 
 
 class Writer(InboundIntake):
@@ -111,6 +112,8 @@ class Writer(InboundIntake):
         self._claims = claims
         self._late_refs = late_refs
         self._results: list[Result] = []
+        # Accepted outcomes the last cut held for their receipt; the next one takes them (see _cut).
+        self._held: list[Result] = []
         self._inbound: list[tuple[Inbound, ReceiptRow | MoRow]] = []
         self._first_at: float | None = None
         self._more = trio.Event()
@@ -147,7 +150,7 @@ class Writer(InboundIntake):
 
     @property
     def pending(self) -> int:
-        return len(self._results) + len(self._inbound)
+        return len(self._results) + len(self._held) + len(self._inbound)
 
     async def wait_idle(self) -> None:
         """Until every row handed in so far is committed (or acked 0x64)."""
@@ -200,36 +203,49 @@ class Writer(InboundIntake):
     def _cut(self) -> Batch | None:
         """The next batch, leaving back rows whose (carrier, id_key) is in a flush in flight.
 
-        A receipt matched in one transaction while the response it belongs to is
-        in another one not committed yet finds nothing and is parked, and the
-        unparking of that other transaction does not see the parked row either (it
-        is not committed yet): the receipt would wait for the sweeper. Holding such
-        rows back until the other flush has committed keeps the order one writer
-        has: response, then receipt (or parked receipt, then the response that
-        unparks it).
+        A receipt matched in one transaction while the response it belongs to is in another one not
+        committed yet finds nothing and is parked, and the unparking of that other transaction does
+        not see the parked row either (it is not committed yet): the receipt would wait for the
+        sweeper. Holding such rows back until the other flush has committed keeps the order one
+        writer has: response, then receipt (or parked receipt, then the response that unparks it).
 
-        ``batch`` rows or ``delay`` start a flush; under load more rows arrive while
-        the previous one commits, and the flush takes them all, up to BATCH_GROWTH x
-        batch: fewer, larger transactions (statements, COMMIT and the account lock
-        are per flush) for the same latency.
+        A flush takes all that waits, up to BATCH_GROWTH x batch: under load fewer,
+        larger transactions (statements, COMMIT and account lock are per flush).
+
+        While another flush is in flight, an accepted outcome whose key has no
+        receipt waiting is held for one cut, so that its receipt shares its flush
+        and folds into its UPDATE (apply.py ``_folds``); held outcomes take no claim
+        room (``Claims.holding``). docs/flush.md "The writer".
         """
         cap = self.batch * BATCH_GROWTH
         busy = self._busy
+        held, self._held = self._held, []
+        waiting = held + self._results if held else self._results
         # Share the batch when both kinds wait: outcomes alone could otherwise fill
         # every flush and starve receipts (whose buffer then stops the binds' readers).
-        take_results = min(len(self._results), max(cap - len(self._inbound), cap // 2))
+        take_results = min(len(waiting), max(cap - len(self._inbound), cap // 2))
+        # Positions from hold_from on may be held: none unless a flush is in flight, never the last cut's.
+        n_held, hold_from, receipt_keys = len(held), len(waiting), set[Key]()
+        if self._in_flight and self.db_up:
+            hold_from = n_held
+            receipt_keys = {(row.carrier, row.id_key) for _, row in self._inbound if type(row) is ReceiptRow}
         results: list[Result] = []
         kept_results: list[Result] = []
+        hold: list[Result] = []  # held by this cut
+        left_held: list[Result] = []  # held by the last cut, not taken: first in line next time
         keys: list[Key] = []  # built once here, for _flush_task's _busy
-        for r in self._results:
+        for n, r in enumerate(waiting):
             if len(results) >= take_results:
-                kept_results.append(r)
+                (left_held if n < n_held else kept_results).append(r)
                 continue
             id_key = r.id_key
             if id_key is not None and (r.resolution is _ACCEPTED or r.resolution is _LATE_ACCEPT):
                 key = (r.carrier or "", id_key)
                 if busy and key in busy:
-                    kept_results.append(r)
+                    (left_held if n < n_held else kept_results).append(r)
+                    continue
+                if n >= hold_from and r.resolution is _ACCEPTED and not r.riders and key not in receipt_keys:
+                    hold.append(r)
                     continue
                 keys.append(key)
             results.append(r)
@@ -249,6 +265,9 @@ class Writer(InboundIntake):
                 keys.append(key)
             inbound.append(entry)
         self._results, self._inbound = kept_results, kept_inbound
+        self._held = left_held + hold if left_held else hold
+        if hold or n_held:
+            self._claims.holding(len(hold))
         self._first_at = trio.current_time() if self.pending else None
         self._room.set()
         if not results and not inbound:

@@ -4,7 +4,8 @@
 -- final stays queued. p_one_* are messages of one part whose part's new state and
 -- error the caller knows (they take them as they are; entries whose state is not
 -- final are ignored); p_several are the others (aggregated over their parts). The
--- caller passes only messages with a part that became final in its transaction.
+-- caller passes only messages with a part that became final in its transaction
+-- (for p_one_*, the message's one part: their UPDATE takes no lock first, below).
 -- In the same transaction: queued parts of failed messages are cancelled, the
 -- webhook outbox row is written (seed 000 "Delivery webhook" payload; the sender
 -- adds "attempt") for messages whose API key or account has an endpoint, and the
@@ -24,10 +25,6 @@ SET enable_hashjoin = off SET enable_mergejoin = off SET enable_material = off
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_ids bigint[];
-    v_tids tid[];
-    v_sts text[];
-    v_errs text[];
     v_sent bigint[];
     v_failed bigint[];
     v_accounts bigint[];
@@ -36,55 +33,36 @@ DECLARE
     v_accounts_several bigint[];
     v_final bigint[];
 BEGIN
-    -- Lock in id order first: the writers of several daemons and the sweeper then
-    -- always lock in the same order and cannot deadlock on them. The locked rows
-    -- of the one-part messages come back with their ctid: a row this transaction
-    -- holds locked cannot move before it ends, so their UPDATE below finds them by
-    -- TID (no second probe of messages_pkey per message), and it checks the state
-    -- again anyway. The UPDATEs return the state they set (the final-state trigger
-    -- only ever refuses), not the row's enum converted back to text.
-    SELECT coalesce(array_agg(l.id) FILTER (WHERE l.st IN ('delivered', 'failed')), '{}'),
-           coalesce(array_agg(l.tid) FILTER (WHERE l.st IN ('delivered', 'failed')), '{}'),
-           coalesce(array_agg(l.st) FILTER (WHERE l.st IN ('delivered', 'failed')), '{}'),
-           coalesce(array_agg(l.err) FILTER (WHERE l.st IN ('delivered', 'failed')), '{}')
-    INTO v_ids, v_tids, v_sts, v_errs
-    FROM (SELECT m.id, m.ctid AS tid, u.st, u.err
-          FROM (SELECT o.id, o.st, o.err FROM unnest(p_one_ids, p_one_states, p_one_errors) AS o(id, st, err)
-                UNION ALL SELECT s, NULL, NULL FROM unnest(p_several) AS s) u
-          JOIN messages m ON m.id = u.id
-          WHERE m.state NOT IN ('delivered', 'failed', 'invalid')
-          ORDER BY m.id FOR NO KEY UPDATE OF m) l;
-
+    -- A message of one part is moved by the transaction that made its one part
+    -- final, and by no other: every move of a part guards the state it leaves and
+    -- waits for the part's row lock, and the sweeper finalizes only messages whose
+    -- parts it moved itself. Nothing else locks or updates such a message row, so
+    -- its UPDATE needs no lock taken beforehand (it waits for nobody): one probe of
+    -- messages_pkey and the update, without a row lock and its WAL record first.
+    -- The UPDATE returns the state it set (the final-state trigger only ever
+    -- refuses), not the row's enum converted back to text.
     WITH updated AS (
         UPDATE messages m
         SET state = u.st::message_state, final_at = now(), updated_at = now(),
             error = CASE WHEN u.st = 'failed' THEN coalesce(m.error, u.err) ELSE m.error END
-        FROM unnest(v_tids, v_sts, v_errs) AS u(tid, st, err)
-        WHERE m.ctid = u.tid AND m.state NOT IN ('delivered', 'failed', 'invalid')
+        FROM unnest(p_one_ids, p_one_states, p_one_errors) AS u(id, st, err)
+        WHERE u.st IN ('delivered', 'failed') AND m.id = u.id
+          AND m.state NOT IN ('delivered', 'failed', 'invalid')
         RETURNING m.id, u.st, m.account_id
     )
     SELECT coalesce(array_agg(id) FILTER (WHERE st = 'delivered'), '{}'),
            coalesce(array_agg(id) FILTER (WHERE st = 'failed'), '{}'),
            coalesce(array_agg(DISTINCT account_id), '{}')
     INTO v_sent, v_failed, v_accounts FROM updated;
-    -- By id whatever the TID did not reach (not expected: the lock returns the
-    -- version it locked, which is the one still there).
-    IF cardinality(v_sent) + cardinality(v_failed) < cardinality(v_tids) THEN
-        WITH updated AS (
-            UPDATE messages m
-            SET state = u.st::message_state, final_at = now(), updated_at = now(),
-                error = CASE WHEN u.st = 'failed' THEN coalesce(m.error, u.err) ELSE m.error END
-            FROM unnest(v_ids, v_sts, v_errs) AS u(id, st, err)
-            WHERE m.id = u.id AND m.state NOT IN ('delivered', 'failed', 'invalid')
-            RETURNING m.id, u.st, m.account_id
-        )
-        SELECT v_sent || coalesce(array_agg(id) FILTER (WHERE st = 'delivered'), '{}'),
-               v_failed || coalesce(array_agg(id) FILTER (WHERE st = 'failed'), '{}'),
-               ARRAY(SELECT DISTINCT a FROM unnest(v_accounts || coalesce(array_agg(account_id), '{}')) AS a)
-        INTO v_sent, v_failed, v_accounts FROM updated;
-    END IF;
 
     IF cardinality(p_several) > 0 THEN
+        -- Messages of several parts: two flushes (or a flush and the sweeper) may
+        -- each have made one of a message's parts final. They are locked in id
+        -- order first, so the writers of several daemons and the sweeper always
+        -- lock them in the same order and cannot deadlock on them.
+        PERFORM 1 FROM messages m
+        WHERE m.id = ANY (p_several) AND m.state NOT IN ('delivered', 'failed', 'invalid')
+        ORDER BY m.id FOR NO KEY UPDATE OF m;
         WITH agg AS (
             SELECT p.message_id,
                    bool_or(p.state = 'failed') AS any_failed,
