@@ -64,6 +64,16 @@ _ACCEPT_TO_SUBMIT = (
     " FROM message_parts p JOIN messages m ON m.id = p.message_id {join}"
     " WHERE p.submitted_at IS NOT NULL) s"
 )
+# The same latency per second of accept (seconds from the first accept): whether the tail
+# sits in a few bursts (a stall: a checkpoint, a pause) or is spread over the run (cadence).
+_ACCEPT_TO_SUBMIT_BY_SECOND = (
+    "SELECT s, count(*) AS n, percentile_disc(0.5) WITHIN GROUP (ORDER BY d) AS p50,"
+    " percentile_disc(0.99) WITHIN GROUP (ORDER BY d) AS p99, max(d) AS max FROM ("
+    " SELECT floor(extract(epoch FROM a - min(a) OVER ()))::int AS s, d FROM ("
+    " SELECT {accepted} AS a, extract(epoch FROM p.submitted_at - {accepted}) * 1000 AS d"
+    " FROM message_parts p JOIN messages m ON m.id = p.message_id {join}"
+    " WHERE p.submitted_at IS NOT NULL) x) y GROUP BY s ORDER BY s"
+)
 _BY_COMMIT = {
     "accepted": "pg_xact_commit_timestamp(l.xmin)",
     "join": "JOIN ledger l ON l.message_id = m.id AND l.kind = 'reservation'",
@@ -283,7 +293,14 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
                 basis = "commit"
                 if row is None or not row["n"]:
                     row, basis = await conn.fetchrow(_ACCEPT_TO_SUBMIT.format(**_BY_START)), "start"
+                by_second = await conn.fetch(
+                    _ACCEPT_TO_SUBMIT_BY_SECOND.format(**(_BY_COMMIT if basis == "commit" else _BY_START))
+                )
             assert row is not None
+            figure["accept_to_submit_by_second"] = [
+                [int(r["s"]), int(r["n"]), round(float(r["p50"]), 1), round(float(r["p99"]), 1), round(float(r["max"]), 1)]
+                for r in by_second
+            ]  # fmt: skip
             return {"50": float(row["p50"] or 0), "99": float(row["p99"] or 0), "from_commit": basis == "commit"}
 
         figure["latency_ms"]["accept_to_submit"] = trio.run(accept_to_submit)
