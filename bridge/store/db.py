@@ -36,6 +36,7 @@ import trio_asyncio
 from asyncpg import Record
 from trio_asyncio import aio_as_trio
 
+from bridge.store.aio_timers import forget_cancelled_timers
 from bridge.store.codecs import SERVER_SETTINGS, init_connection
 
 __all__ = [
@@ -99,6 +100,7 @@ async def ensure_aio_loop() -> AsyncIterator[None]:
     try:
         async with trio_asyncio.open_loop() as loop:
             log_unawaited_asyncio_errors(loop)
+            forget_cancelled_timers(loop)  # else asyncpg's timers pile up (aio_timers.py)
             yield
     except BaseExceptionGroup as group:
         # open_loop runs the body inside its own nursery, which wraps whatever
