@@ -14,9 +14,9 @@ sampler record:
 - the messages accepted but not final (the queue) do not grow: the last
   minute's mean is at most 20% above the first's (plus one second's worth);
 - p99 from HTTP accept to submit under 50 ms: from the database (the API
-  transaction's commit to the submit_sm_resp stored, bench/bridge_http.py), the
-  daemon's ``queue_to_submit_seconds`` histogram (transaction start to claimed)
-  beside it.
+  transaction's commit to ``submitted_at``, the write of the submit_sm the SMSC
+  accepted, bench/bridge_http.py), the daemon's ``queue_to_submit_seconds``
+  histogram (transaction start to claimed) beside it.
 
 A shortened soak says so in its label; it is never reported as the 10-minute one.
 """
@@ -113,7 +113,7 @@ def run(quick: bool) -> dict[str, Any]:
         "p99 accept -> submit at this rate": {
             "want": "< 50 ms",
             "got": f"{to_resp['99']:,.0f} ms (accept {'= commit' if to_resp.get('from_commit') else '= transaction start'}"
-            f" -> submit_sm_resp stored; transaction start -> claimed p99 <= {claimed['99']:,.0f} ms,"
+            f" -> submit_sm written; transaction start -> claimed p99 <= {claimed['99']:,.0f} ms,"
             f" {claimed['share_under_50ms']:.1%} under 50 ms)",
             "ok": to_resp["99"] < 50,
         },

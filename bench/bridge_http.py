@@ -50,8 +50,9 @@ poll_interval = "100ms"
 drain_timeout = "10s"
 """
 
-# Accept -> submit from the database: to ``submitted_at``, the writer's flush of the
-# submit_sm_resp (so the writer's batching is in), from the accept. The accept is the
+# Accept -> submit from the database: to ``submitted_at``, when the daemon wrote the
+# submit_sm that the SMSC accepted (stored by the writer's flush of its response, but
+# the time of the write: migration 0023), from the accept. The accept is the
 # API transaction's commit when the server keeps commit timestamps
 # (``track_commit_timestamp = on``, as on the benchmarks' own server): the commit time of
 # the message's reservation row, which nothing updates later. Else it is
@@ -301,7 +302,8 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
                 [int(r["s"]), int(r["n"]), round(float(r["p50"]), 1), round(float(r["p99"]), 1), round(float(r["max"]), 1)]
                 for r in by_second
             ]  # fmt: skip
-            return {"50": float(row["p50"] or 0), "99": float(row["p99"] or 0), "from_commit": basis == "commit"}
+            return {"50": float(row["p50"] or 0), "99": float(row["p99"] or 0), "from_commit": basis == "commit",
+                    "to": "submit_sm written (submitted_at)"}  # fmt: skip
 
         figure["latency_ms"]["accept_to_submit"] = trio.run(accept_to_submit)
         figure["latency_ms"]["accept_to_claimed"] = _queue_to_submit(metrics_port)
