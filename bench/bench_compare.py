@@ -147,6 +147,8 @@ def _figure(system: str, count: int, load: dict[str, Any], sampler: Sampler, own
         "latency_ms": {"http_accept": load["accept_ms"], "request_to_final_callback": load["final_ms"]},
         "timeline": load["timeline"],
         "rss_series": [(t, sum(r.get(n, 0) for n in memory)) for t, r in sampler.series],
+        # Each process group apart (which one grows): one value a sample, in rss_series' order.
+        "rss_series_by_group": {n: [r.get(n, 0) for _, r in sampler.series] for n in memory},
         "load_average_1m": round(os.getloadavg()[0], 2),
         "load_average_during": [round(min(sampler.load), 1), round(statistics.mean(sampler.load), 1),
                                 round(max(sampler.load), 1)],

@@ -194,20 +194,21 @@ class SubmitPath:
             if attempts == 0:
                 first_at = now
             attempts += 1
-            judged = self._judge(result, session, attempts, first_at, throttled)
+            judged = self._judge(result, session, attempts, first_at, throttled, now)
             if not isinstance(judged, _Retry):
                 return judged
             throttled += judged.throttled
             await self._back_off(judged.delay)
 
     def _judge(
-        self, result: SubmitResult, session: Session, attempts: int, first_at: float, throttled: int = 0
+        self, result: SubmitResult, session: Session, attempts: int, first_at: float, throttled: int = 0,
+        written_at: float | None = None,
     ) -> SubmitOutcome | _Retry:
-        """The outcome of one write, or the delay before the next attempt.
-        ``throttled``: throttling answers among the ``attempts`` before this one."""
+        """The outcome of one write (made at ``written_at``), or the delay before the next
+        attempt. ``throttled``: throttling answers among the ``attempts`` before this one."""
         if type(result) is SubmitSmResp and result.command_status == 0:
             self.throttle.on_success()
-            return Accepted(message_id=result.message_id or "", attempts=attempts)
+            return Accepted(message_id=result.message_id or "", attempts=attempts, written_at=written_at)
         if isinstance(result, UnknownReason):
             self.unknown += 1
             return Unknown(reason=result, attempts=attempts)
@@ -282,9 +283,9 @@ class SubmitPath:
             self._release(slot)
             if type(result) is SubmitSmResp and result.command_status == 0:  # _judge's first case, inlined
                 throttle.on_success()
-                done(Accepted(message_id=result.message_id or "", attempts=1))
+                done(Accepted(message_id=result.message_id or "", attempts=1, written_at=now))
                 return
-            judged = self._judge(result, session, 1, now)
+            judged = self._judge(result, session, 1, now, 0, now)
             if isinstance(judged, _Retry):
                 nursery.start_soon(self._retry, pdu, done, judged.delay, now, judged.throttled)
             else:

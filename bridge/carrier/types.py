@@ -33,6 +33,9 @@ class Accepted(msgspec.Struct, frozen=True, kw_only=True):
 
     message_id: str
     attempts: int
+    # When the accepted attempt's submit_sm was written (trio clock): the part's
+    # submit time, stored as message_parts.submitted_at (docs/store.md).
+    written_at: float | None = None
 
 
 class Rejected(msgspec.Struct, frozen=True, kw_only=True):

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
+import trio
 
 import dlr
 from bridge.dispatch.inbound import RECEIPT_TEXT_PREFIX, MoRow, ReceiptRow
@@ -255,10 +256,14 @@ async def _apply(
                 kinds.get(r.resolution, ignored).append(r)
         folds = _folds(accepted, receipts)
         folded = {fold[0] for fold in folds if fold[0] is not None}
+        # Seconds since each accepted submit_sm was written, just before the call: the
+        # function stores now() minus that (the submit's time, migration 0023).
+        clock = trio.current_time()
         row = await conn.fetchrow(
             _APPLY,
             [(r.part.message_id, r.part.seq, r.part.owner, r.part.attempts, r.carrier, r.carrier_message_id,
-              r.id_key, r.riders, *fold) for r, fold in zip(accepted, folds, strict=True)],
+              r.id_key, r.riders, *fold, None if r.written_at is None else max(0.0, clock - r.written_at))
+             for r, fold in zip(accepted, folds, strict=True)],
             [(r.part.message_id, r.part.seq, r.part.owner, r.part.attempts, r.carrier, r.status, r.reason)
              for r in failed],
             [(r.part.message_id, r.part.seq, r.part.owner, r.part.attempts, r.carrier,

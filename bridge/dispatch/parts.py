@@ -63,3 +63,6 @@ class Result(msgspec.Struct, frozen=True):
     riders: bool = False  # concat = "payload": parts 2.. of the message follow this one
     # Unknown after a timeout: the key its late response would carry (LateResponse.ref).
     late_ref: str | None = None
+    # Accepted: when its submit_sm was written (trio clock; Accepted.written_at), so that
+    # submitted_at is the submit's time, not the writer's flush (apply.py).
+    written_at: float | None = None

@@ -205,7 +205,8 @@ class CarrierRunner:
             carrier = self.carrier
             if key is not None and carrier is not None:  # (None: a runner in a unit test)
                 carrier.metrics.on_accepted(key)
-            return Result(part, Resolution.ACCEPTED, name, outcome.message_id, key, riders=riders)
+            return Result(part, Resolution.ACCEPTED, name, outcome.message_id, key, riders=riders,
+                          written_at=outcome.written_at)  # fmt: skip
         if isinstance(outcome, Rejected):
             return Result(part, Resolution.REJECTED, name, status=int4(outcome.status),
                           reason=f"submit_error_0x{outcome.status:02X}")  # fmt: skip

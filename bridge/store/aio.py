@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 from asyncpg import Record
 
-from bridge.store.codecs import SERVER_SETTINGS, init_connection
+from bridge.store.codecs import SERVER_SETTINGS, init_connection, no_reset
 
 __all__ = ["AioConnection", "AioDatabase", "open_aio_database"]
 
@@ -125,24 +125,13 @@ class AioDatabase:
         await self._pool.close()
 
 
-async def _no_reset(_raw: asyncpg.Connection) -> None:
-    """Nothing to reset when a connection goes back to the pool.
-
-    asyncpg's default reset (advisory unlocks, CLOSE ALL, UNLISTEN, RESET ALL)
-    is one more round trip per borrow, about a fifth of a single-recipient
-    send's statements. The API leaves no session state behind: no advisory
-    locks, no LISTEN (``listen`` has its own connection), no SET, and
-    transactions end with their block.
-    """
-
-
 @contextlib.asynccontextmanager
 async def open_aio_database(
     dsn: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float | None = 60.0
 ) -> AsyncIterator[AioDatabase]:
     pool = await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, init=init_connection,
-        command_timeout=command_timeout, server_settings=_SETTINGS, reset=_no_reset,
+        command_timeout=command_timeout, server_settings=_SETTINGS, reset=no_reset,
     )  # fmt: skip
     db = AioDatabase(pool, dsn)
     try:

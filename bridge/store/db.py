@@ -36,7 +36,8 @@ import trio_asyncio
 from asyncpg import Record
 from trio_asyncio import aio_as_trio
 
-from bridge.store.codecs import SERVER_SETTINGS, init_connection
+from bridge.store.aio_timers import forget_cancelled_timers
+from bridge.store.codecs import SERVER_SETTINGS, init_connection, no_reset
 
 __all__ = [
     "Connection",
@@ -99,6 +100,7 @@ async def ensure_aio_loop() -> AsyncIterator[None]:
     try:
         async with trio_asyncio.open_loop() as loop:
             log_unawaited_asyncio_errors(loop)
+            forget_cancelled_timers(loop)  # else asyncpg's timers pile up (aio_timers.py)
             yield
     except BaseExceptionGroup as group:
         # open_loop runs the body inside its own nursery, which wraps whatever
@@ -262,6 +264,7 @@ async def open_database(
             init=_init_connection,
             command_timeout=command_timeout,
             server_settings=_SERVER_SETTINGS,
+            reset=no_reset,  # one round trip less per call (codecs.no_reset)
         )
         db = Database(pool, dsn)
         try:

@@ -7,6 +7,7 @@ import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 import structlog
@@ -99,7 +100,7 @@ async def test_bind_with_configured_credentials_and_submit(autojump_clock: Clock
         assert (bind.system_id, bind.password, bind.system_type, bind.address_range,
                 bind.interface_version) == ("bridge", "secret", "bulk", "^123", 0x34)
         outcome = await carrier.submit(part(1))
-        assert outcome == Accepted(message_id="id1", attempts=1)
+        assert outcome == Accepted(message_id="id1", attempts=1, written_at=ANY)
         assert net.smscs[0].submits[0].short_message == b"body 1"
         assert carrier.health().binds[0].state == "bound_trx"
 
@@ -214,7 +215,7 @@ async def test_throttled_part_is_resubmitted_and_rate_adapts(autojump_clock: Clo
     async with running(config(tps=100.0)) as (carrier, net, _):
         net.smscs[0].on_submit = throttle_first
         outcome = await carrier.submit(part(7))
-        assert outcome == Accepted(message_id="id2", attempts=2)
+        assert outcome == Accepted(message_id="id2", attempts=2, written_at=ANY)
         first, second = net.smscs[0].submits
         assert first.short_message == second.short_message == b"body 7"
         assert first.sequence_number != second.sequence_number
@@ -263,7 +264,7 @@ async def test_throttling_answers_do_not_count_toward_max_attempts(
         net.smscs[0].on_submit = lambda *_: next(answers)
         rate = carrier.throttle.rate
         outcome = await carrier.submit(part())
-        assert outcome == Accepted(message_id=outcome.message_id, attempts=9)  # type: ignore[union-attr]
+        assert outcome == Accepted(message_id=outcome.message_id, attempts=9, written_at=ANY)  # type: ignore[union-attr]
         assert carrier.throttle.rate < rate and carrier.throttle.throttled == 7
 
         net.smscs[0].on_submit = lambda *_: status  # queue full for good: max_age ends it
@@ -318,7 +319,7 @@ async def test_invalid_bind_status_rebinds_then_retries(autojump_clock: Clock) -
     async with running(config()) as (carrier, net, _):
         net.smscs[0].on_submit = lambda *_: CommandStatus.ESME_RINVBNDSTS
         outcome = await carrier.submit(part(3))
-        assert outcome == Accepted(message_id="id1", attempts=2)
+        assert outcome == Accepted(message_id="id1", attempts=2, written_at=ANY)
         assert net.smscs[0].close_reason is CloseReason.UNBOUND_BY_PEER
         assert len(net.smscs) == 2 and net.smscs[1].submits[0].short_message == b"body 3"
         assert carrier.health().binds[0].binds == 2
@@ -584,7 +585,7 @@ async def test_cancelled_submits_keep_their_window_place_until_answered(
             await trio.testing.wait_all_tasks_blocked()
             assert results == [] and len(smsc.submits) == 2  # parked, not written
             await smsc.answer_held()
-        assert results == [Accepted(message_id="id3", attempts=1)]
+        assert results == [Accepted(message_id="id3", attempts=1, written_at=ANY)]
         assert smsc.outstanding_max == 2
 
 
@@ -615,7 +616,7 @@ async def test_submit_waits_while_no_bind_is_up(autojump_clock: Clock) -> None:
             await trio.sleep(5)
             assert outcome == []  # parked: backpressure, nothing written anywhere
             net.refuse = False
-        assert outcome == [Accepted(message_id="id1", attempts=1)]
+        assert outcome == [Accepted(message_id="id1", attempts=1, written_at=ANY)]
 
 
 async def test_inbound_data_sm_is_acked_with_data_sm_resp(autojump_clock: Clock) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import msgspec
 import pytest
+import trio
 
 import dlr
 from bridge.dispatch.apply import apply_flush
@@ -130,6 +131,24 @@ async def test_folded_receipts_leave_the_receipts_array_and_the_others_keep_thei
     parked = await db.fetch("SELECT id_key, stat FROM parked_receipts ORDER BY id")
     assert [(r["id_key"], r["stat"]) for r in parked] == [
         (receipts[0].id_key, "DELIVRD"), (receipts[2].id_key, "UNDELIV"), (receipts[4].id_key, "DELIVRD")]
+
+
+async def test_submitted_at_is_when_the_submit_sm_was_written_not_the_flush(db: Database) -> None:
+    """An accepted part's submitted_at is its write time (Result.written_at), however late
+    the flush that stores it; folded with its receipt too. Without one: the flush's time."""
+    parts = await _claimed(db, 3)
+    written = trio.current_time() - 30.0
+    results = [msgspec.structs.replace(_accepted(parts[0], "W0"), written_at=written),
+               msgspec.structs.replace(_accepted(parts[1], "W1"), written_at=written),
+               _accepted(parts[2], "W2")]  # fmt: skip
+    applied = await _flush(db, results, [_receipt("W1", "DELIVRD")])
+    assert (applied.accepted, applied.folded) == (3, 1)
+    rows = await db.fetch(
+        "SELECT extract(epoch FROM now() - submitted_at)::float8 AS ago FROM message_parts ORDER BY message_id"
+    )
+    ago = [r["ago"] for r in rows]
+    assert 29.5 < ago[0] < 40 and 29.5 < ago[1] < 40, ago
+    assert 0 <= ago[2] < 5, ago
 
 
 async def test_a_fold_that_does_not_apply_is_matched_at_its_position(db: Database) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from unittest.mock import ANY
 
 import trio
 
@@ -175,7 +176,7 @@ async def test_netsmpp_bind_submit_enquire_link_unbind(netsmpp_smsc: NetSmppSmsc
             await netsmpp_smsc.await_received(CommandId.ENQUIRE_LINK)
             await eventually(lambda: carrier.health().binds[0].enquire_link_rtt is not None)
         # smsc.pl answers every submit with the same id (docs/interop.md)
-        assert first == second == Accepted(message_id=netsmpp_smsc.message_id, attempts=1)
+        assert [first, second] == [Accepted(message_id=netsmpp_smsc.message_id, attempts=1, written_at=ANY)] * 2
         assert inbound.statistics().current_buffer_used == 0  # it never sends receipts
     with trio.fail_after(WAIT):
         await netsmpp_smsc.await_received(CommandId.UNBIND)
@@ -200,4 +201,4 @@ async def test_netsmpp_silent_peer_is_noticed_by_the_response_timeout(
         with trio.fail_after(WAIT):
             await eventually(lambda: carrier.health().binds[0].binds >= 2)  # link lost, bound again
             outcome = await carrier.submit(part(dlr=0))
-        assert outcome == Accepted(message_id=netsmpp_smsc.message_id, attempts=1)
+        assert outcome == Accepted(message_id=netsmpp_smsc.message_id, attempts=1, written_at=ANY)

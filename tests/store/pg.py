@@ -34,6 +34,7 @@ import pytest
 import trio
 import trio_asyncio
 
+from bridge.store.aio_timers import forget_cancelled_timers
 from bridge.store.db import Database, log_unawaited_asyncio_errors, open_connection, open_database
 from bridge.store.embedded import server_reachable, start_embedded
 from bridge.store.migrate import migrate
@@ -143,6 +144,7 @@ async def aio_loop() -> AsyncIterator[trio_asyncio.TrioEventLoop]:
     """The trio-asyncio loop asyncpg runs on, for the whole test."""
     async with trio_asyncio.open_loop() as loop:
         log_unawaited_asyncio_errors(loop)  # as the daemon's loop (bridge.store.db)
+        forget_cancelled_timers(loop)
         yield loop
 
 

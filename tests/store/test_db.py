@@ -158,3 +158,15 @@ def test_an_asyncio_error_nobody_awaits_is_logged_not_raised() -> None:
         trio.run(main)
     assert [e["event"] for e in logs] == ["asyncio error nobody awaited"]
     assert "ConnectionResetError" in logs[0]["error"]
+
+
+async def test_a_connection_goes_back_to_the_pool_without_a_reset_round_trip(pg_dsn: str) -> None:
+    """No reset statement after each call (bridge.store.codecs.no_reset): session state
+    set on a pooled connection stays, so none may be left there (docs/store.md)."""
+    with trio.fail_after(30):
+        async with open_database(pg_dsn, min_size=1, max_size=1) as db:
+            await db.fetchval("SELECT set_config('application_name', 'left-behind', false)")
+            assert await db.fetchval("SELECT current_setting('application_name')") == "left-behind"
+            async with db.transaction() as tx:  # an open transaction is still ended at release
+                await tx.execute("CREATE TEMP TABLE t (x int) ON COMMIT DROP")
+            assert await db.fetchval("SELECT 1") == 1

@@ -15,6 +15,9 @@
 -- key parked earlier, a part no longer ours), its receipt is matched like the
 -- others, from the accepted row's fold_* fields, at its own position.
 --
+-- submitted_at of an accepted part: when its submit_sm was written, submit_age
+-- seconds before this call (the daemon's clock; migration 0023), not the flush's time.
+--
 -- Plan settings: the arrays are a flush (hundreds to a few thousand rows) and
 -- the tables are large; the plans stay driven by the arrays, by index, whatever
 -- the statistics say (a fresh database, or one filled faster than autovacuum
@@ -88,7 +91,7 @@ BEGIN
             UPDATE message_parts p
             SET state = cand.fold_state::part_state, carrier = cand.carrier,
                 carrier_message_id = cand.carrier_message_id, id_key = cand.id_key,
-                submitted_at = now(), final_at = now(),
+                submitted_at = now() - make_interval(secs => coalesce(cand.submit_age, 0)), final_at = now(),
                 receipt_stat = cand.fold_stat, error_code = cand.fold_error_code
             FROM cand
             WHERE p.message_id = cand.message_id AND p.seq = cand.seq AND p.state::text = 'submitting'
@@ -116,16 +119,16 @@ BEGIN
         WITH upd AS (
             UPDATE message_parts p
             SET state = 'submitted', carrier = a.carrier, carrier_message_id = a.carrier_message_id,
-                id_key = a.id_key, submitted_at = now()
+                id_key = a.id_key, submitted_at = now() - make_interval(secs => coalesce(a.submit_age, 0))
             FROM unnest(p_accepted) AS a
             WHERE (a.fold_position IS NULL OR NOT v_consumed[a.fold_position])
               AND p.message_id = a.message_id AND p.seq = a.seq AND p.state::text = 'submitting'
               AND p.owner_instance = a.owner_instance AND p.attempts = a.attempt
-            RETURNING a.message_id, a.carrier, a.id_key, a.carrier_message_id, a.riders
+            RETURNING a.message_id, a.carrier, a.id_key, a.carrier_message_id, a.riders, p.submitted_at
         ), riders AS (
             UPDATE message_parts r
             SET state = 'submitted', carrier = upd.carrier, carrier_message_id = upd.carrier_message_id,
-                id_key = upd.id_key, submitted_at = now()
+                id_key = upd.id_key, submitted_at = upd.submitted_at
             FROM upd
             WHERE upd.riders AND r.message_id = upd.message_id AND r.seq > 1 AND r.state::text = 'queued'
         )

@@ -1,0 +1,13 @@
+-- smpp-bridge schema, version 23: message_parts.submitted_at of an accepted part is
+-- when its submit_sm was written, not when the writer's flush stored the response.
+--
+-- The writer collects outcomes for up to writer_delay (20 ms by default) and a
+-- flush may wait for another in flight, or for the database to come back: with
+-- now() in apply_flush the part's submit time was the flush's. An accepted row now
+-- carries submit_age, the seconds between the accepted attempt's write and the
+-- daemon's apply_flush call (its own monotonic clock, so no clock of another host
+-- is compared with the server's), and apply_flush stores now() - submit_age; NULL
+-- (a row built without it) keeps now(). The span a parked receipt's submit date is
+-- compared with (docs/outcomes.md "Unknown outcome") and the receipt and query_sm
+-- timeouts start from the submit itself.
+ALTER TYPE flush_accepted ADD ATTRIBUTE submit_age double precision;
