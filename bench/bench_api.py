@@ -15,6 +15,10 @@ limits off (keys with --no-rate-limit). Figures:
 
 ``SMPP_BRIDGE_BENCH_API_WORKERS=N`` runs the API with N processes
 (`--workers`); the API's CPU is then the sum over its processes.
+``SMPP_BRIDGE_BENCH_API_PHASES=bulk`` runs only the cold start and the two
+100-recipient figures (for A/B runs of the intake); its targets are not judged.
+Each figure also gives the CPU per request of the daemon, of its backends and
+of the simulator from the load's start until the daemon is idle again.
 
 A cold start (3 s of single sends on the new database, reported apart, not a
 figure) comes first: see ``run``. Each figure starts once the daemon has finished what the previous ones queued
@@ -179,7 +183,8 @@ def _system(pool: int, workers: int) -> Iterator[dict[str, Any]]:
                 raise RuntimeError("the system did not start: " + (work / "processes.log").read_text()[-2000:])
             time.sleep(0.1)
         time.sleep(1.0)  # the daemon's binds, the API's pool
-        yield {"dsn": dsn, "keys": keys, "port": api_port, "api": processes[2], "work": work}
+        yield {"dsn": dsn, "keys": keys, "port": api_port, "api": processes[2], "daemon": processes[1],
+               "sim": processes[0], "work": work}  # fmt: skip
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -206,19 +211,35 @@ def _load(system: dict[str, Any], requests: list[list[Any]], *, seconds: float, 
     backends = trio.run(_backends, system["dsn"])
     before = {pid: _safe_cpu(pid) for pid in backends}
     api_before = _api_cpu(system["api"].pid)
+    daemon_before, sim_before = _safe_cpu(system["daemon"].pid), _safe_cpu(system["sim"].pid)
     out = subprocess.run([sys.executable, "-m", "bench.http_load", str(path)], capture_output=True, text=True,
                          check=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})  # fmt: skip
     result: dict[str, Any] = json.loads(out.stdout)
     api_cpu = _api_cpu(system["api"].pid) - api_before
     now = trio.run(_backends, system["dsn"])
-    pg = {"smpp-bridge-api": 0.0, "smpp-bridge": 0.0}
-    for pid, app in now.items():
-        if app in pg:
-            pg[app] += _safe_cpu(pid) - before.get(pid, 0.0)
+    pg = _pg_cpu(now, before)
+    # The daemon sends what the load queued after the load too: its CPU, its
+    # backends' and the simulator's are also taken once it is idle again.
+    drain = trio.run(_wait_idle, system["dsn"], 120.0)
+    drained = _pg_cpu(trio.run(_backends, system["dsn"]), before)
+    daemon_cpu = _safe_cpu(system["daemon"].pid) - daemon_before
+    sim_cpu = _safe_cpu(system["sim"].pid) - sim_before
     n = max(1, result["requests"])
     result.update(api_us_per_request=round(api_cpu / n * 1e6, 1), pg_api_us_per_request=round(pg["smpp-bridge-api"] / n * 1e6, 1),
-                  pg_daemon_us_per_request=round(pg["smpp-bridge"] / n * 1e6, 1))  # fmt: skip
+                  pg_daemon_us_per_request=round(pg["smpp-bridge"] / n * 1e6, 1),
+                  drained_s=round(drain, 2), daemon_us_per_request=round(daemon_cpu / n * 1e6, 1),
+                  pg_daemon_drained_us_per_request=round(drained["smpp-bridge"] / n * 1e6, 1),
+                  sim_us_per_request=round(sim_cpu / n * 1e6, 1))  # fmt: skip
     return result
+
+
+def _pg_cpu(backends: dict[int, str], before: dict[int, float]) -> dict[str, float]:
+    """CPU of the API's and the daemon's PostgreSQL backends since ``before``."""
+    pg = {"smpp-bridge-api": 0.0, "smpp-bridge": 0.0}
+    for pid, app in backends.items():
+        if app in pg:
+            pg[app] += _safe_cpu(pid) - before.get(pid, 0.0)
+    return pg
 
 
 def _api_cpu(pid: int) -> float:
@@ -254,11 +275,14 @@ def run(quick: bool) -> dict[str, Any]:
     figures, extra_lines = [], []
     targets: dict[str, Any] = {}
     workers = int(os.environ.get("SMPP_BRIDGE_BENCH_API_WORKERS", "1"))
+    only_bulk = os.environ.get("SMPP_BRIDGE_BENCH_API_PHASES") == "bulk"
     with _system(pool=20 if workers == 1 else 10, workers=workers) as system:
         keys = system["keys"]
-        phases = [
+        phases = [] if only_bulk else [
             ("single-recipient sends/s, 1 account", _sends(keys[:1], 1), 32, 1),
             ("single-recipient sends/s, 16 accounts", _sends(keys, 1), 32, 1),
+        ]
+        phases += [
             ("recipients/s in 100-recipient calls, 1 account", _sends(keys[:1], 100, 64), 8, 100),
             ("recipients/s in 100-recipient calls, 16 accounts", _sends(keys, 100, 64), 8, 100),
         ]
@@ -277,6 +301,9 @@ def run(quick: bool) -> dict[str, Any]:
                 peak_single = max(peak_single, _accepted(r))
             figures.append(Rate(label, int(rate * r["seconds"]), (r["seconds"],), unit="/s", extra=r).as_dict())
             extra_lines.append(f"  {label}: {rate:,.0f} ({r})")
+        if only_bulk:
+            print("\n".join(extra_lines))
+            return {"figures": figures, "targets": {}}
         key_of = {f"bench{i}": k for i, k in enumerate(keys)}
         ids = trio.run(_message_ids, system["dsn"], 2000)
         reads = [["GET", f"/api/v1/sms/{mid}", None, key_of[account]] for mid, account in ids]

@@ -13,7 +13,7 @@ One call is one campaign of 1..100 recipients. Per number:
 
 Then one statement (``store_sends``), whatever the number of sends and of
 accounts: data-modifying CTEs insert the campaigns, messages, parts and ledger
-reservations (unnest arrays), add each account's total to its ``reserved``
+reservations (``bridge.store.intake``: unnest arrays), add each account's total to its ``reserved``
 (accounts locked in id order first, as ``settle_messages`` locks them) and
 ``pg_notify('smpp_bridge_queued', ...)``, which PostgreSQL delivers only when
 the transaction commits (NOTIFY semantics), so a claimer never wakes up for
@@ -42,6 +42,7 @@ import asyncpg
 
 from bridge.store.accounts import AccountNotFound, get_account
 from bridge.store.executor import Executor
+from bridge.store.intake import STORE, store_arguments
 from bridge.store.models import PublicStatus, Recipient, SendResult, Totals, new_public_id
 from bridge.store.plan import (
     MAX_RECIPIENTS,
@@ -52,7 +53,6 @@ from bridge.store.plan import (
     classify_type,
     parse_number,
     plan,
-    plan_outcomes,
 )
 from bridge.store.reasons import describe
 from bridge.store.routing import RouteTable
@@ -79,73 +79,6 @@ __all__ = [
 NOTIFY_CHANNEL = "smpp_bridge_queued"
 
 # --- the statement -------------------------------------------------------------------
-
-# No joins: the ids of the new campaigns and messages are drawn from their
-# sequences first (``ci``, ``mi``), and a message names its campaign, a part
-# its message, by position in the arrays (an array subscript). A statement
-# prepared once and run with batches of 1 to 6,400 recipients keeps a plan
-# that is linear in them whatever the planner guesses (joins on the inserted
-# rows were planned as nested loops, quadratic in the batch). The ledger
-# rows come from the messages themselves (queued and priced), and each
-# account's reservation is the sum of its ledger rows: the money cannot
-# disagree with the rows. The sub-selects of the last line run in order, the
-# accounts UPDATE after every insert (and it needs all of ``l``).
-_STORE = """
-WITH ci AS (
-    SELECT nextval('campaigns_id_seq') AS id, u.*
-    FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
-                $7::int[], $8::int[], $9::int[], $10::numeric[], $11::bigint[])
-         WITH ORDINALITY AS u(p, a, r, t, b, s, ac, f, i, co, k, ord)
-), c AS (
-    INSERT INTO campaigns (id, public_id, account_id, reference, type, body, sender_id,
-                           accepted, failed, invalid, estimated_cost, api_key_id)
-    OVERRIDING SYSTEM VALUE
-    SELECT id, p, a, r, t::message_type, b, s, ac, f, i, co, k FROM ci
-    RETURNING 1
-), mi AS (
-    -- $34: each message's outcome, a position in $15-$23 and $25 (plan_outcomes)
-    SELECT nextval('messages_id_seq') AS id,
-           (SELECT array_agg(id ORDER BY ord) FROM ci)[u.camp] AS campaign_id,
-           (SELECT array_agg(a ORDER BY ord) FROM ci)[u.camp] AS account_id,
-           u.p, u.camp, u.d, ($15::text[])[u.o] AS co, ($16::text[])[u.o] AS s,
-           ($17::text[])[u.o] AS r, ($18::text[])[u.o] AS e, ($19::int[])[u.o] AS n,
-           ($20::numeric[])[u.o] AS cost, ($21::text[])[u.o] AS si, ($22::int[])[u.o] AS st,
-           ($23::int[])[u.o] AS sn, u.cr, ($25::text[])[u.o] AS er, u.ord
-    FROM unnest($12::text[], $13::int[], $14::text[], $24::int[], $34::int[])
-         WITH ORDINALITY AS u(p, camp, d, cr, o, ord)
-), m AS (
-    INSERT INTO messages (id, public_id, campaign_id, account_id, destination, country, state, route,
-                          encoding, segments, cost, sender_id, sender_ton, sender_npi, concat_ref,
-                          error, final_at)
-    SELECT id, p, campaign_id, account_id, d, co, s::message_state, r, e, n, cost, si, st, sn, cr, er,
-           CASE WHEN s = 'queued' THEN NULL ELSE now() END
-    FROM mi
-    RETURNING 1
-), p AS (
-    INSERT INTO message_parts (message_id, seq, total, body, route)
-    SELECT (SELECT array_agg(id ORDER BY ord) FROM mi)[u.msg], u.seq, u.total, u.body, u.route
-    FROM unnest($26::int[], $27::int[], $28::int[], $29::text[], $30::text[])
-         AS u(msg, seq, total, body, route)
-    RETURNING 1
-), l AS (
-    INSERT INTO ledger (account_id, message_id, kind, amount)
-    SELECT account_id, id, 'reservation', cost FROM mi WHERE s = 'queued' AND cost > 0
-    RETURNING account_id, amount
-), locked AS (
-    SELECT id FROM accounts WHERE id IN (SELECT account_id FROM l) ORDER BY id FOR NO KEY UPDATE
-), a AS (
-    UPDATE accounts SET reserved = reserved + s.total
-    FROM (SELECT account_id, sum(amount) AS total FROM l GROUP BY account_id) s
-    JOIN locked ON locked.id = s.account_id
-    WHERE accounts.id = s.account_id
-    RETURNING accounts.id
-), n AS (
-    SELECT pg_notify($31, $32) WHERE $33
-)
-SELECT (SELECT count(*) FROM c) AS campaigns, (SELECT count(*) FROM m) AS messages,
-       (SELECT count(*) FROM p) AS parts, (SELECT count(*) FROM a) AS accounts,
-       (SELECT count(*) FROM n) AS notified
-"""
 
 # References per destination (see migration 0001 concat_refs): returns the
 # value after allocating n, so this call's references are new-n .. new-1.
@@ -206,34 +139,7 @@ async def store_sends(db: Executor, sends: Sequence[PlannedSend]) -> None:
 
 
 async def _store(db: Executor, sends: Sequence[PlannedSend], items: list[Planned], refs: dict[str, int]) -> None:
-    campaign_of = [i for i, s in enumerate(sends, start=1) for _ in s.items]  # positions, from 1
-    queued = [(i, p) for i, p in enumerate(items, start=1) if p.state == "queued" and p.seg is not None]
-    parts = [
-        (i, seq, len(p.seg.parts), text, p.route.label if p.route else None)
-        for i, p in queued if p.seg is not None
-        for seq, text in enumerate(p.seg.parts, start=1)
-    ]  # fmt: skip
-    part_columns = [list(column) for column in zip(*parts, strict=True)] if parts else [[]] * 5
-    outcome_of, outcomes = plan_outcomes(items)  # the plan columns once per outcome
-    await db.fetchrow(
-        _STORE,
-        [s.public_id for s in sends], [s.account_id for s in sends],
-        [s.request.reference for s in sends], [s.kind for s in sends],
-        [s.request.message for s in sends], [s.request.sender_id for s in sends],
-        [s.counts["queued"] for s in sends], [s.counts["failed"] for s in sends],
-        [s.counts["invalid"] for s in sends], [s.total for s in sends], [s.api_key_id for s in sends],
-        [p.public_id for p in items], campaign_of, [p.to for p in items],
-        [p.country for p in outcomes], [p.state for p in outcomes],
-        [p.route.label if p.route else None for p in outcomes],
-        [str(p.seg.encoding) if p.seg else None for p in outcomes],
-        [p.seg.segments if p.seg else 0 for p in outcomes], [p.cost for p in outcomes],
-        [p.sender.address if p.sender else None for p in outcomes],
-        [p.sender.ton if p.sender else None for p in outcomes],
-        [p.sender.npi if p.sender else None for p in outcomes],
-        [refs.get(p.public_id) for p in items], [p.error for p in outcomes],
-        *part_columns,
-        NOTIFY_CHANNEL, sends[0].public_id, bool(queued), outcome_of,
-    )  # fmt: skip
+    await db.fetchrow(STORE, *store_arguments(sends, items, refs, NOTIFY_CHANNEL))
 
 
 # --- the calls -----------------------------------------------------------------------

@@ -261,7 +261,7 @@ def plan_outcomes(items: list[Planned]) -> tuple[list[int], list[Planned]]:
     """Each message's outcome (a position from 1) and one message of each outcome.
 
     The columns a message takes from its plan (country, state, route, encoding,
-    segments, cost, sender, error) are the same for every number of a send with
+    segments, cost, sender, error) and its parts' texts are the same for every number of a send with
     the same route and country (``plan``), and mostly across the sends of a
     batch: the enqueue statement takes them once per outcome, not once per
     message. asyncpg checks every element of an array parameter against
@@ -275,7 +275,7 @@ def plan_outcomes(items: list[Planned]) -> tuple[list[int], list[Planned]]:
         seg, sender = p.seg, p.sender  # routes are the configuration's objects
         key = (
             p.state, p.error, p.country, p.cost, id(p.route),
-            (seg.segments, seg.encoding) if seg else None,
+            (seg.segments, seg.encoding, seg.parts) if seg else None,  # the parts are the outcome's
             (sender.address, sender.ton, sender.npi) if sender else None,
         )  # fmt: skip
         position = positions.get(key)

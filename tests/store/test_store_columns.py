@@ -56,3 +56,33 @@ async def test_a_mixed_batch_stores_each_message_as_planned(db: Database) -> Non
     assert {r["state"] for r in stored.values()} == {"queued", "failed", "invalid"}
     assert len({(r["route"], r["encoding"], r["segments"], r["sender_id"]) for r in stored.values()}) > 4
     assert sum(r["cost"] for r in stored.values()) == sum((s.total for s in sends), Decimal(0))
+
+
+async def test_each_queued_message_gets_the_parts_of_its_own_segmentation(db: Database) -> None:
+    # Parts are written from their message's outcome (bridge/store/intake.py):
+    # routes with other segmentation profiles, bodies of one to several parts
+    # and failed or invalid numbers in between must not shift a message's texts.
+    table = RouteTable(CONFIG)
+    account = await create_account(db, "acme", credits="1000")
+    bodies = ["Your code is 482915", "Sale! " + "x" * 200, "Ünïcode body " * 12, "y" * 300]
+    sends = [
+        prepare(CONFIG, table, account.id, req([MY, "12345", SG, GB, MY2, ID, SG], body, reference=f"r{i}"),
+                default_sender_id="Acme")
+        for i, body in enumerate(bodies)
+    ]  # fmt: skip
+    await store_sends(db, sends)
+    rows = await db.fetch(
+        "SELECT m.public_id, p.seq, p.total, p.body, p.route, p.state::text FROM message_parts p"
+        " JOIN messages m ON m.id = p.message_id ORDER BY m.public_id, p.seq"
+    )
+    stored: dict[str, list[tuple[object, ...]]] = {}
+    for r in rows:
+        stored.setdefault(r["public_id"], []).append(tuple(r)[1:])
+    expected = {
+        p.public_id: [(seq, len(p.seg.parts), text, p.route.label if p.route else None, "queued")
+                      for seq, text in enumerate(p.seg.parts, start=1)]
+        for s in sends for p in s.items if p.state == "queued" and p.seg is not None
+    }  # fmt: skip
+    assert stored == expected
+    assert {len(v) for v in expected.values()} >= {1, 2}
+    assert len({(v[0][1], v[0][3]) for v in expected.values()}) > 2  # several segmentations

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bridge.store.accounts import money
 from bridge.store.enqueue import classify_type, parse_number
-from bridge.store.models import iso_millis, new_public_id, new_public_ids
+from bridge.store.models import _PAIRS, iso_millis, new_public_id, new_public_ids, public_ids
 from bridge.store.routing import RouteTable
 from bridge.store.senders import InvalidSender, SenderKind, classify_sender
 from config.load import parse_config
@@ -164,3 +164,15 @@ def test_public_ids_made_together_are_unique_and_shaped_alike() -> None:
     assert new_public_ids("msg", 0) == []
     # The 80 random bits differ from id to id (the 48-bit clock is shared).
     assert len({i[-16:] for i in ids}) == len(ids)
+
+
+@given(st.integers(min_value=0, max_value=2**48 - 1), st.binary(min_size=0, max_size=400).map(lambda b: b[: len(b) // 10 * 10]))
+def test_ids_made_together_are_those_made_one_at_a_time(millis: int, random: bytes) -> None:
+    # new_public_id's layout: 26 characters, 10 bits (two characters) at a
+    # time from the top of millis << 80 | the id's 80 random bits.
+    one_at_a_time = [
+        "msg_" + "".join(_PAIRS[(millis << 80 | int.from_bytes(random[i : i + 10])) >> shift & 1023]
+                         for shift in range(120, -1, -10))
+        for i in range(0, len(random), 10)
+    ]  # fmt: skip
+    assert public_ids("msg", millis, random) == one_at_a_time
