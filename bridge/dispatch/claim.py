@@ -23,11 +23,13 @@ slow carrier window slows the claims instead of growing a buffer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from time import thread_time
 from typing import Protocol
 
 import structlog
 import trio
 
+from bridge import logs
 from bridge.dispatch.instances import Lease
 from bridge.dispatch.parts import ClaimedPart
 from bridge.dispatch.stats import DaemonStats
@@ -206,10 +208,9 @@ class Claimer:
                     await self._sleep()
                     continue
                 try:
-                    started = trio.current_time()
+                    started, cpu = trio.current_time(), thread_time()
                     parts = await self.claim(min(self.batch, room))
-                    log.debug("claimed", parts=len(parts), room=room,
-                              ms=round((trio.current_time() - started) * 1000, 1))  # fmt: skip
+                    claimed_at, claim_cpu = trio.current_time(), thread_time()
                 except Exception as exc:
                     # No (usable) answer: the claim may have been committed all the same.
                     log.warning("claim failed; claiming under a new instance row", error=repr(exc))
@@ -220,6 +221,16 @@ class Claimer:
                     book.claimed(parts[0].owner, len(parts))
                     self._stats.claimed += len(parts)
                     await pipeline.dispatch(parts)
+                if logs.DEBUG:
+                    # A timeline of the claims (bench/README.md): ms is the claim's wall
+                    # time, busy_ms the CPU time of the daemon's thread meanwhile (mostly its
+                    # other tasks, which the answer waits behind), dispatch_ms the batch's
+                    # submit_sm PDUs built and written; the next claim waits for both.
+                    done, done_cpu = trio.current_time(), thread_time()
+                    log.debug("claimed", parts=len(parts), room=room, ms=round((claimed_at - started) * 1000, 1),
+                              busy_ms=round((claim_cpu - cpu) * 1000, 1),
+                              dispatch_ms=round((done - claimed_at) * 1000, 1),
+                              dispatch_cpu_ms=round((done_cpu - claim_cpu) * 1000, 1))  # fmt: skip
                 if len(parts) < min(self.batch, room):
                     await self._sleep()  # the queue is (nearly) empty: wait for NOTIFY or the poll
             nursery.cancel_scope.cancel()
