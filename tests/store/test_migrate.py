@@ -163,3 +163,29 @@ async def test_ledger_is_append_only_and_accounts_cannot_overdraw(db: Database) 
     with pytest.raises(asyncpg.CheckViolationError):  # a credit has no message; others need one
         await db.execute("INSERT INTO ledger (account_id, kind, amount) VALUES ($1, 'charge', 1)", account)
     assert await db.fetchval("SELECT credits FROM accounts WHERE id = $1", account) == Decimal("10.0000")
+
+
+async def test_messages_have_no_before_update_row_trigger(db: Database) -> None:
+    # A BEFORE UPDATE row trigger makes PostgreSQL lock every row an UPDATE changes
+    # before the update (a tuple lock and its WAL record), whatever the trigger's
+    # columns or WHEN clause; finalize_messages moves one-part messages without a
+    # lock on purpose (migration 0025). The checks are AFTER row triggers instead.
+    rows = await db.fetch(
+        "SELECT tgname, tgtype FROM pg_trigger WHERE tgrelid = 'messages'::regclass AND NOT tgisinternal"
+    )
+    row_before_update = [r["tgname"] for r in rows if r["tgtype"] & 1 and r["tgtype"] & 2 and r["tgtype"] & 16]
+    assert row_before_update == []
+    after_update = {r["tgname"] for r in rows if r["tgtype"] & 1 and not r["tgtype"] & 2 and r["tgtype"] & 16}
+    assert after_update == {"messages_final_state", "messages_id_fixed", "messages_keys_fixed"}
+
+
+async def test_message_keys_cannot_change(db: Database) -> None:
+    message = await _message(db)
+    other = await _message(db)
+    campaign = await db.fetchval("SELECT campaign_id FROM messages WHERE id = $1", other)
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match="cannot change"):
+        await db.execute("UPDATE messages SET campaign_id = $2 WHERE id = $1", message, campaign)
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match="cannot change"):
+        await db.execute("UPDATE messages SET id = $2 WHERE id = $1", message, other + 1000)
+    # The same value again is no change.
+    await db.execute("UPDATE messages SET campaign_id = campaign_id, state = state WHERE id = $1", message)
