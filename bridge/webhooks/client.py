@@ -278,8 +278,9 @@ class HttpClient:
                         answers.append(Answer(status=found[0]))
                         continue
                     conn.simple = False  # h11 from here on, from the bytes not yet read
-                    http.receive_data(bytes(conn.buffer))
-                    conn.buffer.clear()
+                    if conn.buffer:  # (empty bytes would tell h11 of the end of the stream)
+                        http.receive_data(bytes(conn.buffer))
+                        conn.buffer.clear()
                     if ended:
                         http.receive_data(b"")
                 # Our bytes went out; h11 is told of a request of the same method, target
