@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -253,9 +253,13 @@ class Database:
 
 @contextlib.asynccontextmanager
 async def open_database(
-    dsn: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float | None = 60.0
+    dsn: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float | None = 60.0,
+    settings: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Database]:
-    """A connection pool for the body; opens the trio-asyncio loop when needed."""
+    """A connection pool for the body; opens the trio-asyncio loop when needed.
+
+    ``settings``: more server settings for the pool's sessions (the webhook sender's
+    ``plan_cache_mode``, bridge/webhooks/service.py)."""
     async with ensure_aio_loop():
         pool = await aio_as_trio(asyncpg.create_pool)(
             dsn,
@@ -263,7 +267,7 @@ async def open_database(
             max_size=max_size,
             init=_init_connection,
             command_timeout=command_timeout,
-            server_settings=_SERVER_SETTINGS,
+            server_settings={**_SERVER_SETTINGS, **(settings or {})},
             reset=no_reset,  # one round trip less per call (codecs.no_reset)
         )
         db = Database(pool, dsn)

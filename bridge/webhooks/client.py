@@ -2,10 +2,13 @@
 
 Chosen by measurement (bench/bench_http_clients.py, docs/webhooks.md): httpx
 costs 1.5-3 ms of CPU per request, h11 driven over trio streams under 0.1 ms.
-h11 parses every answer; the request is a fixed shape this module writes itself (request
-line, Host, Content-Length, the policy's headers, the body), which halves h11's cost per
-request. h11 is told of an equivalent request, built and validated once per target, so
-its state machine parses the answer exactly as if it had written the request. The tests'
+The request is a fixed shape this module writes itself (request line, Host,
+Content-Length, the policy's headers, the body), which halves h11's cost per request.
+An answer of the common shape (HTTP/1.1, a final status, Content-Length, kept alive) is
+read by bridge/webhooks/answers.py, which reads it as h11 would at a fraction of the
+CPU; at the first answer of any other shape h11 reads the connection from there on. h11
+is told of an equivalent request, built and validated once per target, so its state
+machine parses the answer exactly as if it had written the request. The tests'
 receivers parse our requests with h11 as a server.
 
 What a request may and may not do:
@@ -41,6 +44,7 @@ from urllib.parse import urlsplit
 import h11
 import trio
 
+from bridge.webhooks.answers import MORE, OTHER, simple_answer
 from bridge.webhooks.guard import AddressGuard, Refused
 
 __all__ = ["Answer", "HttpClient", "Origin", "UrlError", "check_header_value", "parse_url"]
@@ -113,12 +117,16 @@ class Answer:
 
 
 class _Conn:
-    __slots__ = ("http", "idle_since", "stream")
+    __slots__ = ("buffer", "http", "idle_since", "simple", "stream")
 
     def __init__(self, stream: trio.abc.Stream) -> None:
         self.stream = stream
         self.http = h11.Connection(h11.CLIENT)
         self.idle_since = 0.0
+        # Answers of the common shape are read here (bridge/webhooks/answers.py) until
+        # one is not; from then on h11 reads the connection, from the same bytes.
+        self.simple = True
+        self.buffer = bytearray()
 
 
 class _Stale(Exception):
@@ -255,6 +263,26 @@ class HttpClient:
                     raise _Stale() from exc
                 raise
             for target, _headers, _body in batch:
+                if conn.simple:
+                    found, ended = simple_answer(conn.buffer, max_body), False
+                    while found is MORE:
+                        chunk = await _receive(conn, stale=reused and not answered)
+                        answered, ended = answered or bool(chunk), not chunk
+                        if ended:
+                            found = OTHER
+                        else:
+                            conn.buffer += chunk
+                            found = simple_answer(conn.buffer, max_body)
+                    if found is not OTHER:
+                        del conn.buffer[: found[1]]
+                        answers.append(Answer(status=found[0]))
+                        continue
+                    conn.simple = False  # h11 from here on, from the bytes not yet read
+                    if conn.buffer:  # (empty bytes would tell h11 of the end of the stream)
+                        http.receive_data(bytes(conn.buffer))
+                        conn.buffer.clear()
+                    if ended:
+                        http.receive_data(b"")
                 # Our bytes went out; h11 is told of a request of the same method, target
                 # and host (prebuilt once, so validated once) to parse the answer to it.
                 http.send(self._request_head(origin, target)[1])
@@ -264,14 +292,7 @@ class HttpClient:
                 while True:
                     event = http.next_event()
                     if event is h11.NEED_DATA:
-                        try:
-                            chunk = await conn.stream.receive_some(_READ)
-                        except (OSError, trio.BrokenResourceError) as exc:
-                            if reused and not answered:
-                                raise _Stale() from exc
-                            raise
-                        if not chunk and reused and not answered:
-                            raise _Stale()
+                        chunk = await _receive(conn, stale=reused and not answered)
                         answered = answered or bool(chunk)
                         http.receive_data(bytes(chunk))
                     elif isinstance(event, h11.Response):
@@ -325,6 +346,20 @@ class HttpClient:
                 _close_soon(conn)
         self._idle.clear()
         await trio.lowlevel.checkpoint_if_cancelled()
+
+
+async def _receive(conn: _Conn, *, stale: bool) -> bytes | bytearray:
+    """The next bytes of the answers; ``stale``: nothing of them came yet on a reused
+    connection, so a failure or an end here is a stale connection (``_Stale``)."""
+    try:
+        chunk = await conn.stream.receive_some(_READ)
+    except (OSError, trio.BrokenResourceError) as exc:
+        if stale:
+            raise _Stale() from exc
+        raise
+    if not chunk and stale:
+        raise _Stale()
+    return chunk
 
 
 def _close_soon(conn: _Conn) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 
 import structlog
@@ -16,9 +17,21 @@ from bridge.webhooks.sealing import MasterKey
 from bridge.webhooks.sender import Sender, SenderSettings
 from config.schema import Config
 
-__all__ = ["build_sender", "policies_for", "run_sender"]
+__all__ = ["build_sender", "open_sender_database", "policies_for", "run_sender"]
 
 log = structlog.get_logger("bridge.webhooks")
+
+# The sender's statements (outbox.py) find their rows by index whatever the parameters
+# (the claim's due rows by the partial index, everything else by the primary key), so a
+# generic plan serves every call. Left to itself PostgreSQL planned the claim anew at
+# each call (its custom plan looks cheaper than a generic one with an unknown LIMIT):
+# 0.3 ms of a 1.7 ms claim of 100 rows.
+_SESSION = {"plan_cache_mode": "force_generic_plan"}
+
+
+def open_sender_database(dsn: str) -> AbstractAsyncContextManager[Database]:
+    """The sender's own small pool: the SMPP pipeline's connections never wait for it."""
+    return open_database(dsn, min_size=1, max_size=2, settings=_SESSION)
 
 
 def policies_for(config: Config) -> dict[str, DeliveryPolicy]:
@@ -62,7 +75,7 @@ async def run_sender(
     started = False
     while True:
         try:
-            async with open_database(dsn, min_size=1, max_size=2) as db:
+            async with open_sender_database(dsn) as db:
                 sender = build_sender(config, db, master_key)
                 if not started:
                     started = True

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
+import trio
+
 from bridge.store.db import Database
 from bridge.webhooks.client import HttpClient, parse_url
 from tests.webhooks.helpers import (
@@ -69,3 +73,43 @@ async def test_a_healthy_endpoint_gets_its_deliveries_pipelined_on_few_connectio
     assert sender.stats.delivered == 200 and len(rec.received) == 200
     assert len({r.headers["x-prosignals-delivery"] for r in rec.received}) == 200
     assert rec.connections <= settings.endpoint_concurrency
+
+
+async def test_an_answer_of_another_shape_hands_the_rest_of_the_connection_to_h11() -> None:
+    # The second answer is chunked: h11 reads it, and the two behind it that came in the
+    # same write, from the bytes the common-shape reader had not used.
+    scripted = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+        b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+    ]
+    connections = 0
+
+    async def serve(stream: trio.SocketStream) -> None:
+        nonlocal connections
+        connections += 1
+        pending, answered = b"", 0
+        while answered < len(scripted):
+            data = await stream.receive_some(65536)
+            if not data:
+                return
+            pending += data
+            out = b""
+            while b"\r\n\r\n{}" in pending:  # each request's head ends, then its body "{}"
+                pending = pending.split(b"\r\n\r\n{}", 1)[1]
+                out += scripted[answered]
+                answered += 1
+            await stream.send_all(out)
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(functools.partial(trio.serve_tcp, serve, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        origin, _target = parse_url(f"http://127.0.0.1:{port}/hook")
+        client = HttpClient(LOCAL)
+        answers = await client.post_many(origin, [("/hook", b"", b"{}")] * 4, timeout=5)
+        await client.aclose()
+        nursery.cancel_scope.cancel()
+    assert [a.status for a in answers] == [200, 201, 202, 204]
+    assert connections == 1
