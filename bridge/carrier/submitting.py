@@ -201,8 +201,8 @@ class SubmitPath:
             await self._back_off(judged.delay)
 
     def _judge(
-        self, result: SubmitResult, session: Session, attempts: int, first_at: float, throttled: int = 0,
-        written_at: float | None = None,
+        self, result: SubmitResult, session: Session, attempts: int, first_at: float, throttled: int,
+        written_at: float,
     ) -> SubmitOutcome | _Retry:
         """The outcome of one write (made at ``written_at``), or the delay before the next
         attempt. ``throttled``: throttling answers among the ``attempts`` before this one."""
