@@ -5,8 +5,9 @@ creates two databases on the benchmark server (BENCH_PG_DSN), A migrated and fil
 (``bench_e2e._prepare``: bulk enqueue) by the baseline tree's code, B by this tree's,
 then drives both from this process, alternating A B / B A per batch of 1,000 parts:
 
-- ``path``: ``claim_parts``, then ``apply_flush`` with an accepted outcome per part
-  and its final receipt folded into it (the daemon's common flush; apply.py);
+- ``path``: ``claim_parts`` (its backend CPU reported apart), then ``apply_flush``
+  with an accepted outcome per part and its final receipt folded into it (the
+  daemon's common flush; apply.py);
 - ``finalize``: ``claim_parts``, the parts set delivered (not timed), then
   ``finalize_messages`` on their one-part messages (the messages' UPDATE, ledger,
   accounts).
@@ -14,7 +15,7 @@ then drives both from this process, alternating A B / B A per batch of 1,000 par
 The Python is this tree's for both, so only the SQL (functions, triggers, indexes)
 differs. CPU is the backend's time on a CPU from ``/proc/PID/schedstat`` (ns), around
 each call; alternating per batch puts both schemas on either side of every drift of a
-shared machine. The results go to ``bench/results/<date>-pg-abba-<what>.json``.
+shared machine. The results go to ``bench/results/<date>-pg-abba-<what>[-<topic>].json``.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ async def _batch(db: Any, s: dict[str, Any], what: str) -> int:
     from bridge.dispatch.inbound import ReceiptRow
     from bridge.dispatch.parts import ClaimedPart, Resolution, Result
 
+    c0 = _on_cpu(s["pid"])
     rows = await db.fetch(CLAIM_SQL, s["owner"], BATCH, s["routes"], [])
+    s["claim_cpu"] += _on_cpu(s["pid"]) - c0
     if not rows:
         return 0
     if what == "finalize":
@@ -99,7 +102,7 @@ async def run_pair(trees: dict[str, Path], count: int, what: str) -> dict[str, f
                                           " VALUES ('abba_pg', 'bench', 1, now() + interval '1 hour') RETURNING id")
                 routes = [r[0] for r in await db.fetch("SELECT DISTINCT route FROM message_parts")]
                 state[k] = {"owner": owner, "routes": routes, "pid": await db.fetchval("SELECT pg_backend_pid()"),
-                            "cpu": 0.0, "n": 0, "done": False}  # fmt: skip
+                            "cpu": 0.0, "claim_cpu": 0.0, "n": 0, "done": False}  # fmt: skip
             await db_a.execute("CHECKPOINT")
             order = ["A", "B"]
             while not all(s["done"] for s in state.values()):
@@ -109,7 +112,9 @@ async def run_pair(trees: dict[str, Path], count: int, what: str) -> dict[str, f
                         state[k]["n"] += n
                         state[k]["done"] = n == 0
                 order.reverse()
-        return {k: s["cpu"] / max(s["n"], 1) * 1e6 for k, s in state.items()}
+        out = {k: s["cpu"] / max(s["n"], 1) * 1e6 for k, s in state.items()}
+        out.update({f"{k}_claim": s["claim_cpu"] / max(s["n"], 1) * 1e6 for k, s in state.items()})
+        return out
     finally:
         for name in names.values():
             await _admin(ADMIN_DSN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -122,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--what", choices=("path", "finalize"), default="path")
     parser.add_argument("--note", default="")
+    parser.add_argument("--topic", default="", help="suffix of the results file's name")
     args = parser.parse_args(argv)
     trees = {"A": args.baseline.resolve(), "B": HERE}
     loop0 = _python_loop_mops()
@@ -130,15 +136,19 @@ def main(argv: list[str] | None = None) -> int:
     for n in range(args.repeats):
         r = trio.run(run_pair, trees, args.count, args.what)
         r["ratio"] = r["B"] / r["A"]
+        r["claim_ratio"] = r["B_claim"] / r["A_claim"]
         runs.append(r)
-        print(f"  run {n + 1}: A {r['A']:.2f} us, B {r['B']:.2f} us per message of backend CPU; B/A {r['ratio']:.3f}",
+        print(f"  run {n + 1}: A {r['A']:.2f} us, B {r['B']:.2f} us per message of backend CPU; B/A {r['ratio']:.3f};"
+              f" claim A {r['A_claim']:.2f} us, B {r['B_claim']:.2f} us, B/A {r['claim_ratio']:.3f}",
               flush=True)  # fmt: skip
     loop1 = _python_loop_mops()
-    medians = {k: statistics.median(r[k] for r in runs) for k in ("A", "B", "ratio")}
+    medians = {k: statistics.median(r[k] for r in runs) for k in ("A", "B", "ratio", "A_claim", "B_claim", "claim_ratio")}
     print(f"reference loop after: {loop1} M iterations/s")
-    print(f"  median: A {medians['A']:.2f} us  B {medians['B']:.2f} us  B/A (median of runs) {medians['ratio']:.3f}")
+    print(f"  median: A {medians['A']:.2f} us  B {medians['B']:.2f} us  B/A (median of runs) {medians['ratio']:.3f};"
+          f" claim A {medians['A_claim']:.2f} us  B {medians['B_claim']:.2f} us  B/A {medians['claim_ratio']:.3f}")
     stamp = time.strftime("%Y-%m-%dT%H%M")
-    path = HERE / "bench" / "results" / f"{stamp}-pg-abba-{args.what}.json"
+    suffix = f"-{args.topic}" if args.topic else ""
+    path = HERE / "bench" / "results" / f"{stamp}-pg-abba-{args.what}{suffix}.json"
     path.write_text(json.dumps({
         "meta": {"python_loop_mops": [loop0, loop1], "cpu": _cpu_model(), "count": args.count, "what": args.what,
                  "batch": BATCH, "note": args.note, "A": str(trees["A"]), "B": str(trees["B"])},

@@ -136,20 +136,23 @@ LIMIT $1 FOR UPDATE SKIP LOCKED
 # when its daemon's lease ran out (unknown_at).
 _RECOVER = """
 UPDATE message_parts p
-SET state = u.st::part_state, owner_instance = CASE WHEN u.st = 'queued' THEN NULL ELSE p.owner_instance END,
+SET (state, receipt_stat, final_at) = (
+        SELECT r.state, r.receipt_stat, r.final_at
+        FROM cancelled_on_return(p.message_id, u.st::part_state, CASE WHEN u.st = 'failed' THEN 'unknown_outcome' END,
+                                 CASE WHEN u.st = 'failed' THEN now() END) AS r),
+    owner_instance = CASE WHEN u.st = 'queued' THEN NULL ELSE p.owner_instance END,
     next_attempt_at = now() + make_interval(secs => u.d),
     carrier = CASE WHEN u.st = 'unknown' THEN NULL ELSE p.carrier END,
     unknown_at = CASE WHEN u.st = 'unknown'
                       THEN least(now(), (SELECT d.lease_until FROM daemon_instances d WHERE d.id = p.owner_instance))
-                      ELSE p.unknown_at END,
-    receipt_stat = CASE WHEN u.st = 'failed' THEN 'unknown_outcome' END,
-    final_at = CASE WHEN u.st = 'failed' THEN now() END
+                      ELSE p.unknown_at END
 FROM unnest($1::bigint[], $2::int[], $3::text[], $4::float8[]) AS u(m, s, st, d)
 WHERE p.message_id = u.m AND p.seq = u.s AND p.state::text = $5
 RETURNING p.message_id, p.state::text AS st
 """
 # The state as stored, not as decided: a part of a message that failed meanwhile is
-# cancelled instead of queued (migration 0010), and is not counted as resubmitted.
+# failed and cancelled instead of queued or unknown (lifecycle CANCELLED_ON_RETURN,
+# sql/functions/cancelled_on_return.sql), and is not counted as resubmitted.
 
 
 class SweptCarriers(Protocol):

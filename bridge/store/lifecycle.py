@@ -22,10 +22,11 @@ Rules the table does not show as events:
   duplicate is a no-op).
 - ``CANCELLED_ON_RETURN``: a move of a part INTO ``queued`` or ``unknown``
   while its message is already ``failed`` ends in ``failed`` instead
-  (``receipt_stat = 'cancelled'``): the trigger
-  ``message_parts_requeue_of_failed_message`` rewrites the new row. It is
-  silent (the statement that asked for ``queued`` sees ``failed`` in its
-  RETURNING), and it applies to every event whose targets hold those states.
+  (``receipt_stat = 'cancelled'``): every statement making such a move takes
+  the state it stores from the function ``cancelled_on_return`` (no trigger:
+  migration 0026). It is silent (the statement that asked for ``queued`` sees
+  ``failed`` in its RETURNING), and it applies to every event whose targets
+  hold those states (tests/store/test_lifecycle.py drives each of them).
 - Retired message states: ``submitting`` and ``submitted`` are values of the
   enum that nothing enters any more (CHECK ``messages_state_not_retired``).
   Rows written by releases that still used them are pending and finish like
@@ -131,7 +132,7 @@ class Rule:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rewrite:
-    """A trigger that turns a move into another one."""
+    """A rule that turns a move into another one, in every statement making that move."""
 
     into: frozenset[PartState]
     becomes: PartState
@@ -248,7 +249,8 @@ CANCELLED_ON_RETURN = Rewrite(
     into=frozenset({_Q, _U}),
     becomes=_F,
     guard="the part's message is failed (read, not locked)",
-    where="trigger message_parts_requeue_of_failed_message, sql/triggers/part_of_failed_message_is_cancelled.sql",
+    where="sql/functions/cancelled_on_return.sql, in apply_flush.sql (REQUEUE, UNKNOWN_OUTCOME) and "
+    "bridge/dispatch/sweeper.py _RECOVER (RECOVER, GRACE_ENDED)",
 )
 
 MESSAGE_LIFECYCLE: Mapping[MessageEvent, Rule] = {

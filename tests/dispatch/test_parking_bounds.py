@@ -9,6 +9,7 @@ import hmac
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+import trio
 
 from bridge.dispatch.apply import apply_parked, take_parked
 from bridge.dispatch.inbound import RECEIPT_TEXT_PREFIX, ReceiptRow, classify
@@ -20,6 +21,8 @@ from bridge.dispatch.sweeper import Sweeper
 from bridge.dispatch.unknown import match_unknown_parts
 from bridge.smpp import DeliverSm
 from bridge.store.db import Database
+from config.schema import Config
+from tests.dispatch.harness import make_config
 from tests.dispatch.test_apply import CARRIER, CONFIG, TABLE, _accepted, _claimed, _flush, _states
 from tests.dispatch.test_outcomes_db import PAIRS, ZONES, _deliver, _key, _match, _unknown
 from tests.dispatch.test_query_unit import _NoInstances
@@ -140,15 +143,32 @@ async def test_unknown_counts_only_parts_that_became_unknown(db: Database) -> No
     assert [tuple(r) for r in rows] == [("failed", "cancelled"), ("unknown", None)]
 
 
+def _sweeper(db: Database, stats: DaemonStats, config: Config) -> Sweeper:
+    return Sweeper(db, stats=stats, carriers=RunningCarriers(config), instances=_NoInstances(),
+                   interval=3600.0, db_timeout=10.0)  # fmt: skip
+
+
+async def test_grace_ended_counts_as_resubmitted_only_parts_queued_again(db: Database) -> None:
+    """GRACE_ENDED under "resubmit": the sweeper's RETURNING gives the state stored, so a
+    part of a message that failed meanwhile is cancelled (CANCELLED_ON_RETURN), not counted
+    as resubmitted, and not claimed again."""
+    config = make_config(1, carrier='on_unknown_outcome = "resubmit"')
+    parts = await _claimed(db, 2)
+    await _flush(db, [_unknown(p, grace=0.001) for p in parts], [])
+    await db.execute("UPDATE messages SET state = 'failed' WHERE id = $1", parts[0].message_id)
+    await trio.sleep(0.01)
+    stats = DaemonStats()
+    assert await _sweeper(db, stats, config).unknown_grace_ended() == 2
+    assert (stats.unknown_expired, stats.resubmitted, stats.failed) == (2, 1, 0)
+    rows = await db.fetch("SELECT state::text, receipt_stat, final_at IS NOT NULL FROM message_parts ORDER BY message_id")
+    assert [tuple(r) for r in rows] == [("failed", "cancelled", True), ("queued", None, False)]
+
+
 async def test_the_sweeper_counts_parked_receipts_taken_and_receipts_applied_apart(db: Database) -> None:
     (part,) = await _claimed(db, 1)
     await _flush(db, [_unknown(part)], [])
     await _flush(db, [], [_deliver("S0", "DELIVRD"), _deliver("S0", "DELIVRD")])  # the SMSC sent it twice
     stats = DaemonStats()
-    sweeper = Sweeper(
-        db, stats=stats, carriers=RunningCarriers(CONFIG), instances=_NoInstances(),
-        interval=3600.0, db_timeout=10.0,
-    )  # fmt: skip
-    assert await sweeper.match_unknown() == 1
+    assert await _sweeper(db, stats, CONFIG).match_unknown() == 1
     assert (stats.unknown_matched, stats.parked_applied, stats.receipts_applied, stats.sent) == (1, 2, 1, 1)
     assert await db.fetchval("SELECT count(*) FROM parked_receipts") == 0

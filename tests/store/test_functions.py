@@ -173,13 +173,17 @@ async def test_an_older_release_database_gets_the_files_after_its_migrations(
     done = await migrate(empty_dsn)
     assert [m.version for m in done.migrations] == [migrations[-1].version]
     # Every file is applied: over the function a migration made (replaced, or recreated
-    # where the file changed its signature), or new (claim_parts: no migration made it).
+    # where the file changed its signature), or new (cancelled_on_return, claim_parts: no
+    # migration made them).
     applied = done.functions.replaced + done.functions.recreated + done.functions.created
     assert sorted(applied) == sorted(f.name for f in load_functions())
-    assert done.functions.created == ["claim_parts"] and not done.functions.dropped
+    assert done.functions.created == ["cancelled_on_return", "claim_parts"] and not done.functions.dropped
     assert {"apply_flush", "settle_messages"} <= set(done.functions.recreated)
     async with open_connection(empty_dsn) as conn:
         await check_functions(conn)
+        # A function with no file that only a migration made is dropped by a migration
+        # (migration 0026), since migrate drops only what it recorded.
+        assert await conn.fetchval("SELECT to_regproc('part_of_failed_message_is_cancelled')") is None
 
 
 async def test_a_first_run_replaces_a_migration_made_function_whose_signature_changed(empty_dsn: str) -> None:
@@ -194,10 +198,10 @@ $$;
 """)
     done = await migrate(empty_dsn, functions=more_args)
     # The migrations made the old signatures of apply_flush and settle_messages too;
-    # claim_parts no migration made.
+    # cancelled_on_return and claim_parts no migration made.
     assert done.functions.recreated == ["apply_flush", "settle_messages", "webhook_endpoint_for"]
-    assert done.functions.created == ["claim_parts"]
-    assert len(done.functions.replaced) == len(more_args) - 4
+    assert done.functions.created == ["cancelled_on_return", "claim_parts"]
+    assert len(done.functions.replaced) == len(more_args) - 5
     async with open_connection(empty_dsn) as conn:
         [definition] = await _definitions(conn, "webhook_endpoint_for")
         assert "p_spare integer" in definition

@@ -165,18 +165,26 @@ async def test_ledger_is_append_only_and_accounts_cannot_overdraw(db: Database) 
     assert await db.fetchval("SELECT credits FROM accounts WHERE id = $1", account) == Decimal("10.0000")
 
 
-async def test_messages_have_no_before_update_row_trigger(db: Database) -> None:
+@pytest.mark.parametrize(
+    ("table", "checks"),
+    [
+        ("messages", {"messages_final_state", "messages_id_fixed", "messages_keys_fixed"}),
+        ("message_parts", {"message_parts_final_state", "message_parts_keys_fixed"}),
+    ],
+)
+async def test_no_before_update_row_trigger(db: Database, table: str, checks: set[str]) -> None:
     # A BEFORE UPDATE row trigger makes PostgreSQL lock every row an UPDATE changes
     # before the update (a tuple lock and its WAL record), whatever the trigger's
     # columns or WHEN clause; finalize_messages moves one-part messages without a
-    # lock on purpose (migration 0025). The checks are AFTER row triggers instead.
+    # lock on purpose (migration 0025), and a part is updated three times in its life
+    # (migration 0026). The checks are AFTER row triggers instead.
     rows = await db.fetch(
-        "SELECT tgname, tgtype FROM pg_trigger WHERE tgrelid = 'messages'::regclass AND NOT tgisinternal"
+        "SELECT tgname, tgtype FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal", table
     )
     row_before_update = [r["tgname"] for r in rows if r["tgtype"] & 1 and r["tgtype"] & 2 and r["tgtype"] & 16]
     assert row_before_update == []
     after_update = {r["tgname"] for r in rows if r["tgtype"] & 1 and not r["tgtype"] & 2 and r["tgtype"] & 16}
-    assert after_update == {"messages_final_state", "messages_id_fixed", "messages_keys_fixed"}
+    assert after_update == checks
 
 
 async def test_message_keys_cannot_change(db: Database) -> None:

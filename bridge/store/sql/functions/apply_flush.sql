@@ -3,9 +3,10 @@
 -- Every UPDATE carries the state it expects in its WHERE clause, so a duplicate
 -- response or receipt, or a part recovered meanwhile by another daemon, matches
 -- nothing (each part move cites its event in bridge/store/lifecycle.py). A move to
--- a final state returns the state it set (no trigger changes a final NEW.state:
--- part_of_failed_message_is_cancelled fires for queued and unknown only), not the
--- row's enum converted back to text. Returns counts, and the positions of receipts whose id
+-- a final state returns the state it set, not the row's enum converted back to
+-- text: no trigger changes a row, and only the moves into queued and unknown may
+-- store another state than the one asked for (they take it from
+-- cancelled_on_return). Returns counts, and the positions of receipts whose id
 -- is not known yet; the caller parks those before it acknowledges them.
 --
 -- Positions: the flush's receipts are numbered 1..n in the caller's order. A
@@ -157,9 +158,12 @@ BEGIN
     END IF;
 
     -- lifecycle: REQUEUE. Back to the queue. A release did not send anything: its attempt is not counted.
+    -- A part of a failed message is cancelled instead (CANCELLED_ON_RETURN).
     IF requeued > 0 THEN
         UPDATE message_parts p
-        SET state = 'queued', owner_instance = NULL, carrier = coalesce(q.carrier, p.carrier),
+        SET (state, receipt_stat, final_at) = (SELECT r.state, r.receipt_stat, r.final_at
+                FROM cancelled_on_return(p.message_id, 'queued', p.receipt_stat, p.final_at) AS r),
+            owner_instance = NULL, carrier = coalesce(q.carrier, p.carrier),
             attempts = p.attempts - CASE WHEN q.not_sent THEN 1 ELSE 0 END,
             next_attempt_at = now() + make_interval(secs => q.delay_s)
         FROM unnest(p_requeued) AS q
@@ -170,10 +174,12 @@ BEGIN
     -- lifecycle: UNKNOWN_OUTCOME. Unknown outcomes wait for their grace (a part of a
     -- failed message is cancelled instead: CANCELLED_ON_RETURN).
     IF cardinality(p_unknown) > 0 THEN
-        -- Counted as they are stored: not those the trigger cancelled.
+        -- Counted as they are stored: not those cancelled.
         WITH upd AS (
             UPDATE message_parts p
-            SET state = 'unknown', carrier = u.carrier, next_attempt_at = now() + make_interval(secs => u.grace_s),
+            SET (state, receipt_stat, final_at) = (SELECT r.state, r.receipt_stat, r.final_at
+                    FROM cancelled_on_return(p.message_id, 'unknown', p.receipt_stat, p.final_at) AS r),
+                carrier = u.carrier, next_attempt_at = now() + make_interval(secs => u.grace_s),
                 unknown_at = now()
             FROM unnest(p_unknown) AS u
             WHERE p.message_id = u.message_id AND p.seq = u.seq AND p.state::text = 'submitting'

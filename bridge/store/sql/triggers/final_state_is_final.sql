@@ -1,5 +1,5 @@
--- Triggers messages_final_state (AFTER UPDATE OF state: migration 0025) and
--- message_parts_final_state (BEFORE UPDATE OF state), each row, WHEN the old
+-- Triggers messages_final_state and message_parts_final_state (AFTER UPDATE OF
+-- state: migrations 0025 and 0026), each row, WHEN the old
 -- state is final and the new one differs: final states never go back
 -- (bridge/store/lifecycle.py FINAL_PART_STATES, FINAL_MESSAGE_STATES). Setting
 -- the same final state again is allowed.
