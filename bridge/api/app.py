@@ -92,7 +92,9 @@ class ApiState:
         self.limiter = RateLimiter(db)
         # Two statements of sends (and two of reads) at a time: one commits
         # while the next fills (measured: 1, 2 and 5 workers within 15%,
-        # larger batches with fewer); the rest of the pool serves keys and limits.
+        # larger batches with fewer; one worker, tried for single sends, may
+        # cost 100-recipient calls their overlap: CHANGELOG "API single sends");
+        # the rest of the pool serves keys and limits.
         self.batcher = SendBatcher(db, self.config, workers=min(2, self.config.api.pool_size))
         self.reads = ReadBatcher(db, workers=min(2, self.config.api.pool_size))
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 import asyncpg
@@ -59,9 +59,7 @@ class _Pending:
     key: KeyRecord
     routes: RouteTable
     request: SendRequest
-    done: asyncio.Future[SendResult] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    done: asyncio.Future[SendResult]
 
 
 _Planned = tuple[_Pending, PlannedSend]
@@ -83,6 +81,9 @@ class SendBatcher:
             self._commit, workers=workers, max_batch=max_batch, max_queue=max_queue, what="sends"
         )
         self._short: dict[int, float] = {}  # account id -> until when its sends go alone
+        # The loop, looked up once: on Python 3.11 each asyncio.get_running_loop()
+        # is a getpid system call (the loop's process check).
+        self._loop = asyncio.get_running_loop()
 
     def start(self) -> None:
         self._drain.start()
@@ -92,7 +93,7 @@ class SendBatcher:
 
     async def send(self, key: KeyRecord, routes: RouteTable, request: SendRequest) -> SendResult:
         """The send's 201 body once committed; raises its ``EnqueueError`` or the batch's error."""
-        pending = _Pending(key, routes, request)
+        pending = _Pending(key, routes, request, self._loop.create_future())
         self._drain.put(pending)
         return await pending.done
 
@@ -109,7 +110,7 @@ class SendBatcher:
                 _answer(pending, exc)
                 continue
             planned.append((pending, send))
-        now = asyncio.get_running_loop().time()
+        now = self._loop.time()
         alone = [p for p in planned if self._short.get(p[1].account_id, 0.0) > now]
         together = [p for p in planned if self._short.get(p[1].account_id, 0.0) <= now]
         try:
@@ -145,7 +146,7 @@ class SendBatcher:
         )  # fmt: skip
         balances = {row["id"]: row["balance"] for row in rows}
         short = {a for a, total in totals.items() if total > balances.get(a, Decimal(0))}
-        now = asyncio.get_running_loop().time()
+        now = self._loop.time()
         self._short = {a: t for a, t in self._short.items() if t > now} | dict.fromkeys(
             short, now + _SHORT_FOR
         )

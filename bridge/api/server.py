@@ -12,7 +12,7 @@ Seed 000: "All endpoints are HTTPS only." Two ways to get there
 Plain HTTP on any other address is refused at start-up.
 
 Server choice by measurement (docs/api.md "Server"): uvicorn with httptools
-and uvloop.
+and uvloop; each answer's head and body go out in one write (``coalesce``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 import uvicorn
 
+from bridge.api.coalesce import CoalescingHttpToolsProtocol
 from config.schema import Api
 from config.types import split_listen
 
@@ -87,7 +88,7 @@ def serve(app: Any, settings: Api, sock: socket.socket) -> bool:
     trusted = list(settings.trusted_proxies)
     config = uvicorn.Config(
         app,
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,  # httptools, one write per answer (coalesce.py)
         loop="uvloop",
         lifespan="on",
         log_config=None,
