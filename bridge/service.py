@@ -30,7 +30,6 @@ import math
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -360,18 +359,9 @@ class _Service:
                     self.notifier.status("starting: recovery, binding carriers")
                     await nursery.start(self._run_daemon)
                     if self.options.webhooks:
-                        from bridge.webhooks.handoff import Handoff
                         from bridge.webhooks.service import run_sender
 
-                        # The writer hands the outbox rows it inserts to this sender
-                        # (docs/webhooks.md "Rows handed to the daemon's sender").
-                        handoff = Handoff()
-                        attach = getattr(self.daemon, "hand_webhooks_to", None)
-                        if attach is not None:
-                            attach(handoff)
-                        await nursery.start(
-                            partial(run_sender, handoff=handoff), cfg, self.dsn, self.options.webhook_master_key
-                        )
+                        await nursery.start(run_sender, cfg, self.dsn, self.options.webhook_master_key)
                     if cfg.preflight.networks:
                         from bridge.preflight.service import run_preflight
 

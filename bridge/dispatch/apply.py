@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import msgspec
 import trio
@@ -33,7 +32,6 @@ import dlr
 from bridge.dispatch.inbound import RECEIPT_TEXT_PREFIX, MoRow, ReceiptRow
 from bridge.dispatch.parts import Resolution, Result
 from bridge.store.db import Connection, Database
-from bridge.webhooks.handoff import WebhookLease
 
 __all__ = ["Applied", "Parked", "apply_flush", "apply_parked", "take_parked"]
 
@@ -43,7 +41,7 @@ __all__ = ["Applied", "Parked", "apply_flush", "apply_parked", "take_parked"]
 _APPLY = """
 SELECT * FROM apply_flush(
     $1::flush_accepted[], $2::flush_failed[], $3::flush_requeued[], $4::flush_unknown[],
-    $5::flush_late[], $6::flush_receipt[], $7::boolean, $8::text, $9::bigint, $10::timestamptz)
+    $5::flush_late[], $6::flush_receipt[], $7::boolean, $8::text)
 """
 
 # The free text is passed, never stored: its HMAC (receipt_text_hmac, migration 0011)
@@ -138,10 +136,6 @@ class Applied:
     # Per carrier, for DaemonStats.by_carrier: built only from the rows parked / stored.
     parked_by: dict[str, int] = field(default_factory=dict)
     mo_by: dict[str, int] = field(default_factory=dict)
-    # Outbox rows inserted leased to ``lease``'s sender (webhook_handed records), to be
-    # handed to it once the flush has committed (bridge/webhooks/handoff.py).
-    handed: list[Any] = field(default_factory=list)
-    lease: WebhookLease | None = None
 
 
 def _per_carrier(rows: Sequence[ReceiptRow] | Sequence[MoRow]) -> dict[str, int]:
@@ -217,7 +211,6 @@ async def apply_flush(
     *,
     webhooks: bool,
     default_url: str | None,
-    lease: WebhookLease | None = None,
 ) -> Applied:
     """The whole flush: outcomes, parked receipts, receipts, messages, money; then parking and MO.
 
@@ -226,7 +219,7 @@ async def apply_flush(
     (all of it idempotent to apply again) and raises; the writer then answers the
     receipts and MO with a temporary error and retries the outcomes.
     """
-    out, unmatched = await _apply(conn, results, receipts, webhooks=webhooks, default_url=default_url, lease=lease)
+    out, unmatched = await _apply(conn, results, receipts, webhooks=webhooks, default_url=default_url)
     if unmatched:
         await park(conn, [receipts[i] for i in unmatched], out)
     if mos:
@@ -241,7 +234,6 @@ async def _apply(
     *,
     webhooks: bool,
     default_url: str | None,
-    lease: WebhookLease | None = None,
 ) -> tuple[Applied, list[int]]:
     """The apply_flush call; what it did, and the positions of the receipts that matched no part."""
     out = Applied()
@@ -282,15 +274,12 @@ async def _apply(
             _receipt_rows(receipts, folded) if folded else
             [(r.carrier, r.id_key, part_state(r), r.stat, r.error_code) for r in receipts],
             webhooks, default_url,
-            None if lease is None else lease.sender_id, None if lease is None else lease.until,
         )  # fmt: skip
         assert row is not None
         out.accepted, out.rejected, out.requeued = row[0], row[1], row[2]
         out.receipts_applied, out.receipts_duplicate, out.parked_applied = row[3], row[4], row[5]
         out.sent, out.failed, out.late_applied, out.unknown = row[6], row[7], row[9], row[10]
         out.folded = row[11]
-        if row[12]:
-            out.handed, out.lease = row[12], lease
         unmatched = [i - 1 for i in row[8]]
     return out, unmatched
 

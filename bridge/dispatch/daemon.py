@@ -38,7 +38,6 @@ from bridge.dispatch.sweeper import Sweeper
 from bridge.dispatch.writer import Writer
 from bridge.smpp import SubmitSm
 from bridge.store.db import Database, db_errors
-from bridge.webhooks.handoff import Handoff
 from config.schema import Carrier as CarrierConfig
 from config.schema import Config
 
@@ -129,11 +128,6 @@ class Daemon:
     def config(self) -> Config:
         """The running configuration (replaced by a reload)."""
         return self._carriers.config
-
-    def hand_webhooks_to(self, handoff: Handoff) -> None:
-        """The writer inserts outbox rows leased to the sender in ``handoff`` and hands them
-        to it after each commit (bridge/webhooks/handoff.py)."""
-        self._writer.handoff = handoff
 
     def held_slots(self) -> dict[str, list[int]]:
         """The bind slots this instance runs, by carrier (bridge/ops ``/health``)."""

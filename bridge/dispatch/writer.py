@@ -36,7 +36,6 @@ from bridge.dispatch.rules import CarrierRules
 from bridge.dispatch.stats import DaemonStats, ParkedWatch
 from bridge.smpp import CommandStatus
 from bridge.store.db import Database, db_errors
-from bridge.webhooks.handoff import Handoff
 
 __all__ = ["Writer"]
 
@@ -128,9 +127,6 @@ class Writer(InboundIntake):
         self._attempts: trio.Nursery | None = None
         self._progress = trio.Event()  # set (and replaced) after every flush attempt
         self.parked_watch = ParkedWatch(stats, trio.current_time)
-        # The daemon's own webhook sender, when it runs one: the outbox rows a flush
-        # inserts are leased to it and handed over after the commit (bridge/webhooks/handoff.py).
-        self.handoff: Handoff | None = None
 
     def set_webhooks(self, enabled: bool, default_url: str | None) -> None:
         """After a reload: outbox rows follow the new [webhooks] settings."""
@@ -336,8 +332,6 @@ class Writer(InboundIntake):
                 await trio.lowlevel.checkpoint()  # thousands of acks: see LOOP_SLICE
             item.ack(ESME_ROK)
         self._stats.add_flush(applied)
-        if applied.lease is not None and self.handoff is not None:
-            self.handoff.hand(applied.lease, applied.handed)
         self.parked_watch.check()
         # A late response is no claim of ours in flight: its claim was resolved
         # when the submit ended Unknown.
@@ -379,11 +373,9 @@ class Writer(InboundIntake):
                         # only once all of them did. A COMMIT that fails (connection
                         # reset, a deferred constraint) raises here, so its receipts
                         # are not acknowledged: the SMSC sends them again.
-                        handoff = self.handoff
                         applied = await apply_flush(
                             self._db, results, receipts, mos,
                             webhooks=self._webhooks, default_url=self._default_url,
-                            lease=handoff.lease() if handoff is not None and self._webhooks else None,
                         )  # fmt: skip
                         outcome.append(applied)
                     else:

@@ -11,9 +11,6 @@ One trio task tree, inside the daemon or alone (`smpp-bridge webhooks run`):
               A slow, hanging or dead endpoint fills only its own queue and
               slots; rows beyond its queue go back to the table unattempted
     flusher   writes outcomes and releases in batches (one round trip each)
-    take      (not a task) rows the daemon's writer inserted leased to this
-              sender, handed over after their commit (bridge/webhooks/handoff.py):
-              dispatched like claimed rows, without a claim
     pruner    deletes delivered and dead rows older than ``retention``
 
 The SMPP pipeline never waits for any of this: it only inserts outbox rows,
@@ -27,12 +24,10 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import msgspec
 import structlog
 import trio
 import trio.lowlevel
@@ -41,7 +36,6 @@ from bridge.store.db import Database
 from bridge.webhooks import outbox
 from bridge.webhooks.breaker import Breaker
 from bridge.webhooks.client import HttpClient, Origin, UrlError, parse_url
-from bridge.webhooks.handoff import Handoff, WebhookLease
 from bridge.webhooks.outbox import Claimed, Outcome
 from bridge.webhooks.policy import POLICIES, DeliveryPolicy, Signer
 from bridge.webhooks.sealing import MasterKey, SealError
@@ -50,8 +44,6 @@ from bridge.webhooks.settings import SenderSettings, SenderStats
 __all__ = ["Sender", "SenderSettings", "SenderStats"]
 
 log = structlog.get_logger("bridge.webhooks")
-
-json_decode = msgspec.json.decode
 
 Clock = Callable[[], datetime]
 
@@ -91,7 +83,6 @@ class Sender:
         settings: SenderSettings | None = None,
         clock: Clock = wall_clock,
         sender_id: int | None = None,
-        handoff: Handoff | None = None,
     ) -> None:
         self.db = db
         self.client = client
@@ -116,8 +107,6 @@ class Sender:
         self._warned: dict[int, float] = {}
         self._nursery: trio.Nursery | None = None
         self._sending: set[int] = set()  # rows whose request is under way
-        self._handoff = handoff
-        self._taking = False  # running, and rows may be handed over (see take)
 
     # --- the task tree ------------------------------------------------------------------
 
@@ -129,14 +118,8 @@ class Sender:
                 nursery.start_soon(self._flusher)
                 nursery.start_soon(self._pruner)
                 nursery.start_soon(self._claimer)
-                if self._handoff is not None:
-                    self._handoff.sender = self
-                    self._taking = True
                 task_status.started()
         finally:
-            self._taking = False
-            if self._handoff is not None and self._handoff.sender is self:
-                self._handoff.sender = None
             try:
                 with trio.move_on_after(5, shield=True):
                     await self._give_back()
@@ -180,31 +163,6 @@ class Sender:
                     await self._wake.wait()
             else:
                 await trio.lowlevel.checkpoint()
-
-    # --- rows handed over by the daemon's writer (bridge/webhooks/handoff.py) ------------
-
-    def offer_lease(self) -> WebhookLease | None:
-        """The lease for a flush's outbox rows, while this sender runs and has room."""
-        if not self._taking or self._in_flight >= self.settings.max_in_flight:
-            return None
-        lease = self.settings.lease
-        return WebhookLease(self.sender_id, self.clock() + timedelta(seconds=lease), trio.current_time() + lease)
-
-    def take(self, lease: WebhookLease, rows: Sequence[Any]) -> None:
-        """Committed rows leased to this sender (``webhook_handed`` records): their first
-        attempt, as if claimed. Past ``max_in_flight`` (several flushes leased at once)
-        or once stopping, rows are given back due at once, for any sender to claim."""
-        self.stats.handed += len(rows)
-        limit = self.settings.max_in_flight
-        for r in rows:
-            if not self._taking or self._in_flight >= limit:
-                self._release(r[0], self.clock())
-                continue
-            self._dispatch(
-                Claimed(id=r[0], account_id=r[1], event=r[2], payload=json_decode(r[3]), attempt=1, endpoint_id=r[4],
-                        url=r[5], secret_sealed=r[6], secret_key_id=r[7]),
-                lease.until_trio,
-            )  # fmt: skip
 
     def _dispatch(self, row: Claimed, leased_until: float) -> None:
         now = self.clock()

@@ -12,7 +12,6 @@ import trio
 from bridge.store.db import Database, open_database
 from bridge.webhooks.client import HttpClient
 from bridge.webhooks.guard import AddressGuard
-from bridge.webhooks.handoff import Handoff
 from bridge.webhooks.policy import POLICIES, SMS_STATUS, DeliveryPolicy
 from bridge.webhooks.sealing import MasterKey
 from bridge.webhooks.sender import Sender, SenderSettings
@@ -50,7 +49,6 @@ def policies_for(config: Config) -> dict[str, DeliveryPolicy]:
 def build_sender(
     config: Config, db: Database, master_key: MasterKey | None, *,
     ssl_context: ssl.SSLContext | None = None, settings: SenderSettings | None = None,
-    handoff: Handoff | None = None,
 ) -> Sender:  # fmt: skip
     hooks = config.webhooks
     guard = AddressGuard.from_settings(require_https=hooks.require_https, allow_networks=hooks.allow_networks)
@@ -61,17 +59,14 @@ def build_sender(
         lease=max(base.lease, 3 * hooks.timeout.seconds + 10),
     )  # fmt: skip
     client = HttpClient(guard, ssl_context=ssl_context, max_idle=hooks.concurrency)
-    return Sender(db, client, master_key=master_key, policies=policies_for(config), settings=settings, handoff=handoff)
+    return Sender(db, client, master_key=master_key, policies=policies_for(config), settings=settings)
 
 
 async def run_sender(
-    config: Config, dsn: str, master_key: MasterKey | None, *, handoff: Handoff | None = None,
+    config: Config, dsn: str, master_key: MasterKey | None, *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:  # fmt: skip
     """A sender with its own small pool: the SMPP pipeline's connections never wait for it.
-
-    Inside the daemon, ``handoff`` is shared with the daemon's writer, which then hands
-    this sender the outbox rows it inserts (bridge/webhooks/handoff.py).
 
     Whatever goes wrong in it (the database away at start, a bug) is logged and the
     sender starts again after a pause: inside the daemon it must never stop the SMPP
@@ -81,7 +76,7 @@ async def run_sender(
     while True:
         try:
             async with open_sender_database(dsn) as db:
-                sender = build_sender(config, db, master_key, handoff=handoff)
+                sender = build_sender(config, db, master_key)
                 if not started:
                     started = True
                     task_status.started()

@@ -33,7 +33,6 @@ class SenderSettings:
 @dataclass(slots=True)
 class SenderStats:
     claimed: int = 0
-    handed: int = 0  # rows the daemon's writer handed over (inserted leased to this sender)
     delivered: int = 0
     failed: int = 0  # attempts that failed (retried or not)
     dead: int = 0

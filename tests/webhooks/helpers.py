@@ -16,7 +16,6 @@ from bridge.store.enqueue import SendRequest, enqueue
 from bridge.webhooks.client import HttpClient
 from bridge.webhooks.endpoints import set_endpoint
 from bridge.webhooks.guard import AddressGuard
-from bridge.webhooks.handoff import Handoff, WebhookLease
 from bridge.webhooks.policy import POLICIES, DeliveryPolicy
 from bridge.webhooks.sealing import MasterKey
 from bridge.webhooks.sender import Sender, SenderSettings
@@ -60,27 +59,6 @@ async def final_messages(
     db: Database, account: str, count: int, *, state: str = "delivered", reference: str | None = "order-1"
 ) -> list[int]:
     """``count`` messages of ``account`` made final (delivered/failed) through finalize_messages."""
-    ids = await queued_messages(db, account, count, reference=reference)
-    await db.fetch(
-        "SELECT * FROM finalize_messages($1::bigint[], $2::text[], $3::text[], '{}'::bigint[], true, NULL)",
-        ids, [state] * len(ids), [None] * len(ids),
-    )  # fmt: skip
-    return ids
-
-
-async def handed_messages(db: Database, account: str, count: int, lease: WebhookLease) -> list[Any]:
-    """``count`` messages of ``account`` made delivered as the daemon's writer does with its
-    sender running: outbox rows inserted leased under ``lease``; returns the rows to hand over."""
-    ids = await queued_messages(db, account, count)
-    rows = await db.fetch(
-        "SELECT handed FROM finalize_messages($1::bigint[], $2::text[], $3::text[], '{}'::bigint[], true, NULL,"
-        " $4, $5) WHERE final_state = 'webhook'",
-        ids, ["delivered"] * len(ids), [None] * len(ids), lease.sender_id, lease.until,
-    )  # fmt: skip
-    return [r["handed"] for r in rows]
-
-
-async def queued_messages(db: Database, account: str, count: int, *, reference: str | None = "order-1") -> list[int]:
     config = make_config(1)
     ids: list[int] = []
     for start in range(0, count, 100):
@@ -90,6 +68,10 @@ async def queued_messages(db: Database, account: str, count: int, *, reference: 
         ids += [int(r["id"]) for r in await db.fetch(
             "SELECT id FROM messages WHERE campaign_id = (SELECT id FROM campaigns WHERE public_id = $1)"
             " ORDER BY id", result.campaign_id)]  # fmt: skip
+    await db.fetch(
+        "SELECT * FROM finalize_messages($1::bigint[], $2::text[], $3::text[], '{}'::bigint[], true, NULL)",
+        ids, [state] * len(ids), [None] * len(ids),
+    )  # fmt: skip
     return ids
 
 
@@ -107,9 +89,9 @@ def fast_settings(**overrides: Any) -> SenderSettings:
 async def running_sender(
     db: Database, *, clock: Any = None, settings: SenderSettings | None = None,
     policies: dict[str, DeliveryPolicy] | None = None, guard: AddressGuard = LOCAL,
-    master_key: MasterKey | None = KEY, handoff: Handoff | None = None,
+    master_key: MasterKey | None = KEY,
 ) -> AsyncIterator[Sender]:  # fmt: skip
-    kwargs: dict[str, Any] = {"handoff": handoff}
+    kwargs: dict[str, Any] = {}
     if clock is not None:
         kwargs["clock"] = clock
     sender = Sender(

@@ -6,10 +6,7 @@
 -- a final state returns the state it set (no trigger changes a final NEW.state:
 -- part_of_failed_message_is_cancelled fires for queued and unknown only), not the
 -- row's enum converted back to text. Returns counts, and the positions of receipts whose id
--- is not known yet; the caller parks those before it acknowledges them. With p_sender
--- (the daemon's own webhook sender), the outbox rows of the messages it finished are
--- inserted leased to that sender until p_lease_until and returned in handed
--- (finalize_messages; docs/webhooks.md "Rows handed to the daemon's sender").
+-- is not known yet; the caller parks those before it acknowledges them.
 --
 -- Positions: the flush's receipts are numbered 1..n in the caller's order. A
 -- receipt folded into an accepted row (its fold_position) is not sent again in
@@ -30,11 +27,9 @@ CREATE OR REPLACE FUNCTION apply_flush(
     p_accepted flush_accepted[], p_failed flush_failed[], p_requeued flush_requeued[],
     p_unknown flush_unknown[], p_late flush_late[], p_receipts flush_receipt[],
     p_webhooks boolean, p_default_url text,
-    p_sender bigint DEFAULT NULL, p_lease_until timestamptz DEFAULT NULL,
     OUT accepted int, OUT rejected int, OUT requeued int, OUT receipts_applied int,
     OUT receipts_duplicate int, OUT parked_applied int, OUT sent int, OUT failed int,
-    OUT unmatched int[], OUT late_applied int, OUT unknown int, OUT folded int,
-    OUT handed webhook_handed[])
+    OUT unmatched int[], OUT late_applied int, OUT unknown int, OUT folded int)
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET enable_bitmapscan = off
 SET enable_hashjoin = off SET enable_mergejoin = off SET enable_material = off
@@ -71,7 +66,7 @@ DECLARE
 BEGIN
     accepted := 0; rejected := 0; requeued := coalesce(cardinality(p_requeued), 0); late_applied := 0;
     receipts_applied := 0; receipts_duplicate := 0; parked_applied := 0; sent := 0; failed := 0;
-    unknown := 0; folded := 0; handed := '{}';
+    unknown := 0; folded := 0;
 
     -- lifecycle: ACCEPT then RECEIPT. Accepted and its final receipt in the same flush: one UPDATE from
     -- submitting to the final state, instead of two row versions. A key with a
@@ -315,10 +310,8 @@ BEGIN
         INTO v_one_ids, v_one_st, v_one_err, v_several
         FROM unnest(t_m, t_total, t_st, t_err) AS t(m, total, st, err);
         SELECT count(*) FILTER (WHERE f.final_state = 'delivered'),
-               count(*) FILTER (WHERE f.final_state = 'failed'),
-               coalesce(array_agg(f.handed) FILTER (WHERE f.final_state = 'webhook'), '{}')
-        INTO sent, failed, handed
-        FROM finalize_messages(v_one_ids, v_one_st, v_one_err, v_several, p_webhooks, p_default_url,
-                               p_sender, p_lease_until) AS f;
+               count(*) FILTER (WHERE f.final_state = 'failed')
+        INTO sent, failed
+        FROM finalize_messages(v_one_ids, v_one_st, v_one_err, v_several, p_webhooks, p_default_url) AS f;
     END IF;
 END $$;

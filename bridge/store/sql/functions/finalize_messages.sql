@@ -12,16 +12,13 @@
 -- money is settled (outbox first: settle locks the account rows, which every
 -- flush needs, so they are held only for settle and the COMMIT). Returns the
 -- messages that became final; settle_messages gets the accounts it already has.
--- With p_sender, also one row per outbox row it inserted leased to that sender
--- (final_state 'webhook', message_id NULL, the row in handed).
 -- p_default_url is not read (endpoints live in
 -- webhook_endpoints; docs/webhooks.md). Plan settings as apply_flush's, which
 -- called from there it has anyway: the sweeper's calls get the same plans.
 CREATE OR REPLACE FUNCTION finalize_messages(
     p_one_ids bigint[], p_one_states text[], p_one_errors text[], p_several bigint[],
-    p_webhooks boolean, p_default_url text,
-    p_sender bigint DEFAULT NULL, p_lease_until timestamptz DEFAULT NULL
-) RETURNS TABLE (message_id bigint, final_state text, handed webhook_handed)
+    p_webhooks boolean, p_default_url text
+) RETURNS TABLE (message_id bigint, final_state text)
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET enable_bitmapscan = off
 SET enable_hashjoin = off SET enable_mergejoin = off SET enable_material = off
@@ -35,7 +32,6 @@ DECLARE
     v_failed_several bigint[];
     v_accounts_several bigint[];
     v_final bigint[];
-    v_handed webhook_handed[] := '{}';
 BEGIN
     -- A message of one part is moved by the transaction that made its one part
     -- final, and by no other: every move of a part guards the state it leaves and
@@ -109,32 +105,19 @@ BEGIN
         -- webhook_endpoints_for). A message whose key and account have no endpoint
         -- gets no row; when no account of the batch has one, nothing is looked up.
         IF p_webhooks AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.account_id = ANY (v_accounts)) THEN
-            -- With p_sender (the daemon's writer, its own sender running), the rows
-            -- are inserted leased to that sender until p_lease_until and come back
-            -- (final_state 'webhook') with the endpoint they resolve to, for the
-            -- sender to attempt once this transaction has committed; the claim is
-            -- only for retries and for rows whose lease ran out (docs/webhooks.md).
-            WITH ins AS (
-                INSERT INTO webhook_outbox (account_id, message_id, payload, api_key_id, claimed_by, next_attempt_at)
-                SELECT m.account_id, m.id,
-                       jsonb_build_object(
-                           'event', 'sms.status', 'id', m.public_id, 'campaignId', c.public_id,
-                           'to', m.destination,
-                           'status', CASE m.state WHEN 'delivered' THEN 'sent' ELSE m.state::text END,
-                           'reference', c.reference,
-                           'timestamp', (SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))),
-                       c.api_key_id, p_sender, coalesce(p_lease_until, now())
-                FROM messages m JOIN campaigns c ON c.id = m.campaign_id
-                WHERE m.id = ANY (v_final) AND EXISTS (
-                    SELECT 1 FROM webhook_endpoints e
-                    WHERE e.account_id = m.account_id AND (e.api_key_id IS NULL OR e.api_key_id = c.api_key_id))
-                RETURNING id, account_id, api_key_id, event, payload
-            )
-            SELECT coalesce(array_agg(ROW(i.id, i.account_id, i.event, i.payload::text, e.id, e.url, e.secret_sealed,
-                                          e.secret_key_id)::webhook_handed), '{}')
-            INTO v_handed
-            FROM ins i LEFT JOIN LATERAL webhook_endpoints_for(i.account_id, i.api_key_id) e ON true
-            WHERE p_sender IS NOT NULL;
+            INSERT INTO webhook_outbox (account_id, message_id, payload, api_key_id)
+            SELECT m.account_id, m.id,
+                   jsonb_build_object(
+                       'event', 'sms.status', 'id', m.public_id, 'campaignId', c.public_id,
+                       'to', m.destination,
+                       'status', CASE m.state WHEN 'delivered' THEN 'sent' ELSE m.state::text END,
+                       'reference', c.reference,
+                       'timestamp', (SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))),
+                   c.api_key_id
+            FROM messages m JOIN campaigns c ON c.id = m.campaign_id
+            WHERE m.id = ANY (v_final) AND EXISTS (
+                SELECT 1 FROM webhook_endpoints e
+                WHERE e.account_id = m.account_id AND (e.api_key_id IS NULL OR e.api_key_id = c.api_key_id));
         END IF;
         PERFORM settle_messages(
             v_final,
@@ -143,7 +126,6 @@ BEGIN
             v_accounts);
     END IF;
 
-    RETURN QUERY SELECT s, 'delivered'::text, NULL::webhook_handed FROM unnest(v_sent) AS s
-                 UNION ALL SELECT f, 'failed'::text, NULL::webhook_handed FROM unnest(v_failed) AS f
-                 UNION ALL SELECT NULL::bigint, 'webhook'::text, h FROM unnest(v_handed) AS h;
+    RETURN QUERY SELECT s, 'delivered'::text FROM unnest(v_sent) AS s
+                 UNION ALL SELECT f, 'failed'::text FROM unnest(v_failed) AS f;
 END $$;
