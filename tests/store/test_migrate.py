@@ -170,6 +170,7 @@ async def test_ledger_is_append_only_and_accounts_cannot_overdraw(db: Database) 
     [
         ("messages", {"messages_final_state", "messages_id_fixed", "messages_keys_fixed"}),
         ("message_parts", {"message_parts_final_state", "message_parts_keys_fixed"}),
+        ("webhook_outbox", {"webhook_outbox_keys_fixed"}),
     ],
 )
 async def test_no_before_update_row_trigger(db: Database, table: str, checks: set[str]) -> None:
@@ -177,7 +178,8 @@ async def test_no_before_update_row_trigger(db: Database, table: str, checks: se
     # before the update (a tuple lock and its WAL record), whatever the trigger's
     # columns or WHEN clause; finalize_messages moves one-part messages without a
     # lock on purpose (migration 0025), and a part is updated three times in its life
-    # (migration 0026). The checks are AFTER row triggers instead.
+    # (migration 0026), an outbox row twice (migration 0027). The checks are AFTER row
+    # triggers instead.
     rows = await db.fetch(
         "SELECT tgname, tgtype FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal", table
     )

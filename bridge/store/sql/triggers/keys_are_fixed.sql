@@ -1,7 +1,7 @@
 -- Triggers webhook_outbox_keys_fixed, messages_id_fixed, messages_keys_fixed,
 -- message_parts_keys_fixed and campaigns_keys_fixed (UPDATE OF the key columns,
--- each row, WHEN a key changes; AFTER on messages and message_parts, migrations
--- 0025 and 0026, BEFORE on the others): keys that others name, and the
+-- each row, WHEN a key changes; AFTER on messages, message_parts and
+-- webhook_outbox, migrations 0025 to 0027, BEFORE on campaigns): keys that others name, and the
 -- references checked per statement at insert, never change (docs/store.md
 -- "Referential checks"). The row is named by its id, or its message_id for a
 -- part (which has no id column).
