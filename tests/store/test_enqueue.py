@@ -424,7 +424,7 @@ async def test_a_balance_taken_meanwhile_refuses_the_send_and_stores_nothing(db:
             nursery.start_soon(send)
             await _until_one_waits_on_a_lock(db)
             # another send's reservation commits first
-            await db.execute("UPDATE accounts SET reserved = reserved + 0.05 WHERE name = 'thin'")
+            await db.execute("UPDATE accounts SET committed = committed + 0.05 WHERE name = 'thin'")
             await blocker.execute("COMMIT")
     assert codes == ["insufficient_balance"]
     assert {t: await _count(db, t) for t in before} == before
