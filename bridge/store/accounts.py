@@ -6,7 +6,7 @@ reservation is settled once, as a *charge* (sent) or a *refund* (failed).
 Three counters move in the same transaction as the ledger rows that justify
 them: ``accounts.credits``, ``accounts.committed`` (open reservations plus
 charges: what the account's sends hold) and ``account_charges.charged``
-(migration 0026), so that
+(migration 0028), so that
 
     balance = credits - committed = credits - charged - reserved
     reserved = committed - charged                  (open reservations)

@@ -26,7 +26,7 @@ concatenation references in the same transaction.
 The reservation is the statement's last write on purpose: it sums the ledger
 rows just inserted, so the account rows are locked only once every row is in,
 until the commit; the daemon's writer needs those rows to refund
-(``settle_messages``; charges go to ``account_charges``, migration 0026). Taken first, the lock was held while thousands of rows
+(``settle_messages``; charges go to ``account_charges``, migration 0028). Taken first, the lock was held while thousands of rows
 were inserted, and a busy account's flushes waited for it past the writer's
 ``db_timeout`` (docs/store.md "Enqueue and the account row (and a cold start)").
 ``enqueue_many`` refuses a balance that is visibly too small before it writes.

@@ -36,14 +36,14 @@ async def test_messages_left_submitted_and_a_receipt_parked_without_status_finis
     carrier = config.carriers[0]
     keys = {cid: dlr.id_key(cid, carrier.response_id_form) for cid in ("OLD1", "OLD2")}
     async with open_database(empty_dsn, min_size=1, max_size=4) as db:
-        # The older release's account (today's create_account reads account_charges, migration 0026).
+        # The older release's account (today's create_account reads account_charges, migration 0028).
         account = await db.fetchval("INSERT INTO accounts (name, credits) VALUES ('acme', 10) RETURNING id")
         await db.execute("INSERT INTO ledger (account_id, kind, amount) VALUES ($1, 'credit', 10)", account)
         # The URL where the older release kept it: migration 0013 moves it to webhook_endpoints.
         await db.execute("UPDATE accounts SET webhook_url = 'https://example.invalid/hook' WHERE name = 'acme'")
         # Today's enqueue records the API key of a campaign (migration 0012); the older
         # release had no such column: give it one for this enqueue only. Its reservation
-        # went to accounts.reserved, which migration 0026 renames committed.
+        # went to accounts.reserved, which migration 0028 renames committed.
         await db.execute("ALTER TABLE campaigns ADD COLUMN api_key_id bigint")
         await db.execute("ALTER TABLE accounts RENAME COLUMN reserved TO committed")
         send = prepare(config, RouteTable(config), account, SendRequest(to=MY_NUMBERS[:2], message="Hi"),

@@ -378,7 +378,7 @@ async def _until_one_waits_on_a_lock(db: Database) -> None:
 
 
 async def test_enqueue_locks_the_account_row_only_at_its_end(db: Database, pg_dsn: str) -> None:
-    """The daemon's writer refunds on the account row (charges since migration 0026 go
+    """The daemon's writer refunds on the account row (charges since migration 0028 go
     to account_charges): an enqueue must not hold that row while it inserts (it did,
     and a busy account's flushes then waited past the writer's db_timeout)."""
     await create_account(db, "busy", credits="10")

@@ -72,7 +72,7 @@ async def test_a_second_settlement_is_refused_by_the_index_whatever_the_caller(
 
 async def test_a_charge_does_not_wait_for_the_account_row_a_refund_does(db: Database, pg_dsn: str) -> None:
     """A charge leaves the balance as it was and moves account_charges only
-    (migration 0026): it goes through while a send of the account holds the account
+    (migration 0028): it goes through while a send of the account holds the account
     row; a refund gives money back, so it takes the account row and waits."""
     await create_account(db, "busy", credits="10")
     await enqueue(db, CONFIG, "busy", req([MY, MY2]))

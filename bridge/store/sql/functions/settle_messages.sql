@@ -6,7 +6,7 @@
 -- once per account; the ledger keeps one row per message. Returns how many
 -- messages were settled now.
 --
--- Where the money moves (migration 0026): a charge adds to account_charges.charged
+-- Where the money moves (migration 0028): a charge adds to account_charges.charged
 -- and leaves the account row alone (what the account's sends hold, `committed`,
 -- stays the same: the reservation becomes a charge), so a settlement of
 -- delivered messages never waits for, nor holds up, the account's sends, which

@@ -1,4 +1,4 @@
--- smpp-bridge schema, version 26: an account's charges are counted in a row of
+-- smpp-bridge schema, version 28: an account's charges are counted in a row of
 -- their own (account_charges); the account row keeps its credits and what its
 -- sends hold, `committed` (open reservations plus charges), which is all that
 -- the overdraft check reads: credits - committed >= 0, as credits - charged -
