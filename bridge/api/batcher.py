@@ -141,7 +141,7 @@ class SendBatcher:
         for _, send in planned:
             totals[send.account_id] += send.total
         rows = await self._db.fetch(
-            "SELECT id, credits - charged - reserved AS balance FROM accounts WHERE id = ANY($1::bigint[])",
+            "SELECT id, credits - committed AS balance FROM accounts WHERE id = ANY($1::bigint[])",
             sorted(totals),
         )  # fmt: skip
         balances = {row["id"]: row["balance"] for row in rows}

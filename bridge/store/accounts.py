@@ -3,10 +3,18 @@
 Model (seed 000 "billed on delivery - failed messages refund automatically"):
 enqueue *reserves* each message's cost; when the message ends, the
 reservation is settled once, as a *charge* (sent) or a *refund* (failed).
-``accounts`` keeps three counters moved in the same transaction as the ledger
-rows that justify them:
+Three counters move in the same transaction as the ledger rows that justify
+them: ``accounts.credits``, ``accounts.committed`` (open reservations plus
+charges: what the account's sends hold) and ``account_charges.charged``
+(migration 0028), so that
 
-    balance = credits - charged - reserved          (reserved = open reservations)
+    balance = credits - committed = credits - charged - reserved
+    reserved = committed - charged                  (open reservations)
+
+A send adds to ``committed`` and a refund takes off it, both on the account
+row; a charge adds to ``charged`` only, in a row of its own, so the daemon's
+settlement of delivered messages does not wait for the account's sends, nor
+they for it.
 
 and the invariant checked by ``reconcile``:
 
@@ -83,7 +91,10 @@ class Account:
         return self.credits - self.charged - self.reserved
 
 
-_COLUMNS = "id, name, credits, charged, reserved, default_sender_id"
+_SELECT = (
+    "SELECT a.id, a.name, a.credits, c.charged, a.committed - c.charged AS reserved, a.default_sender_id"
+    " FROM accounts a JOIN account_charges c ON c.account_id = a.id"
+)
 
 
 def _account(row: object) -> Account:
@@ -93,7 +104,7 @@ def _account(row: object) -> Account:
 async def get_account(db: Executor, account: str | int) -> Account:
     """By name, or by id when given an int."""
     column = "id" if isinstance(account, int) else "name"
-    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM accounts WHERE {column} = $1", account)
+    row = await db.fetchrow(f"{_SELECT} WHERE a.{column} = $1", account)
     if row is None:
         raise AccountNotFound(f"no account {account!r}")
     return _account(row)
@@ -109,16 +120,16 @@ async def create_account(
     """A new account; its webhook URL and secret: bridge.webhooks.endpoints.set_endpoint."""
     amount = money(credits)
     async with db.transaction() as tx:
-        row = await tx.fetchrow(
-            f"INSERT INTO accounts (name, default_sender_id) VALUES ($1, $2)"
-            f" ON CONFLICT (name) DO NOTHING RETURNING {_COLUMNS}",
+        account_id = await tx.fetchval(
+            "INSERT INTO accounts (name, default_sender_id) VALUES ($1, $2)"
+            " ON CONFLICT (name) DO NOTHING RETURNING id",
             name, default_sender_id,
         )  # fmt: skip
-        if row is None:
+        if account_id is None:
             raise AccountExists(f"account {name!r} exists")
         if amount:
-            return await _credit(tx, row["id"], amount, "initial credits")
-        return _account(row)
+            return await _credit(tx, account_id, amount, "initial credits")
+        return await get_account(tx, account_id)
 
 
 async def _credit(tx: Executor, account_id: int, amount: Decimal, note: str | None) -> Account:
@@ -126,11 +137,8 @@ async def _credit(tx: Executor, account_id: int, amount: Decimal, note: str | No
         "INSERT INTO ledger (account_id, kind, amount, note) VALUES ($1, 'credit', $2, $3)",
         account_id, amount, note,
     )  # fmt: skip
-    row = await tx.fetchrow(
-        f"UPDATE accounts SET credits = credits + $2 WHERE id = $1 RETURNING {_COLUMNS}",
-        account_id, amount,
-    )  # fmt: skip
-    return _account(row)
+    await tx.execute("UPDATE accounts SET credits = credits + $2 WHERE id = $1", account_id, amount)
+    return await get_account(tx, account_id)
 
 
 async def top_up(
@@ -160,8 +168,9 @@ async def settle(tx: Executor, outcomes: Iterable[tuple[int, Outcome]]) -> int:
 
     Call it inside the transaction that moves those messages to their final
     state. A message already settled, or without a reservation (invalid, no
-    route), is skipped, so a duplicate receipt never bills twice. Accounts are
-    locked in id order first, so concurrent writers cannot deadlock on them.
+    route), is skipped, so a duplicate receipt never bills twice. The accounts'
+    ``account_charges`` rows are locked in id order first, so concurrent
+    writers cannot deadlock on them.
     Returns how many messages were settled now. The rules are the SQL function
     ``settle_messages`` (``sql/functions/settle_messages.sql``), which the SQL
     function ``finalize_messages`` calls too.

@@ -13,8 +13,8 @@ One call is one campaign of 1..100 recipients. Per number:
 
 Then one statement (``store_sends``), whatever the number of sends and of
 accounts: data-modifying CTEs insert the campaigns, messages, parts and ledger
-reservations (``bridge.store.intake``: unnest arrays), add each account's total to its ``reserved``
-(accounts locked in id order first, as ``settle_messages`` locks them) and
+reservations (``bridge.store.intake``: unnest arrays), add each account's total to its ``committed``
+(accounts locked in id order first, as ``settle_messages`` locks them for refunds) and
 ``pg_notify('smpp_bridge_queued', ...)``, which PostgreSQL delivers only when
 the transaction commits (NOTIFY semantics), so a claimer never wakes up for
 rows it cannot see yet. Outside a transaction that statement *is* the
@@ -25,8 +25,8 @@ concatenation references in the same transaction.
 
 The reservation is the statement's last write on purpose: it sums the ledger
 rows just inserted, so the account rows are locked only once every row is in,
-until the commit; the daemon's writer needs those rows to settle every flush
-(``settle_messages``). Taken first, the lock was held while thousands of rows
+until the commit; the daemon's writer needs those rows to refund
+(``settle_messages``; charges go to ``account_charges``, migration 0028). Taken first, the lock was held while thousands of rows
 were inserted, and a busy account's flushes waited for it past the writer's
 ``db_timeout`` (docs/store.md "Enqueue and the account row (and a cold start)").
 ``enqueue_many`` refuses a balance that is visibly too small before it writes.

@@ -93,7 +93,7 @@ WITH ci AS (
 ), locked AS (
     SELECT id FROM accounts WHERE id IN (SELECT account_id FROM l) ORDER BY id FOR NO KEY UPDATE
 ), a AS (
-    UPDATE accounts SET reserved = reserved + s.total
+    UPDATE accounts SET committed = committed + s.total
     FROM (SELECT account_id, sum(amount) AS total FROM l GROUP BY account_id) s
     JOIN locked ON locked.id = s.account_id
     WHERE accounts.id = s.account_id

@@ -117,7 +117,7 @@ def test_an_account_short_in_a_batch_of_several_gets_answers_as_if_each_send_wer
                 return_exceptions=True,
             )  # fmt: skip
             await batcher.stop()
-            rows = await db.fetch("SELECT name, reserved FROM accounts ORDER BY name")
+            rows = await db.fetch("SELECT name, committed AS reserved FROM accounts ORDER BY name")
         return list(results), list(later), {r["name"]: r["reserved"] for r in rows}
 
     results, later, reserved = asyncio.run(main())

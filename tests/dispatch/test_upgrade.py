@@ -7,10 +7,11 @@ import msgspec
 import dlr
 from bridge.carrier import Inbound
 from bridge.smpp import DeliverSm
-from bridge.store.accounts import create_account, reconcile
+from bridge.store.accounts import reconcile
 from bridge.store.db import open_database
-from bridge.store.enqueue import SendRequest, enqueue
+from bridge.store.enqueue import SendRequest, prepare, store_sends
 from bridge.store.migrate import load_migrations, migrate
+from bridge.store.routing import RouteTable
 from tests.dispatch.harness import (
     MY_NUMBERS,
     all_final,
@@ -35,13 +36,20 @@ async def test_messages_left_submitted_and_a_receipt_parked_without_status_finis
     carrier = config.carriers[0]
     keys = {cid: dlr.id_key(cid, carrier.response_id_form) for cid in ("OLD1", "OLD2")}
     async with open_database(empty_dsn, min_size=1, max_size=4) as db:
-        await create_account(db, "acme", credits="10")
+        # The older release's account (today's create_account reads account_charges, migration 0028).
+        account = await db.fetchval("INSERT INTO accounts (name, credits) VALUES ('acme', 10) RETURNING id")
+        await db.execute("INSERT INTO ledger (account_id, kind, amount) VALUES ($1, 'credit', 10)", account)
         # The URL where the older release kept it: migration 0013 moves it to webhook_endpoints.
         await db.execute("UPDATE accounts SET webhook_url = 'https://example.invalid/hook' WHERE name = 'acme'")
         # Today's enqueue records the API key of a campaign (migration 0012); the older
-        # release had no such column: give it one for this enqueue only.
+        # release had no such column: give it one for this enqueue only. Its reservation
+        # went to accounts.reserved, which migration 0028 renames committed.
         await db.execute("ALTER TABLE campaigns ADD COLUMN api_key_id bigint")
-        await enqueue(db, config, "acme", SendRequest(to=MY_NUMBERS[:2], message="Hi"))
+        await db.execute("ALTER TABLE accounts RENAME COLUMN reserved TO committed")
+        send = prepare(config, RouteTable(config), account, SendRequest(to=MY_NUMBERS[:2], message="Hi"),
+                       default_sender_id=None)  # fmt: skip
+        await store_sends(db, [send])
+        await db.execute("ALTER TABLE accounts RENAME COLUMN committed TO reserved")
         await db.execute("ALTER TABLE campaigns DROP COLUMN api_key_id")
         first, second = [r["id"] for r in await db.fetch("SELECT id FROM messages ORDER BY id")]
         # As the older release left them: both parts accepted under a carrier id, the

@@ -378,9 +378,9 @@ async def _until_one_waits_on_a_lock(db: Database) -> None:
 
 
 async def test_enqueue_locks_the_account_row_only_at_its_end(db: Database, pg_dsn: str) -> None:
-    """The daemon's writer settles every flush on the account row: an enqueue must not
-    hold that row while it inserts (it did, and a busy account's flushes then waited
-    past the writer's db_timeout)."""
+    """The daemon's writer refunds on the account row (charges since migration 0028 go
+    to account_charges): an enqueue must not hold that row while it inserts (it did,
+    and a busy account's flushes then waited past the writer's db_timeout)."""
     await create_account(db, "busy", credits="10")
     account = await db.fetchval("SELECT id FROM accounts WHERE name = 'busy'")
     sent: list[object] = []
@@ -397,7 +397,7 @@ async def test_enqueue_locks_the_account_row_only_at_its_end(db: Database, pg_ds
             await _until_one_waits_on_a_lock(db)
             await settler.execute("BEGIN")
             await settler.execute("SET LOCAL lock_timeout = '200ms'")
-            # What settle_messages takes: LockNotAvailableError if the enqueue held it.
+            # What settle_messages takes for a refund: LockNotAvailableError if the enqueue held it.
             await settler.fetch("SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE", account)
             await settler.execute("COMMIT")
             await blocker.execute("COMMIT")
@@ -424,7 +424,7 @@ async def test_a_balance_taken_meanwhile_refuses_the_send_and_stores_nothing(db:
             nursery.start_soon(send)
             await _until_one_waits_on_a_lock(db)
             # another send's reservation commits first
-            await db.execute("UPDATE accounts SET reserved = reserved + 0.05 WHERE name = 'thin'")
+            await db.execute("UPDATE accounts SET committed = committed + 0.05 WHERE name = 'thin'")
             await blocker.execute("COMMIT")
     assert codes == ["insufficient_balance"]
     assert {t: await _count(db, t) for t in before} == before

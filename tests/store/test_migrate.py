@@ -159,7 +159,7 @@ async def test_ledger_is_append_only_and_accounts_cannot_overdraw(db: Database) 
     with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="append-only"):
         await db.execute("DELETE FROM ledger WHERE id = $1", row)
     with pytest.raises(asyncpg.CheckViolationError):
-        await db.execute("UPDATE accounts SET reserved = credits + 0.0001 WHERE id = $1", account)
+        await db.execute("UPDATE accounts SET committed = credits + 0.0001 WHERE id = $1", account)
     with pytest.raises(asyncpg.CheckViolationError):  # a credit has no message; others need one
         await db.execute("INSERT INTO ledger (account_id, kind, amount) VALUES ($1, 'charge', 1)", account)
     assert await db.fetchval("SELECT credits FROM accounts WHERE id = $1", account) == Decimal("10.0000")

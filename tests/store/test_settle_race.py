@@ -10,11 +10,13 @@ commits, rather than bill twice or fail on the unique index.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import asyncpg
 import pytest
 import trio
 
-from bridge.store.accounts import Outcome, create_account, reconcile, settle
+from bridge.store.accounts import Outcome, create_account, get_account, reconcile, settle
 from bridge.store.db import Database, open_connection
 from bridge.store.enqueue import enqueue
 from tests.store.test_enqueue import CONFIG, MY, MY2, _until_one_waits_on_a_lock, req
@@ -66,3 +68,32 @@ async def test_a_second_settlement_is_refused_by_the_index_whatever_the_caller(
             account, message,
         )  # fmt: skip
     assert (await reconcile(db, "direct")).ok
+
+
+async def test_a_charge_does_not_wait_for_the_account_row_a_refund_does(db: Database, pg_dsn: str) -> None:
+    """A charge leaves the balance as it was and moves account_charges only
+    (migration 0028): it goes through while a send of the account holds the account
+    row; a refund gives money back, so it takes the account row and waits."""
+    await create_account(db, "busy", credits="10")
+    await enqueue(db, CONFIG, "busy", req([MY, MY2]))
+    sent, failed = [r["id"] for r in await db.fetch("SELECT id FROM messages ORDER BY id")]
+    account = await db.fetchval("SELECT id FROM accounts WHERE name = 'busy'")
+    async with open_connection(pg_dsn) as sender:
+        await sender.execute("BEGIN")
+        # What the intake statement takes for a reservation, held until its commit.
+        await sender.fetch("SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE", account)
+        async with db.transaction() as tx:
+            await tx.execute("SET LOCAL lock_timeout = '2s'")
+            assert await settle(tx, [(sent, Outcome.CHARGE)]) == 1
+        with pytest.raises(asyncpg.LockNotAvailableError):
+            async with db.transaction() as tx:
+                await tx.execute("SET LOCAL lock_timeout = '200ms'")
+                await settle(tx, [(failed, Outcome.REFUND)])
+        await sender.execute("COMMIT")
+    async with db.transaction() as tx:
+        assert await settle(tx, [(failed, Outcome.REFUND)]) == 1
+    account_now = await get_account(db, "busy")
+    assert (account_now.charged, account_now.reserved) == (Decimal("0.0500"), Decimal(0))
+    assert account_now.balance == Decimal("9.9500")
+    check = await reconcile(db, "busy")
+    assert check.ok and check.charges == Decimal("0.0500") and check.refunds == Decimal("0.0500"), check

@@ -9,8 +9,9 @@
 -- In the same transaction: queued parts of failed messages are cancelled, the
 -- webhook outbox row is written (seed 000 "Delivery webhook" payload; the sender
 -- adds "attempt") for messages whose API key or account has an endpoint, and the
--- money is settled (outbox first: settle locks the account rows, which every
--- flush needs, so they are held only for settle and the COMMIT). Returns the
+-- money is settled (outbox first: settle locks the accounts' account_charges
+-- rows, and the account rows for refunds, which other flushes need, so they are
+-- held only for settle and the COMMIT). Returns the
 -- messages that became final; settle_messages gets the accounts it already has.
 -- p_default_url is not read (endpoints live in
 -- webhook_endpoints; docs/webhooks.md). Plan settings as apply_flush's, which

@@ -1,28 +1,39 @@
 -- Charge or refund the reservations of messages, idempotently: a message already
--- settled, or without a reservation (invalid, no route), is skipped. Accounts are
--- locked in id order first, so concurrent writers cannot deadlock on them;
--- p_accounts names them when the caller knows them (finalize_messages), else they
--- are looked up. Account counters move once per account; the ledger keeps one row
--- per message. Returns how many messages were settled now.
+-- settled, or without a reservation (invalid, no route), is skipped. The
+-- accounts' account_charges rows are locked in id order first, so concurrent
+-- settlements cannot deadlock on them; p_accounts names the accounts when the
+-- caller knows them (finalize_messages), else they are looked up. Counters move
+-- once per account; the ledger keeps one row per message. Returns how many
+-- messages were settled now.
+--
+-- Where the money moves (migration 0028): a charge adds to account_charges.charged
+-- and leaves the account row alone (what the account's sends hold, `committed`,
+-- stays the same: the reservation becomes a charge), so a settlement of
+-- delivered messages never waits for, nor holds up, the account's sends, which
+-- update the account row; a refund takes the amount off accounts.committed,
+-- those rows locked in id order first (as the intake locks them).
 --
 -- Idempotent by a NOT EXISTS probe of ledger_one_settlement, not ON CONFLICT: the
--- account lock taken first serializes every settlement of the account's messages,
--- and the INSERT runs after it with a snapshot of its own (READ COMMITTED, one per
--- statement), so it sees a settlement committed by a writer it waited for. A
--- speculative insertion (ON CONFLICT) probed the same unique index a second time
--- and wrote a confirmation record per row. The unique index still refuses a
--- second settlement of a message, whatever the caller (an error, never a double
--- charge).
+-- account_charges lock taken first serializes every settlement of the account's
+-- messages, and the INSERT runs after it with a snapshot of its own (READ
+-- COMMITTED, one per statement), so it sees a settlement committed by a writer it
+-- waited for. A speculative insertion (ON CONFLICT) probed the same unique index a
+-- second time and wrote a confirmation record per row. The unique index still
+-- refuses a second settlement of a message, whatever the caller (an error, never
+-- a double charge).
 CREATE OR REPLACE FUNCTION settle_messages(p_ids bigint[], p_kinds ledger_kind[], p_accounts bigint[] DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     v_settled integer;
+    v_accounts bigint[];
+    v_charged numeric[];
+    v_refunded numeric[];
 BEGIN
-    PERFORM 1 FROM accounts
-    WHERE id = ANY (coalesce(p_accounts,
-                             ARRAY(SELECT DISTINCT m.account_id FROM messages m WHERE m.id = ANY (p_ids))))
-    ORDER BY id FOR NO KEY UPDATE;
+    PERFORM 1 FROM account_charges
+    WHERE account_id = ANY (coalesce(p_accounts,
+                                     ARRAY(SELECT DISTINCT m.account_id FROM messages m WHERE m.id = ANY (p_ids))))
+    ORDER BY account_id FOR NO KEY UPDATE;
     WITH wanted AS (
         SELECT DISTINCT ON (o.message_id) o.message_id, o.kind
         FROM unnest(p_ids, p_kinds) AS o(message_id, kind)
@@ -45,15 +56,29 @@ BEGIN
     ), sums AS (
         SELECT account_id,
                coalesce(sum(amount) FILTER (WHERE kind = 'charge'), 0) AS charged,
-               sum(amount) AS released,
+               coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0) AS refunded,
                count(*) AS settled
         FROM inserted GROUP BY account_id
-    ), updated AS (
-        UPDATE accounts a
-        SET charged = a.charged + s.charged, reserved = a.reserved - s.released
-        FROM sums s WHERE a.id = s.account_id
-        RETURNING s.settled
     )
-    SELECT coalesce(sum(settled), 0) INTO v_settled FROM updated;
+    SELECT coalesce(sum(settled), 0), array_agg(account_id ORDER BY account_id),
+           array_agg(charged ORDER BY account_id), array_agg(refunded ORDER BY account_id)
+    INTO v_settled, v_accounts, v_charged, v_refunded FROM sums;
+    IF v_settled = 0 THEN
+        RETURN 0;
+    END IF;
+
+    UPDATE account_charges c SET charged = c.charged + s.charged
+    FROM unnest(v_accounts, v_charged) AS s(account_id, charged)
+    WHERE c.account_id = s.account_id AND s.charged > 0;
+
+    IF EXISTS (SELECT 1 FROM unnest(v_refunded) AS r WHERE r > 0) THEN
+        PERFORM 1 FROM accounts a
+        WHERE a.id IN (SELECT s.account_id FROM unnest(v_accounts, v_refunded) AS s(account_id, refunded)
+                       WHERE s.refunded > 0)
+        ORDER BY a.id FOR NO KEY UPDATE;
+        UPDATE accounts a SET committed = a.committed - s.refunded
+        FROM unnest(v_accounts, v_refunded) AS s(account_id, refunded)
+        WHERE a.id = s.account_id AND s.refunded > 0;
+    END IF;
     RETURN v_settled;
 END $$;
