@@ -8,7 +8,9 @@ import time
 import pytest
 import trio
 
+from bench.common import SIM_BRIDGE_CONFIG
 from bridge.slow_steps import SlowSteps, install, uninstall
+from config.load import parse_config
 from config.schema import Daemon
 from config.types import Duration
 
@@ -52,7 +54,9 @@ def test_uninstalled_nothing_is_timed_and_the_collector_callback_is_gone() -> No
     assert instrument.gc_callback not in gc.callbacks
 
 
-def test_a_collector_pass_over_the_threshold_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_collector_pass_over_the_threshold_is_reported(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     instrument = SlowSteps(0.0)
     gc.callbacks.append(instrument.gc_callback)
     try:
@@ -65,3 +69,7 @@ def test_a_collector_pass_over_the_threshold_is_reported(capsys: pytest.CaptureF
 def test_the_switch_is_off_by_default_and_takes_a_duration() -> None:
     assert Daemon().slow_step is None
     assert Daemon(slow_step=Duration(0.005)).slow_step.seconds == 0.005  # type: ignore[union-attr]
+    base = SIM_BRIDGE_CONFIG.format(port=2775, binds=1, window=1)
+    assert parse_config(base).daemon.slow_step is None
+    parsed = parse_config(base + '\n[daemon]\nslow_step = "5ms"\n').daemon.slow_step
+    assert parsed is not None and abs(parsed.seconds - 0.005) < 1e-12
