@@ -192,6 +192,12 @@ def run_bridge_http(count: int, *, rate: float = 0.0, timeout: float = 600.0) ->
         level = os.environ.get("BENCH_DAEMON_LOG_LEVEL")
         if level:
             config = config.replace('level = "warning"', f'level = "{level}"', 1)
+        # A diagnosis: the daemon logs its trio task steps at least this long (bridge/slow_steps.py).
+        slow_ms = os.environ.get("BENCH_SLOW_STEP_MS")
+        if slow_ms:
+            config = config.replace("[daemon]\n", f'[daemon]\nslow_step = "{float(slow_ms)}ms"\n', 1)
+            if not level:
+                config = config.replace('level = "warning"', 'level = "info"', 1)
         conf.write_text(config)
         env = {
             **os.environ, "SMPP_BRIDGE_BENCH_DSN": dsn,

@@ -338,6 +338,10 @@ class _Service:
 
     async def _serve(self) -> int:
         cfg = self.loaded.config
+        if cfg.daemon.slow_step is not None:
+            from bridge.slow_steps import install
+
+            install(cfg.daemon.slow_step.seconds)
         # Signals are ours from the first moment: a SIGTERM while the database is
         # still being reached stops cleanly (exit 0), and a SIGHUP then is ignored
         # instead of killing the process (the default action of both).

@@ -240,6 +240,9 @@ class Daemon(_Base, frozen=True, kw_only=True):
     drain_timeout: Duration = field(default_factory=lambda: Duration(30))
     parked_receipt_ttl: Duration = field(default_factory=lambda: Duration(7 * 86400))
     metrics_listen: str | None = None
+    # A diagnosis: log every trio task step (and collector pass) at least this long
+    # (bridge/slow_steps.py); unset, nothing is timed.
+    slow_step: Duration | None = None
 
     def __post_init__(self) -> None:
         if self.lease.seconds <= self.heartbeat_interval.seconds:
