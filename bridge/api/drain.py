@@ -50,7 +50,7 @@ class Drain(Generic[T]):
         self._weight = weight
         self._overlap_from = overlap_from
         self._busy = 0  # workers with a batch in ``handle``
-        self._wake = asyncio.Event()  # set on put and when a batch ends
+        self._wake = asyncio.Event()  # set when a worker may take: a put, a batch's end
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -77,8 +77,8 @@ class Drain(Generic[T]):
 
     async def _work(self) -> None:
         while True:
-            # Every waiting worker wakes on each put and each batch's end and
-            # looks again: one takes, the others clear the event and wait.
+            # Idle workers wake on a put that one of them may take and at each
+            # batch's end, and look again: one takes, the others clear and wait.
             while not self._may_take():
                 self._wake.clear()
                 await self._wake.wait()
