@@ -59,6 +59,7 @@ KEYS_CHANNEL = "smpp_bridge_api_keys"  # migration: NOTIFY with the prefix of a 
 OPENAPI = resources.files("bridge.api").joinpath("openapi.json").read_bytes()
 _JSON = "application/json"
 _MESSAGE_ID = re.compile(r"msg_[0-9a-hjkmnp-tv-z]{26}")
+_OVERLAP_RECIPIENTS = 100  # waiting recipients that start a second statement of sends
 _UNAVAILABLE = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError,
                 asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
                 asyncpg.TooManyConnectionsError)  # fmt: skip
@@ -92,10 +93,14 @@ class ApiState:
         self.limiter = RateLimiter(db)
         # Two statements of sends (and two of reads) at a time: one commits
         # while the next fills (measured: 1, 2 and 5 workers within 15%,
-        # larger batches with fewer; one worker, tried for single sends, may
-        # cost 100-recipient calls their overlap: CHANGELOG "API single sends");
-        # the rest of the pool serves keys and limits.
-        self.batcher = SendBatcher(db, self.config, workers=min(2, self.config.api.pool_size))
+        # larger batches with fewer). The second statement of sends starts
+        # only when the sends waiting carry 100 recipients or more: single
+        # sends then batch as with one worker (fewer, larger batches) and
+        # 100-recipient calls keep their overlap (CHANGELOG "API single
+        # sends"); the rest of the pool serves keys and limits.
+        self.batcher = SendBatcher(
+            db, self.config, workers=min(2, self.config.api.pool_size), overlap_from=_OVERLAP_RECIPIENTS
+        )
         self.reads = ReadBatcher(db, workers=min(2, self.config.api.pool_size))
 
     async def principal(self, request: Request) -> KeyRecord:

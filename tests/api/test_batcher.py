@@ -153,3 +153,14 @@ def test_coalesced_status_reads_answer_each_account_only_its_own(pg_dsn_sync: st
 
     views = asyncio.run(main())
     assert views[0] is not None and views == [views[0], None, None, views[0]]
+
+
+def test_a_send_counts_its_recipients_towards_a_second_statement() -> None:
+    from bridge.api.batcher import _Pending, _recipients
+
+    def pending(to: str | list[str] | None) -> _Pending:
+        return _Pending(None, None, SendRequest(to=to, message="Hi"), None)  # type: ignore[arg-type]
+
+    assert _recipients(pending("+60123456789")) == 1
+    assert _recipients(pending(None)) == 1
+    assert _recipients(pending([f"+6012345{i:04d}" for i in range(100)])) == 100
