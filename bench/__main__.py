@@ -96,6 +96,14 @@ def _python_loop_mops() -> float:
     return round(n / best / 1e6, 1)
 
 
+def results_path(directory: Path, suite: str) -> Path:
+    """``<date>T<HHMM>-<suite>.json``; with seconds when a run of the same minute wrote that name."""
+    out = directory / f"{time.strftime('%Y-%m-%dT%H%M')}-{suite}.json"
+    if out.exists():  # a second run within the minute keeps the first's results
+        out = directory / f"{time.strftime('%Y-%m-%dT%H%M%S')}-{suite}.json"
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     names = available()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
@@ -135,9 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     meta["python_loop_mops_after"] = _python_loop_mops()  # the machine may have changed meanwhile
     meta["load_average_1m_after"] = round(os.getloadavg()[0], 2)
     args.out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y-%m-%dT%H%M")
     suite = "-".join(chosen) if len(chosen) <= 3 else "all"
-    out = args.out / f"{stamp}-{suite}{'-quick' if args.quick else ''}.json"
+    out = results_path(args.out, f"{suite}{'-quick' if args.quick else ''}")
     out.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     print(f"\nwrote {out}")
     if _plot(results, out.with_suffix(".png")):
