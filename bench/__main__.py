@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import bench
+from bench.common import results_path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -94,14 +95,6 @@ def _python_loop_mops() -> float:
             total += i & 7
         best = min(best, time.perf_counter() - start)
     return round(n / best / 1e6, 1)
-
-
-def results_path(directory: Path, suite: str) -> Path:
-    """``<date>T<HHMM>-<suite>.json``; with seconds when a run of the same minute wrote that name."""
-    out = directory / f"{time.strftime('%Y-%m-%dT%H%M')}-{suite}.json"
-    if out.exists():  # a second run within the minute keeps the first's results
-        out = directory / f"{time.strftime('%Y-%m-%dT%H%M%S')}-{suite}.json"
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,11 +18,11 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from bench.__main__ import _cpu_model, _python_loop_mops
+from bench.common import results_path
 
 HERE = Path(__file__).resolve().parent.parent
 _ONE = "import json, sys; from bench.bench_e2e import run_once; print(json.dumps(run_once(int(sys.argv[1]))))"
@@ -69,8 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"reference loop after: {loop1} M iterations/s")
     for k in _KEYS:
         print(f"  median {k}: A {medians['A'][k]:,.1f}  B {medians['B'][k]:,.1f}  B/A {ratios[k]:.3f}")
-    stamp = time.strftime("%Y-%m-%dT%H%M")
-    path = HERE / "bench" / "results" / f"{stamp}-e2e-abba.json"
+    path = results_path(HERE / "bench" / "results", "e2e-abba")
     path.write_text(json.dumps({
         "meta": {"python_loop_mops": [loop0, loop1], "cpu": _cpu_model(), "count": args.count,
                  "rounds": args.rounds, "order": "ABBA", "metrics_endpoint": True, "note": args.note,

@@ -25,13 +25,13 @@ import json
 import os
 import secrets
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
 import trio
 
 from bench.__main__ import _cpu_model, _python_loop_mops
+from bench.common import results_path
 
 HERE = Path(__file__).resolve().parent.parent
 BATCH = 1000
@@ -146,9 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"reference loop after: {loop1} M iterations/s")
     print(f"  median: A {medians['A']:.2f} us  B {medians['B']:.2f} us  B/A (median of runs) {medians['ratio']:.3f};"
           f" claim A {medians['A_claim']:.2f} us  B {medians['B_claim']:.2f} us  B/A {medians['claim_ratio']:.3f}")
-    stamp = time.strftime("%Y-%m-%dT%H%M")
     suffix = f"-{args.topic}" if args.topic else ""
-    path = HERE / "bench" / "results" / f"{stamp}-pg-abba-{args.what}{suffix}.json"
+    path = results_path(HERE / "bench" / "results", f"pg-abba-{args.what}{suffix}")
     path.write_text(json.dumps({
         "meta": {"python_loop_mops": [loop0, loop1], "cpu": _cpu_model(), "count": args.count, "what": args.what,
                  "batch": BATCH, "note": args.note, "A": str(trees["A"]), "B": str(trees["B"])},

@@ -32,6 +32,7 @@ import trio
 import trio_asyncio
 
 from bench.__main__ import _cpu_model, _python_loop_mops
+from bench.common import results_path
 from bridge.store.aio import open_aio_database
 from bridge.store.db import open_database
 
@@ -177,7 +178,7 @@ def main() -> None:
     print(json.dumps({k: result[k] for k in ("meta", "medians", "trio_over_asyncio",
                                                "trio_asyncio_callbacks_per_call")}, indent=1))  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{time.strftime('%Y-%m-%dT%H%M', time.gmtime())}-aiocall-{args.topic}.json"
+    path = results_path(RESULTS, f"aiocall-{args.topic}")
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(path)
 

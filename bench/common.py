@@ -14,6 +14,15 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def results_path(directory: Path, suite: str) -> Path:
+    """``<date>T<HHMM>-<suite>.json``; with seconds when a run of the same minute wrote that name."""
+    out = directory / f"{time.strftime('%Y-%m-%dT%H%M')}-{suite}.json"
+    if out.exists():  # a second run within the minute keeps the first's results
+        out = directory / f"{time.strftime('%Y-%m-%dT%H%M%S')}-{suite}.json"
+    return out
 
 
 @dataclass(frozen=True)

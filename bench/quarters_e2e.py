@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 from bench.__main__ import _cpu_model, _python_loop_mops
+from bench.common import results_path
 from bench.procstat import rss_kb
 
 HERE = Path(__file__).resolve().parent
@@ -107,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
           f"sent {r['sent']} failed {r['failed']} reconciled {r['reconciled']}")  # fmt: skip
     print(f"  last quarter / first: {drift:+.1%} ({'ok' if rate_ok else 'MISS'}: within -{RATE_DRIFT:.0%}); "
           f"RSS growth {growth / 1024:.1f} MB ({'ok' if rss_ok else 'MISS'}: under {RSS_GROWTH_KB // 1024} MB)")  # fmt: skip
-    stamp = time.strftime("%Y-%m-%dT%H%M")
-    path = HERE / "results" / f"{stamp}-e2e-quarters.json"
+    path = results_path(HERE / "results", "e2e-quarters")
     path.write_text(json.dumps({
         "meta": {"python_loop_mops": [loop0, loop1], "cpu": _cpu_model(), "count": args.count, "note": args.note},
         "last_over_first": drift + 1, "rss_growth_kb": growth, "rate_ok": rate_ok, "rss_ok": rss_ok, "run": r,

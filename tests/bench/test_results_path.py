@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.__main__ import results_path
+from bench.common import results_path
 
 
 def test_a_second_run_within_the_minute_gets_a_name_of_its_own(tmp_path: Path) -> None:
